@@ -1,0 +1,34 @@
+# The README's two commands: `make run` and `make test`. Each builds .venv on first use.
+PYTHON ?= python3.11
+VENV ?= .venv
+SCALESIM_VENV ?= .venv-scalesim
+PY := $(VENV)/bin/python
+
+.PHONY: run test bench scalesim-venv clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# SCALE-Sim 3.0.0 needs numpy < 2.4, so it lives in an environment of its own and the
+# cross-validation tests drive it by subprocess.
+$(SCALESIM_VENV)/.installed:
+	$(PYTHON) -m venv $(SCALESIM_VENV)
+	$(SCALESIM_VENV)/bin/python -m pip install --quiet 'scalesim==3.0.0' 'numpy<2.4'
+	touch $@
+
+scalesim-venv: $(SCALESIM_VENV)/.installed
+
+run: $(VENV)/.installed
+	$(VENV)/bin/accelsim simulate --network resnet50 --hardware scalesim_32x32
+
+test: $(VENV)/.installed $(SCALESIM_VENV)/.installed
+	ACCELSIM_SCALESIM_PYTHON=$(abspath $(SCALESIM_VENV))/bin/python $(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_analytical.py
+
+clean:
+	rm -rf $(VENV) $(SCALESIM_VENV)

@@ -1,0 +1,159 @@
+"""The `accelsim` command line. The only place that prints; library errors become one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user mistake: reported as one line, exit status 2."""
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    path, sep, raw = text.partition("=")
+    if not sep or not path:
+        raise CliError(f"--set: expected PATH=VALUE (e.g. pe.rows=64), got {text!r}")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise CliError(f"--set {path}: cannot parse value {raw!r}: {exc}") from None
+    return path, value
+
+
+def _load_hardware(spec: str, overrides: Sequence[str]):
+    from accelsim.hardware import load_hardware
+
+    hardware = load_hardware(spec)
+    for text in overrides:
+        path, value = _parse_override(text)
+        hardware = hardware.replace(path, value)
+    return hardware
+
+
+def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(lines)
+
+
+def render_report(report) -> str:
+    headers = ["layer", "kind", "MACs", "folds", "cycles", "stall", "util%", "map_eff%", "DRAM_KiB", "energy_uJ"]
+    rows = [
+        [
+            layer.name,
+            layer.kind,
+            f"{layer.macs:,}",
+            f"{layer.folds:,}",
+            f"{layer.cycles:,}",
+            f"{layer.total_stall_cycles:,}",
+            f"{100 * layer.utilisation:.1f}",
+            f"{100 * layer.mapping_efficiency:.1f}",
+            f"{layer.dram_bytes / 1024:,.1f}",
+            f"{layer.energy_pj * 1e-6:,.2f}",
+        ]
+        for layer in report.layers
+    ]
+    stalls = ", ".join(f"{cause} {cycles:,}" for cause, cycles in report.stall_cycles.items() if cycles)
+    by_component = ", ".join(
+        f"{name} {pj * 1e-6:,.1f}" for name, pj in sorted(report.energy_by_component_pj().items(), key=lambda kv: -kv[1])
+    )
+    summary = [
+        f"network {report.network} on {report.hardware} ({report.mode} mode, {report.clock_mhz:g} MHz)",
+        f"  layers          {len(report.layers)}",
+        f"  MACs            {report.macs:,}",
+        f"  cycles          {report.cycles:,} (compute {report.compute_cycles:,}; stalls: {stalls or 'none'})",
+        f"  time            {report.seconds * 1e3:,.3f} ms",
+        f"  energy          {report.energy_uj:,.1f} uJ ({by_component} uJ)",
+        f"  utilisation     {100 * report.utilisation:.1f}% of {report.pe_count} PEs",
+    ]
+    return _format_table(headers, rows) + "\n\n" + "\n".join(summary)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from accelsim.simulate import simulate
+    from workloads.zoo import get_network
+
+    params = {}
+    if args.input_size:
+        params["input_hw"] = (args.input_size, args.input_size)
+    network = get_network(args.network, **params)
+    hardware = _load_hardware(args.hardware, args.set)
+    report = simulate(network, hardware, mode=args.mode)
+    print(render_report(report))
+    if args.json:
+        Path(args.json).write_text(report.to_json(indent=1))
+        print(f"\nreport written to {args.json}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "networks":
+        from workloads.zoo import get_network, list_networks
+
+        for name in list_networks():
+            network = get_network(name)
+            print(f"{name:22s} {len(network):4d} layers  {network.total_macs / 1e9:8.3f} GMACs")
+    elif args.what == "presets":
+        from accelsim.hardware import list_presets, load_hardware
+
+        for name in list_presets():
+            hw = load_hardware(name)
+            print(f"{name:18s} {hw.pe.rows}x{hw.pe.cols} {hw.pe.dataflow}  {hw.clock_mhz:g} MHz  {hw.datatypes.ifmap}")
+    else:
+        from accelsim.energy import list_energy_tables, load_energy_table
+        from accelsim.hardware import load_hardware
+
+        reference = load_hardware(args.hardware)
+        for name in list_energy_tables():
+            print(f"# {name} (priced for {reference.name})")
+            for component, action, value, unit, source in load_energy_table(name, reference).entries():
+                print(f"{component:12s} {action:12s} {value:12.4g} {unit:8s} {source}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="accelsim", description="Cycle-approximate DNN accelerator simulator.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = commands.add_parser("simulate", help="simulate a network on a hardware preset or YAML file")
+    sim.add_argument("--network", default="resnet50", help="zoo network name (see `accelsim list networks`)")
+    sim.add_argument("--hardware", default="scalesim_32x32", help="preset name or path to a hardware YAML file")
+    sim.add_argument("--mode", default="analytical", choices=["analytical"], help="simulation mode")
+    sim.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                     help="what-if override of a hardware field, e.g. --set pe.rows=64 (repeatable)")
+    sim.add_argument("--input-size", type=int, default=None, metavar="PIXELS",
+                     help="square input resolution for convolutional networks")
+    sim.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
+    sim.set_defaults(func=_cmd_simulate)
+
+    lister = commands.add_parser("list", help="list networks, presets or energy tables")
+    lister.add_argument("what", choices=["networks", "presets", "energy-tables"])
+    lister.add_argument("--hardware", default="scalesim_32x32",
+                        help="hardware the energy tables are priced for (energy-tables only)")
+    lister.set_defaults(func=_cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, ValueError, KeyError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"accelsim: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,317 @@
+"""Simulation results: per-layer and total cycles, stalls by cause, traffic and energy.
+
+A `Report` is plain data. Time is integer cycles; seconds and joules exist only as derived
+properties, computed from the clock the report was produced at.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+STALL_CAUSES = ("dram_bandwidth", "dram_latency", "wake_up", "dependency")
+POWER_STATES = ("active", "idle", "sleep")
+
+#: Bumped whenever the JSON layout changes, so stale files are refused rather than misread.
+SCHEMA_VERSION = 1
+
+
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+def _pair_key(key: tuple[str, str]) -> str:
+    return f"{key[0]}.{key[1]}"
+
+
+def _unpair_key(text: str) -> tuple[str, str]:
+    component, _, action = text.partition(".")
+    return component, action
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """What one layer cost. Byte and count mappings are keyed by operand or (component, action)."""
+
+    name: str
+    kind: str
+    unit: str
+    macs: int
+    folds: int
+    cycles: int
+    compute_cycles: int
+    stall_cycles: Mapping[str, int]
+    mapping_efficiency: float
+    utilisation: float
+    sram_read_bytes: Mapping[str, int]
+    sram_write_bytes: Mapping[str, int]
+    dram_read_bytes: Mapping[str, int]
+    dram_write_bytes: Mapping[str, int]
+    action_counts: Mapping[tuple[str, str], float]
+    dynamic_energy_pj: Mapping[tuple[str, str], float]
+    residency_cycles: Mapping[tuple[str, str], int]
+    leakage_energy_pj: Mapping[str, float]
+
+    def __post_init__(self) -> None:
+        for name in (
+            "stall_cycles", "sram_read_bytes", "sram_write_bytes", "dram_read_bytes",
+            "dram_write_bytes", "action_counts", "dynamic_energy_pj", "residency_cycles",
+            "leakage_energy_pj",
+        ):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        unknown = set(self.stall_cycles) - set(STALL_CAUSES)
+        if unknown:
+            raise ValueError(f"layer {self.name!r}: unknown stall cause(s) {sorted(unknown)}")
+        if self.cycles != self.compute_cycles + sum(self.stall_cycles.values()):
+            raise ValueError(
+                f"layer {self.name!r}: cycles {self.cycles} != compute {self.compute_cycles}"
+                f" + stalls {dict(self.stall_cycles)}"
+            )
+
+    @property
+    def total_stall_cycles(self) -> int:
+        return sum(self.stall_cycles.values())
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(self.dynamic_energy_pj.values()) + sum(self.leakage_energy_pj.values())
+
+    @property
+    def dram_bytes(self) -> int:
+        return sum(self.dram_read_bytes.values()) + sum(self.dram_write_bytes.values())
+
+    @property
+    def sram_bytes(self) -> int:
+        return sum(self.sram_read_bytes.values()) + sum(self.sram_write_bytes.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "unit": self.unit,
+            "macs": self.macs,
+            "folds": self.folds,
+            "cycles": self.cycles,
+            "compute_cycles": self.compute_cycles,
+            "stall_cycles": dict(self.stall_cycles),
+            "mapping_efficiency": self.mapping_efficiency,
+            "utilisation": self.utilisation,
+            "sram_read_bytes": dict(self.sram_read_bytes),
+            "sram_write_bytes": dict(self.sram_write_bytes),
+            "dram_read_bytes": dict(self.dram_read_bytes),
+            "dram_write_bytes": dict(self.dram_write_bytes),
+            "action_counts": {_pair_key(k): v for k, v in self.action_counts.items()},
+            "dynamic_energy_pj": {_pair_key(k): v for k, v in self.dynamic_energy_pj.items()},
+            "residency_cycles": {_pair_key(k): v for k, v in self.residency_cycles.items()},
+            "leakage_energy_pj": dict(self.leakage_energy_pj),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LayerReport":
+        paired = ("action_counts", "dynamic_energy_pj", "residency_cycles")
+        values = dict(data)
+        for name in paired:
+            values[name] = {_unpair_key(k): v for k, v in data[name].items()}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A simulated run of a network on one hardware configuration."""
+
+    network: str
+    hardware: str
+    clock_mhz: float
+    mode: str
+    pe_count: int
+    layers: tuple[LayerReport, ...]
+    trace: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"report for {self.network!r} has duplicate layer names")
+
+    # ---- totals -------------------------------------------------------------------------
+    @property
+    def cycles(self) -> int:
+        return sum(layer.cycles for layer in self.layers)
+
+    @property
+    def compute_cycles(self) -> int:
+        return sum(layer.compute_cycles for layer in self.layers)
+
+    @property
+    def stall_cycles(self) -> dict[str, int]:
+        return {c: sum(layer.stall_cycles.get(c, 0) for layer in self.layers) for c in STALL_CAUSES}
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def seconds(self) -> float:
+        return self.cycles / (self.clock_mhz * 1e6)
+
+    @property
+    def utilisation(self) -> float:
+        """Useful MACs over the MACs the array could have done in the elapsed cycles."""
+        return self.macs / (self.cycles * self.pe_count) if self.cycles else 0.0
+
+    @property
+    def dynamic_energy_pj(self) -> dict[tuple[str, str], float]:
+        return _sum_mappings(layer.dynamic_energy_pj for layer in self.layers)
+
+    @property
+    def leakage_energy_pj(self) -> dict[str, float]:
+        return _sum_mappings(layer.leakage_energy_pj for layer in self.layers)
+
+    @property
+    def action_counts(self) -> dict[tuple[str, str], float]:
+        return _sum_mappings(layer.action_counts for layer in self.layers)
+
+    @property
+    def residency_cycles(self) -> dict[tuple[str, str], int]:
+        return _sum_mappings(layer.residency_cycles for layer in self.layers)
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(layer.energy_pj for layer in self.layers)
+
+    @property
+    def energy_uj(self) -> float:
+        return self.energy_pj * 1e-6
+
+    @property
+    def energy_j(self) -> float:
+        return self.energy_pj * 1e-12
+
+    @property
+    def edp_j_s(self) -> float:
+        """Energy-delay product in joule-seconds."""
+        return self.energy_j * self.seconds
+
+    def energy_by_component_pj(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for (component, _action), value in self.dynamic_energy_pj.items():
+            totals[component] = totals.get(component, 0.0) + value
+        for component, value in self.leakage_energy_pj.items():
+            totals[component] = totals.get(component, 0.0) + value
+        return totals
+
+    def layer(self, name: str) -> LayerReport:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer {name!r} in report for {self.network!r}")
+
+    # ---- combination --------------------------------------------------------------------
+    def __add__(self, other: "Report") -> "Report":
+        """Run `other` after `self` on the same hardware: layers concatenate, totals add."""
+        if not isinstance(other, Report):
+            return NotImplemented
+        for attr in ("hardware", "clock_mhz", "pe_count", "mode"):
+            if getattr(self, attr) != getattr(other, attr):
+                raise ValueError(
+                    f"cannot add reports with different {attr}:"
+                    f" {getattr(self, attr)!r} vs {getattr(other, attr)!r}"
+                )
+        return Report(
+            network=f"{self.network}+{other.network}",
+            hardware=self.hardware,
+            clock_mhz=self.clock_mhz,
+            mode=self.mode,
+            pe_count=self.pe_count,
+            layers=self.layers + other.layers,
+        )
+
+    # ---- export -------------------------------------------------------------------------
+    def to_records(self) -> list[dict[str, Any]]:
+        """One flat row per layer (tidy: stable column names, units in the names)."""
+        rows = []
+        for layer in self.layers:
+            row = {
+                "network": self.network,
+                "hardware": self.hardware,
+                "mode": self.mode,
+                "layer": layer.name,
+                "kind": layer.kind,
+                "unit": layer.unit,
+                "macs": layer.macs,
+                "folds": layer.folds,
+                "cycles": layer.cycles,
+                "compute_cycles": layer.compute_cycles,
+            }
+            for cause in STALL_CAUSES:
+                row[f"stall_{cause}_cycles"] = layer.stall_cycles.get(cause, 0)
+            row.update(
+                mapping_efficiency=layer.mapping_efficiency,
+                utilisation=layer.utilisation,
+                sram_bytes=layer.sram_bytes,
+                dram_bytes=layer.dram_bytes,
+                energy_pj=layer.energy_pj,
+            )
+            rows.append(row)
+        return rows
+
+    def energy_records(self) -> list[dict[str, Any]]:
+        """One row per (layer, component, action); leakage rows carry action 'leakage'."""
+        rows = []
+        for layer in self.layers:
+            for (component, action), energy in layer.dynamic_energy_pj.items():
+                rows.append({
+                    "network": self.network, "hardware": self.hardware, "layer": layer.name,
+                    "component": component, "action": action,
+                    "count": layer.action_counts.get((component, action), 0),
+                    "energy_pj": energy,
+                })
+            for component, energy in layer.leakage_energy_pj.items():
+                rows.append({
+                    "network": self.network, "hardware": self.hardware, "layer": layer.name,
+                    "component": component, "action": "leakage", "count": 0,
+                    "energy_pj": energy,
+                })
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "network": self.network,
+            "hardware": self.hardware,
+            "clock_mhz": self.clock_mhz,
+            "mode": self.mode,
+            "pe_count": self.pe_count,
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Report":
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"report schema_version {version!r} is not {SCHEMA_VERSION}")
+        return cls(
+            network=data["network"],
+            hardware=data["hardware"],
+            clock_mhz=data["clock_mhz"],
+            mode=data["mode"],
+            pe_count=data["pe_count"],
+            layers=tuple(LayerReport.from_dict(layer) for layer in data["layers"]),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Report":
+        return cls.from_dict(json.loads(text))
+
+
+def _sum_mappings(mappings: Iterable[Mapping]) -> dict:
+    totals: dict = {}
+    for mapping in mappings:
+        for key, value in mapping.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals

@@ -1,0 +1,39 @@
+"""Analytical-mode speed: full ResNet-50 on scalesim_32x32 (target: under 0.5 s after import).
+
+Run: .venv/bin/python benchmarks/bench_analytical.py [--repeat 7]
+Prints the best and median wall time of `simulate(...)` alone (network and preset loading
+included, interpreter start-up and imports excluded), and the per-layer average.
+"""
+
+import argparse
+import statistics
+import time
+
+from accelsim import simulate
+from workloads import get_network
+
+TARGET_SECONDS = 0.5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--network", default="resnet50")
+    parser.add_argument("--hardware", default="scalesim_32x32")
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    times = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        report = simulate(get_network(args.network), args.hardware, mode="analytical")
+        times.append(time.perf_counter() - start)
+    best, median = min(times), statistics.median(times)
+    print(f"{args.network} on {args.hardware}, analytical: {len(report.layers)} layers, "
+          f"{report.cycles:,} cycles")
+    print(f"best {best * 1e3:.1f} ms, median {median * 1e3:.1f} ms over {args.repeat} runs "
+          f"({median / len(report.layers) * 1e6:.0f} us/layer); target < {TARGET_SECONDS * 1e3:.0f} ms: "
+          f"{'met' if median < TARGET_SECONDS else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The CLI: tables on stdout, one-line errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from accelsim.cli import main
+from accelsim.report import Report
+
+
+def test_simulate_prints_table_and_totals(capsys):
+    assert main(["simulate", "--network", "lenet5", "--hardware", "edge_16x16"]) == 0
+    out = capsys.readouterr().out
+    assert "conv1" in out and "cycles" in out and "energy" in out and "uJ" in out
+
+
+def test_simulate_writes_json(tmp_path, capsys):
+    target = tmp_path / "r.json"
+    assert main(["simulate", "--network", "mlp", "--hardware", "scalesim_32x32", "--json", str(target)]) == 0
+    report = Report.from_json(target.read_text())
+    assert report.network == "mlp" and report.layers
+
+
+def test_set_override_changes_the_result(capsys):
+    main(["simulate", "--network", "lenet5", "--hardware", "scalesim_32x32", "--json", "/dev/null"])
+    base = capsys.readouterr().out
+    main(["simulate", "--network", "lenet5", "--hardware", "scalesim_32x32", "--set", "pe.rows=8"])
+    assert capsys.readouterr().out != base
+
+
+@pytest.mark.parametrize("what", ["networks", "presets", "energy-tables"])
+def test_list(what, capsys):
+    assert main(["list", what]) == 0
+    assert capsys.readouterr().out.strip()
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["simulate", "--network", "resnet51"], "resnet51"),
+        (["simulate", "--hardware", "nope_preset"], "nope_preset"),
+        (["simulate", "--network", "lenet5", "--set", "pe.rows=-3"], "pe.rows"),
+        (["simulate", "--network", "lenet5", "--set", "pe.dataflow=xs"], "xs"),
+        (["simulate", "--network", "lenet5", "--set", "pe.bogus=1"], "pe.bogus"),
+        (["simulate", "--network", "lenet5", "--set", "novalue"], "novalue"),
+        (["simulate", "--network", "lenet5", "--hardware", "/nonexistent/hw.yaml"], "hw.yaml"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_malformed_yaml_file_exits_2_naming_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    from accelsim.hardware import load_hardware
+
+    text = load_hardware("edge_16x16").to_yaml().replace("rows: 16", "rows: 16\n  rows: 8", 1)
+    bad.write_text(text)
+    assert main(["simulate", "--network", "lenet5", "--hardware", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "rows" in err
+
+
+def test_module_entry_point_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "accelsim", "list", "presets"], capture_output=True, text=True, check=True
+    )
+    assert "scalesim_32x32" in result.stdout
+
+
+def test_help_on_every_command():
+    for argv in (["--help"], ["simulate", "--help"], ["list", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
