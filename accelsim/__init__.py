@@ -1,0 +1,13 @@
+"""accelsim: hardware as data, mapping onto PE arrays, timing and energy of DNN layers."""
+
+from accelsim.energy import EnergyEntry, EnergyTable, list_energy_tables, load_energy_table
+from accelsim.hardware import Hardware, HardwareError, list_presets, load_hardware
+from accelsim.mapping import LayerMapping, TileClass, map_layer
+from accelsim.report import LayerReport, Report
+from accelsim.simulate import simulate
+
+__all__ = [
+    "EnergyEntry", "EnergyTable", "Hardware", "HardwareError", "LayerMapping", "LayerReport",
+    "Report", "TileClass", "list_energy_tables", "list_presets", "load_energy_table",
+    "load_hardware", "map_layer", "simulate",
+]

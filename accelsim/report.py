@@ -7,7 +7,7 @@ properties, computed from the clock the report was produced at.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -210,7 +210,9 @@ class Report:
 
     # ---- combination --------------------------------------------------------------------
     def __add__(self, other: "Report") -> "Report":
-        """Run `other` after `self` on the same hardware: layers concatenate, totals add."""
+        """Run `other` after `self` on the same hardware: layers concatenate, totals add.
+
+        A layer name already present is prefixed with its network's name to stay unique."""
         if not isinstance(other, Report):
             return NotImplemented
         for attr in ("hardware", "clock_mhz", "pe_count", "mode"):
@@ -219,13 +221,18 @@ class Report:
                     f"cannot add reports with different {attr}:"
                     f" {getattr(self, attr)!r} vs {getattr(other, attr)!r}"
                 )
+        taken = {layer.name for layer in self.layers}
+        appended = tuple(
+            replace(layer, name=f"{other.network}/{layer.name}") if layer.name in taken else layer
+            for layer in other.layers
+        )
         return Report(
             network=f"{self.network}+{other.network}",
             hardware=self.hardware,
             clock_mhz=self.clock_mhz,
             mode=self.mode,
             pe_count=self.pe_count,
-            layers=self.layers + other.layers,
+            layers=self.layers + appended,
         )
 
     # ---- export -------------------------------------------------------------------------
