@@ -1,0 +1,85 @@
+"""What is kept: masks, importance scores, granularities, mask selection and schedules.
+
+Imports only ``workloads`` (see DESIGN.md section 1); searches get cost and accuracy injected.
+"""
+
+from pruning.channels import (
+    ChannelGroup,
+    Consumer,
+    channel_consistency_problems,
+    channel_groups,
+    check_channel_consistency,
+    group_masks,
+)
+from pruning.granularity import NM, Block, Channel, Granularity, Unstructured, make_granularity
+from pruning.importance import (
+    APoZ,
+    Entropy,
+    Gradient,
+    IMPORTANCES,
+    Importance,
+    Magnitude,
+    MeanActivation,
+    RandomImportance,
+    Taylor,
+    apoz,
+    entropy,
+    get_importance,
+    gradient,
+    magnitude_l1,
+    magnitude_l2,
+    mean_activation,
+    random_importance,
+    taylor,
+)
+from pruning.masks import Masks
+from pruning.methods import LayerPlan, compute_global_masks, compute_mask, plan_layers, prune, select_units
+from pruning.schedules import IterativeLinear, OneShot, PolynomialDecay, Schedule
+
+__all__ = [
+    "Masks",
+    # importance
+    "Importance",
+    "IMPORTANCES",
+    "get_importance",
+    "Magnitude",
+    "Gradient",
+    "Taylor",
+    "MeanActivation",
+    "APoZ",
+    "Entropy",
+    "RandomImportance",
+    "magnitude_l1",
+    "magnitude_l2",
+    "gradient",
+    "taylor",
+    "mean_activation",
+    "apoz",
+    "entropy",
+    "random_importance",
+    # granularity and selection
+    "Granularity",
+    "Unstructured",
+    "Block",
+    "NM",
+    "Channel",
+    "make_granularity",
+    "compute_mask",
+    "compute_global_masks",
+    "select_units",
+    "LayerPlan",
+    "plan_layers",
+    "prune",
+    # channel groups
+    "ChannelGroup",
+    "Consumer",
+    "channel_groups",
+    "group_masks",
+    "channel_consistency_problems",
+    "check_channel_consistency",
+    # schedules
+    "OneShot",
+    "IterativeLinear",
+    "PolynomialDecay",
+    "Schedule",
+]

@@ -1,0 +1,52 @@
+"""Argument checks shared by the pruning modules; every error names the owner, the field and the value."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def is_int(value: object) -> bool:
+    # bool is an int subclass; True as a count or step is always a bug.
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(owner: str, field: str, value: object, *, minimum: int | None = None) -> int:
+    if not is_int(value) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise ValueError(f"{owner}: {field} must be an int{bound}, got {value!r}")
+    return int(value)
+
+
+def check_fraction(owner: str, field: str, value: object) -> float:
+    if not is_real(value) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{owner}: {field} must be a float in [0, 1], got {value!r}")
+    return float(value)
+
+
+def amount_to_count(owner: str, amount: object, total: int) -> int:
+    """PyTorch's convention: a float is the fraction of ``total`` (rounded), an int is a count."""
+    if is_int(amount):
+        if not 0 <= amount <= total:
+            raise ValueError(f"{owner}: amount as a count must be in [0, {total}], got {amount!r}")
+        return int(amount)
+    if is_real(amount):
+        if not 0.0 <= float(amount) <= 1.0:
+            raise ValueError(f"{owner}: amount as a fraction must be in [0, 1], got {amount!r}")
+        # round(), as torch.nn.utils.prune._compute_nparams_toprune does.
+        return int(round(float(amount) * total))
+    raise ValueError(f"{owner}: amount must be a float fraction or an int count, got {amount!r}")
+
+
+def as_generator(owner: str, rng: object) -> np.random.Generator:
+    """An int seed or a Generator; ``None`` is refused so randomness is always seeded."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if is_int(rng) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise ValueError(f"{owner}: rng must be an int seed >= 0 or a numpy Generator, got {rng!r}")
