@@ -403,7 +403,17 @@ class _Elementwise:
 
 @dataclass(frozen=True, slots=True)
 class Add(_Elementwise):
-    """Elementwise sum of two tensors of ``shape`` (a residual connection)."""
+    """Elementwise sum of two tensors of ``shape`` (a residual connection), then ``activation``.
+
+    ResNets apply their ReLU after the residual sum, so the activation belongs to the add.
+    """
+
+    activation: str | None = None
+
+    def __post_init__(self) -> None:
+        # Explicit base call: zero-argument super() breaks in slotted dataclasses.
+        _Elementwise.__post_init__(self)
+        _check_activation(self.name, self.activation)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """torchvision ResNet-18 and ResNet-50 (v1.5: the bottleneck strides on its 3x3 conv).
 
 Each block is a graph branch: the main path of convs, an optional 1x1 ``downsample`` projection fed by
-the block input, and an ``add`` joining them. The ReLU after each add is not modelled (Add has no
-activation field); the last conv of each main path therefore carries no activation.
+the block input, and an ``add`` joining them. The ReLU after the residual sum is the add's activation;
+the last conv of each main path therefore carries none.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _block(
     if out_shape != in_shape:
         downsample = Conv2d(f"{prefix}.downsample", in_shape[0], out_shape[0], 1, in_shape[1:], stride=stride)
         shortcut = builder.add(downsample, inputs=(block_in.name,))
-    add = Add(f"{prefix}.add", out_shape)
+    add = Add(f"{prefix}.add", out_shape, activation="relu")
     builder.add(add, inputs=(prev, shortcut))
     return add
 
