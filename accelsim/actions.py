@@ -49,8 +49,23 @@ def count_actions(mapping: LayerMapping, hardware: Hardware) -> Counts:
     return counts
 
 
+WAKE = "wake"
+
+
+def count_wakes(wakes: Mapping[str, int]) -> Counts:
+    """Power-state transitions as actions: `(component, "wake")`, one per wake-up from sleep."""
+    counts: Counts = {}
+    for component, number in wakes.items():
+        _add(counts, (component, WAKE), number)
+    return counts
+
+
 def price_actions(counts: Mapping[tuple[str, str], float], table) -> dict[tuple[str, str], float]:
-    return {key: count * table.energy_pj(*key) for key, count in counts.items()}
+    """Energy per counted action; wake-ups are priced from the table's transitions."""
+    return {
+        key: count * (table.transition_pj(key[0], WAKE) if key[1] == WAKE else table.energy_pj(*key))
+        for key, count in counts.items()
+    }
 
 
 def leakage_energy_pj(

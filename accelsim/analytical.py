@@ -7,7 +7,10 @@ The model (docs/model.md has the derivation):
 * While fold *i* computes, the channel fetches fold *i+1*'s operands and drains fold *i-1*'s
   outputs. Fold *i* therefore occupies ``max(compute_i, transfer_i)`` cycles, where
   ``transfer_i = latency + ceil((read_{i+1} + write_{i-1}) / bandwidth)`` when anything moves.
-* After the last fold its outputs drain: ``latency + ceil(write_F / bandwidth)``.
+* After the last fold its outputs drain: ``latency + ceil(write_F / bandwidth)``. The drain (and
+  the part of the last fold's period after its compute) is also reported on its own
+  (``drain_*``): the next layer cannot read its inputs before it ends,
+  so `accelsim.simulate` charges it to the next layer as a ``dependency`` stall, as event mode does.
 
 Cycles beyond compute are stalls, split into the latency share and the bandwidth share.
 Identical folds arrive as runs (``TileClass.count``), so a run costs three cases at most —
@@ -29,6 +32,8 @@ class LayerTiming:
     compute_cycles: int
     stall_dram_latency: int
     stall_dram_bandwidth: int
+    drain_latency: int = 0          # part of the stalls above: the last fold's write-back
+    drain_bandwidth: int = 0
 
 
 def _transfer_cycles(num_bytes: float, bandwidth_bytes_per_cycle: float) -> int:
@@ -93,13 +98,20 @@ def time_layer(
             lat, bw = channel.overlapped(tile.compute_cycles, moved_bytes)
             latency_stall += multiplicity * lat
             bandwidth_stall += multiplicity * bw
+        last_fold_stall = (lat, bw)
 
-    lat, bw = channel.exposed(_write_bytes(tiles[-1]))
-    latency_stall += lat
-    bandwidth_stall += bw
+    # Everything after the last fold's compute ends is drain: the rest of its period (the
+    # previous fold's write-back) and its own write-back.
+    drain_latency, drain_bandwidth = channel.exposed(_write_bytes(tiles[-1]))
+    latency_stall += drain_latency
+    bandwidth_stall += drain_bandwidth
+    drain_latency += last_fold_stall[0]
+    drain_bandwidth += last_fold_stall[1]
     return LayerTiming(
         cycles=compute + latency_stall + bandwidth_stall,
         compute_cycles=compute,
         stall_dram_latency=latency_stall,
         stall_dram_bandwidth=bandwidth_stall,
+        drain_latency=drain_latency,
+        drain_bandwidth=drain_bandwidth,
     )

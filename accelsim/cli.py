@@ -122,6 +122,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from workloads.weight_cache import cache_dir, clear_cache
+
+    if args.action == "clear":
+        removed = clear_cache()
+        print(f"removed {removed} cached file(s) from {cache_dir()}")
+    else:
+        print(cache_dir())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="accelsim", description="Cycle-approximate DNN accelerator simulator.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -129,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="simulate a network on a hardware preset or YAML file")
     sim.add_argument("--network", default="resnet50", help="zoo network name (see `accelsim list networks`)")
     sim.add_argument("--hardware", default="scalesim_32x32", help="preset name or path to a hardware YAML file")
-    sim.add_argument("--mode", default="analytical", choices=["analytical"], help="simulation mode")
+    sim.add_argument("--mode", default="event", choices=["event", "analytical"],
+                     help="simulation mode: event (SimPy, default) or analytical (closed form)")
     sim.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                      help="what-if override of a hardware field, e.g. --set pe.rows=64 (repeatable)")
     sim.add_argument("--input-size", type=int, default=None, metavar="PIXELS",
@@ -142,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("--hardware", default="scalesim_32x32",
                         help="hardware the energy tables are priced for (energy-tables only)")
     lister.set_defaults(func=_cmd_list)
+
+    cache = commands.add_parser("cache", help="manage the trained-weight cache")
+    cache.add_argument("action", choices=["clear", "path"], help="clear: delete cached weights; path: print the folder")
+    cache.set_defaults(func=_cmd_cache)
+    from accelsim.cli_sweep import register; register(commands)
     return parser
 
 

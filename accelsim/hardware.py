@@ -63,6 +63,13 @@ def _positive_float(v):
     return float(v)
 
 
+def _positive_or_unbounded(v):
+    # An infinite bandwidth (YAML `.inf`) models an ideal channel for what-if and validation runs.
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v <= 0:
+        raise _Bad(f"must be a positive number (or .inf for an unbounded channel), got {v!r}")
+    return float(v)
+
+
 def _name(v):
     if not isinstance(v, str) or not v.strip():
         raise _Bad(f"must be a non-empty string, got {v!r}")
@@ -193,7 +200,7 @@ class _StyleError(HardwareError):
 
 @dataclass(frozen=True)
 class DRAM:
-    bandwidth_bytes_per_cycle: float = _f(_positive_float)
+    bandwidth_bytes_per_cycle: float = _f(_positive_or_unbounded)
     latency_cycles: int = _f(_nonneg_int)
 
     def __post_init__(self):

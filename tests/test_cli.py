@@ -77,3 +77,15 @@ def test_help_on_every_command():
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 0
+
+
+def test_cache_clear_removes_cached_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ACCELSIM_CACHE_DIR", str(tmp_path))
+    from workloads.weight_cache import cache_dir
+
+    weights = cache_dir() / "weights"
+    weights.mkdir(parents=True, exist_ok=True)
+    (weights / "stale.npz").write_bytes(b"x")
+    assert main(["cache", "clear"]) == 0
+    assert "removed" in capsys.readouterr().out
+    assert not (weights / "stale.npz").exists()

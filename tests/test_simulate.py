@@ -24,7 +24,7 @@ def test_every_zoo_network_simulates_on_every_preset():
         hardware = load_hardware(preset)
         for name in list_networks():
             network = get_network(name)
-            report = simulate(network, hardware)
+            report = simulate(network, hardware, mode="analytical")
             assert report.macs == network.total_macs, (name, preset)
             assert report.cycles >= report.compute_cycles > 0
 
@@ -81,11 +81,27 @@ def test_more_bandwidth_never_slows_down():
 
 
 def test_same_inputs_give_identical_reports():
-    a = simulate("mobilenet_v2", "edge_16x16")
-    b = simulate("mobilenet_v2", "edge_16x16")
+    network = get_network("mobilenet_v2", input_hw=(64, 64))
+    a = simulate(network, "edge_16x16")
+    b = simulate(network, "edge_16x16")
     assert a.to_json() == b.to_json()
 
 
 def test_unknown_mode_is_named():
     with pytest.raises(ValueError, match="'cycle'"):
         simulate("lenet5", "edge_16x16", mode="cycle")
+
+
+def test_event_is_the_default_mode_and_only_it_traces():
+    from accelsim.hardware import PowerPolicy
+
+    hardware = load_hardware("scalesim_32x32").replace(
+        "power.pe_array", PowerPolicy("gate_after", idle_cycles_to_gate=8, wake_latency_cycles=5))
+    report = simulate(get_network("lenet5"), hardware, trace=True)
+    assert report.mode == "event" and report.trace is not None
+    assert report.stall_cycles["wake_up"] > 0
+    assert report.residency_cycles[("pe_array", "sleep")] > 0
+    assert report.action_counts[("pe_array", "wake")] >= 1
+    assert Report.from_json(report.to_json()) == report          # the trace is not serialised
+    with pytest.raises(ValueError, match="trace"):
+        simulate("lenet5", hardware, mode="analytical", trace=True)

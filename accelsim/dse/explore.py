@@ -1,0 +1,157 @@
+"""`explore(points, evaluate, *, executor, store)`: the one design-space-exploration driver.
+
+Side-effect free except for the store: it evaluates the points the store does not already hold,
+writes each result as it arrives, and returns the records of all the points in input order.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import traceback
+from typing import Any, Callable, Iterable, Mapping
+
+from accelsim.dse.executors import Executor, process_pool
+from accelsim.dse.points import Point, canonical_json
+from accelsim.dse.store import Store
+
+__all__ = ["explore", "evaluate", "PointFailed", "ON_ERROR"]
+
+ON_ERROR = ("raise", "record")
+
+
+class PointFailed(ValueError):
+    """Evaluating a point raised; the message names the point and the error (one line), and
+    `worker_traceback` holds the traceback text from the process that ran it."""
+
+    worker_traceback: str = ""
+
+
+@functools.lru_cache(maxsize=32)
+def _network(name: str, params_json: str):
+    # Networks are immutable and rebuilt identically; a worker simulating hundreds of points of
+    # the same network builds it once.
+    from workloads.zoo import get_network
+
+    return get_network(name, **json.loads(params_json))
+
+
+def evaluate(point: Point) -> dict[str, Any]:
+    """Simulate `point` and return one flat record: the point's columns, then totals.
+
+    Totals have unit-suffixed names (``cycles``, ``seconds``, ``energy_pj``, ``edp_j_s``,
+    ``energy_<component>_pj``); hardware fields appear as dotted-path columns (``pe.rows``)."""
+    from accelsim.simulate import simulate
+
+    if point.is_sparse:
+        raise ValueError(
+            f"point {point.key[:12]}: pruning plan {point.pruning!r} / masks {point.masks_hash!r} cannot be "
+            "evaluated yet: sparse simulation does not exist (points with plans are hashed and stored only)")
+    network = _network(point.network, canonical_json(point.network_params))
+    report = simulate(network, point.hardware, mode=point.mode)
+    record = point.describe()
+    record.update(
+        layers=len(report.layers),
+        macs=report.macs,
+        cycles=report.cycles,
+        compute_cycles=report.compute_cycles,
+        **{f"stall_{cause}_cycles": cycles for cause, cycles in report.stall_cycles.items()},
+        seconds=report.seconds,
+        energy_pj=report.energy_pj,
+        dynamic_energy_pj=sum(report.dynamic_energy_pj.values()),
+        leakage_energy_pj=sum(report.leakage_energy_pj.values()),
+        edp_j_s=report.edp_j_s,
+        utilisation=report.utilisation,
+        pe_count=report.pe_count,
+        dram_bytes=sum(layer.dram_bytes for layer in report.layers),
+        sram_bytes=sum(layer.sram_bytes for layer in report.layers),
+    )
+    for component, energy in sorted(report.energy_by_component_pj().items()):
+        record[f"energy_{component}_pj"] = energy
+    return record
+
+
+class _Guarded:
+    """Runs `evaluate` in the worker and returns the outcome instead of raising, so one bad point
+    neither kills a chunk's finished siblings nor depends on the exception pickling."""
+
+    def __init__(self, evaluate: Callable[[Point], Mapping[str, Any]]) -> None:
+        self.evaluate = evaluate
+
+    def __call__(self, point: Point) -> tuple[bool, Any]:
+        try:
+            record = dict(self.evaluate(point))
+        except Exception as exc:  # noqa: BLE001 - reported by the parent, per point
+            message = f"{type(exc).__name__}: {exc}"
+            return False, (message, "".join(traceback.format_exception(exc)))
+        # The key column is ours: it is what the store and the frames join on.
+        return True, {"point_key": point.key, **{k: v for k, v in record.items() if k != "point_key"}}
+
+
+def explore(
+    points: Iterable[Point],
+    evaluate: Callable[[Point], Mapping[str, Any]] = evaluate,
+    *,
+    executor: Executor | None = None,
+    store: Store | str | None = None,
+    on_error: str = "raise",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate `points` and return their records, in input order.
+
+    - `evaluate(point) -> mapping`: pure and picklable for parallel executors (default: `evaluate`).
+    - `executor`: see `accelsim.dse.executors` (default: a process pool over all cores).
+    - `store`: a `Store`, a path (opened and closed here) or None (nothing persisted). Points the
+      store already holds are not evaluated again; each new result is committed as it arrives.
+    - `on_error`: ``"raise"`` stops at the first failure with `PointFailed` (results that arrived
+      earlier are kept); ``"record"`` stores the failure, leaves the point out of the returned
+      records and goes on (a later run retries it). ``"record"`` needs a store.
+    - `progress(done, total)`: called after each point, counting points found in the store as done.
+    Duplicate points in the input are evaluated once.
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error: must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    points = list(points)
+    for index, point in enumerate(points):
+        if not isinstance(point, Point):
+            raise ValueError(f"points[{index}]: expected a Point, got {type(point).__name__}")
+    if on_error == "record" and store is None:
+        raise ValueError("on_error='record' needs a store to record failures in")
+    own_store = isinstance(store, (str, bytes)) or hasattr(store, "__fspath__")
+    db = Store(store) if own_store else store
+    try:
+        unique = list({point.key: point for point in points}.values())
+        records = db.finished(point.key for point in unique) if db is not None else {}
+        todo = [point for point in unique if point.key not in records]
+        done, total = len(unique) - len(todo), len(unique)
+        if progress is not None:
+            progress(done, total)
+        run = executor if executor is not None else process_pool()
+        outcomes = run(_Guarded(evaluate), todo)
+        try:
+            for index, (ok, value) in outcomes:
+                point = todo[index]
+                if ok:
+                    records[point.key] = value
+                    if db is not None:
+                        db.put(point.key, point.to_dict(), value)
+                else:
+                    message, trace = value
+                    if on_error == "raise":
+                        failure = PointFailed(
+                            f"point {point.key[:12]} ({point.network} on {point.hardware.name}, {point.mode}):"
+                            f" {message}")
+                        failure.worker_traceback = trace
+                        raise failure
+                    db.put_error(point.key, point.to_dict(), message)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            close = getattr(outcomes, "close", None)
+            if close is not None:
+                close()  # stop a pool generator promptly (cancels queued chunks)
+        return [records[point.key] for point in points if point.key in records]
+    finally:
+        if own_store:
+            db.close()

@@ -1,0 +1,186 @@
+"""Results store: one SQLite row per design point, keyed by the point's content hash.
+
+Durability model: WAL journal, one short ``BEGIN IMMEDIATE`` transaction per write. A process
+killed (even with SIGKILL) loses only the point it had not yet committed; a committed row is in
+the WAL and survives. ``synchronous=NORMAL`` is enough for that (it only risks the last commits
+on power loss, not on a process crash). Several processes may write at once: writers queue on
+SQLite's lock for up to `timeout_s` (busy timeout) instead of failing.
+
+A finished point (status ``ok``) is never overwritten, so reruns and concurrent duplicate work
+cannot duplicate or change it; a failed point (status ``error``) is replaced when it later succeeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+__all__ = ["Store", "STORE_SCHEMA", "RECORD_COLUMNS", "ordered_columns"]
+
+STORE_SCHEMA = 1
+
+#: Columns of the default `evaluate` record, in export order; other columns follow, sorted.
+RECORD_COLUMNS = (
+    "point_key", "network", "network_params", "mode", "pruning", "masks_hash", "hardware",
+    "hardware_hash", "layers", "macs", "cycles", "compute_cycles", "stall_dram_bandwidth_cycles",
+    "stall_dram_latency_cycles", "stall_wake_up_cycles", "stall_dependency_cycles", "seconds",
+    "energy_pj", "dynamic_energy_pj", "leakage_energy_pj", "edp_j_s", "utilisation", "pe_count",
+    "dram_bytes", "sram_bytes",
+)
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS points (
+    point_key TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+    point TEXT NOT NULL,
+    record TEXT,
+    error TEXT
+) WITHOUT ROWID;
+"""
+
+
+def ordered_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Stable column order for a set of rows: known record columns first, the rest sorted."""
+    seen: set[str] = set()
+    for row in rows:
+        seen.update(row)
+    known = [c for c in RECORD_COLUMNS if c in seen]
+    return known + sorted(seen - set(known))
+
+
+class Store:
+    """A results store at `path` (created if missing). Use as a context manager or call `close()`.
+
+    Not shared across processes as an object: each process opens its own `Store(path)`."""
+
+    def __init__(self, path: str | os.PathLike, *, timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        # isolation_level=None: we issue BEGIN ourselves, so every transaction is explicit and short.
+        self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise OSError(f"{self.path}: cannot switch the results store to WAL mode (got {mode!r})")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        with self._transaction():
+            for statement in _SCHEMA_SQL.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(STORE_SCHEMA),))
+            elif row[0] != str(STORE_SCHEMA):
+                raise ValueError(f"{self.path}: results store schema {row[0]} is not {STORE_SCHEMA}")
+
+    # ---- plumbing -----------------------------------------------------------------------
+    def _transaction(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self):
+                # IMMEDIATE takes the write lock up front, so the busy timeout applies; a deferred
+                # transaction that upgrades later can fail with SQLITE_BUSY without waiting.
+                store._db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, kind, exc, tb):
+                store._db.execute("COMMIT" if kind is None else "ROLLBACK")
+                return False
+
+        return _Tx()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- writing ------------------------------------------------------------------------
+    def put(self, key: str, point: Mapping[str, Any], record: Mapping[str, Any]) -> None:
+        """Record a finished point (one transaction). An existing ``ok`` row is kept as is."""
+        self.put_many([(key, point, record, None)])
+
+    def put_error(self, key: str, point: Mapping[str, Any], error: str) -> None:
+        self.put_many([(key, point, None, error)])
+
+    def put_many(self, rows: Sequence[tuple[str, Mapping, Mapping | None, str | None]]) -> None:
+        """Write ``(key, point dict, record or None, error or None)`` rows in one transaction."""
+        params = [
+            (key, "ok" if error is None else "error", json.dumps(point, sort_keys=True),
+             None if record is None else json.dumps(record), error)
+            for key, point, record, error in rows
+        ]
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO points (point_key, status, point, record, error) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (point_key) DO UPDATE SET status = excluded.status, point = excluded.point,"
+                " record = excluded.record, error = excluded.error WHERE points.status != 'ok'",
+                params,
+            )
+
+    # ---- reading ------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM points WHERE status = 'ok'").fetchone()[0]
+
+    def __contains__(self, key: object) -> bool:
+        return self._db.execute(
+            "SELECT 1 FROM points WHERE point_key = ? AND status = 'ok'", (key,)).fetchone() is not None
+
+    def finished(self, keys: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """``key -> record`` of the finished (``ok``) points, restricted to `keys` if given."""
+        if keys is None:
+            rows = self._db.execute("SELECT point_key, record FROM points WHERE status = 'ok'")
+            return {key: json.loads(record) for key, record in rows}
+        out = {}
+        keys = list(keys)
+        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[start:start + 500]
+            rows = self._db.execute(
+                f"SELECT point_key, record FROM points WHERE status = 'ok' AND point_key IN"
+                f" ({','.join('?' * len(chunk))})", chunk)
+            out.update((key, json.loads(record)) for key, record in rows)
+        return out
+
+    def records(self) -> list[dict[str, Any]]:
+        """Records of all finished points, ordered by point key (deterministic)."""
+        rows = self._db.execute("SELECT record FROM points WHERE status = 'ok' ORDER BY point_key")
+        return [json.loads(record) for (record,) in rows]
+
+    def points(self) -> list[dict[str, Any]]:
+        """The point dicts (`Point.to_dict()` form) of all finished points, by point key."""
+        rows = self._db.execute("SELECT point FROM points WHERE status = 'ok' ORDER BY point_key")
+        return [json.loads(point) for (point,) in rows]
+
+    def failures(self) -> list[dict[str, Any]]:
+        """``{point_key, error, point}`` for the points whose last attempt failed."""
+        rows = self._db.execute(
+            "SELECT point_key, error, point FROM points WHERE status = 'error' ORDER BY point_key")
+        return [{"point_key": key, "error": error, "point": json.loads(point)} for key, error, point in rows]
+
+    def tidy(self) -> list[dict[str, Any]]:
+        """Finished records as a tidy table: every row has every column (missing -> None), in
+        `ordered_columns` order."""
+        records = self.records()
+        columns = ordered_columns(records)
+        return [{column: record.get(column) for column in columns} for record in records]
+
+    def export_csv(self, path: str | os.PathLike) -> Path:
+        """Write the tidy table to `path` (header row; empty cells for missing values)."""
+        table = self.tidy()
+        path = Path(path)
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=ordered_columns(table), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(table)
+        return path
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check``: ``'ok'`` for a sound file."""
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0]

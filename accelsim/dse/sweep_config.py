@@ -1,0 +1,276 @@
+"""Sweep files: YAML describing a sweep, validated completely before any point runs.
+
+```yaml
+hardware: scalesim_32x32          # base: preset name or hardware YAML path (relative to this file)
+networks: [resnet50]              # zoo names, or {name: resnet50, params: {input_hw: [160, 160]}}
+modes: [analytical]               # optional, default [analytical]
+grid:                             # cartesian product over dotted hardware paths
+  pe.dataflow: [ws, os, is]
+  buffers.ifmap.size_bytes: [32768, 65536]
+zip:                              # optional: varied in lock-step, together one axis of the grid
+  pe.rows: [16, 32, 64]
+  pe.cols: [16, 32, 64]
+sample: {n: 50, seed: 0}          # optional: a seeded random subset of the full product
+executor: {kind: process, workers: 2}   # serial | process | dask (address: tcp://host:8786)
+store: results.sqlite             # relative to this file
+on_error: raise                   # or record
+```
+
+Point order: networks, then modes, then the zip axis, then grid axes in file order (last fastest).
+Errors name the file, line and key: ``sweep.yaml:7: grid.pe.rowz: unknown hardware field ...``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from accelsim import strict_yaml
+from accelsim.dse.explore import ON_ERROR
+from accelsim.dse.points import Point
+from accelsim.hardware import Hardware, HardwareError, load_hardware
+
+__all__ = ["SweepConfig", "SweepConfigError", "load_sweep", "parse_sweep"]
+
+_KEYS = ("hardware", "networks", "modes", "grid", "zip", "sample", "pruning", "executor", "store", "on_error")
+_EXECUTOR_KEYS = ("kind", "workers", "address", "chunksize")
+_EXECUTOR_KINDS = ("serial", "process", "dask")
+
+
+class SweepConfigError(ValueError):
+    """A malformed sweep file; the message names file, line and key."""
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    source: str
+    points: tuple[Point, ...]
+    store: Path | None
+    executor: dict[str, Any] = field(default_factory=dict)
+    on_error: str = "raise"
+    axes: tuple[str, ...] = ()
+
+
+def load_sweep(path: str | os.PathLike) -> SweepConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SweepConfigError(f"{path}: cannot read sweep file: {exc.strerror}") from None
+    return parse_sweep(text, source=str(path), base_dir=path.parent)
+
+
+def parse_sweep(text: str, source: str = "<sweep>", base_dir: str | os.PathLike = ".") -> SweepConfig:
+    try:
+        data = strict_yaml.load(text, source)
+    except strict_yaml.StrictYAMLError as exc:
+        raise SweepConfigError(str(exc)) from None
+    return _Parser(data, source, Path(base_dir)).parse()
+
+
+class _Parser:
+    def __init__(self, data: Any, source: str, base_dir: Path) -> None:
+        self.data, self.source, self.base_dir = data, source, base_dir
+
+    def fail(self, mapping: Any, key: Any, path: str, problem: str) -> SweepConfigError:
+        line = strict_yaml.line_of(mapping, key)
+        where = f"{self.source}:{line}" if line is not None else self.source
+        return SweepConfigError(f"{where}: {path}: {problem}")
+
+    def parse(self) -> SweepConfig:
+        d = self.data
+        if not isinstance(d, dict):
+            raise SweepConfigError(f"{self.source}: a sweep file must be a mapping, got {type(d).__name__}")
+        for key in d:
+            if key not in _KEYS:
+                raise self.fail(d, key, str(key), f"unknown key; allowed keys: {', '.join(_KEYS)}")
+        for key in ("hardware", "networks"):
+            if key not in d:
+                raise self.fail(d, None, key, "missing required key")
+        base = self.base_hardware()
+        networks = self.networks()
+        modes = self.modes()
+        zip_axis = self.zip_axis(base)
+        grid_axes = self.grid_axes(base, zip_axis)
+        if "pruning" in d and d["pruning"] not in (None, [], [None]):
+            raise self.fail(d, "pruning", "pruning",
+                            "sweeps over pruning plans need sparse simulation, which does not exist yet")
+        axes_lists = [networks, modes] + ([zip_axis[1]] if zip_axis else []) + [values for _, values in grid_axes]
+        combos = self.sample(axes_lists)
+        points = []
+        for combo in combos:
+            network, mode, *settings = combo
+            merged: dict[str, Any] = {}
+            for setting in settings:
+                merged.update(setting)
+            hardware = base
+            try:
+                for hw_path, value in merged.items():
+                    hardware = hardware.replace(hw_path, value)
+            except HardwareError as exc:
+                raise SweepConfigError(f"{self.source}: combination {merged}: {exc}") from None
+            points.append(Point(network["name"], hardware, mode=mode, network_params=network["params"]))
+        names = (["network", "mode"] + (list(zip_axis[0]) if zip_axis else []) + [p for p, _ in grid_axes])
+        return SweepConfig(source=self.source, points=tuple(points), store=self.store(),
+                           executor=self.executor(), on_error=self.on_error(), axes=tuple(names))
+
+    # ---- sections -----------------------------------------------------------------------
+    def base_hardware(self) -> Hardware:
+        d, spec = self.data, self.data["hardware"]
+        if not isinstance(spec, str) or not spec:
+            raise self.fail(d, "hardware", "hardware", f"must be a preset name or a YAML path, got {spec!r}")
+        if spec.endswith((".yaml", ".yml")) and not os.path.isabs(spec):
+            spec = str(self.base_dir / spec)
+        try:
+            return load_hardware(spec)
+        except HardwareError as exc:
+            raise self.fail(d, "hardware", "hardware", str(exc)) from None
+
+    def networks(self) -> list[dict[str, Any]]:
+        from workloads.zoo import UnknownNetworkError, get_network, list_networks
+
+        d, entries = self.data, self.data["networks"]
+        if not isinstance(entries, list) or not entries:
+            raise self.fail(d, "networks", "networks", f"must be a non-empty list of zoo names, got {entries!r}")
+        out = []
+        for i, entry in enumerate(entries):
+            where = f"networks[{i}]"
+            if isinstance(entry, str):
+                name, params = entry, {}
+            elif isinstance(entry, dict) and set(entry) <= {"name", "params"} and "name" in entry:
+                name, params = entry["name"], entry.get("params") or {}
+            else:
+                raise self.fail(d, "networks", where, f"must be a zoo name or {{name:, params:}}, got {entry!r}")
+            if name not in list_networks():
+                raise self.fail(d, "networks", where,
+                                f"unknown network {name!r}; known networks: {', '.join(list_networks())}")
+            if not isinstance(params, dict):
+                raise self.fail(entry, "params", f"{where}.params", f"must be a mapping, got {params!r}")
+            try:  # build once now, so a bad parameter fails before any point runs
+                get_network(name, **params)
+            except (TypeError, ValueError, UnknownNetworkError) as exc:
+                raise self.fail(entry if isinstance(entry, dict) else d, "params" if isinstance(entry, dict)
+                                else "networks", where, f"cannot build {name!r} with {params}: {exc}") from None
+            out.append({"name": name, "params": dict(params)})
+        return out
+
+    def modes(self) -> list[str]:
+        from accelsim.simulate import MODES
+
+        d = self.data
+        modes = d.get("modes", ["analytical"])
+        if not isinstance(modes, list) or not modes:
+            raise self.fail(d, "modes", "modes", f"must be a non-empty list of modes, got {modes!r}")
+        for i, mode in enumerate(modes):
+            if mode not in MODES:
+                raise self.fail(d, "modes", f"modes[{i}]", f"unknown mode {mode!r}; choose from {list(MODES)}")
+        return list(modes)
+
+    def _axis(self, section: str, mapping: dict, hw_path: Any, base: Hardware) -> list[Any]:
+        where = f"{section}.{hw_path}"
+        values = mapping[hw_path]
+        if not isinstance(hw_path, str) or not hw_path:
+            raise self.fail(mapping, hw_path, where, "axis names are dotted hardware paths like pe.rows")
+        if not isinstance(values, list):
+            raise self.fail(mapping, hw_path, where, f"must be a list of values, got {values!r}")
+        if not values:
+            raise self.fail(mapping, hw_path, where, "empty axis (give at least one value)")
+        for value in values:
+            try:
+                base.replace(hw_path, value)
+            except HardwareError as exc:
+                message = str(exc)
+                if "unknown path" in message:
+                    message = f"unknown hardware field: {message}"
+                raise self.fail(mapping, hw_path, where, message) from None
+        return values
+
+    def zip_axis(self, base: Hardware):
+        d = self.data
+        if "zip" not in d:
+            return None
+        z = d["zip"]
+        if not isinstance(z, dict) or not z:
+            raise self.fail(d, "zip", "zip", f"must be a non-empty mapping of hardware path -> values, got {z!r}")
+        columns = {p: self._axis("zip", z, p, base) for p in z}
+        lengths = {p: len(v) for p, v in columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise self.fail(d, "zip", "zip", f"zipped axes must have equal lengths, got {lengths}")
+        rows = [dict(zip(columns, combo)) for combo in zip(*columns.values())]
+        return tuple(columns), rows
+
+    def grid_axes(self, base: Hardware, zip_axis) -> list[tuple[str, list[dict]]]:
+        d = self.data
+        g = d.get("grid", {})
+        if g is None or not isinstance(g, dict):
+            raise self.fail(d, "grid", "grid", f"must be a mapping of hardware path -> values, got {g!r}")
+        taken = set(zip_axis[0]) if zip_axis else set()
+        out = []
+        for hw_path in g:
+            values = self._axis("grid", g, hw_path, base)
+            if hw_path in taken:
+                raise self.fail(g, hw_path, f"grid.{hw_path}", "axis is also in zip; give it once")
+            out.append((hw_path, [{hw_path: v} for v in values]))
+        return out
+
+    def sample(self, axes_lists: list[list[Any]]) -> list[tuple]:
+        d = self.data
+        total = math.prod(len(values) for values in axes_lists)
+        if "sample" not in d:
+            return list(itertools.product(*axes_lists))
+        s = d["sample"]
+        if not isinstance(s, dict) or set(s) - {"n", "seed"} or "n" not in s:
+            raise self.fail(d, "sample", "sample", f"must be {{n: COUNT, seed: INT}}, got {s!r}")
+        n, seed = s["n"], s.get("seed", 0)
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= total:
+            raise self.fail(s, "n", "sample.n", f"must be an integer in 1..{total} (the grid size), got {n!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise self.fail(s, "seed", "sample.seed", f"must be an integer, got {seed!r}")
+        out = []
+        for index in sorted(random.Random(seed).sample(range(total), n)):
+            combo = []
+            for values in reversed(axes_lists):
+                index, digit = divmod(index, len(values))
+                combo.append(values[digit])
+            out.append(tuple(reversed(combo)))
+        return out
+
+    def executor(self) -> dict[str, Any]:
+        d = self.data
+        spec = d.get("executor", {"kind": "process"})
+        if isinstance(spec, str):
+            spec = {"kind": spec}
+        if not isinstance(spec, dict):
+            raise self.fail(d, "executor", "executor", f"must be a kind or a mapping, got {spec!r}")
+        for key in spec:
+            if key not in _EXECUTOR_KEYS:
+                raise self.fail(spec, key, f"executor.{key}", f"unknown key; allowed: {', '.join(_EXECUTOR_KEYS)}")
+        kind = spec.get("kind", "process")
+        if kind not in _EXECUTOR_KINDS:
+            raise self.fail(spec, "kind", "executor.kind", f"must be one of {', '.join(_EXECUTOR_KINDS)}, got {kind!r}")
+        for key in ("workers", "chunksize"):
+            value = spec.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise self.fail(spec, key, f"executor.{key}", f"must be a positive integer, got {value!r}")
+        return {"kind": kind, **{k: spec[k] for k in ("workers", "address", "chunksize") if k in spec}}
+
+    def store(self) -> Path | None:
+        d = self.data
+        spec = d.get("store")
+        if spec is None:
+            return None
+        if not isinstance(spec, str) or not spec:
+            raise self.fail(d, "store", "store", f"must be a file path, got {spec!r}")
+        return Path(spec) if os.path.isabs(spec) else self.base_dir / spec
+
+    def on_error(self) -> str:
+        d = self.data
+        value = d.get("on_error", "raise")
+        if value not in ON_ERROR:
+            raise self.fail(d, "on_error", "on_error", f"must be one of {', '.join(ON_ERROR)}, got {value!r}")
+        return value

@@ -1,0 +1,91 @@
+"""Event-mode speed: full ResNet-50 on scalesim_32x32 (target <= 2 s), and per layer against
+SCALE-Sim 3.0.0 on the same layer and configuration (target >= 1000x faster).
+
+Run: ACCELSIM_SCALESIM_PYTHON=/tmp/ssvenv/bin/python PYTHONPATH=. python benchmarks/bench_event.py
+Without ACCELSIM_SCALESIM_PYTHON the SCALE-Sim half is skipped. Times are best-of-N wall times of
+`simulate(...)` (imports and interpreter start excluded); SCALE-Sim's time is its own in-process
+run time as reported by scripts/scalesim_run.py (interpreter start and imports excluded too).
+"""
+
+import argparse
+import importlib.util
+import os
+import statistics
+import time
+from pathlib import Path
+
+from accelsim import load_hardware, map_layer, simulate
+from accelsim.engine import run_engine
+from workloads import get_network
+from workloads.network import Network
+
+TARGET_SECONDS = 2.0
+TARGET_SPEEDUP = 1000.0
+# ResNet-50 layers SCALE-Sim 3.0.0 runs in well under a minute at 32x32 OS on this machine.
+DEFAULT_LAYERS = ("layer1.0.conv1", "layer2.1.conv1", "layer3.1.conv1", "layer4.1.conv1")
+
+
+def _scalesim_run():
+    """scripts/scalesim_run.py, loaded by path (it is a script, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "scalesim_run.py"
+    spec = importlib.util.spec_from_file_location("scalesim_run", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _best(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hardware", default="scalesim_32x32")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--layers", nargs="*", default=list(DEFAULT_LAYERS))
+    args = parser.parse_args()
+    hardware = load_hardware(args.hardware)
+    network = get_network("resnet50")
+
+    best, median, report = _best(lambda: simulate(network, hardware, mode="event"), args.repeat)
+    print(f"resnet50 on {hardware.name}, event: {len(report.layers)} layers, "
+          f"{sum(l.folds for l in report.layers):,} folds, {report.cycles:,} cycles")
+    print(f"  best {best:.3f} s, median {median:.3f} s over {args.repeat} runs; "
+          f"target <= {TARGET_SECONDS:.1f} s: {'met' if best <= TARGET_SECONDS else 'MISSED'}")
+
+    python = os.environ.get("ACCELSIM_SCALESIM_PYTHON")
+    if not python:
+        print("ACCELSIM_SCALESIM_PYTHON unset: SCALE-Sim comparison skipped")
+        return
+    runner = _scalesim_run()
+    sram_kb = [hardware.buffers.capacity_bytes(op) // 1024 for op in ("ifmap", "filter", "ofmap")]
+    print(f"per layer vs SCALE-Sim ({python}), array {hardware.pe.rows}x{hardware.pe.cols} "
+          f"{hardware.pe.dataflow}, SRAM {sram_kb} KiB, {hardware.dram.bandwidth_bytes_per_cycle:g} B/cycle")
+    print("  simulate_ms: simulate() of the one-layer network (energy table and mapping included);"
+          " engine_ms: the event engine on the mapped layer")
+    print(f"  {'layer':18s} {'folds':>6s} {'cycles':>9s} {'scalesim_cycles':>15s} {'scalesim_s':>10s} "
+          f"{'simulate_ms':>11s} {'speedup':>9s} {'engine_ms':>9s} {'speedup':>9s}")
+    for name in args.layers:
+        layer = network[name]
+        single = Network.sequential(name, [layer])
+        best, _, ours = _best(lambda: simulate(single, hardware, mode="event"), max(args.repeat, 20))
+        spec = {"array": [hardware.pe.rows, hardware.pe.cols], "dataflow": hardware.pe.dataflow,
+                "sram_kb": sram_kb, "bandwidth": int(hardware.dram.bandwidth_bytes_per_cycle),
+                "layers": runner.layer_to_specs(layer)}
+        mapping = [map_layer(layer, hardware)]
+        engine_best, _, _ = _best(lambda: run_engine(mapping, [name], hardware), max(args.repeat, 20))
+        theirs = runner.run_via(python, spec, timeout=600)
+        ratio, engine_ratio = theirs["seconds"] / best, theirs["seconds"] / engine_best
+        cycles = sum(row["total_cycles"] for row in theirs["layers"])
+        print(f"  {name:18s} {ours.layers[0].folds:6d} {ours.cycles:9,d} {cycles:15,.0f} "
+              f"{theirs['seconds']:10.2f} {best * 1e3:11.2f} {ratio:8,.0f}x {engine_best * 1e3:9.2f} "
+              f"{engine_ratio:8,.0f}x {'met' if ratio >= TARGET_SPEEDUP else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

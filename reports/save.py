@@ -1,0 +1,30 @@
+"""`save(fig, frame, path_stem)`: the figure as PDF and PNG, and the plotted data as CSV, side by side."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from reports.frames import to_csv
+
+__all__ = ["save"]
+
+
+def save(fig, frame: Sequence[Mapping[str, Any]], path_stem: str | os.PathLike, *,
+         formats: Sequence[str] = ("pdf", "png"), dpi: int = 300) -> list[Path]:
+    """Write ``<stem>.pdf``, ``<stem>.png`` (or `formats`) and ``<stem>.csv``; returns the paths.
+
+    The PDF carries no creation date, so re-running a study leaves unchanged figures byte-identical."""
+    stem = Path(path_stem)
+    if stem.suffix in {f".{f}" for f in (*formats, "csv")}:
+        stem = stem.with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        metadata = {"CreationDate": None} if fmt == "pdf" else None
+        fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
+        written.append(path)
+    written.append(to_csv(frame, stem.with_name(f"{stem.name}.csv")))
+    return written
