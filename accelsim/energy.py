@@ -8,6 +8,7 @@ because costs depend on its MAC precision, buffer sizes and array size.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -290,8 +291,12 @@ def _resolve_ratio(doc: _Doc, hw: Hardware):
     return EnergyTable(doc.name, actions, base.leakage, base.transitions)
 
 
+@functools.lru_cache(maxsize=512)
 def load_energy_table(name: str, hardware: Hardware) -> EnergyTable:
-    """Resolve table ``name`` for ``hardware`` (MAC precision, buffer and array sizes)."""
+    """Resolve table ``name`` for ``hardware`` (MAC precision, buffer and array sizes).
+
+    Cached: tables are shipped package data and `Hardware` is frozen, and parsing the YAML
+    dominated short simulations and sweeps."""
     doc = _read(name)
     kind = doc.root.get("kind") if isinstance(doc.root, dict) else None
     if kind == "absolute":
