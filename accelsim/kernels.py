@@ -7,18 +7,21 @@ the value.  All kernels share one set of JIT options (``JIT`` / ``JIT_PARALLEL``
 
 SpMM computes ``Y = W @ X`` with ``W`` sparse (rows x K in its GEMM view, see
 :mod:`accelsim.formats`) and ``X`` dense (K x N, C-contiguous).  The N-loop is innermost and
-contiguous so LLVM vectorises it; four non-zeros are folded into one pass over a row of ``Y``
-to cut its loads and stores 4x; ``N`` is cut into chunks so the slice of ``X`` a chunk touches
-stays in L2 on the large conv-as-GEMM shapes.  X and Y are 64-byte aligned (:func:`aligned`),
-which MACHINE.md measured at 1.3-2.4x for these kernels.
+contiguous so LLVM vectorises it (``tests/test_kernels.py`` checks the machine code for packed
+FMAs); four non-zeros are folded into one pass over a row of ``Y`` to cut its loads and stores
+4x; BSR uses a 4 x 4 register tile per block; ``N`` runs in 1024-column chunks (measured best on
+the 512x4608x3136 conv shape, whole rows elsewhere).  X and Y are 64-byte aligned
+(:func:`aligned`), which MACHINE.md measured at 1.3-2.4x for these kernels.
 
 Grouped weights (grouped / depthwise convolution): rows ``[g*rows_per_group, (g+1)*rows_per_group)``
 multiply rows ``[g*K, (g+1)*K)`` of ``X`` (``X`` stacks the groups' im2col matrices).
 
-Threads: a parallel driver splits rows into one non-zero-balanced block per numba thread;
-work under ``PARALLEL_MIN_WORK`` multiply-adds, or a single numba thread, runs the serial kernel
-(a two-thread dispatch of tiny work can cost milliseconds on a busy machine).  Set the thread
-count with ``numba.set_num_threads``.
+Threads: a parallel driver (``prange``) splits rows into non-zero-balanced blocks, 4 per numba
+thread, handed out dynamically; work under ``PARALLEL_MIN_WORK`` multiply-adds, or a single
+numba thread, runs the serial kernel (a two-thread dispatch of tiny work can cost milliseconds on
+a busy machine).  Set the thread count with ``numba.set_num_threads``.  Dynamic blocks even out
+uneven progress but cannot hide a thread the OS does not schedule: with another process busy on
+the second core, a two-thread call measured 0.4-1.5x the serial speed on the 2-core box.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ JIT_PARALLEL = dict(JIT, parallel=True)
 PARALLEL_MIN_WORK = 1 << 21  # multiply-adds below which a parallel dispatch costs more than it saves
 ALIGN_BYTES = 64
 _CHUNK_COLUMNS = 1024  # N-chunk width; see _chunk
+# Row blocks per thread, handed out dynamically (chunk size 1): a thread that falls behind hands
+# blocks to the other (measured: 8 dynamic blocks 1.8-2.1x on two threads, 2 static 1.2-2.3x).
+_BLOCKS_PER_THREAD = 4
 _SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -117,6 +123,27 @@ def _csr_rows(indptr, indices, data, X, Y, r0, r1, rows_per_group, k_per_group, 
                 for n in range(w):
                     y[n] += v0 * x0[n]
                 jj += 1
+
+
+@njit(**JIT)
+def _balanced_bounds(indptr, parts):
+    """``parts + 1`` row boundaries splitting the non-zeros of cumulative ``indptr`` about evenly.
+
+    Jitted because the numpy version (linspace, searchsorted, unique) cost 30 us per call, 10% of
+    a two-thread 768x768x128 SpMM.  Empty ranges are allowed (prange skips them cheaply).
+    """
+    units = indptr.shape[0] - 1
+    bounds = np.empty(parts + 1, dtype=np.int64)
+    bounds[0] = 0
+    total = indptr[units]
+    r = 0
+    for p in range(1, parts):
+        target = (total * p) // parts
+        while r < units and indptr[r] < target:
+            r += 1
+        bounds[p] = r
+    bounds[parts] = units
+    return bounds
 
 
 @njit(**JIT_PARALLEL)
@@ -388,40 +415,53 @@ def _check_operand(fmt_rows: int, k: int, values_dtype, X, groups: int, layer) -
     return aligned(X), fmt_rows // groups
 
 
+def _output(out, rows: int, n: int, dtype, layer) -> np.ndarray:
+    """A fresh aligned output, or the caller's ``out`` once checked.
+
+    Reusing ``out`` saves the page faults of a fresh allocation, which on small shapes cost as
+    much as a quarter of a two-thread call (they serialise on the process's memory map).
+    """
+    if out is None:
+        return aligned_empty((rows, n), dtype)  # every kernel overwrites its rows
+    if not isinstance(out, np.ndarray) or out.shape != (rows, n) or out.dtype != dtype or not out.flags.c_contiguous \
+            or not out.flags.writeable:
+        got = (getattr(out, "shape", None), getattr(out, "dtype", type(out).__name__))
+        raise ValueError(f"{_who(layer)}: out must be a writeable C-contiguous {dtype} array of shape "
+                         f"{(rows, n)}, got shape/dtype {got}")
+    return out
+
+
 def _chunk(X: np.ndarray) -> int:
     """Columns per N-chunk.  Measured (MACHINE.md box): whole rows win up to N ~ 1k; on the
     512x4608x3136 conv shape 1024-column chunks beat both whole rows and L2-sized chunks."""
     return max(1, min(X.shape[1], _CHUNK_COLUMNS))
 
 
-def _bounds(indptr: np.ndarray, units: int, parts: int) -> np.ndarray:
-    """``parts`` contiguous row ranges with about equal non-zeros (indptr is cumulative)."""
-    targets = np.linspace(0, indptr[-1], parts + 1)
-    cuts = np.searchsorted(indptr, targets[1:-1], side="left")
-    return np.unique(np.concatenate(([0], np.clip(cuts, 0, units), [units]))).astype(np.int64)
-
-
 def _use_parallel(work: int) -> int:
+    """Row blocks for the parallel driver (0 = run serially)."""
     threads = numba.get_num_threads()
-    return threads if threads > 1 and work >= PARALLEL_MIN_WORK else 1
+    return threads * _BLOCKS_PER_THREAD if threads > 1 and work >= PARALLEL_MIN_WORK else 0
 
 
-def csr_spmm(w: CSR, X: np.ndarray, *, groups: int = 1, layer: str | None = None) -> np.ndarray:
+def csr_spmm(w: CSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
+             layer: str | None = None) -> np.ndarray:
     """``W @ X`` for a :class:`~accelsim.formats.CSR` weight; returns an aligned (rows x N) array."""
     if not isinstance(w, CSR):
         raise ValueError(f"{_who(layer)}: csr_spmm needs a CSR weight, got {type(w).__name__}")
     rows, k = w.gemm_shape
     X, rpg = _check_operand(rows, k, w.data.dtype, X, groups, layer)
-    Y = aligned_empty((rows, X.shape[1]), X.dtype)  # every kernel overwrites its rows
-    threads = _use_parallel(w.nnz * X.shape[1])
-    if threads == 1:
+    Y = _output(out, rows, X.shape[1], X.dtype, layer)
+    blocks = _use_parallel(w.nnz * X.shape[1])
+    if not blocks:
         _csr_rows(w.indptr, w.indices, w.data, X, Y, 0, rows, rpg, k, _chunk(X))
     else:
-        _csr_spmm_parallel(w.indptr, w.indices, w.data, X, Y, _bounds(w.indptr, rows, threads), rpg, k, _chunk(X))
+        with numba.parallel_chunksize(1):
+            _csr_spmm_parallel(w.indptr, w.indices, w.data, X, Y, _balanced_bounds(w.indptr, blocks), rpg, k, _chunk(X))
     return Y
 
 
-def bsr_spmm(w: BSR, X: np.ndarray, *, groups: int = 1, layer: str | None = None) -> np.ndarray:
+def bsr_spmm(w: BSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
+             layer: str | None = None) -> np.ndarray:
     """``W @ X`` for a :class:`~accelsim.formats.BSR` weight; blocks must not straddle groups."""
     if not isinstance(w, BSR):
         raise ValueError(f"{_who(layer)}: bsr_spmm needs a BSR weight, got {type(w).__name__}")
@@ -432,67 +472,83 @@ def bsr_spmm(w: BSR, X: np.ndarray, *, groups: int = 1, layer: str | None = None
         raise ValueError(
             f"{_who(layer)}: block_shape {w.block_shape} straddles groups of {rpg} output rows"
         )
-    Y = aligned_empty((rows, X.shape[1]), X.dtype)  # every kernel overwrites its rows
+    Y = _output(out, rows, X.shape[1], X.dtype, layer)
     block_rows = rows // br
-    threads = _use_parallel(w.nnz * X.shape[1])
-    if threads == 1:
+    blocks = _use_parallel(w.nnz * X.shape[1])
+    if not blocks:
         _bsr_rows(w.indptr, w.indices, w.blocks, X, Y, 0, block_rows, rpg, k, _chunk(X))
     else:
-        bounds = _bounds(w.indptr, block_rows, threads)
-        _bsr_spmm_parallel(w.indptr, w.indices, w.blocks, X, Y, bounds, rpg, k, _chunk(X))
+        bounds = _balanced_bounds(w.indptr, blocks)
+        with numba.parallel_chunksize(1):
+            _bsr_spmm_parallel(w.indptr, w.indices, w.blocks, X, Y, bounds, rpg, k, _chunk(X))
     return Y
 
 
-def nm_spmm(w: NM, X: np.ndarray, *, groups: int = 1, layer: str | None = None) -> np.ndarray:
+def nm_spmm(w: NM, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
+            layer: str | None = None) -> np.ndarray:
     """``W @ X`` for an :class:`~accelsim.formats.NM` weight."""
     if not isinstance(w, NM):
         raise ValueError(f"{_who(layer)}: nm_spmm needs an NM weight, got {type(w).__name__}")
     rows, k = w.gemm_shape
     X, rpg = _check_operand(rows, k, w.values.dtype, X, groups, layer)
-    Y = aligned_empty((rows, X.shape[1]), X.dtype)  # every kernel overwrites its rows
-    threads = _use_parallel(w.nnz * X.shape[1])
-    if threads == 1:
+    Y = _output(out, rows, X.shape[1], X.dtype, layer)
+    blocks = _use_parallel(w.nnz * X.shape[1])
+    if not blocks:
         _nm_rows(w.values, w.offsets, w.n, w.m, X, Y, 0, rows, rpg, k, _chunk(X))
     else:
-        bounds = np.linspace(0, rows, threads + 1).astype(np.int64)  # every row has equal work
-        _nm_spmm_parallel(w.values, w.offsets, w.n, w.m, X, Y, bounds, rpg, k, _chunk(X))
+        bounds = _balanced_bounds(np.arange(rows + 1, dtype=np.int64), blocks)  # rows have equal work
+        with numba.parallel_chunksize(1):
+            _nm_spmm_parallel(w.values, w.offsets, w.n, w.m, X, Y, bounds, rpg, k, _chunk(X))
     return Y
 
 
-def bitmap_spmm(w: Bitmap, X: np.ndarray, *, groups: int = 1, layer: str | None = None) -> np.ndarray:
+def bitmap_spmm(w: Bitmap, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
+                layer: str | None = None) -> np.ndarray:
     """``W @ X`` for a :class:`~accelsim.formats.Bitmap` weight (serial: a reference-grade kernel)."""
     if not isinstance(w, Bitmap):
         raise ValueError(f"{_who(layer)}: bitmap_spmm needs a Bitmap weight, got {type(w).__name__}")
     rows, k = w.gemm_shape
     X, rpg = _check_operand(rows, k, w.values.dtype, X, groups, layer)
-    Y = aligned_empty((rows, X.shape[1]), X.dtype)  # every kernel overwrites its rows
+    Y = _output(out, rows, X.shape[1], X.dtype, layer)
     _bitmap_spmm(w.bitmap, w.values, X, Y, rpg, k)
     return Y
 
 
-def dense_gemm(w: np.ndarray, X: np.ndarray, *, groups: int = 1, layer: str | None = None) -> np.ndarray:
+def dense_gemm(w: np.ndarray, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
+               layer: str | None = None) -> np.ndarray:
     """``W @ X`` through BLAS for a dense weight (any shape; its GEMM view is used), grouped."""
     w2 = gemm_view(w, layer=layer)
     rows, k = w2.shape
     X, rpg = _check_operand(rows, k, w2.dtype, X, groups, layer)
-    if groups == 1:
-        return w2 @ X
-    out = np.matmul(w2.reshape(groups, rpg, k), X.reshape(groups, k, X.shape[1]))
-    return out.reshape(rows, X.shape[1])
+    Y = _output(out, rows, X.shape[1], X.dtype, layer)
+    X3 = X.reshape(groups, k, X.shape[1])
+    if rpg == 1 and groups > 1:
+        # Depthwise: batched BLAS on (1 x k) @ (k x N) stacks ran 10x slower than this k-loop of
+        # multiply-adds over all channels at once (MobileNetV2 at 224x224).
+        Y[...] = w2[:, :1] * X3[:, 0]
+        for j in range(1, k):
+            Y += w2[:, j:j + 1] * X3[:, j]
+        return Y
+    np.matmul(w2.reshape(groups, rpg, k), X3, out=Y.reshape(groups, rpg, X.shape[1]))
+    return Y
 
 
 _SPMM = {CSR: csr_spmm, BSR: bsr_spmm, NM: nm_spmm, Bitmap: bitmap_spmm}
 
 
-def spmm(w, X: np.ndarray, *, groups: int = 1, layer: str | None = None) -> np.ndarray:
-    """``W @ X`` dispatched on the weight's type: a format object, or a dense ndarray (BLAS)."""
+def spmm(w, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None) -> np.ndarray:
+    """``W @ X`` dispatched on the weight's type: a format object, or a dense ndarray (BLAS).
+
+    ``out`` (rows x N, the operand's dtype, C-contiguous; 64-byte aligned is fastest) receives the
+    result instead of a fresh array.
+    """
     if isinstance(w, np.ndarray):
-        return dense_gemm(w, X, groups=groups, layer=layer)
+        return dense_gemm(w, X, groups=groups, out=out, layer=layer)
     try:
         kernel = _SPMM[type(w)]
     except KeyError:
         raise ValueError(f"{_who(layer)}: not a weight format: {type(w).__name__}") from None
-    return kernel(w, X, groups=groups, layer=layer)
+    return kernel(w, X, groups=groups, out=out, layer=layer)
 
 
 # ------------------------------------------------------------------------------- convolution
@@ -640,5 +696,7 @@ def warm_up(dtypes=(np.float32, np.float64)) -> None:
         _nm_rows(nm.values, nm.offsets, nm.n, nm.m, X, Y, 0, 4, 4, 8, 3)
         _nm_spmm_parallel(nm.values, nm.offsets, nm.n, nm.m, X, Y, bounds, 4, 8, 3)
         _bitmap_spmm(bm.bitmap, bm.values, X, Y, 4, 8)
+        _balanced_bounds(csr.indptr, 2)
+        _balanced_bounds(np.arange(5, dtype=np.int64), 2)
         gelu(np.zeros(3, dtype=dtype))
     _tile_stats(np.ones((4, 8), dtype=np.uint8), 1, 3, 2, 2, 0)

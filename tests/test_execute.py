@@ -117,6 +117,7 @@ ZOO = [
     ("mlp", {}),
     ("resnet18", {"input_hw": 32, "num_classes": 10}),
     ("mobilenet_v2", {"input_hw": 32, "num_classes": 10, "width_mult": 0.5}),
+    ("alexnet", {"input_hw": 64, "num_classes": 10}),
 ]
 
 

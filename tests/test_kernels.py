@@ -301,3 +301,30 @@ def test_hot_kernels_vectorise(tmp_path):
     assert set(counts) == {"_csr_rows", "_bsr_rows", "_nm_rows"}
     # the 4-non-zero body alone holds 4 packed FMAs per vector width step
     assert all(n >= 4 for n in counts.values()), counts
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 8, 40])
+def test_balanced_bounds(parts):
+    rng = np.random.default_rng(parts)
+    counts = rng.integers(0, 9, size=30)
+    counts[:5] = 0  # leading empty rows
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int32)
+    bounds = K._balanced_bounds(indptr, parts)
+    assert bounds[0] == 0 and bounds[-1] == 30 and len(bounds) == parts + 1
+    assert (np.diff(bounds) >= 0).all()
+    # Reference: the first row whose cumulative count reaches each even share.
+    for p in range(1, parts):
+        target = (int(indptr[-1]) * p) // parts
+        assert bounds[p] == min(int(np.searchsorted(indptr[:-1], target, side="left")), 30)
+
+
+def test_out_parameter():
+    w, mask, X = _case(8, 12, 5, 0.5, seed=2)
+    for enc in (F.encode_csr(w, mask), F.encode_bsr(w, mask, (2, 2)), F.encode_bitmap(w, mask), np.where(mask, w, 0)):
+        out = np.full((8, 5), np.nan, dtype=np.float32)
+        assert K.spmm(enc, X, out=out) is out
+        np.testing.assert_allclose(out, np.where(mask, w, 0) @ X, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"layer 'o'.*out must be.*\(8, 5\).*\(5, 8\)"):
+        K.spmm(F.encode_csr(w, mask), X, out=np.zeros((5, 8), dtype=np.float32), layer="o")
+    with pytest.raises(ValueError, match=r"out must be.*float64"):
+        K.spmm(F.encode_csr(w, mask), X, out=np.zeros((8, 5)))
