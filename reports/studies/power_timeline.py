@@ -63,15 +63,14 @@ def power_timeline_figure(frame: Sequence[Mapping[str, Any]]) -> Figure:
                                      label=state if lane == 0 or state not in lanes_ax.get_legend_handles_labels()[1] else None)
     lanes_ax.set_yticks(range(len(components)), components)
     lanes_ax.set_ylabel("component")
-    lanes_ax.set_title("power state")
-    lanes_ax.legend(loc="upper right", ncols=3, fontsize="small")
+    lanes_ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, fontsize="small", frameon=False)
     for buffer in dict.fromkeys(r["component"] for r in frame if r["kind"] == "occupancy"):
         points = [r for r in frame if r["kind"] == "occupancy" and r["component"] == buffer]
         occupancy_ax.step([r["start_cycles"] for r in points], [r["bytes"] / 1024 for r in points],
                           where="post", label=buffer)
     occupancy_ax.set_ylabel("occupancy [KiB]")
     occupancy_ax.set_xlabel("time [cycles]")
-    occupancy_ax.legend(loc="upper right", fontsize="small")
+    occupancy_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     for r in frame:
         if r["kind"] == "layer_end":
             for ax in (lanes_ax, occupancy_ax):
