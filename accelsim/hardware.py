@@ -23,6 +23,7 @@ from . import strict_yaml
 __all__ = [
     "HardwareError", "PEArray", "Buffer", "Buffers", "DRAM", "Datatypes", "PowerPolicy", "Power",
     "Hardware", "load_hardware", "list_presets", "DATAFLOWS", "DATATYPE_BYTES", "POLICIES", "OPERANDS",
+    "SparseOperand", "Sparsity", "SPARSE_MODES", "SPARSE_FORMATS",
 ]
 
 DATAFLOWS = ("ws", "os", "is")
@@ -30,6 +31,8 @@ DATATYPE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "fp16": 2, "bf16": 2, "fp32
 POLICIES = ("never", "gate_after")
 OPERANDS = ("ifmap", "filter", "ofmap")
 _BUFFER_NAMES = {"ifmap": "ifmap_sram", "filter": "filter_sram", "ofmap": "ofmap_sram"}
+SPARSE_MODES = ("none", "gating", "skipping")
+SPARSE_FORMATS = ("dense", "csr", "bitmap", "bsr", "nm")
 
 
 class HardwareError(ValueError):
@@ -99,6 +102,19 @@ def _nonneg_fraction(x):
     return float(x)
 
 
+def _pair_of_positive_ints(v):
+    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or len(v) != 2 \
+            or not all(_is_int(x) and x > 0 for x in v):
+        raise _Bad(f"must be a list of two positive integers [rows, cols], got {v!r}")
+    return tuple(v)
+
+
+def _index_bits(v):
+    if not _is_int(v) or not 1 <= v <= 32:
+        raise _Bad(f"must be an integer number of bits in 1..32, got {v!r}")
+    return v
+
+
 def _f(check, **kw):
     return field(metadata={"check": check}, **kw)
 
@@ -118,8 +134,8 @@ def _validate(obj):
             raise HardwareError(f"{type(obj).__name__}.{f.name}: {bad}") from None
 
 
-def _sub(cls, **kw):
-    return field(metadata={"cls": cls}, **kw)
+def _sub(cls, omit_default=False, **kw):
+    return field(metadata={"cls": cls, "omit_default": omit_default}, **kw)
 
 
 # ---------------------------------------------------------------- dataclasses
@@ -253,6 +269,66 @@ class Power:
         _validate(self)
 
 
+@dataclass(frozen=True, kw_only=True)
+class SparseOperand:
+    """How the hardware treats the zeros of one operand (docs/model.md, "Sparsity").
+
+    ``mode``: ``none`` (zeros are multiplied like any value), ``gating`` (a zero operand gates
+    its MAC: energy ``mac_gated``, no time saved) or ``skipping`` (zeros are skipped: energy
+    ``mac_skipped``, and each PE lane finishes when its own non-zero work does).
+    ``format``: how the operand is stored and moved (``dense``, ``csr``, ``bitmap``, ``bsr`` with
+    ``block`` = [rows, cols] of the GEMM view, ``nm`` with ``n`` of every ``m`` kept along the
+    reduction). ``index_bits``: width of a stored index (CSR column / BSR block-column indices and
+    row pointers; N:M in-group offsets use ceil(log2 m) bits). ``decode_cycles_per_fold``: cycles
+    a non-empty fold spends decoding its compressed operand before it computes.
+    """
+
+    mode: str = _f(_one_of(SPARSE_MODES), default="none")
+    format: str = _f(_one_of(SPARSE_FORMATS), default="dense")
+    block: tuple = _f(_pair_of_positive_ints, default=(1, 1))
+    n: int = _f(_positive_int, default=2)
+    m: int = _f(_positive_int, default=4)
+    index_bits: int = _f(_index_bits, default=16)
+    decode_cycles_per_fold: int = _f(_nonneg_int, default=0)
+
+    def __post_init__(self):
+        _validate(self)
+        if self.n > self.m:
+            raise _StyleError(f"n must be <= m, got n={self.n}, m={self.m}")
+        if self.format == "nm" and self.mode != "skipping":
+            raise _StyleError(f"format nm is structured skipping hardware; it needs mode skipping, got {self.mode!r}")
+
+    @property
+    def format_spec(self):
+        """The spec `accelsim.formats.encode` takes (``None`` for dense)."""
+        if self.format == "dense":
+            return None
+        if self.format == "bsr":
+            return ("bsr", tuple(self.block))
+        if self.format == "nm":
+            return ("nm", self.n, self.m)
+        return self.format
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """Sparse support per operand: the weights (``filter``) and the input activations (``ifmap``).
+    Activations are never stored compressed here: ``ifmap.format`` must be ``dense``."""
+
+    weights: SparseOperand = _sub(SparseOperand, default=SparseOperand())
+    ifmap: SparseOperand = _sub(SparseOperand, default=SparseOperand())
+
+    def __post_init__(self):
+        _validate(self)
+        if self.ifmap.format != "dense":
+            raise _StyleError(f"ifmap.format: compressed activations are not modelled, got {self.ifmap.format!r}"
+                              " (use dense with mode gating or skipping)")
+
+    @property
+    def enabled(self) -> bool:
+        return self != Sparsity()
+
+
 @dataclass(frozen=True)
 class Hardware:
     name: str = _f(_name)
@@ -263,6 +339,8 @@ class Hardware:
     datatypes: Datatypes = _sub(Datatypes)
     power: Power = _sub(Power, default=Power())
     energy_table: str = _f(_name, default="horowitz_45nm")
+    # Omitted from to_dict/YAML while it is the default, so dense presets keep their content hash.
+    sparsity: Sparsity = _sub(Sparsity, default=Sparsity(), omit_default=True)
 
     def __post_init__(self):
         _validate(self)
@@ -300,7 +378,7 @@ class Hardware:
         """A validated copy with ``dotted_path`` set to ``value`` (``None`` removes an optional part)."""
         d = self.to_dict()
         parts = dotted_path.split(".") if isinstance(dotted_path, str) else []
-        node, cls = d, Hardware
+        node, cls, obj = d, Hardware, self
         for i, part in enumerate(parts):
             fields = {f.name: f for f in dataclasses.fields(cls)} if cls is not None else {}
             if part not in fields:
@@ -314,10 +392,13 @@ class Hardware:
                 else:
                     node[part] = _to_dict(value) if dataclasses.is_dataclass(value) else value
                 break
+            current = getattr(obj, part) if obj is not None else None
+            if sub_cls is not None and part not in node and current is not None:
+                node[part] = _to_dict(current)      # a part omitted from to_dict as default
             if sub_cls is None or part not in node:
                 raise HardwareError(f"{self.name}: replace: unknown path {dotted_path!r} "
                                     f"({'.'.join(parts[:i + 1])} is not present)")
-            node, cls = node[part], sub_cls
+            node, cls, obj = node[part], sub_cls, current
         else:
             raise HardwareError(f"{self.name}: replace: unknown path {dotted_path!r}")
         return Hardware.from_dict(d, source=f"{self.name} (replace {dotted_path})")
@@ -330,6 +411,8 @@ def _to_dict(obj) -> dict:
         if v is None:
             continue
         if f.name == "glb_split" and obj.glb is None and v == f.default:
+            continue
+        if f.metadata.get("omit_default") and v == f.default:
             continue
         if dataclasses.is_dataclass(v):
             v = _to_dict(v)

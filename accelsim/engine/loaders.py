@@ -21,6 +21,8 @@ class Loader:
     def __init__(self, env, operand: str, folds, buffer: DoubleBuffer, dram: DramChannel,
                  layers_written: list, layer_names, activities: list | None):
         self.env = env
+        self.folds = folds             # a FoldCursor: the fold is taken once a half is free
+        self.waiting_for_half = False
         self.operand = operand
         self.buffer = buffer
         self.dram = dram
@@ -34,8 +36,11 @@ class Loader:
     def _run(self, folds):
         env, buffer, operand, phases = self.env, self.buffer, self.operand, self.phases
         waits_for_inputs = operand == "ifmap"
-        for fold in folds:
+        while folds:
+            self.waiting_for_half = True
             yield buffer.halves.get(1)
+            self.waiting_for_half = False
+            fold = folds.next()
             if waits_for_inputs and fold.first and fold.layer > 0:
                 inputs_written = self.layers_written[fold.layer - 1]
                 if not inputs_written.triggered:
@@ -60,6 +65,8 @@ class WriteBack:
     def __init__(self, env, folds, buffer: DoubleBuffer, dram: DramChannel, layers_written: list,
                  layer_names, activities: list | None):
         self.env = env
+        self.folds = folds             # a FoldCursor, used only to count the folds left
+        self.waiting_for_fold = False
         self.buffer = buffer
         self.dram = dram
         self.layers_written = layers_written
@@ -70,8 +77,11 @@ class WriteBack:
 
     def _run(self, folds):
         env, buffer = self.env, self.buffer
-        for _ in folds:
+        while folds:
+            folds.skip(1)
+            self.waiting_for_fold = True
             fold = yield buffer.resident.get()
+            self.waiting_for_fold = False
             start = env.now
             if fold.write_bytes:
                 yield from self.dram.transfer(fold.write_bytes, self.phases, write=True)

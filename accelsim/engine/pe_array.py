@@ -16,8 +16,10 @@ from accelsim.engine.trace import Activity
 
 class PEArray:
     def __init__(self, env, folds, buffers: dict, power: PowerState, phases: dict, num_layers: int,
-                 layer_names, activities: list | None):
+                 layer_names, activities: list | None, coalescer=None):
         self.env = env
+        self.folds = folds             # a FoldCursor
+        self.coalescer = coalescer     # None: every fold is simulated
         self.buffers = buffers
         self.power = power
         self.phases = phases           # "ifmap" / "filter": loader logs, "ofmap": write-back log
@@ -32,8 +34,10 @@ class PEArray:
         env = self.env
         ifmap, filt, ofmap = self.buffers["ifmap"], self.buffers["filter"], self.buffers["ofmap"]
         ifmap_log, filter_log, ofmap_log = self.phases["ifmap"], self.phases["filter"], self.phases["ofmap"]
+        coalescer = self.coalescer
         previous = None
-        for fold in folds:
+        while folds:
+            fold = folds.next()
             stalls = self.stalls[fold.layer]
             start = env.now
             yield ifmap.resident.get()
@@ -50,6 +54,18 @@ class PEArray:
             if wake:
                 yield env.timeout(wake)
                 stalls["wake_up"] = stalls.get("wake_up", 0) + wake
+            if coalescer is not None and previous is not None:
+                # Every other process is blocked on this swap: a steady state may be advanced
+                # by whole periods in one step (see `accelsim.engine.coalesce`).
+                jump = coalescer.at_swap(folds.position - 1)
+                while jump is not None:
+                    skipped, cycles = jump
+                    yield env.timeout(cycles)
+                    previous = folds.stream.fold(folds.position + skipped - 2)
+                    folds.skip(skipped)
+                    fold = folds.stream.fold(folds.position - 1)
+                    stalls = self.stalls[fold.layer]
+                    jump = coalescer.at_swap(folds.position - 1)
             if previous is not None:
                 self._swap_out(previous, ifmap, filt, ofmap)
             start = env.now

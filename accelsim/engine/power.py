@@ -19,7 +19,7 @@ ACTIVE, IDLE, SLEEP = "active", "idle", "sleep"
 
 class PowerState:
     __slots__ = ("env", "component", "gate_after", "wake_latency", "always_on", "intervals",
-                 "wakes", "_users", "_since", "_awake_at")
+                 "wakes", "bulk", "_users", "_since", "_awake_at", "_mark")
 
     def __init__(self, env, component: str, policy: PowerPolicy, *, always_on_without_policy: bool):
         self.env = env
@@ -29,9 +29,13 @@ class PowerState:
         self.always_on = always_on_without_policy and self.gate_after is None
         self.intervals: list[tuple[str, int, int]] = []    # (state, start, end), in time order
         self.wakes: list[int] = []                           # cycles at which a wake-up began
+        # Coalesced periods (`accelsim.engine.coalesce`) without a trace: (cycle, state, cycles in
+        # state) and (cycle, "wake", wake-ups) totals, each inside the layer span holding `cycle`.
+        self.bulk: list[tuple[int, str, int]] = []
         self._users = 0
         self._since = 0          # start of the current idle (no users) or active (users) period
         self._awake_at = 0
+        self._mark = 0           # bumped whenever `_since` moves (coalescing compares periods)
 
     def _record(self, state: str, start: int, end: int) -> None:
         if end <= start:
@@ -60,6 +64,7 @@ class PowerState:
         if self._users == 0:
             slept = self._close_idle(now)
             self._since = now
+            self._mark += 1
             if slept and self.wake_latency:
                 self.wakes.append(now)
                 self._awake_at = now + self.wake_latency
@@ -76,6 +81,7 @@ class PowerState:
             now = self.env.now
             self._record(ACTIVE, self._since, now)
             self._since = now
+            self._mark += 1
 
     def finish(self, end: int) -> None:
         """Close the timeline at the end of the run."""

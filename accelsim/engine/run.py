@@ -9,17 +9,18 @@ power-state intervals cut at the same boundaries.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import simpy
 
 from accelsim.engine.buffers import DoubleBuffer, Occupancy
 from accelsim.engine.dram import DramChannel
-from accelsim.engine.folds import iter_folds
+from accelsim.engine.coalesce import Coalescer
+from accelsim.engine.folds import FoldStream
 from accelsim.engine.loaders import Loader, WriteBack
 from accelsim.engine.pe_array import PEArray
-from accelsim.engine.power import PowerState
+from accelsim.engine.power import ACTIVE, IDLE, SLEEP, PowerState
 from accelsim.engine.trace import PowerInterval, Trace
 from accelsim.hardware import Hardware
 from accelsim.mapping import LayerMapping
@@ -42,10 +43,14 @@ class EngineResult:
     dram_read_bytes: int
     dram_write_bytes: int
     trace: Trace | None
+    coalesced_folds: int = field(default=0, compare=False)   # folds advanced without their own events
 
 
 def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], hardware: Hardware,
-               *, trace: bool = False) -> EngineResult:
+               *, trace: bool = False, coalesce: bool = True) -> EngineResult:
+    """Simulate the layers' folds in a fresh environment. `coalesce=False` simulates every fold;
+    the default advances steady states over identical folds in one step, with identical results
+    (`accelsim.engine.coalesce`)."""
     if len(mappings) != len(layer_names):
         raise ValueError(f"run_engine: {len(mappings)} mappings for {len(layer_names)} layer names")
     if not mappings:
@@ -69,14 +74,16 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
     layers_written = [env.event() for _ in mappings]
     activities: list | None = [] if trace else None
 
-    def folds():
-        return iter_folds(mappings, word_bytes, half_bytes)
-
-    loaders = {op: Loader(env, op, folds(), double_buffers[op], dram, layers_written, names, activities)
+    stream = FoldStream(mappings, word_bytes, half_bytes)
+    loaders = {op: Loader(env, op, stream.cursor(), double_buffers[op], dram, layers_written, names, activities)
                for op in ("ifmap", "filter")}
-    writer = WriteBack(env, folds(), double_buffers["ofmap"], dram, layers_written, names, activities)
+    writer = WriteBack(env, stream.cursor(), double_buffers["ofmap"], dram, layers_written, names, activities)
     phases = {"ifmap": loaders["ifmap"].phases, "filter": loaders["filter"].phases, "ofmap": writer.phases}
-    pe = PEArray(env, folds(), double_buffers, pe_power, phases, len(mappings), names, activities)
+    pe = PEArray(env, stream.cursor(), double_buffers, pe_power, phases, len(mappings), names, activities)
+    powers = [pe_power, *buffer_power.values(), dram_power]
+    if coalesce:
+        pe.coalescer = Coalescer(env, stream, pe, loaders.values(), writer, powers, occupancy.values(), dram,
+                                 activities)
     env.run()
     end = env.now
 
@@ -84,7 +91,6 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
     writer.phases.attribute(pe.layer_end[last], end, pe.stalls[last])   # the final drain
     boundaries = pe.layer_end[:-1] + [end]
     starts = [0] + boundaries[:-1]
-    powers = [pe_power, *buffer_power.values(), dram_power]
     for power in powers:
         power.finish(end)
     residency = _split_residency(powers, boundaries)
@@ -109,12 +115,18 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
             occupancy={name: tuple(o.changes) for name, o in occupancy.items()},
             capacity_bytes={name: buf.size_bytes for name, buf in buffers.components().items()},
         )
-    return EngineResult(layers, dram.read_bytes, dram.write_bytes, timeline)
+    coalesced = pe.coalescer.folds_coalesced if pe.coalescer is not None else 0
+    return EngineResult(layers, dram.read_bytes, dram.write_bytes, timeline, coalesced)
 
 
 def _split_residency(powers, boundaries: list[int]) -> list[dict]:
     out: list[dict] = [{} for _ in boundaries]
     for power in powers:
+        for cycle, state, cycles in power.bulk:
+            if state != "wake":
+                j = bisect.bisect_right(boundaries, cycle)
+                key = (power.component, state)
+                out[j][key] = out[j].get(key, 0) + cycles
         for state, start, end in power.intervals:
             j = bisect.bisect_right(boundaries, start)
             while start < end and j < len(boundaries):
@@ -124,7 +136,9 @@ def _split_residency(powers, boundaries: list[int]) -> list[dict]:
                     out[j][key] = out[j].get(key, 0) + (cut - start)
                 start = cut
                 j += 1
-    return out
+    # One key order whatever the order of the intervals: component, then active, idle, sleep.
+    order = [(power.component, state) for power in powers for state in (ACTIVE, IDLE, SLEEP)]
+    return [{key: layer[key] for key in order if key in layer} for layer in out]
 
 
 def _split_wakes(powers, boundaries: list[int]) -> list[dict]:
@@ -134,4 +148,8 @@ def _split_wakes(powers, boundaries: list[int]) -> list[dict]:
         for cycle in power.wakes:
             j = min(bisect.bisect_right(boundaries, cycle), last)
             out[j][power.component] = out[j].get(power.component, 0) + 1
+        for cycle, state, count in power.bulk:
+            if state == "wake":
+                j = min(bisect.bisect_right(boundaries, cycle), last)
+                out[j][power.component] = out[j].get(power.component, 0) + count
     return out
