@@ -87,3 +87,33 @@ def leaking_components(hardware: Hardware) -> tuple[str, ...]:
     buffers = hardware.buffers
     names = dict.fromkeys(buffers.buffer_name(op) for op in ("ifmap", "filter", "ofmap"))
     return ("pe_array", *names, "dram")
+
+
+def sparse_mac_actions(dense_macs: int, effectual_macs: int, issued_macs: int, *, weights_mode: str,
+                       skipping: bool, ifmap_mode: str, ifmap_density: float, dataflow: str) -> Counts:
+    """MACs by fate when weights (and activations) carry zeros (docs/model.md, "Sparsity").
+
+    A MAC with a zero weight is multiplied anyway (``none``), clock-gated (``mac_gated``) or, when
+    the hardware skips it, never issued (``mac_skipped``); zeros inside the structure a skipping
+    format stores are issued and gated. Of the effectual MACs, the fraction ``1 - ifmap_density``
+    meets a zero activation: gated, or skipped when the hardware skips zero activations in a
+    dataflow that streams them (not ``is``, whose inputs stay in place).
+    """
+    counts: Counts = {}
+    if weights_mode == "none":
+        mac, gated, skipped = dense_macs, 0, 0
+    elif skipping:
+        mac, gated, skipped = effectual_macs, issued_macs - effectual_macs, dense_macs - issued_macs
+    else:                       # gating, or a skipping format this mask falls back from: gate zeros
+        mac, gated, skipped = effectual_macs, dense_macs - effectual_macs, 0
+    if ifmap_mode != "none" and ifmap_density < 1.0:
+        zero_inputs = round(effectual_macs * (1.0 - ifmap_density))
+        mac -= zero_inputs
+        if ifmap_mode == "skipping" and dataflow != "is":
+            skipped += zero_inputs
+        else:
+            gated += zero_inputs
+    _add(counts, ("pe_array", "mac"), mac)
+    _add(counts, ("pe_array", "mac_gated"), gated)
+    _add(counts, ("pe_array", "mac_skipped"), skipped)
+    return counts

@@ -7,15 +7,18 @@ properties, computed from the clock the report was produced at.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 STALL_CAUSES = ("dram_bandwidth", "dram_latency", "wake_up", "dependency")
+#: Why achieved speedup falls short of ideal, in cycles (docs/model.md, "Speedup attribution").
+SPEEDUP_LOSSES = ("unsupported_pattern", "load_imbalance", "metadata_traffic", "memory_bound", "fixed_overhead")
 POWER_STATES = ("active", "idle", "sleep")
 
 #: Bumped whenever the JSON layout changes, so stale files are refused rather than misread.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _frozen(mapping: Mapping | None) -> Mapping:
@@ -29,6 +32,38 @@ def _pair_key(key: tuple[str, str]) -> str:
 def _unpair_key(text: str) -> tuple[str, str]:
     component, _, action = text.partition(".")
     return component, action
+
+
+@dataclass(frozen=True)
+class SparseInfo:
+    """What a weight mask did to one layer: MACs by fate, storage, the dense cycles it is
+    compared with, and where the cycles between ideal and achieved went (`SPEEDUP_LOSSES`)."""
+
+    dense_macs: int
+    effectual_macs: int
+    issued_macs: int
+    skipping: bool
+    fallback: str | None
+    storage_bytes: int
+    metadata_bytes: int
+    dense_cycles: int
+    losses_cycles: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "losses_cycles", _frozen(self.losses_cycles))
+        unknown = set(self.losses_cycles) - set(SPEEDUP_LOSSES)
+        if unknown:
+            raise ValueError(f"SparseInfo.losses_cycles: unknown cause(s) {sorted(unknown)}")
+
+    @property
+    def ideal_speedup(self) -> float:
+        """Dense MACs over effectual MACs (inf for a layer with nothing left)."""
+        return self.dense_macs / self.effectual_macs if self.effectual_macs else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["losses_cycles"] = dict(self.losses_cycles)
+        return d
 
 
 @dataclass(frozen=True)
@@ -53,6 +88,8 @@ class LayerReport:
     dynamic_energy_pj: Mapping[tuple[str, str], float]
     residency_cycles: Mapping[tuple[str, str], int]
     leakage_energy_pj: Mapping[str, float]
+    # An annotation, not a cost: an all-ones mask compares equal to the dense report.
+    sparse: SparseInfo | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         for name in (
@@ -83,6 +120,17 @@ class LayerReport:
         return sum(self.dram_read_bytes.values()) + sum(self.dram_write_bytes.values())
 
     @property
+    def ideal_speedup(self) -> float:
+        return self.sparse.ideal_speedup if self.sparse else 1.0
+
+    @property
+    def achieved_speedup(self) -> float:
+        """Dense cycles over these cycles (1.0 for a layer simulated without a mask)."""
+        if not self.sparse:
+            return 1.0
+        return self.sparse.dense_cycles / self.cycles if self.cycles else math.inf
+
+    @property
     def sram_bytes(self) -> int:
         return sum(self.sram_read_bytes.values()) + sum(self.sram_write_bytes.values())
 
@@ -106,12 +154,15 @@ class LayerReport:
             "dynamic_energy_pj": {_pair_key(k): v for k, v in self.dynamic_energy_pj.items()},
             "residency_cycles": {_pair_key(k): v for k, v in self.residency_cycles.items()},
             "leakage_energy_pj": dict(self.leakage_energy_pj),
+            "sparse": self.sparse.to_dict() if self.sparse else None,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LayerReport":
         paired = ("action_counts", "dynamic_energy_pj", "residency_cycles")
         values = dict(data)
+        sparse = values.pop("sparse", None)
+        values["sparse"] = SparseInfo(**sparse) if sparse else None
         for name in paired:
             values[name] = {_unpair_key(k): v for k, v in data[name].items()}
         return cls(**values)
@@ -151,6 +202,40 @@ class Report:
     @property
     def macs(self) -> int:
         return sum(layer.macs for layer in self.layers)
+
+    @property
+    def dense_macs(self) -> int:
+        """MACs of the dense network (equal to `macs` when nothing was masked)."""
+        return sum(layer.sparse.dense_macs if layer.sparse else layer.macs for layer in self.layers)
+
+    @property
+    def dense_cycles(self) -> int:
+        return sum(layer.sparse.dense_cycles if layer.sparse else layer.cycles for layer in self.layers)
+
+    @property
+    def ideal_speedup(self) -> float:
+        """Dense MACs over effectual MACs of the whole network."""
+        return self.dense_macs / self.macs if self.macs else math.inf
+
+    @property
+    def achieved_speedup(self) -> float:
+        return self.dense_cycles / self.cycles if self.cycles else math.inf
+
+    def speedup_losses_cycles(self) -> dict[str, float]:
+        """Cycles between the ideal (dense cycles / ideal speedup) and the achieved, by cause.
+
+        Layers' attributed losses are summed; what no layer attributes -- layers that cannot
+        shrink (pooling, adds, ...) and cross-layer effects -- is `fixed_overhead`, so the
+        causes add up to ``cycles - dense_cycles / ideal_speedup`` exactly."""
+        losses = dict.fromkeys(SPEEDUP_LOSSES, 0.0)
+        for layer in self.layers:
+            if layer.sparse:
+                for cause, value in layer.sparse.losses_cycles.items():
+                    losses[cause] += value
+        ideal_cycles = self.dense_cycles * self.macs / self.dense_macs if self.dense_macs else 0.0
+        attributed = sum(losses.values())
+        losses["fixed_overhead"] += self.cycles - ideal_cycles - attributed
+        return losses
 
     @property
     def seconds(self) -> float:
@@ -260,6 +345,9 @@ class Report:
                 sram_bytes=layer.sram_bytes,
                 dram_bytes=layer.dram_bytes,
                 energy_pj=layer.energy_pj,
+                dense_macs=layer.sparse.dense_macs if layer.sparse else layer.macs,
+                ideal_speedup=layer.ideal_speedup,
+                achieved_speedup=layer.achieved_speedup,
             )
             rows.append(row)
         return rows

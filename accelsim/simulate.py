@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from accelsim.actions import (count_actions, count_wakes, leakage_energy_pj, leaking_components,
-                              price_actions, sram_bytes)
+                              price_actions, sparse_mac_actions, sram_bytes)
 from accelsim.analytical import time_layer
 from accelsim.energy import load_energy_table
 from accelsim.hardware import Hardware, load_hardware
 from accelsim.mapping import LayerMapping, map_layer
-from accelsim.report import STALL_CAUSES, LayerReport, Report
+from accelsim.report import STALL_CAUSES, LayerReport, Report, SparseInfo
+from accelsim.sparse_mapping import SparseLayerModel
+from accelsim.speedup import attribute_losses
 from workloads.network import Network
 from workloads.zoo import get_network
 
@@ -37,15 +41,66 @@ def _resolve(network: Network | str, hardware: Hardware | str) -> tuple[Network,
     return network, hardware
 
 
+def _check_masks(network: Network, masks) -> dict[str, np.ndarray]:
+    """Masks by layer name, each a bool array of the layer's weight shape; errors name the layer."""
+    if masks is None:
+        return {}
+    if not isinstance(masks, Mapping):
+        raise ValueError(f"masks: expected a mapping layer name -> bool array, got {type(masks).__name__}")
+    layers = {layer.name: layer for layer in network.layers()}
+    out = {}
+    for name, mask in masks.items():
+        layer = layers.get(name)
+        if layer is None:
+            raise ValueError(f"masks[{name!r}]: no such layer in network {network.name!r}")
+        if layer.gemm is None or getattr(layer, "weight_shape", None) is None:
+            raise ValueError(f"masks[{name!r}]: a {type(layer).__name__} layer has no weights to mask")
+        array = np.asarray(mask)
+        if array.dtype != bool:
+            raise ValueError(f"masks[{name!r}]: dtype must be bool, got {array.dtype}")
+        if array.shape != tuple(layer.weight_shape):
+            raise ValueError(f"masks[{name!r}]: shape must be the weight shape {tuple(layer.weight_shape)}, "
+                             f"got {array.shape}")
+        out[name] = array
+    return out
+
+
+def _check_densities(network: Network, densities) -> dict[str, float]:
+    if densities is None:
+        return {}
+    names = {layer.name for layer in network.layers()}
+    out = {}
+    for name, value in dict(densities).items():
+        if name not in names:
+            raise ValueError(f"ifmap_density[{name!r}]: no such layer in network {network.name!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"ifmap_density[{name!r}]: must be a fraction in [0, 1], got {value!r}")
+        out[name] = float(value)
+    return out
+
+
 def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "event",
+             masks: Mapping[str, np.ndarray] | None = None,
+             ifmap_density: Mapping[str, float] | None = None,
+             baseline: Report | None = None, explain: bool = True,
              trace: bool = False, _coalesce: bool = True) -> Report:
-    """Simulate a dense forward pass of `network` on `hardware`.
+    """Simulate a forward pass of `network` on `hardware`.
 
     `network` and `hardware` may be objects or the names of a zoo network and a shipped preset.
     `mode="event"` runs the SimPy model (`accelsim.engine`) in a fresh environment;
     `mode="analytical"` the closed form (`accelsim.analytical`). The two agree exactly wherever
     nothing contends. `trace=True` (event mode only) attaches the tile-level timeline as
     `Report.trace`. Pure: no I/O beyond reading shipped presets, no global state.
+
+    `masks` (layer name -> bool array of the weight shape, e.g. `pruning.Masks`) makes the
+    simulation sparse-aware (`accelsim.sparse_mapping`): per fold, the real mask decides the
+    effectual MACs, the hardware's `sparsity` support decides what is gated, skipped and moved.
+    Unmasked layers run dense. `ifmap_density` (layer name -> fraction of non-zero input
+    activations, as `accelsim.activations.ifmap_densities` measures) feeds activation gating
+    and skipping. Masked layers carry a `SparseInfo`; its dense cycles come from `baseline` (a
+    dense report of the same network, hardware and mode) or, when omitted, a dense simulation
+    run here. `explain=False` skips the attribution of lost speedup (faster, for searches).
+
     `_coalesce=False` (tests only) makes event mode simulate every fold instead of advancing
     steady runs of identical folds in one step; the results are identical either way.
     """
@@ -54,9 +109,21 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
     if trace and mode != "event":
         raise ValueError(f"trace: only mode 'event' records a trace, got mode {mode!r}")
     network, hardware = _resolve(network, hardware)
+    masks = _check_masks(network, masks)
+    densities = _check_densities(network, ifmap_density)
     table = load_energy_table(hardware.energy_table, hardware)
     layers = network.layers()
-    mappings = [map_layer(layer, hardware) for layer in layers]
+    models = {}
+    for layer in layers:
+        if layer.name in masks or (layer.name in densities and layer.gemm is not None
+                                   and getattr(layer, "weight_shape", None) is not None
+                                   and hardware.sparsity.ifmap.mode != "none"):
+            mask = masks.get(layer.name)
+            if mask is None:
+                mask = np.ones(tuple(layer.weight_shape), dtype=bool)
+            models[layer.name] = SparseLayerModel(layer, hardware, mask, densities.get(layer.name))
+    mappings = [models[layer.name].map() if layer.name in models else map_layer(layer, hardware)
+                for layer in layers]
     timeline = None
     if mode == "event":
         from accelsim.engine import run_engine   # SimPy is only needed in event mode
@@ -68,19 +135,56 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
         timeline = result.trace
     else:
         timings = _analytical_timings(mappings, hardware)
-    reports = tuple(
-        _layer_report(layer, mapping, timing, hardware, table)
-        for layer, mapping, timing in zip(layers, mappings, timings)
-    )
+    if models and baseline is None:
+        baseline = simulate(network, hardware, mode=mode, _coalesce=_coalesce)
+    if models:
+        _check_baseline(baseline, network, hardware, mode)
+    reports = []
+    for layer, mapping, timing in zip(layers, mappings, timings):
+        report = _layer_report(layer, mapping, timing, hardware, table)
+        model = models.get(layer.name)
+        if model is not None:
+            report = _with_sparse_info(report, model, mapping, baseline.layer(layer.name), explain)
+        reports.append(report)
     return Report(
         network=network.name,
         hardware=hardware.name,
         clock_mhz=hardware.clock_mhz,
         mode=mode,
         pe_count=hardware.pe.rows * hardware.pe.cols,
-        layers=reports,
+        layers=tuple(reports),
         trace=timeline,
     )
+
+
+def _check_baseline(baseline: Report, network: Network, hardware: Hardware, mode: str) -> None:
+    if not isinstance(baseline, Report):
+        raise ValueError(f"baseline: expected a dense Report, got {type(baseline).__name__}")
+    for attr, want in (("network", network.name), ("hardware", hardware.name), ("mode", mode)):
+        if getattr(baseline, attr) != want:
+            raise ValueError(f"baseline.{attr}: must be {want!r} (the simulated one), got {getattr(baseline, attr)!r}")
+    if any(layer.sparse is not None for layer in baseline.layers):
+        raise ValueError("baseline: must be a dense report (simulated without masks)")
+
+
+def _with_sparse_info(report: LayerReport, model: SparseLayerModel, mapping: LayerMapping,
+                      dense: LayerReport, explain: bool) -> LayerReport:
+    summary = model.summary()
+    losses = {}
+    if explain:
+        losses = attribute_losses(model, mapping, report.cycles, dense.cycles, dense.total_stall_cycles)
+    info = SparseInfo(
+        dense_macs=summary.dense_macs, effectual_macs=summary.effectual_macs, issued_macs=summary.issued_macs,
+        skipping=summary.skipping, fallback=summary.fallback, storage_bytes=summary.storage_bytes,
+        metadata_bytes=summary.metadata_bytes, dense_cycles=dense.cycles, losses_cycles=losses)
+    counts = {k: v for k, v in report.action_counts.items() if k[0] != "pe_array" or k[1] == "wake"}
+    sparsity = model.hardware.sparsity
+    counts.update(sparse_mac_actions(
+        summary.dense_macs, summary.effectual_macs, summary.issued_macs, weights_mode=sparsity.weights.mode,
+        skipping=summary.skipping, ifmap_mode=sparsity.ifmap.mode, ifmap_density=model.ifmap_density,
+        dataflow=model.dataflow))
+    table = load_energy_table(model.hardware.energy_table, model.hardware)
+    return replace(report, action_counts=counts, dynamic_energy_pj=price_actions(counts, table), sparse=info)
 
 
 def _all_causes(stalls: Mapping[str, int]) -> dict[str, int]:

@@ -1,0 +1,260 @@
+"""Sparse mapping: the folds of a layer whose weights carry a real mask (docs/model.md, "Sparsity").
+
+The dense mapping (`accelsim.mapping`) fixes the folds; the mask changes what each fold costs.
+Per fold, `accelsim.kernels.tile_stats` counts the non-zero weights every PE row and column
+holds or streams. Two masks are counted:
+
+* the **effectual** mask (the real one): its MACs are the work that matters, and
+  ``sum(effectual MACs) == mask.sum() * reuse`` exactly;
+* the **processed** mask: the weight slots the hardware actually issues, i.e. the structure
+  its format stores (`accelsim.formats`: whole blocks for BSR, ``n`` of every ``m`` for N:M,
+  exactly the non-zeros for CSR and bitmap). Zeros inside that structure are gated, not skipped.
+
+Time under weight skipping follows the lanes of the dataflow: a lane streams only its own
+processed weights and a fold lasts as long as its busiest lane (load imbalance).
+
+=========  ==========================  =============================================
+dataflow   lane                        streamed length of a fold
+=========  ==========================  =============================================
+os         PE column (output channel)  max over columns of the channel's weights (k)
+is         PE row (reduction index)    max over rows of that index's weights (n)
+ws         --                          stationary weights: only an empty fold is skipped
+=========  ==========================  =============================================
+
+Input-activation skipping (``ifmap.mode == skipping``, os and ws only: in is the inputs are
+stationary) shortens a fold to the expected busiest lane when each streamed activation is
+non-zero with the layer's measured density ``d``: ``L*d + z(lanes) * sqrt(L*d*(1-d))``, with
+``z`` the expected maximum of ``lanes`` standard normals (Blom's approximation).
+
+Compressed weights move fewer bytes: per fold, the processed non-zeros' values plus the format's
+metadata, spread over the folds that fetch (DRAM) or read (SRAM) weights in proportion to what
+each fold takes (indices with the values, pointers and bitmaps with the dense slice), so one
+pass over the weights moves exactly the format's `storage_bytes`. A layer whose mask keeps every
+weight is stored and run dense. N:M hardware runs a mask that is not N:M (or a reduction ``m``
+does not divide) dense, and says so (``fallback``); so does BSR hardware whose block does not
+tile the weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from accelsim.formats import encode, gemm_view
+from accelsim.hardware import Hardware
+from accelsim.kernels import tile_stats
+from accelsim.mapping import LayerMapping, TileClass, map_layer
+
+#: Per-fold columns of a layer's fold table, in this order.
+_FIELDS = ("compute_cycles", "macs", "sram_ifmap", "sram_filter", "sram_ofmap",
+           "dram_ifmap", "dram_filter", "dram_ofmap")
+
+
+@dataclass(frozen=True)
+class SparseLayer:
+    """What a mask does to one layer on one piece of hardware."""
+
+    dense_macs: int
+    effectual_macs: int          # MACs with a non-zero weight
+    issued_macs: int             # MAC slots the hardware issues (processed structure)
+    skipping: bool               # does the hardware skip (time) on this layer
+    fallback: str | None         # why a sparse layer runs dense, when it does
+    storage_bytes: int           # compressed weight bytes of one pass (dense bytes if dense)
+    metadata_bytes: int          # the part of storage_bytes that is not values
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Switches for counterfactual mappings (speedup attribution); the default is the real one."""
+
+    metadata: bool = True        # move the format's metadata
+    perfect_pattern: bool = False  # the hardware skips exactly the real mask's zeros, any dataflow
+    balanced: bool = False       # every lane of a fold gets the mean work
+
+
+ACTUAL = Variant()
+
+
+def _expected_max_normal(lanes: int) -> float:
+    """Expected maximum of ``lanes`` iid standard normals (Blom, 1958)."""
+    if lanes <= 1:
+        return 0.0
+    return NormalDist().inv_cdf((lanes - 0.375) / (lanes + 0.25))
+
+
+def _processed_mask(mask2d: np.ndarray, spec, weight_shape) -> tuple[np.ndarray | None, str | None, object]:
+    """(processed GEMM-view mask, fallback reason, encoded format) for a storage spec."""
+    if spec is None:
+        return mask2d, None, None
+    shaped = mask2d.reshape(weight_shape)
+    try:
+        fmt = encode(shaped.astype(np.float32), shaped, spec)   # values are irrelevant here
+    except ValueError as exc:
+        return None, str(exc).split(": ", 1)[-1], None
+    if spec in ("csr", "bitmap"):
+        return mask2d, None, fmt                               # they store exactly the mask
+    return gemm_view(fmt.mask()), None, fmt
+
+
+def _fold_geometry(mapping: LayerMapping, gemm, dataflow: str, R: int, C: int):
+    """Per fold: used rows r, used columns c, streamed length T (mapping.py's fold order)."""
+    Sr, Sc, T = {"ws": (gemm.k, gemm.n, gemm.m), "is": (gemm.k, gemm.m, gemm.n),
+                 "os": (gemm.m, gemm.n, gemm.k)}[dataflow]
+    rows = np.minimum(R, Sr - R * np.arange(-(-Sr // R)))
+    cols = np.minimum(C, Sc - C * np.arange(-(-Sc // C)))
+    r = np.tile(rows, cols.size * gemm.groups)
+    c = np.tile(np.repeat(cols, rows.size), gemm.groups)
+    return r.astype(np.int64), c.astype(np.int64), T
+
+
+def _dense_table(mapping: LayerMapping) -> np.ndarray:
+    counts = np.array([t.count for t in mapping.tiles], dtype=np.int64)
+    rows = np.array([[t.compute_cycles, t.macs, t.sram_reads.get("ifmap", 0), t.sram_reads.get("filter", 0),
+                      t.sram_writes.get("ofmap", 0), t.dram_read_bytes.get("ifmap", 0),
+                      t.dram_read_bytes.get("filter", 0), t.dram_write_bytes.get("ofmap", 0)]
+                     for t in mapping.tiles], dtype=np.int64)
+    return np.repeat(rows, counts, axis=0)
+
+
+def _spread(total: int, weights: np.ndarray, per_pass: int) -> np.ndarray:
+    """Integer shares of ``total`` per pass of ``per_pass`` weight units, exact over whole passes."""
+    if total == 0 or per_pass == 0:
+        return np.zeros(weights.size, dtype=np.int64)
+    cum = np.cumsum(weights, dtype=np.int64)
+    shares = (cum.astype(object) * total) // per_pass       # object: no int64 overflow
+    return np.diff(np.concatenate(([0], shares))).astype(np.int64)
+
+
+def _runs(table: np.ndarray) -> tuple[TileClass, ...]:
+    change = np.ones(len(table), dtype=bool)
+    change[1:] = np.any(table[1:] != table[:-1], axis=1)
+    starts = np.flatnonzero(change)
+    counts = np.diff(np.append(starts, len(table)))
+    tiles = []
+    for start, count in zip(starts.tolist(), counts.tolist()):
+        cc, macs, si, sf, so, di, df, do = table[start].tolist()
+        tiles.append(TileClass(count=count, compute_cycles=cc, macs=macs,
+                               sram_reads={"ifmap": si, "filter": sf}, sram_writes={"ofmap": so},
+                               dram_read_bytes={"ifmap": di, "filter": df}, dram_write_bytes={"ofmap": do}))
+    return tuple(tiles)
+
+
+class SparseLayerModel:
+    """The mask-dependent cost model of one GEMM layer; `map(variant)` gives its folds."""
+
+    def __init__(self, layer, hardware: Hardware, mask: np.ndarray, ifmap_density: float | None = None):
+        self.layer, self.hardware = layer, hardware
+        self.dense = map_layer(layer, hardware)
+        pe, sparsity = hardware.pe, hardware.sparsity
+        self.R, self.C, self.dataflow = pe.rows, pe.cols, pe.dataflow
+        gemm = layer.gemm
+        self.gemm = gemm
+        mask2d = gemm_view(np.asarray(mask, dtype=bool), layer=layer.name, what="mask")
+        self.mask2d = mask2d
+        weights = sparsity.weights
+        self.ifmap = sparsity.ifmap
+        self.ifmap_density = 1.0 if ifmap_density is None else float(ifmap_density)
+        self.all_kept = bool(mask2d.all())
+        spec = None if self.all_kept else weights.format_spec
+        processed, self.fallback, self.fmt = _processed_mask(mask2d, spec, layer.weight_shape)
+        if processed is None:
+            processed = np.ones_like(mask2d)
+        self.skipping = (weights.mode == "skipping" and not self.all_kept and self.fallback is None)
+        self.decode_cycles = weights.decode_cycles_per_fold if self.fmt is not None else 0
+        self.table = _dense_table(self.dense)
+        self.r, self.c, self.T = _fold_geometry(self.dense, gemm, self.dataflow, self.R, self.C)
+        stats = lambda m: tile_stats(layer, m.reshape(layer.weight_shape), rows=self.R, cols=self.C,
+                                     dataflow=self.dataflow)
+        self.effectual = stats(mask2d)
+        self.processed = self.effectual if processed is mask2d else stats(processed)
+        self.processed_nnz = int(processed.sum())
+        self.slice_words = self.table[:, 3]              # dense filter SRAM words = the fold's slice
+        wb = hardware.word_bytes("filter")
+        self.dense_weight_bytes = int(mask2d.size) * wb
+        if self.fmt is None:
+            self.storage = {"values": self.dense_weight_bytes}
+        else:
+            index_bits = None if weights.format == "nm" else weights.index_bits
+            self.storage = self.fmt.storage_breakdown(value_bits=8 * wb, index_bits=index_bits,
+                                                      pointer_bits=weights.index_bits)
+
+    # -- summary --------------------------------------------------------------------------
+    def summary(self) -> SparseLayer:
+        issued = int(self.processed.macs.sum()) if self.skipping else self.dense.macs
+        return SparseLayer(
+            dense_macs=self.dense.macs,
+            effectual_macs=int(self.effectual.macs.sum()),
+            issued_macs=issued,
+            skipping=self.skipping,
+            fallback=self.fallback,
+            storage_bytes=sum(self.storage.values()),
+            metadata_bytes=sum(v for k, v in self.storage.items() if k != "values"),
+        )
+
+    # -- folds ----------------------------------------------------------------------------
+    def _streamed(self, variant: Variant) -> np.ndarray:
+        """Per fold: the streamed length the busiest lane needs (dense: T)."""
+        T = np.full(len(self.table), self.T, dtype=np.int64)
+        skip = self.skipping or (variant.perfect_pattern and not self.all_kept)
+        if not skip:
+            return T
+        st = self.effectual if variant.perfect_pattern else self.processed
+        if self.dataflow == "os" or self.dataflow == "is":
+            lanes = st.col_nnz if self.dataflow == "os" else st.row_nnz
+            used = self.c if self.dataflow == "os" else self.r
+            if variant.balanced:
+                return -(-lanes.sum(axis=1) // used)
+            return lanes.max(axis=1)
+        # ws: stationary weights. Only a fold with nothing to do is skipped -- unless the
+        # counterfactual hardware could compact any pattern perfectly.
+        if variant.perfect_pattern:
+            return -(-(self.T * st.nnz) // (self.r * self.c))
+        return np.where(st.nnz > 0, T, 0)
+
+    def _activation_skip(self, streamed: np.ndarray) -> np.ndarray:
+        d = self.ifmap_density
+        if self.ifmap.mode != "skipping" or d >= 1.0 or self.dataflow == "is":
+            return streamed
+        lanes = self.r * self.c if self.dataflow == "os" else self.r
+        distinct, index = np.unique(lanes, return_inverse=True)
+        zl = np.array([_expected_max_normal(int(n)) for n in distinct])[index]
+        L = streamed.astype(np.float64)
+        busiest = L * d + zl * np.sqrt(L * d * (1.0 - d))
+        return np.minimum(streamed, np.ceil(busiest)).astype(np.int64)
+
+    def map(self, variant: Variant = ACTUAL) -> LayerMapping:
+        table = self.table.copy()
+        streamed = self._activation_skip(self._streamed(variant))
+        fill = table[:, 0] - self.T
+        busy = streamed > 0
+        table[:, 0] = np.where(busy, fill + streamed + self.decode_cycles, 1 + self.decode_cycles)
+        table[:, 1] = self.effectual.macs
+        if not self.all_kept and self.fmt is not None:
+            self._compress(table, variant)
+        tiles = _runs(table)
+        return LayerMapping(layer=self.layer.name, unit="array", dataflow=self.dataflow, tiles=tiles,
+                            mapping_efficiency=self.dense.mapping_efficiency,
+                            compute_utilisation=self.dense.compute_utilisation,
+                            ops=self.dense.ops, rows=self.R, cols=self.C)
+
+    def _compress(self, table: np.ndarray, variant: Variant) -> None:
+        """Filter traffic of the compressed format: processed values plus spread metadata."""
+        wb = self.hardware.word_bytes("filter")
+        nnz = self.processed.nnz
+        slice_words = self.slice_words
+        fetched = table[:, 6] > 0
+        meta_idx = sum(v for k, v in self.storage.items() if k == "indices") if variant.metadata else 0
+        meta_fixed = sum(v for k, v in self.storage.items() if k not in ("values", "indices")) if variant.metadata else 0
+        per_pass_nnz, per_pass_words = self.processed_nnz, int(self.mask2d.size)
+        # DRAM: each fetch of a slice moves its processed values and its share of the metadata.
+        nnz_fetched = np.where(fetched, nnz, 0)
+        words_fetched = np.where(fetched, slice_words, 0)
+        table[:, 6] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
+                       + _spread(meta_fixed, words_fetched, per_pass_words))
+        # SRAM: the array reads the slice's processed values plus the metadata, in words.
+        meta_bytes = (_spread(meta_idx, nnz, per_pass_nnz) + _spread(meta_fixed, slice_words, per_pass_words))
+        cum = np.cumsum(meta_bytes) // wb
+        table[:, 3] = nnz + np.diff(np.concatenate(([0], cum)))
