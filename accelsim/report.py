@@ -213,28 +213,42 @@ class Report:
         return sum(layer.sparse.dense_cycles if layer.sparse else layer.cycles for layer in self.layers)
 
     @property
+    def ideal_cycles(self) -> float:
+        """Cycles if every masked layer ran at its ideal speedup (dense MACs / effectual MACs) and
+        every other layer as simulated."""
+        total = 0.0
+        for layer in self.layers:
+            info = layer.sparse
+            if info is None:
+                total += layer.cycles
+            elif info.dense_macs:
+                total += info.dense_cycles * info.effectual_macs / info.dense_macs
+        return total
+
+    @property
     def ideal_speedup(self) -> float:
-        """Dense MACs over effectual MACs of the whole network."""
-        return self.dense_macs / self.macs if self.macs else math.inf
+        """Dense cycles over `ideal_cycles`: the bound the achieved speedup can reach. (A bare
+        ratio of MACs is no bound for a network: its layers take different cycles per MAC.)"""
+        ideal = self.ideal_cycles
+        return self.dense_cycles / ideal if ideal else math.inf
 
     @property
     def achieved_speedup(self) -> float:
         return self.dense_cycles / self.cycles if self.cycles else math.inf
 
     def speedup_losses_cycles(self) -> dict[str, float]:
-        """Cycles between the ideal (dense cycles / ideal speedup) and the achieved, by cause.
+        """Cycles between `ideal_cycles` and the achieved cycles, by cause.
 
-        Layers' attributed losses are summed; what no layer attributes -- layers that cannot
-        shrink (pooling, adds, ...) and cross-layer effects -- is `fixed_overhead`, so the
-        causes add up to ``cycles - dense_cycles / ideal_speedup`` exactly."""
+        Masked layers' attributed losses are summed; what no layer attributes (other layers
+        running differently next to sparse ones, e.g. shorter dependency stalls) is
+        `fixed_overhead`, so the causes add up to ``cycles - ideal_cycles`` exactly."""
         losses = dict.fromkeys(SPEEDUP_LOSSES, 0.0)
         for layer in self.layers:
             if layer.sparse:
                 for cause, value in layer.sparse.losses_cycles.items():
                     losses[cause] += value
-        ideal_cycles = self.dense_cycles * self.macs / self.dense_macs if self.dense_macs else 0.0
         attributed = sum(losses.values())
-        losses["fixed_overhead"] += self.cycles - ideal_cycles - attributed
+        losses["fixed_overhead"] += self.cycles - self.ideal_cycles - attributed
         return losses
 
     @property

@@ -1,8 +1,9 @@
-"""What is kept: masks, importance scores, granularities, mask selection and schedules.
+"""What is kept: masks, importance scores, granularities, mask selection, schedules and mask search.
 
 Imports only ``workloads`` (see DESIGN.md section 1); searches get cost and accuracy injected.
 """
 
+from pruning.candidates import DEFAULT_GRANULARITIES, DEFAULT_LADDER, DENSE, Option, SearchSpace
 from pruning.channels import (
     ChannelGroup,
     Consumer,
@@ -34,7 +35,21 @@ from pruning.importance import (
 )
 from pruning.masks import Masks
 from pruning.methods import LayerPlan, compute_global_masks, compute_mask, plan_layers, prune, select_units
+from pruning.objectives import (
+    REQUIRED_COST_KEYS,
+    CostBreakdown,
+    MaxDrop,
+    Metric,
+    MinAccuracy,
+    Weighted,
+    as_cost,
+    make_objective,
+    weighted,
+)
 from pruning.schedules import IterativeLinear, OneShot, PolynomialDecay, Schedule
+from pruning.search import search_masks
+from pruning.search_records import CandidateRecord, SearchResult, format_plan, pareto_front
+from pruning.search_strategies import STRATEGIES, Evolutionary, Greedy, Uniform, make_strategy
 
 __all__ = [
     "Masks",
@@ -82,4 +97,29 @@ __all__ = [
     "IterativeLinear",
     "PolynomialDecay",
     "Schedule",
+    # hardware-aware mask search
+    "search_masks",
+    "SearchSpace",
+    "Option",
+    "DENSE",
+    "DEFAULT_LADDER",
+    "DEFAULT_GRANULARITIES",
+    "MinAccuracy",
+    "MaxDrop",
+    "Metric",
+    "Weighted",
+    "weighted",
+    "make_objective",
+    "CostBreakdown",
+    "as_cost",
+    "REQUIRED_COST_KEYS",
+    "STRATEGIES",
+    "Uniform",
+    "Greedy",
+    "Evolutionary",
+    "make_strategy",
+    "SearchResult",
+    "CandidateRecord",
+    "format_plan",
+    "pareto_front",
 ]

@@ -296,6 +296,33 @@ def speedup_curves(frame: Frame, *, x: str = "sparsity", ideal: str = "ideal_spe
     return fig
 
 
+def speedup_panels(frame: Frame, *, panel: str, group: str, x: str = "sparsity", achieved: str = "speedup",
+                   ideal: str | None = "ideal_speedup", ylabel: str = "speedup over dense [×]") -> Figure:
+    """One panel per `panel` value (e.g. hardware), one colour per `group` (e.g. pattern):
+    achieved solid with markers, ideal (when given) dashed in the same colour."""
+    panels = _ordered(column(frame, panel))
+    groups = _ordered(column(frame, group))
+    fig = Figure(layout="constrained")
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, value in zip(axes, panels):
+        for i, g in enumerate(groups):
+            rows = sorted((r for r in frame if r[panel] == value and r[group] == g), key=lambda r: r[x])
+            if not rows:
+                continue
+            xs = [r[x] for r in rows]
+            ax.plot(xs, [r[achieved] for r in rows], marker="o", color=f"C{i}", label=str(g))
+            if ideal is not None:
+                ax.plot(xs, [r[ideal] for r in rows], linestyle="--", color=f"C{i}", linewidth=0.8)
+        ax.set_title(str(value))
+        ax.set_xlabel(axis_label(x))
+        if ideal is not None:
+            _log_if_wide(ax, "y", _numbers(frame, ideal))
+    axes[0].set_ylabel(ylabel)
+    axes[-1].legend(title=group.replace("_", " ") + (" (dashed: ideal)" if ideal else ""),
+                    loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig
+
+
 # ---- utilisation / power-state timeline -------------------------------------------------
 _STATE_COLOURS = {"active": "C2", "busy": "C2", "idle": "C1", "stall": "C1", "sleep": "C7", "wake": "C3"}
 

@@ -1,0 +1,201 @@
+"""What a mask search leaves behind: one record per evaluated plan, the result, and the Pareto front.
+
+A :class:`CandidateRecord` is immutable and JSON-friendly (``to_dict``); ``to_record`` flattens it to
+one row with stable column names (``accuracy``, ``objective``, ``cycles``, ``energy_pj``, ``edp``,
+any extra cost fields, and ``<layer>.granularity`` / ``<layer>.sparsity`` per searched layer) so a
+frame of candidates can be plotted directly. The best candidate is the feasible one with the lowest
+objective (earliest evaluated on ties); when none is feasible it is the most accurate one, and the
+result says ``feasible=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pruning._checks import is_real
+from pruning.candidates import Plan
+from pruning.masks import Masks
+
+# Columns a flat record owns; a cost field may not take one of these names.
+RECORD_FIELDS = (
+    "index", "plan", "density", "macs_density", "accuracy", "objective", "feasible", "edp",
+    "strategy", "seed", "best",
+)  # fmt: skip
+LAYER_FIELD_SUFFIXES = (".granularity", ".sparsity")
+
+
+def format_plan(layers: Iterable[str], plan: Plan) -> str:
+    """``"fc1=unstructured@0.5 fc2=dense"``: a plan in one readable, stable string."""
+    return " ".join(
+        f"{name}={label}" if label == "dense" else f"{name}={label}@{sparsity:g}"
+        for name, (label, sparsity) in zip(layers, plan)
+    )
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    """One evaluated plan: its genes, what its masks keep, and what they cost and score.
+
+    ``density`` is the kept fraction of the network's weights, ``macs_density`` the kept fraction of
+    the searched layers' MACs (each layer weighted by its dense MACs); ``index`` counts evaluations
+    from 0 (the dense model).
+    """
+
+    index: int
+    layers: tuple[str, ...]
+    plan: Plan
+    density: float
+    macs_density: float
+    accuracy: float
+    cost: Mapping[str, float]
+    objective: float
+    feasible: bool
+
+    @property
+    def edp(self) -> float:
+        return self.cost["cycles"] * self.cost["energy_pj"]
+
+    def genes(self) -> dict[str, dict[str, Any]]:
+        return {name: {"granularity": label, "sparsity": s} for name, (label, s) in zip(self.layers, self.plan)}
+
+    def to_record(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "index": self.index,
+            "plan": format_plan(self.layers, self.plan),
+            "density": self.density,
+            "macs_density": self.macs_density,
+            "accuracy": self.accuracy,
+            "objective": self.objective,
+            "feasible": self.feasible,
+            **self.cost,
+            "edp": self.edp,
+        }
+        for name, (label, sparsity) in zip(self.layers, self.plan):
+            row[f"{name}.granularity"] = label
+            row[f"{name}.sparsity"] = sparsity
+        return row
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "plan": [[label, sparsity] for label, sparsity in self.plan],
+            "layers": self.genes(),
+            "density": self.density,
+            "macs_density": self.macs_density,
+            "accuracy": self.accuracy,
+            "cost": dict(self.cost),
+            "objective": self.objective,
+            "feasible": self.feasible,
+        }
+
+
+def select_best(candidates: Iterable[CandidateRecord]) -> CandidateRecord:
+    """Lowest objective among feasible candidates; if none is feasible, the most accurate (see module doc)."""
+    pool = list(candidates)
+    if not pool:
+        raise ValueError("select_best: no candidates were evaluated")
+    feasible = [c for c in pool if c.feasible]
+    if feasible:
+        return min(feasible, key=lambda c: (c.objective, c.index))
+    return min(pool, key=lambda c: (-c.accuracy, c.objective, c.index))
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of ``search_masks``: the best plan and its masks, the dense reference, every candidate.
+
+    ``threshold`` is the accuracy a candidate had to reach; ``stopped`` is ``"converged"`` when the
+    strategy finished and ``"budget"`` when ``max_evaluations`` ended it.
+    """
+
+    strategy: str
+    seed: int
+    objective: str
+    constraint: str
+    threshold: float
+    layers: tuple[str, ...]
+    best_plan: Plan
+    best_masks: Masks
+    best_index: int
+    best_cost: Mapping[str, float]
+    best_accuracy: float
+    best_objective: float
+    feasible: bool
+    dense_cost: Mapping[str, float]
+    dense_accuracy: float
+    dense_objective: float
+    candidates: tuple[CandidateRecord, ...]
+    stopped: str
+
+    @property
+    def best(self) -> CandidateRecord:
+        return self.candidates[self.best_index]
+
+    @property
+    def evaluations(self) -> int:
+        return len(self.candidates)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One flat row per candidate, tagged with the strategy and seed so runs concatenate."""
+        return [
+            {"strategy": self.strategy, "seed": self.seed, "best": c.index == self.best_index, **c.to_record()}
+            for c in self.candidates
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the mask arrays (rebuild them from ``best.plan``), as JSON-serialisable values."""
+        return {
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "objective": self.objective,
+            "constraint": self.constraint,
+            "threshold": self.threshold,
+            "layers": list(self.layers),
+            "stopped": self.stopped,
+            "feasible": self.feasible,
+            "best": self.best.to_dict(),
+            "dense": self.candidates[0].to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates],
+        }
+
+
+def _field(row: Mapping[str, Any], key: str, position: int) -> float:
+    if key not in row:
+        raise ValueError(f"pareto_front: record {position} has no field {key!r} (fields: {sorted(row)})")
+    value = row[key]
+    if not is_real(value):
+        raise ValueError(f"pareto_front: record {position} field {key!r} must be a number, got {value!r}")
+    return float(value)
+
+
+def pareto_front(records: Iterable[Any], x: str = "edp", y: str = "accuracy") -> list[Any]:
+    """The records no other record beats on both lower ``x`` and higher ``y``, sorted by ascending ``x``.
+
+    ``records`` are :class:`CandidateRecord` objects or flat dicts (``to_records`` rows); the same
+    objects come back. Of records with equal ``(x, y)`` only the first is kept.
+    """
+    items = list(records)
+    rows = [item.to_record() if isinstance(item, CandidateRecord) else item for item in items]
+    for position, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise ValueError(f"pareto_front: record {position} must be a CandidateRecord or a mapping, got {row!r}")
+    points = [(_field(row, x, i), _field(row, y, i), i) for i, row in enumerate(rows)]
+    front, best_y = [], float("-inf")
+    # Ascending x, then descending y: a point is on the front iff it beats every y seen before it.
+    for px, py, i in sorted(points, key=lambda p: (p[0], -p[1], p[2])):
+        if py > best_y:
+            front.append(items[i])
+            best_y = py
+    return front
+
+
+__all__ = [
+    "CandidateRecord",
+    "SearchResult",
+    "RECORD_FIELDS",
+    "format_plan",
+    "pareto_front",
+    "select_best",
+]
