@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=["clear", "path"], help="clear: delete cached weights; path: print the folder")
     cache.set_defaults(func=_cmd_cache)
     from accelsim.cli_sweep import register; register(commands)
+    from accelsim.cli_codesign import register as register_codesign; register_codesign(commands)
     return parser
 
 

@@ -12,6 +12,7 @@ from accelsim.actions import (count_actions, count_wakes, leakage_energy_pj, lea
 from accelsim.analytical import time_layer
 from accelsim.energy import load_energy_table
 from accelsim.hardware import Hardware, load_hardware
+from accelsim.layer_cache import LayerCache
 from accelsim.mapping import LayerMapping, map_layer
 from accelsim.report import STALL_CAUSES, LayerReport, Report, SparseInfo
 from accelsim.sparse_mapping import SparseLayerModel
@@ -82,7 +83,7 @@ def _check_densities(network: Network, densities) -> dict[str, float]:
 def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "event",
              masks: Mapping[str, np.ndarray] | None = None,
              ifmap_density: Mapping[str, float] | None = None,
-             baseline: Report | None = None, explain: bool = True,
+             baseline: Report | None = None, explain: bool = True, cache: LayerCache | None = None,
              trace: bool = False, _coalesce: bool = True) -> Report:
     """Simulate a forward pass of `network` on `hardware`.
 
@@ -100,6 +101,7 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
     and skipping. Masked layers carry a `SparseInfo`; its dense cycles come from `baseline` (a
     dense report of the same network, hardware and mode) or, when omitted, a dense simulation
     run here. `explain=False` skips the attribution of lost speedup (faster, for searches).
+    `cache` (an `accelsim.layer_cache.LayerCache`) reuses masked layers' models across calls.
 
     `_coalesce=False` (tests only) makes event mode simulate every fold instead of advancing
     steady runs of identical folds in one step; the results are identical either way.
@@ -114,6 +116,7 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
     table = load_energy_table(hardware.energy_table, hardware)
     layers = network.layers()
     models = {}
+    hardware_hash = None
     for layer in layers:
         if layer.name in masks or (layer.name in densities and layer.gemm is not None
                                    and getattr(layer, "weight_shape", None) is not None
@@ -121,7 +124,11 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
             mask = masks.get(layer.name)
             if mask is None:
                 mask = np.ones(tuple(layer.weight_shape), dtype=bool)
-            models[layer.name] = SparseLayerModel(layer, hardware, mask, densities.get(layer.name))
+            if cache is None:
+                models[layer.name] = SparseLayerModel(layer, hardware, mask, densities.get(layer.name))
+            else:
+                hardware_hash = hardware_hash or hardware.content_hash()
+                models[layer.name] = cache.model(layer, hardware, hardware_hash, mask, densities.get(layer.name))
     mappings = [models[layer.name].map() if layer.name in models else map_layer(layer, hardware)
                 for layer in layers]
     timeline = None

@@ -226,6 +226,13 @@ class SparseLayerModel:
         return np.minimum(streamed, np.ceil(busiest)).astype(np.int64)
 
     def map(self, variant: Variant = ACTUAL) -> LayerMapping:
+        if variant == ACTUAL:
+            if getattr(self, "_actual", None) is None:
+                self._actual = self._map(variant)
+            return self._actual
+        return self._map(variant)
+
+    def _map(self, variant: Variant) -> LayerMapping:
         table = self.table.copy()
         streamed = self._activation_skip(self._streamed(variant))
         fill = table[:, 0] - self.T

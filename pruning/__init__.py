@@ -49,6 +49,7 @@ from pruning.objectives import (
 from pruning.schedules import IterativeLinear, OneShot, PolynomialDecay, Schedule
 from pruning.search import search_masks
 from pruning.search_records import CandidateRecord, SearchResult, format_plan, pareto_front
+from pruning.finetuned_accuracy import FinetunedAccuracy
 from pruning.search_strategies import STRATEGIES, Evolutionary, Greedy, Uniform, make_strategy
 
 __all__ = [
@@ -122,4 +123,5 @@ __all__ = [
     "CandidateRecord",
     "format_plan",
     "pareto_front",
+    "FinetunedAccuracy",
 ]

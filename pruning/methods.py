@@ -301,6 +301,24 @@ def _prune_channel_groups(
             keeps[i] = select_units(units[i][0], units[i][1], count)
         for name, structural in group_masks(network, group, keeps[i]).items():
             masks[name] = masks[name] & structural
+    _remove_dead_channels(network, [group for group, _, _ in chosen], masks)
+
+
+def _remove_dead_channels(network: Network, groups: list[ChannelGroup], masks: dict[str, np.ndarray]) -> None:
+    """A channel whose producers lost every weight (e.g. a grouped conv whose inputs were all
+    pruned upstream) is dead: remove it from its consumers too, until nothing changes."""
+    changed = True
+    while changed:
+        changed = False
+        for group in groups:
+            alive = np.zeros(group.channels, dtype=bool)
+            for name in group.producers:
+                alive |= masks[name].reshape(group.channels, -1).any(axis=1)
+            for name, structural in group_masks(network, group, alive).items():
+                pruned = masks[name] & structural
+                if not np.array_equal(pruned, masks[name]):
+                    masks[name] = pruned
+                    changed = True
 
 
 def prune(

@@ -35,29 +35,37 @@ class Uniform:
                 evaluator.evaluate(space.uniform_plan(label, level))
 
 
-def greedy_proposals(space: SearchSpace, plan: Plan) -> list[Plan]:
-    """For every layer and option: that layer at the option's next level above its current sparsity.
+def greedy_proposals(space: SearchSpace, plan: Plan) -> list[list[Plan]]:
+    """For every layer and option: the plans with that layer at each of the option's levels above
+    its current sparsity, in increasing order (a *ladder* the step climbs until one pays off).
 
     Switching option therefore always prunes more, so every step strictly adds sparsity somewhere.
-    Duplicates (channel genes coupled by ``normalize``) are dropped, order kept.
+    Plans already proposed by an earlier ladder (channel genes coupled by ``normalize``) are
+    dropped, order kept.
     """
-    seen: dict[Plan, None] = {}
+    seen: set[Plan] = set()
+    ladders = []
     for name, gene in zip(space.layers, plan):
         for label in space.allowed[name]:
+            ladder = []
             level = space.next_level(gene, label)
-            if level is None:
-                continue
-            proposal = space.with_gene(plan, name, (label, level))
-            if proposal != plan:
-                seen.setdefault(proposal, None)
-    return list(seen)
+            while level is not None:
+                proposal = space.with_gene(plan, name, (label, level))
+                if proposal != plan and proposal not in seen:
+                    seen.add(proposal)
+                    ladder.append(proposal)
+                level = space.next_level((label, level), label)
+            if ladder:
+                ladders.append(ladder)
+    return ladders
 
 
 @dataclass(frozen=True)
 class Greedy:
     """NetAdapt-style greedy descent (Yang et al., ECCV 2018), with the accuracy check up front.
 
-    From the dense plan, each step evaluates :func:`greedy_proposals` and moves to the feasible one
+    From the dense plan, each step climbs every ladder of :func:`greedy_proposals` to its first
+    feasible plan that lowers the objective (stopping at the first infeasible one) and moves to the one
     with the largest ``(objective reduction) / (accuracy lost + accuracy_epsilon)``; accuracy gains
     count as no loss, and ties go to the first proposal (layer order, then option order). It stops
     when no feasible proposal lowers the objective, after ``max_steps`` steps, or on the budget.
@@ -82,14 +90,21 @@ class Greedy:
         while self.max_steps is None or step < self.max_steps:
             step += 1
             chosen, best_score = None, -np.inf
-            for plan in greedy_proposals(evaluator.space, current.plan):
-                record = evaluator.evaluate(plan)
-                if not record.feasible or record.objective >= current.objective:
-                    continue
-                lost = max(current.accuracy - record.accuracy, 0.0)
-                score = (current.objective - record.objective) / (lost + self.accuracy_epsilon)
-                if score > best_score:
-                    chosen, best_score = record, score
+            for ladder in greedy_proposals(evaluator.space, current.plan):
+                # NetAdapt's "least pruning that reduces the resource": climb until the objective
+                # drops (a format's metadata can make light pruning cost more than dense) or the
+                # accuracy constraint breaks.
+                for plan in ladder:
+                    record = evaluator.evaluate(plan)
+                    if not record.feasible:
+                        break
+                    if record.objective >= current.objective:
+                        continue
+                    lost = max(current.accuracy - record.accuracy, 0.0)
+                    score = (current.objective - record.objective) / (lost + self.accuracy_epsilon)
+                    if score > best_score:
+                        chosen, best_score = record, score
+                    break
             evaluator.emit("step", step=step, chosen=None if chosen is None else chosen.index)
             if chosen is None:
                 return

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pruning import (
     Channel,
@@ -139,3 +141,20 @@ def test_bert_groups_blocked_by_attention_and_layernorm():
     assert prunable == [("ffn.intermediate",)]
     reasons = {g.producers: g.reason for g in groups}
     assert "MatMul" in reasons[("attention.query",)]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(amount=st.floats(0.0, 0.9), seed=st.integers(0, 2**16), scope=st.sampled_from(["local", "global"]))
+def test_channel_pruning_keeps_the_network_executable(residual, amount, seed, scope):
+    from accelsim.execute import execute
+
+    net = residual
+    weights = _weights(net, seed)
+    masks = prune(net, weights, amount=amount, granularity="channel", scope=scope)
+    check_channel_consistency(net, masks)
+    x = np.random.default_rng(seed).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    outputs = execute(net, weights, masks, x, return_all=True)
+    assert outputs["fc"].reshape(2, 10).shape == (2, 10) and np.isfinite(outputs["fc"]).all()
+    # A removed output channel of the stem is zero everywhere downstream of it (no bias here).
+    removed = ~masks["stem"].reshape(8, -1).any(axis=1)
+    assert np.all(outputs["stem"][:, removed] == 0)

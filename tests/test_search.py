@@ -130,17 +130,38 @@ def test_greedy_beats_uniform_when_one_layer_is_cheap_to_prune(mlp):
     assert genes["fc1"][1] >= 0.9
 
 
-def test_greedy_moves_one_layer_one_level_per_step(mlp):
+def _climb(ladder, by_plan, current):
+    """The plan a greedy step takes from one ladder: the first feasible one that lowers the
+    objective, stopping at the first infeasible one (None if neither)."""
+    for plan in ladder:
+        c = by_plan[plan]  # every climbed plan was evaluated (and recorded)
+        if not c.feasible:
+            return None
+        if c.objective < current.objective:
+            return c
+    return None
+
+
+def test_greedy_moves_one_layer_up_per_step(mlp):
     events = []
     result = run(mlp, strategy="greedy", progress=events.append)
     chosen = [e["chosen"] for e in events if e["event"] == "step"]
     assert chosen[-1] is None and None not in chosen[:-1] and len(chosen) > 2
     path = [result.candidates[0]] + [result.candidates[i] for i in chosen[:-1]]
     for before, after in zip(path, path[1:]):
-        assert after.plan in greedy_proposals(SearchSpace(*mlp), before.plan)
+        assert any(after.plan in ladder for ladder in greedy_proposals(SearchSpace(*mlp), before.plan))
         changed = [(a, b) for a, b in zip(before.plan, after.plan) if a != b]
         assert len(changed) == 1 and changed[0][1][1] > changed[0][0][1]
         assert after.feasible and after.objective < before.objective
+
+
+def test_greedy_ladders_climb_in_increasing_sparsity(mlp):
+    space = SearchSpace(*mlp)
+    for ladder in greedy_proposals(space, space.dense_plan):
+        changed = [[i for i, (a, b) in enumerate(zip(space.dense_plan, plan)) if a != b] for plan in ladder]
+        assert all(len(c) == 1 and c == changed[0] for c in changed)
+        levels = [plan[changed[0][0]][1] for plan in ladder]
+        assert levels == sorted(levels) and len(set(levels)) == len(levels)
 
 
 def test_greedy_takes_the_best_saving_per_accuracy_lost_at_each_step(mlp):
@@ -151,9 +172,9 @@ def test_greedy_takes_the_best_saving_per_accuracy_lost_at_each_step(mlp):
     current = result.candidates[0]
     for step in (e for e in events if e["event"] == "step"):
         scores = []
-        for plan in greedy_proposals(space, current.plan):
-            c = by_plan[plan]  # every proposal was evaluated (and recorded)
-            if c.feasible and c.objective < current.objective:
+        for ladder in greedy_proposals(space, current.plan):
+            c = _climb(ladder, by_plan, current)
+            if c is not None:
                 lost = max(current.accuracy - c.accuracy, 0.0)
                 scores.append(((current.objective - c.objective) / (lost + eps), c))
         if step["chosen"] is None:
@@ -169,7 +190,9 @@ def test_greedy_max_steps_bounds_the_descent(mlp):
     net, weights = mlp
     space = SearchSpace(net, weights)
     result = run(mlp, strategy=Greedy(max_steps=1), space=space)
-    assert result.evaluations == 1 + len(greedy_proposals(space, space.dense_plan))
+    assert result.evaluations <= 1 + sum(len(ladder) for ladder in greedy_proposals(space, space.dense_plan))
+    assert [e for e in result.candidates if e.index > 0]
+    assert len({c.plan for c in result.candidates}) == result.evaluations
 
 
 def test_uniform_tries_every_option_at_every_level_on_all_layers_alike(mlp):

@@ -328,3 +328,19 @@ def test_ifmap_densities_are_measured_from_real_activations():
     report = simulate(LENET, "sparse_edge_16x16", mode="analytical", ifmap_density=densities)
     dense = simulate(LENET, "sparse_edge_16x16", mode="analytical")
     assert report.cycles == dense.cycles and report.energy_pj < dense.energy_pj
+
+
+def test_layer_cache_reuses_unchanged_layers_and_changes_nothing():
+    from accelsim.layer_cache import LayerCache
+
+    cache = LayerCache()
+    masks = _random_masks(LENET, 0.3, 1)
+    first = simulate(LENET, "sparse_edge_16x16", masks=masks, cache=cache)
+    assert cache.misses == len(masks) and cache.hits == 0
+    changed = dict(masks, fc2=_random_masks(LENET, 0.6, 2)["fc2"])
+    second = simulate(LENET, "sparse_edge_16x16", masks=changed, cache=cache)
+    assert cache.misses == len(masks) + 1 and cache.hits == len(masks) - 1
+    assert second.to_json() == simulate(LENET, "sparse_edge_16x16", masks=changed).to_json()
+    assert first.to_json() == simulate(LENET, "sparse_edge_16x16", masks=masks, cache=cache).to_json()
+    with pytest.raises(ValueError, match="max_entries must be an int >= 1, got 0"):
+        LayerCache(0)

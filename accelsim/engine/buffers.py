@@ -25,11 +25,14 @@ class Occupancy:
         self.changes: list[tuple[int, int]] | None = [] if keep else None
 
     def add(self, delta: int) -> None:
+        self.add_at(delta, self.env.now)
+
+    def add_at(self, delta: int, now: int) -> None:
+        """`add` at cycle `now` (the closed-form steps of `accelsim.engine.coalesce`)."""
         if not delta:
             return
         self.bytes += delta
         if self.changes is not None:
-            now = self.env.now
             if self.changes and self.changes[-1][0] == now:
                 self.changes[-1] = (now, self.bytes)
             else:

@@ -1,4 +1,5 @@
-"""Coalescing: advance a steady state over many identical folds in one step, exactly.
+"""Coalescing: advance the pipeline over many folds without their events, exactly — by whole
+periods over identical folds, and by closed-form steps over folds that differ.
 
 The PE array calls `Coalescer.at_swap(g)` when fold `g` is about to start computing, just before
 it swaps the previous fold's halves out. At that instant every other process is blocked on the
@@ -23,8 +24,45 @@ carries on with fold `g+N*L`. Periods `L` tried: 1 (a run of identical folds) an
 repeating block of runs (e.g. one column fold), so a block containing coalesced runs is itself
 coalesced.
 
-Nothing here is approximate: `tests/test_engine_coalescing.py` checks coalesced and fold-by-fold
-runs give identical reports and traces.
+Closed-form steps. Where no period repeats — sparse masks give every column fold its own compute
+cycles and bytes, so runs of identical folds are short — `_step` advances from the swap of fold
+`g` at cycle `t` to the swap of fold `g+1` without events. Every other process being blocked on
+the swap, the step is determined by folds `g-1`, `g`, `g+1` and the power states:
+
+- At `t` the array frees fold `g-1`'s input halves; the ifmap loader, then the filter loader,
+  take them for fold `g+1`, and the write-back takes fold `g-1`'s outputs. SimPy resumes them in
+  that order (the order of the array's puts), so they queue for the channel's port — free at a
+  swap — in that order: the `k`-th transfer holds the port until `t` plus the streaming cycles of
+  the first `k`, then spends the latency. A transfer without bytes, or without streaming cycles
+  and latency, ends at `t` within its process's turn.
+- The array computes until `t + c`, then waits for fold `g+1`'s ifmap, its filter and a free
+  ofmap half (freed when `g-1`'s write-back ends). Each wait lies inside the awaited transfer's
+  bandwidth phase (queueing included, from `t`) and latency phase, so it splits over them as
+  `PhaseLog.attribute` would. It then takes the half and powers the buffer and the array, waiting
+  for a wake-up if one sleeps: the next swap is at `max(t + c, ends) + wake`.
+
+Every record (counters, power-state calls, occupancy changes, trace activities) is made at its
+own cycle (`acquire_at`, `add_at`, ...) in the order the processes would make it: at `t` in the
+order above; later by cycle, ties in SimPy's scheduling order — the array's compute end first
+(its timeout was scheduled before any transfer's), then the loaders' and the write-back's
+completions in queue order; the array's take after all of them (it resumes from events scheduled
+at that cycle). With no trace and every buffer and the channel always on, only byte counts and
+the array's own power state change, and a shorter path skips the ordering. Phases are not logged:
+a log is read only by a later wait of the array, from its start on, and every later wait starts
+after these transfers end. A step is refused (the fold is simulated with events) where this does
+not hold: at a layer's first or last fold (the drain overlaps the next layer's loads; the ifmap
+loader waits for it), before the last fold of all (the loaders finish instead of waiting), for a
+fold of zero cycles (its end would follow the loaders' turn), and when the channel may be asleep
+(its wake would delay one request and reorder the port; the channel gates only between steps).
+Buffers cannot make a loader wait at `t`: each still holds fold `g`'s half, so it is powered.
+
+`at_swap` interleaves the two: at each swap, real or reached by steps, it tries a period first
+(snapshots are kept where one may later apply), else a step; then the loaders' and the
+write-back's cursors skip every fold advanced and the array waits the total in one event.
+
+Nothing here is approximate: `tests/test_engine_coalescing.py` and `tests/test_engine_steps.py`
+check coalesced and fold-by-fold runs give identical reports and traces (the latter for sparse
+masks on zoo networks and presets, gated or not, and random distinct folds on random hardware).
 """
 
 from __future__ import annotations
@@ -52,8 +90,27 @@ class Coalescer:
         self._layer = -1
         self._snapshots: dict[int, _Snapshot] = {}
         self._periods: dict[int, tuple[int, ...]] = {}
+        self._run = 0                    # run of the last fold looked at
+        # What the closed-form steps touch: per operand the buffer's occupancy and power (the
+        # same objects for all three with a unified buffer), each process's phase log.
+        by_operand = {loader.operand: loader for loader in self.loaders}
+        loaders = (by_operand["ifmap"], by_operand["filter"])
+        self._loader_names = tuple(loader.name for loader in loaders)
+        buffers = pe.buffers
+        self._occupancy = tuple(buffers[op].occupancy for op in ("ifmap", "filter", "ofmap"))
+        self._buffer_power = tuple(buffers[op].power for op in ("ifmap", "filter", "ofmap"))
+        self._quiet = (activities is None and dram.power.always_on
+                       and all(p.always_on for p in self._buffer_power)
+                       and all(o.changes is None for o in self._occupancy))
+        self._flat: list = [None] * len(stream.runs)
+        self._cycles_of: dict[int, int] = {}     # bytes -> streaming cycles
+        # A DRAM transfer begun at a swap may wait for the channel to wake (the one wait the
+        # closed-form step does not model): only with a gating policy and a wake latency.
+        power = dram.power
+        self._dram_may_wake = not power.always_on and power.gate_after is not None and power.wake_latency > 0
         self.periods_coalesced = 0       # statistics, for benchmarks
-        self.folds_coalesced = 0
+        self.folds_coalesced = 0         # folds advanced by whole periods
+        self.folds_stepped = 0           # folds advanced by closed-form steps
 
     # -- the fold structure ---------------------------------------------------------------
 
@@ -96,10 +153,10 @@ class Coalescer:
                 return False
         return True
 
-    def _snapshot(self, g: int, layer: int) -> _Snapshot:
+    def _snapshot(self, g: int, layer: int, now: int) -> _Snapshot:
         s = _Snapshot()
         s.fold = g
-        s.now = self.env.now
+        s.now = now
         s.powers = [(p._users, p._since, p._mark, p._awake_at, len(p.intervals),
                      p.intervals[-1] if p.intervals else None, len(p.wakes), len(p.bulk)) for p in self.powers]
         s.occupancy = [(o.bytes, len(o.changes), o.changes[-1] if o.changes else None)
@@ -127,17 +184,43 @@ class Coalescer:
 
     def at_swap(self, g: int):
         """Fold `g` is about to start. Returns None, or `(folds, cycles)` to skip in one step."""
+        if not self._blocked(g):
+            return None
+        start = now = self.env.now
+        first = g
+        while True:
+            jump = self._periodic(g, now)
+            if jump is not None:
+                folds, cycles = jump
+                g += folds
+                now += cycles
+                continue
+            after = self._step(g, now)
+            if after is None:
+                break
+            g += 1
+            now = after
+            self.folds_stepped += 1
+        if g == first:
+            return None
+        folds = g - first
+        for loader in self.loaders:
+            loader.folds.skip(folds)
+        self.writer.folds.skip(folds)
+        return folds, now - start
+
+    def _periodic(self, g: int, now: int):
+        """Whole periods from the swap of fold `g` at cycle `now`, or None (and a snapshot)."""
         stream = self.stream
-        layer = stream.runs[stream.run_of(g)][0]
+        r = self._run_index(g)
+        layer = stream.runs[r][0]
         if layer != self._layer:
             self._layer = layer
             self._snapshots = {}
-        if not self._blocked(g):
-            return None
         snapshots = self._snapshots
-        now = self.env.now
         current = None
-        for period in self._candidate_periods(layer):
+        periods = self._periods.get(layer) or self._candidate_periods(layer)
+        for period in periods:
             h = snapshots.get(g - period)
             if h is None or now <= h.now:
                 continue
@@ -145,10 +228,17 @@ class Coalescer:
             if count < 1:
                 continue
             if current is None:
-                current = self._snapshot(g, layer)
+                current = self._snapshot(g, layer, now)
             if self._same_state(h, current):
                 return self._jump(h, current, layer, period, count)
-        snapshots[g] = current if current is not None else self._snapshot(g, layer)
+        if current is None:
+            # Keep a snapshot only where a later swap may use it: a layer with a repeating block,
+            # or folds g-1 .. g+2 identical (one run), which a period of 1 needs at swap g+1.
+            if len(periods) == 1:
+                if stream.ids[r] < 0 or stream.starts[r] > g - 1 or stream.ends[r] <= g + 2:
+                    return None
+            current = self._snapshot(g, layer, now)
+        snapshots[g] = current
         return None
 
     def _jump(self, h: _Snapshot, g: _Snapshot, layer: int, period: int, count: int):
@@ -189,12 +279,226 @@ class Coalescer:
                 activities.extend(Activity(a.component, a.layer, a.fold + k, a.start_cycle + d, a.end_cycle + d)
                                   for a in new)
         folds = count * period
-        for loader in self.loaders:
-            loader.folds.skip(folds)
-        self.writer.folds.skip(folds)
         self.periods_coalesced += count
         self.folds_coalesced += folds
         return folds, shift
+
+    def _run_index(self, g: int) -> int:
+        """The run holding fold `g` (folds are visited mostly in order)."""
+        r = self._run
+        stream = self.stream
+        if not stream.starts[r] <= g < stream.ends[r]:
+            r = r + 1 if g == stream.ends[r] and g < stream.total else stream.run_of(g)
+            self._run = r
+        return r
+
+    def _flatten(self, r: int) -> tuple:
+        """Run `r`'s figures as one flat tuple (see `_FLAT`)."""
+        layer, layer_start, compute, on_array, reads, write, working, first, last = self.stream.runs[r]
+        flat = self._flat[r] = (layer, layer_start, compute, on_array, reads["ifmap"], reads["filter"], write,
+                                working["ifmap"], working["filter"], working["ofmap"], first, last)
+        return flat
+
+    def _step(self, g: int, t: int):
+        """Advance from the swap of fold `g` at cycle `t` to the swap of fold `g+1`, in closed
+        form (see the module docstring); returns that swap's cycle, or None where it does not
+        apply (nothing is changed then)."""
+        stream = self.stream
+        starts, ends = stream.starts, stream.ends
+        r = self._run_index(g)
+        flat = self._flat
+        cur = flat[r] or self._flatten(r)
+        if cur[11] or g + 2 >= stream.total:
+            # g is its layer's last fold (the next layer overlaps the drain), or g+1 is the last
+            # fold of all (at its swap the loaders are done, not waiting for a half).
+            return None
+        if g > starts[r]:
+            prev = cur
+        else:
+            prev = flat[r - 1] or self._flatten(r - 1)
+            if prev[11]:
+                return None        # g is its layer's first fold
+        nxt = cur if g + 1 < ends[r] else (flat[r + 1] or self._flatten(r + 1))
+        compute = cur[2]
+        if compute <= 0:
+            return None
+        read_i, read_f, write = nxt[4], nxt[5], prev[6]
+        dram = self.dram
+        if self._dram_may_wake and (read_i or read_f or write):
+            power = dram.power
+            if power._users or power._awake_at > t or t - power._since > power.gate_after:
+                return None        # the channel may be asleep: its wake would reorder the requests
+        if not self._quiet:
+            for power in self._buffer_power:
+                if power._awake_at > t:
+                    return None    # (never at a swap: whoever woke a buffer waited for it)
+
+        # The transfers begun at t: fold g+1's ifmap and filter loads, then fold g-1's write-back,
+        # queue for the channel in this order; each ends its latency after leaving the port.
+        # (Their phases are not logged: only a wait of the array reads a log, from its start on,
+        # and every wait from here on starts after these transfers end.)
+        latency = dram.latency
+        cycles_of = self._cycles_of
+        port = port_i = port_f = port_w = end_i = end_f = end_w = t
+        if read_i:
+            stream_cycles = cycles_of.get(read_i)
+            if stream_cycles is None:
+                stream_cycles = cycles_of[read_i] = dram.streaming_cycles(read_i)
+            if stream_cycles:
+                port += stream_cycles
+                port_i = port
+            end_i = port_i + latency
+        if read_f:
+            stream_cycles = cycles_of.get(read_f)
+            if stream_cycles is None:
+                stream_cycles = cycles_of[read_f] = dram.streaming_cycles(read_f)
+            if stream_cycles:
+                port += stream_cycles
+                port_f = port
+            end_f = port_f + latency
+        if write:
+            stream_cycles = cycles_of.get(write)
+            if stream_cycles is None:
+                stream_cycles = cycles_of[write] = dram.streaming_cycles(write)
+            if stream_cycles:
+                port += stream_cycles
+                port_w = port
+            end_w = port_w + latency
+        dram.read_bytes += read_i + read_f
+        dram.write_bytes += write
+        end = t + compute
+        layer = cur[0]
+        pe = self.pe
+        pe_power = pe.power
+        if self._quiet:
+            # No trace and every buffer and the channel always on: only the buffers' byte counts
+            # and the array's power state change, in no order that matters.
+            occ_i, occ_f, occ_o = self._occupancy
+            occ_i.bytes += nxt[7] - prev[7]
+            occ_f.bytes += nxt[8] - prev[8]
+            occ_o.bytes += nxt[9] - prev[9]
+            pe.compute_cycles[layer] += compute
+            if cur[3]:
+                pe_power.release_at(end)
+            stalls = pe.stalls[layer]
+            at = end
+            if end_i > at:
+                _wait(stalls, at, port_i, end_i)
+                at = end_i
+            if end_f > at:
+                _wait(stalls, at, port_f, end_f)
+                at = end_f
+            if end_w > at:
+                _wait(stalls, at, port_w, end_w)
+                at = end_w
+            wake = pe_power.acquire_at(at) if nxt[3] else 0
+            if wake:
+                stalls["wake_up"] = stalls.get("wake_up", 0) + wake
+            return at + wake
+
+        # Otherwise every record is made in the order the processes would make it.
+        occ_i, occ_f, occ_o = self._occupancy
+        pow_i, pow_f, pow_o = self._buffer_power
+        dram_power = dram.power
+        activities = self.activities
+        names = pe.layer_names
+        name_prev, name_next = names[prev[0]], names[nxt[0]]
+        index_prev, index_next = g - 1 - prev[1], g + 1 - nxt[1]
+        # At t the array hands fold g-1's input halves back, ...
+        occ_i.add_at(-prev[7], t)
+        pow_i.release_at(t)
+        occ_f.add_at(-prev[8], t)
+        pow_f.release_at(t)
+        # ... the loaders take them for fold g+1 (none waits: the half it frees keeps the
+        # buffer powered) and start their transfers (one with neither bytes, bandwidth
+        # time nor latency ends at once) ...
+        events = []                # completions after t: (cycle, rank), ranks order ties
+        occ_i.add_at(nxt[7], t)
+        pow_i.acquire_at(t)
+        if read_i:
+            dram_power.acquire_at(t)
+            if end_i > t:
+                events.append((end_i, 1))
+            else:
+                dram_power.release_at(t)
+        if end_i == t and activities is not None:
+            activities.append(Activity(self._loader_names[0], name_next, index_next, t, t))
+        occ_f.add_at(nxt[8], t)
+        pow_f.acquire_at(t)
+        if read_f:
+            dram_power.acquire_at(t)
+            if end_f > t:
+                events.append((end_f, 2))
+            else:
+                dram_power.release_at(t)
+        if end_f == t and activities is not None:
+            activities.append(Activity(self._loader_names[1], name_next, index_next, t, t))
+        # ... and the write-back takes fold g-1's outputs.
+        if write:
+            dram_power.acquire_at(t)
+            if end_w > t:
+                events.append((end_w, 3))
+            else:
+                dram_power.release_at(t)
+        if end_w == t:
+            if activities is not None:
+                activities.append(Activity("write_back", name_prev, index_prev, t, t))
+            occ_o.add_at(-prev[9], t)
+            pow_o.release_at(t)
+        # Fold g computes. Completions follow in time order; on a tie the array's first (its
+        # timeout was scheduled first), then the loaders' and the write-back's in their order.
+        on_array = cur[3]
+        events.append((end, 0))
+        if len(events) > 1:
+            events.sort()
+        for cycle, rank in events:
+            if rank == 0:
+                pe.compute_cycles[layer] += compute
+                if on_array:
+                    pe_power.release_at(end)
+                if activities is not None:
+                    activities.append(Activity("pe_array" if on_array else "vector_unit", names[layer],
+                                               g - cur[1], t, end))
+            elif rank == 3:
+                dram_power.release_at(cycle)
+                if activities is not None:
+                    activities.append(Activity("write_back", name_prev, index_prev, t, cycle))
+                occ_o.add_at(-prev[9], cycle)
+                pow_o.release_at(cycle)
+            else:
+                dram_power.release_at(cycle)
+                if activities is not None:
+                    activities.append(Activity(self._loader_names[rank - 1], name_next, index_next, t, cycle))
+        # The array waits for fold g+1's ifmap, then its filter, then a free ofmap half ...
+        stalls = pe.stalls[layer]
+        at = end
+        if end_i > at:
+            _wait(stalls, at, port_i, end_i)
+            at = end_i
+        if end_f > at:
+            _wait(stalls, at, port_f, end_f)
+            at = end_f
+        if end_w > at:
+            _wait(stalls, at, port_w, end_w)
+            at = end_w
+        # ... takes the half and wakes what it uses, which every other process waits for.
+        occ_o.add_at(nxt[9], at)
+        wake = pow_o.acquire_at(at)
+        if nxt[3]:
+            wake = max(wake, pe_power.acquire_at(at))
+        if wake:
+            stalls["wake_up"] = stalls.get("wake_up", 0) + wake
+        return at + wake
+
+
+def _wait(stalls: dict, start: int, port: int, end: int) -> None:
+    """The array waits over [start, end) for a transfer that held the channel's port until `port`
+    (queueing included) and then spent its latency: `PhaseLog.attribute` over those two phases."""
+    if port > start:
+        stalls["dram_bandwidth"] = stalls.get("dram_bandwidth", 0) + (port - start)
+        start = port
+    if end > start:
+        stalls["dram_latency"] = stalls.get("dram_latency", 0) + (end - start)
 
 
 def _replay_intervals(power, n_before: int, last_before, count: int, cycles: int, bulk_at) -> None:

@@ -60,7 +60,12 @@ class PowerState:
         """Begin a use now; returns the cycles the user must wait for the component to be awake."""
         if self.always_on:
             return 0
-        now = self.env.now
+        return self.acquire_at(self.env.now)
+
+    def acquire_at(self, now: int) -> int:
+        """`acquire` at cycle `now` (the closed-form steps of `accelsim.engine.coalesce`)."""
+        if self.always_on:
+            return 0
         if self._users == 0:
             slept = self._close_idle(now)
             self._since = now
@@ -76,9 +81,14 @@ class PowerState:
     def release(self) -> None:
         if self.always_on:
             return
+        self.release_at(self.env.now)
+
+    def release_at(self, now: int) -> None:
+        """`release` at cycle `now`."""
+        if self.always_on:
+            return
         self._users -= 1
         if self._users == 0:
-            now = self.env.now
             self._record(ACTIVE, self._since, now)
             self._since = now
             self._mark += 1

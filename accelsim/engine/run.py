@@ -49,8 +49,8 @@ class EngineResult:
 def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], hardware: Hardware,
                *, trace: bool = False, coalesce: bool = True) -> EngineResult:
     """Simulate the layers' folds in a fresh environment. `coalesce=False` simulates every fold;
-    the default advances steady states over identical folds in one step, with identical results
-    (`accelsim.engine.coalesce`)."""
+    the default advances steady states over identical folds in one step and other folds by
+    closed-form steps, with identical results (`accelsim.engine.coalesce`)."""
     if len(mappings) != len(layer_names):
         raise ValueError(f"run_engine: {len(mappings)} mappings for {len(layer_names)} layer names")
     if not mappings:
@@ -115,7 +115,8 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
             occupancy={name: tuple(o.changes) for name, o in occupancy.items()},
             capacity_bytes={name: buf.size_bytes for name, buf in buffers.components().items()},
         )
-    coalesced = pe.coalescer.folds_coalesced if pe.coalescer is not None else 0
+    coalescer = pe.coalescer
+    coalesced = coalescer.folds_coalesced + coalescer.folds_stepped if coalescer is not None else 0
     return EngineResult(layers, dram.read_bytes, dram.write_bytes, timeline, coalesced)
 
 

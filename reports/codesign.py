@@ -1,0 +1,181 @@
+"""The results directory of a co-design run: summary, Markdown report, figures and masks.
+
+    write_results(result, out_dir) -> list of written paths
+
+* ``summary.json``: `CodesignResult.summary()` (config, the three designs, ratios, timings);
+* ``report.md``: the comparison table (dense / uniform / searched) and what it means;
+* ``candidates.csv`` + ``candidates_pareto.{pdf,png,csv}``: validation accuracy against EDP of
+  every evaluated candidate of both searches, with the Pareto front;
+* ``layer_plan.{pdf,png,csv}``: per-layer granularity and sparsity of the uniform and searched plans;
+* ``energy_breakdown.{pdf,png,csv}``: energy by component for the three designs;
+* ``masks_uniform.npz``, ``masks_searched.npz``: the chosen masks (`pruning.Masks.load`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from reports import figures
+from reports.frames import to_csv
+from reports.save import save
+from reports.style import COLUMN, DOUBLE_COLUMN, paper_style
+
+__all__ = ["write_results", "markdown_report"]
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
+
+
+def _candidate_rows(result) -> list[dict[str, Any]]:
+    rows = []
+    for search, label in ((result.uniform_search, "uniform"), (result.search, result.search.strategy)):
+        for record in search.candidates:
+            rows.append({"search": label, "index": record.index, "accuracy": record.accuracy,
+                         "edp": record.edp, "cycles": record.cost["cycles"], "energy_pj": record.cost["energy_pj"],
+                         "density": record.density, "feasible": record.feasible,
+                         "best": record.index == search.best_index})
+    return rows
+
+
+def _pareto_figure(rows: list[dict], result) -> Figure:
+    fig = figures.pareto(rows, "edp", "accuracy", minimise=(True, False), group="search")
+    ax = fig.axes[0]
+    ax.axhline(result.search.threshold, color="0.4", linestyle=":", linewidth=0.8, label="constraint (val)")
+    for design, marker in ((result.dense, "s"), (result.uniform, "^"), (result.searched, "*")):
+        ax.scatter([design.edp], [design.val_accuracy], marker=marker, s=60, edgecolor="k", zorder=5,
+                   label=design.label)
+    ax.set_xlabel("EDP [cycles × pJ]")
+    ax.set_ylabel("validation accuracy")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig
+
+
+def _layer_plan_figure(rows: list[dict]) -> Figure:
+    fig = Figure(layout="constrained")
+    ax = fig.add_subplot()
+    designs = list(dict.fromkeys(r["design"] for r in rows))
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    width = 0.8 / max(len(designs), 1)
+    colours = {}
+    for j, design in enumerate(designs):
+        for i, layer in enumerate(layers):
+            row = next(r for r in rows if r["design"] == design and r["layer"] == layer)
+            colour = colours.setdefault(row["granularity"], f"C{len(colours)}")
+            x = i + (j - (len(designs) - 1) / 2) * width
+            ax.bar(x, 1.0 - row["density"], width=width * 0.95, color=colour, hatch="//" if j == 0 else None,
+                   edgecolor="k", linewidth=0.4)
+    ax.set_xticks(np.arange(len(layers)), layers)
+    ax.set_ylabel("sparsity (fraction pruned)")
+    ax.set_ylim(0, 1)
+    handles = [Patch(facecolor=c, edgecolor="k", linewidth=0.4, label=g) for g, c in colours.items()]
+    handles += [Patch(facecolor="w", edgecolor="k", linewidth=0.4, hatch="//" if j == 0 else None, label=d)
+                for j, d in enumerate(designs)]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="granularity / design")
+    return fig
+
+
+def _energy_rows(result) -> list[dict[str, Any]]:
+    rows = []
+    for design in result.designs:
+        for component, energy in design.report.energy_by_component_pj().items():
+            rows.append({"design": design.label, "component": component, "energy_pj": energy})
+    return rows
+
+
+def _fmt_ratio(x: float) -> str:
+    return f"{x:.2f}×" if math.isfinite(x) else "∞"
+
+
+def markdown_report(result) -> str:
+    s = result.summary()
+    c = s["config"]
+    lines = [
+        f"# Co-design: {c['model']} on {s['hardware']}",
+        "",
+        f"Objective **{c['objective']}**, at most **{c['max_accuracy_drop']:g} points** below the dense model's "
+        f"accuracy (validation threshold {s['constraint']['val_threshold']:.4f} during the search, test threshold "
+        f"{s['constraint']['test_threshold']:.4f}); search strategy **{c['strategy']}**, seed {c['seed']}, "
+        f"{c['mode']} mode.",
+        "",
+        "| design | test accuracy | density | cycles | energy [µJ] | EDP [cycles·µJ] | ideal speedup | achieved speedup |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, d in s["designs"].items():
+        lines.append(
+            f"| {label} | {d['test_accuracy']:.4f} | {d['density']:.3f} | {d['cycles']:,} | {d['energy_pj'] * 1e-6:.4f} "
+            f"| {d['edp'] * 1e-6:.1f} | {_fmt_ratio(d['ideal_speedup'])} | {_fmt_ratio(d['achieved_speedup'])} |")
+    r = s["ratios"]
+    lines += [
+        "",
+        f"EDP: the searched masks are **{r['edp_dense_over_searched']:.2f}×** below dense and "
+        f"**{r['edp_uniform_over_searched']:.2f}×** below the uniform baseline "
+        f"(uniform: {r['edp_dense_over_uniform']:.2f}× below dense). "
+        f"Constraint met on the test split: searched {'yes' if s['constraint']['searched_meets_on_test'] else '**no**'}, "
+        f"uniform {'yes' if s['constraint']['uniform_meets_on_test'] else '**no**'}.",
+        "",
+        "## Where the searched design's speedup went (cycles)",
+        "",
+        "| cause | cycles |",
+        "|---|---|",
+    ]
+    for cause, cycles in s["designs"]["searched"]["speedup_losses_cycles"].items():
+        lines.append(f"| {cause.replace('_', ' ')} | {cycles:,.0f} |")
+    lines += ["", "## Per-layer plans", "", "| layer | uniform | searched |", "|---|---|---|"]
+    uniform = {row["layer"]: row for row in s["designs"]["uniform"]["layers"]}
+    for row in s["designs"]["searched"]["layers"]:
+        u = uniform[row["layer"]]
+        lines.append(f"| {row['layer']} | {u['granularity']} @ {1 - u['density']:.2f} "
+                     f"| {row['granularity']} @ {1 - row['density']:.2f} |")
+    search = s["search"]
+    lines += [
+        "",
+        f"The search evaluated {search['evaluations']} candidates ({search['stopped']}); the uniform baseline "
+        f"{search['uniform_evaluations']}. Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items()) + ".",
+        "",
+        "Figures: `candidates_pareto` (all candidates, accuracy against EDP, with the Pareto front), "
+        "`layer_plan` (sparsity per layer, coloured by granularity), `energy_breakdown` (by component).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_results(result, out_dir: str | Path) -> list[Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    summary = out / "summary.json"
+    summary.write_text(json.dumps(_json_safe(result.summary()), indent=2, sort_keys=True) + "\n")
+    report = out / "report.md"
+    report.write_text(markdown_report(result))
+    written += [summary, report]
+    for design in (result.uniform, result.searched):
+        path = out / f"masks_{design.label}.npz"
+        design.masks.save(path)
+        written.append(path)
+    candidates = _candidate_rows(result)
+    written.append(to_csv(candidates, out / "candidates.csv"))
+    layer_rows = result.uniform.layer_rows() + result.searched.layer_rows()
+    energy_rows = _energy_rows(result)
+    with paper_style(COLUMN):
+        written += save(_pareto_figure(candidates, result), candidates, out / "candidates_pareto")
+        written += save(figures.energy_breakdown(energy_rows, x="design", stack="component"), energy_rows,
+                        out / "energy_breakdown")
+    with paper_style(DOUBLE_COLUMN, aspect=0.35):
+        written += save(_layer_plan_figure(layer_rows), layer_rows, out / "layer_plan")
+    return written
