@@ -22,7 +22,7 @@ $(SCALESIM_VENV)/.installed:
 scalesim-venv: $(SCALESIM_VENV)/.installed
 
 run: $(VENV)/.installed
-	$(VENV)/bin/accelsim simulate --network resnet50 --hardware scalesim_32x32
+	$(VENV)/bin/accelsim codesign --out results/codesign
 
 test: $(VENV)/.installed $(SCALESIM_VENV)/.installed
 	ACCELSIM_SCALESIM_PYTHON=$(abspath $(SCALESIM_VENV))/bin/python $(PY) -m pytest -q

@@ -43,6 +43,7 @@ NM_INDEX_DTYPE = np.uint8
 __all__ = [
     "CSR", "BSR", "NM", "Bitmap", "FORMAT_NAMES", "gemm_view", "check_mask",
     "encode_csr", "encode_bsr", "encode_nm", "encode_bitmap", "encode", "block_mask",
+    "stored_structure", "storage_breakdown_of",
 ]
 
 FORMAT_NAMES = ("dense", "csr", "bsr", "nm", "bitmap")
@@ -79,6 +80,25 @@ def _check_bits(name: str, value: object) -> int:
 
 def _bytes(bits: int) -> int:
     return (bits + 7) // 8
+
+
+def _csr_breakdown(nnz: int, rows: int, v: int, i: int, p: int) -> dict[str, int]:
+    return {"values": _bytes(nnz * v), "indices": _bytes(nnz * i), "pointers": _bytes((rows + 1) * p)}
+
+
+def _bsr_breakdown(nblocks: int, block_shape, block_rows: int, v: int, i: int, p: int) -> dict[str, int]:
+    return {"values": _bytes(nblocks * block_shape[0] * block_shape[1] * v), "indices": _bytes(nblocks * i),
+            "pointers": _bytes((block_rows + 1) * p)}
+
+
+def _nm_breakdown(stored: int, m: int, v: int, index_bits: int | None) -> dict[str, int]:
+    # The in-group offset needs only ceil(log2 m) bits; pointers are implicit.
+    i = max(1, math.ceil(math.log2(m))) if index_bits is None else _check_bits("index_bits", index_bits)
+    return {"values": _bytes(stored * v), "indices": _bytes(stored * i)}
+
+
+def _bitmap_breakdown(nnz: int, size: int, v: int) -> dict[str, int]:
+    return {"values": _bytes(nnz * v), "bitmap": _bytes(size)}
 
 
 def _prepare(weights, mask, layer):
@@ -127,8 +147,7 @@ class CSR(_Format):
     def storage_breakdown(self, *, value_bits=32, index_bits=32, pointer_bits=32) -> dict[str, int]:
         v, i, p = (_check_bits(n, b) for n, b in (("value_bits", value_bits), ("index_bits", index_bits),
                                                   ("pointer_bits", pointer_bits)))
-        return {"values": _bytes(self.nnz * v), "indices": _bytes(self.nnz * i),
-                "pointers": _bytes((self.gemm_shape[0] + 1) * p)}
+        return _csr_breakdown(self.nnz, self.gemm_shape[0], v, i, p)
 
     def mask(self) -> np.ndarray:
         out = np.zeros(self.gemm_shape, dtype=bool)
@@ -165,9 +184,7 @@ class BSR(_Format):
     def storage_breakdown(self, *, value_bits=32, index_bits=32, pointer_bits=32) -> dict[str, int]:
         v, i, p = (_check_bits(n, b) for n, b in (("value_bits", value_bits), ("index_bits", index_bits),
                                                   ("pointer_bits", pointer_bits)))
-        block_rows = self.gemm_shape[0] // self.block_shape[0]
-        return {"values": _bytes(self.nnz * v), "indices": _bytes(self.nblocks * i),
-                "pointers": _bytes((block_rows + 1) * p)}
+        return _bsr_breakdown(self.nblocks, self.block_shape, self.gemm_shape[0] // self.block_shape[0], v, i, p)
 
     def _block_grid(self) -> np.ndarray:
         br, bc = self.block_shape
@@ -209,10 +226,7 @@ class NM(_Format):
         return int(self.values.size)
 
     def storage_breakdown(self, *, value_bits=32, index_bits=None, pointer_bits=32) -> dict[str, int]:
-        # The in-group offset needs only ceil(log2 m) bits; pointers are implicit.
-        v = _check_bits("value_bits", value_bits)
-        i = max(1, math.ceil(math.log2(self.m))) if index_bits is None else _check_bits("index_bits", index_bits)
-        return {"values": _bytes(self.nnz * v), "indices": _bytes(self.nnz * i)}
+        return _nm_breakdown(self.nnz, self.m, _check_bits("value_bits", value_bits), index_bits)
 
     def storage_bytes(self, *, value_bits: int = 32, index_bits: int | None = None, pointer_bits: int = 32) -> int:
         """As for the other formats, but ``index_bits`` defaults to ceil(log2 m)."""
@@ -246,9 +260,8 @@ class Bitmap(_Format):
         return int(self.values.shape[0])
 
     def storage_breakdown(self, *, value_bits=32, index_bits=32, pointer_bits=32) -> dict[str, int]:
-        v = _check_bits("value_bits", value_bits)
         rows, cols = self.gemm_shape
-        return {"values": _bytes(self.nnz * v), "bitmap": _bytes(rows * cols)}
+        return _bitmap_breakdown(self.nnz, rows * cols, _check_bits("value_bits", value_bits))
 
     def mask(self) -> np.ndarray:
         return self.bitmap.reshape(self.shape).copy()
@@ -308,20 +321,10 @@ def encode_nm(weights: np.ndarray, mask: np.ndarray, n: int, m: int, *, layer: s
     for name, v in (("n", n), ("m", m)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{_who(layer)}: N:M {name} must be an int >= 1, got {v!r}")
-    if n > m:
-        raise ValueError(f"{_who(layer)}: N:M needs n <= m, got n={n} > m={m}")
     if m > 256:
         raise ValueError(f"{_who(layer)}: N:M m={m} exceeds the 8-bit in-group offsets")
     rows, cols = m2.shape
-    if cols % m:
-        raise ValueError(f"{_who(layer)}: N:M group m={m} does not divide the reduction length {cols}")
-    groups = m2.reshape(rows, cols // m, m)
-    kept = groups.sum(axis=2)
-    if kept.max(initial=0) > n:
-        r, g = np.unravel_index(int(np.argmax(kept)), kept.shape)
-        raise ValueError(
-            f"{_who(layer)}: mask is not {n}:{m}: row {r} group {g} keeps {int(kept[r, g])} of {m} weights"
-        )
+    groups = _check_nm(m2, n, m, layer)
     # Stable sort puts kept positions first (ascending); a group keeping fewer than n is padded
     # with the lowest pruned positions, whose values are stored as explicit zeros.
     order = np.argsort(~groups, axis=2, kind="stable")[:, :, :n]
@@ -348,4 +351,76 @@ def encode(weights: np.ndarray, mask: np.ndarray, fmt, *, layer: str | None = No
     raise ValueError(
         f"{_who(layer)}: unknown format {fmt!r}; expected 'dense', 'csr', 'bitmap', "
         "('bsr', (br, bc)) or ('nm', n, m)"
+    )
+
+
+# ------------------------------------------------------------------------ from the mask alone
+
+
+def _check_nm(m2: np.ndarray, n: int, m: int, layer) -> np.ndarray:
+    """(rows, cols/m, m) groups of an N:M-valid GEMM-view mask; errors as `encode_nm`'s."""
+    rows, cols = m2.shape
+    if n > m:
+        raise ValueError(f"{_who(layer)}: N:M needs n <= m, got n={n} > m={m}")
+    if cols % m:
+        raise ValueError(f"{_who(layer)}: N:M group m={m} does not divide the reduction length {cols}")
+    groups = m2.reshape(rows, cols // m, m)
+    # A sum over a short last axis is slow in numpy; m strided adds are not.
+    kept = np.zeros(groups.shape[:2], dtype=np.int32)
+    for j in range(m):
+        kept += groups[:, :, j]
+    if kept.max(initial=0) > n:
+        r, g = np.unravel_index(int(np.argmax(kept)), kept.shape)
+        raise ValueError(
+            f"{_who(layer)}: mask is not {n}:{m}: row {r} group {g} keeps {int(kept[r, g])} of {m} weights"
+        )
+    return groups
+
+
+def stored_structure(mask: np.ndarray, fmt, *, layer: str | None = None) -> np.ndarray:
+    """The GEMM-view bool matrix of slots format ``fmt`` stores for ``mask`` -- what
+    ``encode(w, mask, fmt).mask()`` gives, in GEMM view, without encoding any values. Raises
+    ValueError (as `encode` does) when the format cannot hold the mask."""
+    m2 = gemm_view(mask, layer=layer, what="mask")
+    if fmt in ("csr", "bitmap"):
+        return m2
+    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
+        br, bc = _check_block(fmt[1], *m2.shape, layer)
+        grid = block_mask(m2, (br, bc), layer=layer)
+        return np.repeat(np.repeat(grid, br, axis=0), bc, axis=1)
+    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
+        n, m = int(fmt[1]), int(fmt[2])
+        groups = _check_nm(m2, n, m, layer)
+        # Pads: the lowest pruned positions of a group keeping fewer than n (as encode_nm stores them).
+        free = ~groups
+        pads = free & (np.cumsum(free, axis=2) <= (n - groups.sum(axis=2))[..., None])
+        return (groups | pads).reshape(m2.shape)
+    raise ValueError(
+        f"{_who(layer)}: unknown format {fmt!r}; expected 'csr', 'bitmap', ('bsr', (br, bc)) or ('nm', n, m)"
+    )
+
+
+def storage_breakdown_of(mask: np.ndarray, fmt, *, value_bits: int = 32, index_bits: int | None = 32,
+                         pointer_bits: int = 32, layer: str | None = None) -> dict[str, int]:
+    """``encode(w, mask, fmt).storage_breakdown(...)`` from the mask alone (N:M: ``index_bits=None``
+    means ceil(log2 m) bits, as `NM.storage_breakdown`)."""
+    m2 = gemm_view(mask, layer=layer, what="mask")
+    v = _check_bits("value_bits", value_bits)
+    rows, cols = m2.shape
+    if fmt == "csr":
+        return _csr_breakdown(int(np.count_nonzero(m2)), rows, v, _check_bits("index_bits", index_bits),
+                              _check_bits("pointer_bits", pointer_bits))
+    if fmt == "bitmap":
+        return _bitmap_breakdown(int(np.count_nonzero(m2)), rows * cols, v)
+    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
+        br, bc = _check_block(fmt[1], rows, cols, layer)
+        nblocks = int(np.count_nonzero(block_mask(m2, (br, bc), layer=layer)))
+        return _bsr_breakdown(nblocks, (br, bc), rows // br, v, _check_bits("index_bits", index_bits),
+                              _check_bits("pointer_bits", pointer_bits))
+    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
+        n, m = int(fmt[1]), int(fmt[2])
+        _check_nm(m2, n, m, layer)
+        return _nm_breakdown(rows * (cols // m) * n, m, v, index_bits)
+    raise ValueError(
+        f"{_who(layer)}: unknown format {fmt!r}; expected 'csr', 'bitmap', ('bsr', (br, bc)) or ('nm', n, m)"
     )

@@ -67,6 +67,22 @@ class TileClass:
         for name in ("sram_reads", "sram_writes", "dram_read_bytes", "dram_write_bytes"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
+    @classmethod
+    def _fresh(cls, count: int, compute_cycles: int, macs: int, sram_reads: dict, sram_writes: dict,
+               dram_read_bytes: dict, dram_write_bytes: dict) -> "TileClass":
+        """Construct from dicts nobody else holds (the mapping's own builders): no defensive copies.
+        Thousands of sparse folds make the copies in `__post_init__` a measurable cost."""
+        if count < 1 or compute_cycles < 1:
+            return cls(count=count, compute_cycles=compute_cycles, macs=macs, sram_reads=sram_reads,
+                       sram_writes=sram_writes, dram_read_bytes=dram_read_bytes,
+                       dram_write_bytes=dram_write_bytes)   # raises the usual error
+        tile = object.__new__(cls)
+        tile.__dict__.update(count=count, compute_cycles=compute_cycles, macs=macs,
+                             sram_reads=MappingProxyType(sram_reads), sram_writes=MappingProxyType(sram_writes),
+                             dram_read_bytes=MappingProxyType(dram_read_bytes),
+                             dram_write_bytes=MappingProxyType(dram_write_bytes))
+        return tile
+
     def _key(self) -> tuple:
         return (self.compute_cycles, self.macs,
                 tuple(sorted(self.sram_reads.items())), tuple(sorted(self.sram_writes.items())),
@@ -126,30 +142,41 @@ class LayerMapping:
     dram_write_bytes = property(lambda self: dict(self._totals["dram_write_bytes"]))
 
 
+_FOLD_FIELDS = ("compute_cycles", "macs", "sram_reads", "sram_writes", "dram_read_bytes", "dram_write_bytes")
+
+
+def _fold_key(fold: dict) -> tuple:
+    return (fold["compute_cycles"], fold["macs"],
+            tuple(sorted(fold["sram_reads"].items())), tuple(sorted(fold["sram_writes"].items())),
+            tuple(sorted(fold["dram_read_bytes"].items())), tuple(sorted(fold["dram_write_bytes"].items())))
+
+
 class _Runs:
-    """Run-length builder: appends folds in order, merging equal neighbours."""
+    """Run-length builder: appends folds in order, merging equal neighbours. Tiles are built
+    once at the end, so merging costs a key comparison, not a TileClass."""
 
     def __init__(self) -> None:
-        self.runs: list[TileClass] = []
+        self._runs: list[list] = []      # [count, fold, key]
 
     def add(self, count: int, **fold) -> None:
         if count <= 0:
             return
-        tile = TileClass(count=count, **fold)
-        if self.runs and self.runs[-1].same_fold(tile):
-            last = self.runs[-1]
-            self.runs[-1] = TileClass(count=last.count + count, **{
-                k: getattr(last, k) for k in ("compute_cycles", "macs", "sram_reads", "sram_writes",
-                                              "dram_read_bytes", "dram_write_bytes")})
+        key = _fold_key(fold)
+        if self._runs and self._runs[-1][2] == key:
+            self._runs[-1][0] += count
         else:
-            self.runs.append(tile)
+            self._runs.append([count, fold, key])
 
     def extend(self, tiles: list[TileClass], times: int = 1) -> None:
         for _ in range(times):
             for t in tiles:
-                self.add(t.count, **{k: getattr(t, k) for k in (
-                    "compute_cycles", "macs", "sram_reads", "sram_writes",
-                    "dram_read_bytes", "dram_write_bytes")})
+                self.add(t.count, **{k: getattr(t, k) for k in _FOLD_FIELDS})
+
+    @property
+    def runs(self) -> list[TileClass]:
+        return [TileClass._fresh(count, fold["compute_cycles"], fold["macs"], dict(fold["sram_reads"]),
+                                 dict(fold["sram_writes"]), dict(fold["dram_read_bytes"]),
+                                 dict(fold["dram_write_bytes"])) for count, fold, _ in self._runs]
 
 
 def _splits(total: int, size: int) -> list[tuple[int, int]]:

@@ -191,7 +191,11 @@ def _with_sparse_info(report: LayerReport, model: SparseLayerModel, mapping: Lay
         skipping=summary.skipping, ifmap_mode=sparsity.ifmap.mode, ifmap_density=model.ifmap_density,
         dataflow=model.dataflow))
     table = load_energy_table(model.hardware.energy_table, model.hardware)
-    return replace(report, action_counts=counts, dynamic_energy_pj=price_actions(counts, table), sparse=info)
+    # A mapping left dense counts dense MACs per fold; the layer's useful work is the effectual MACs.
+    pe_count = model.hardware.pe.rows * model.hardware.pe.cols
+    utilisation = summary.effectual_macs / (report.cycles * pe_count) if report.cycles else 0.0
+    return replace(report, macs=summary.effectual_macs, utilisation=utilisation, action_counts=counts,
+                   dynamic_energy_pj=price_actions(counts, table), sparse=info)
 
 
 def _all_causes(stalls: Mapping[str, int]) -> dict[str, int]:

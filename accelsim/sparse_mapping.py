@@ -43,7 +43,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from accelsim.formats import encode, gemm_view
+from accelsim.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.hardware import Hardware
 from accelsim.kernels import tile_stats
 from accelsim.mapping import LayerMapping, TileClass, map_layer
@@ -85,18 +85,14 @@ def _expected_max_normal(lanes: int) -> float:
     return NormalDist().inv_cdf((lanes - 0.375) / (lanes + 0.25))
 
 
-def _processed_mask(mask2d: np.ndarray, spec, weight_shape) -> tuple[np.ndarray | None, str | None, object]:
-    """(processed GEMM-view mask, fallback reason, encoded format) for a storage spec."""
-    if spec is None:
-        return mask2d, None, None
-    shaped = mask2d.reshape(weight_shape)
+def _processed_mask(mask2d: np.ndarray, spec) -> tuple[np.ndarray | None, str | None]:
+    """(processed GEMM-view mask, fallback reason) for a storage spec (``None``: dense storage)."""
+    if spec is None or spec in ("csr", "bitmap"):
+        return mask2d, None                  # they store exactly the mask
     try:
-        fmt = encode(shaped.astype(np.float32), shaped, spec)   # values are irrelevant here
+        return stored_structure(mask2d, spec), None
     except ValueError as exc:
-        return None, str(exc).split(": ", 1)[-1], None
-    if spec in ("csr", "bitmap"):
-        return mask2d, None, fmt                               # they store exactly the mask
-    return gemm_view(fmt.mask()), None, fmt
+        return None, str(exc).split(": ", 1)[-1]
 
 
 def _fold_geometry(mapping: LayerMapping, gemm, dataflow: str, R: int, C: int):
@@ -136,9 +132,8 @@ def _runs(table: np.ndarray) -> tuple[TileClass, ...]:
     tiles = []
     for start, count in zip(starts.tolist(), counts.tolist()):
         cc, macs, si, sf, so, di, df, do = table[start].tolist()
-        tiles.append(TileClass(count=count, compute_cycles=cc, macs=macs,
-                               sram_reads={"ifmap": si, "filter": sf}, sram_writes={"ofmap": so},
-                               dram_read_bytes={"ifmap": di, "filter": df}, dram_write_bytes={"ofmap": do}))
+        tiles.append(TileClass._fresh(count, cc, macs, {"ifmap": si, "filter": sf}, {"ofmap": so},
+                                      {"ifmap": di, "filter": df}, {"ofmap": do}))
     return tuple(tiles)
 
 
@@ -159,34 +154,51 @@ class SparseLayerModel:
         self.ifmap_density = 1.0 if ifmap_density is None else float(ifmap_density)
         self.all_kept = bool(mask2d.all())
         spec = None if self.all_kept else weights.format_spec
-        processed, self.fallback, self.fmt = _processed_mask(mask2d, spec, layer.weight_shape)
-        if processed is None:
-            processed = np.ones_like(mask2d)
+        processed, self.fallback = _processed_mask(mask2d, spec)
+        self.compressed = spec is not None and self.fallback is None
         self.skipping = (weights.mode == "skipping" and not self.all_kept and self.fallback is None)
-        self.decode_cycles = weights.decode_cycles_per_fold if self.fmt is not None else 0
+        self.decode_cycles = weights.decode_cycles_per_fold if self.compressed else 0
         self.table = _dense_table(self.dense)
         self.r, self.c, self.T = _fold_geometry(self.dense, gemm, self.dataflow, self.R, self.C)
-        stats = lambda m: tile_stats(layer, m.reshape(layer.weight_shape), rows=self.R, cols=self.C,
-                                     dataflow=self.dataflow)
-        self.effectual = stats(mask2d)
-        self.processed = self.effectual if processed is mask2d else stats(processed)
-        self.processed_nnz = int(processed.sum())
+        self._stats = lambda m: tile_stats(layer, m.reshape(layer.weight_shape), rows=self.R, cols=self.C,
+                                           dataflow=self.dataflow)
+        self._effectual = None
+        self._processed_mask = processed
+        self.effectual_macs = int(np.count_nonzero(mask2d)) * gemm.m   # every weight meets m inputs
+        # The processed structure's per-fold counts matter only when the hardware skips or moves it.
+        if self.skipping or self.compressed:
+            self.processed = self.effectual if processed is mask2d else self._stats(processed)
+        else:
+            self.processed = None
+        self.processed_nnz = int(np.count_nonzero(processed)) if processed is not None else int(mask2d.size)
         self.slice_words = self.table[:, 3]              # dense filter SRAM words = the fold's slice
         wb = hardware.word_bytes("filter")
-        self.dense_weight_bytes = int(mask2d.size) * wb
-        if self.fmt is None:
-            self.storage = {"values": self.dense_weight_bytes}
-        else:
+        if self.compressed:
             index_bits = None if weights.format == "nm" else weights.index_bits
-            self.storage = self.fmt.storage_breakdown(value_bits=8 * wb, index_bits=index_bits,
-                                                      pointer_bits=weights.index_bits)
+            self.storage = storage_breakdown_of(mask2d, spec, value_bits=8 * wb, index_bits=index_bits,
+                                                pointer_bits=weights.index_bits)
+        else:
+            self.storage = {"values": int(mask2d.size) * wb}
+
+    @property
+    def effectual(self):
+        """Per-fold counts of the real mask (computed on first use)."""
+        if self._effectual is None:
+            self._effectual = self._stats(self.mask2d)
+        return self._effectual
+
+    @property
+    def runs_dense(self) -> bool:
+        """True when the mask changes no fold's time or traffic: the dense folds stand."""
+        activations = (self.ifmap.mode == "skipping" and self.ifmap_density < 1.0 and self.dataflow != "is")
+        return not (self.skipping or self.compressed or activations)
 
     # -- summary --------------------------------------------------------------------------
     def summary(self) -> SparseLayer:
         issued = int(self.processed.macs.sum()) if self.skipping else self.dense.macs
         return SparseLayer(
             dense_macs=self.dense.macs,
-            effectual_macs=int(self.effectual.macs.sum()),
+            effectual_macs=self.effectual_macs,
             issued_macs=issued,
             skipping=self.skipping,
             fallback=self.fallback,
@@ -228,7 +240,7 @@ class SparseLayerModel:
     def map(self, variant: Variant = ACTUAL) -> LayerMapping:
         if variant == ACTUAL:
             if getattr(self, "_actual", None) is None:
-                self._actual = self._map(variant)
+                self._actual = self.dense if self.runs_dense else self._map(variant)
             return self._actual
         return self._map(variant)
 
@@ -239,7 +251,7 @@ class SparseLayerModel:
         busy = streamed > 0
         table[:, 0] = np.where(busy, fill + streamed + self.decode_cycles, 1 + self.decode_cycles)
         table[:, 1] = self.effectual.macs
-        if not self.all_kept and self.fmt is not None:
+        if self.compressed:
             self._compress(table, variant)
         tiles = _runs(table)
         return LayerMapping(layer=self.layer.name, unit="array", dataflow=self.dataflow, tiles=tiles,

@@ -5,7 +5,14 @@ ResNet-50 is also timed on edge_16x16 (44k folds), and on both fold by fold (`_c
 every fold simulated) to show what coalescing identical folds saves; the reports are identical.
 
 Run: ACCELSIM_SCALESIM_PYTHON=/tmp/ssvenv/bin/python PYTHONPATH=. python benchmarks/bench_event.py
-Without ACCELSIM_SCALESIM_PYTHON the SCALE-Sim half is skipped. Times are best-of-N wall times of
+Without ACCELSIM_SCALESIM_PYTHON the SCALE-Sim half is skipped.
+
+`--sparse` times sparse-masked ResNet-50 instead (target: within 2x of the dense event-mode time):
+random masks keeping 30% of each layer's weights on sparse_edge_16x16 and nm_tensor_32x32, dense
+`simulate(net, hw)` against `simulate(net, hw, masks=masks, baseline=dense, explain=False)`, best
+of `--repeat` (3). It also splits each time into mapping and engine (`run_engine` alone) and,
+with `--check`, confirms the sparse report equals the fold-by-fold one.
+Run: PYTHONPATH=. python benchmarks/bench_event.py --sparse [--check] Times are best-of-N wall times of
 `simulate(...)` (imports and interpreter start excluded); SCALE-Sim's time is its own in-process
 run time as reported by scripts/scalesim_run.py (interpreter start and imports excluded too).
 """
@@ -17,8 +24,11 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
+
 from accelsim import load_hardware, map_layer, simulate
 from accelsim.engine import run_engine
+from accelsim.sparse_mapping import SparseLayerModel
 from workloads import get_network
 from workloads.network import Network
 
@@ -46,16 +56,68 @@ def _best(fn, repeat):
     return min(times), statistics.median(times), result
 
 
+SPARSE_PRESETS = ("sparse_edge_16x16", "nm_tensor_32x32")
+SPARSE_TARGET_RATIO = 2.0
+
+
+def sparse(repeat: int = 3, check: bool = False, presets=SPARSE_PRESETS) -> list[tuple[str, float, float]]:
+    """Dense vs sparse-masked event-mode ResNet-50 per preset: prints and returns (preset, dense s,
+    sparse s), best of `repeat`."""
+    network = get_network("resnet50")
+    rng = np.random.default_rng(0)
+    layers = network.layers()
+    names = [layer.name for layer in layers]
+    rows = []
+    for preset in presets:
+        hw = load_hardware(preset)
+        masks = {l.name: rng.random(l.weight_shape) < 0.3 for l in layers
+                 if l.gemm is not None and getattr(l, "weight_shape", None) is not None}
+        baseline = simulate(network, hw)
+        dense_s, _, _ = _best(lambda: simulate(network, hw), repeat)
+        sparse_s, _, report = _best(lambda: simulate(network, hw, masks=masks, baseline=baseline, explain=False),
+                                    repeat)
+        ratio = sparse_s / dense_s
+        verdict = "met" if ratio <= SPARSE_TARGET_RATIO else "MISSED"
+        print(f"resnet50 on {preset}, event, 30% random masks: {sum(l.folds for l in report.layers):,} folds, "
+              f"{baseline.cycles:,} dense / {report.cycles:,} sparse cycles")
+        print(f"  dense {dense_s:.3f} s, sparse {sparse_s:.3f} s, ratio {ratio:.2f} "
+              f"(target <= {SPARSE_TARGET_RATIO:.0f}x: {verdict}; best of {repeat})")
+        # Where the time goes: the mappings, and the engine alone on them.
+        dense_map_s, _, dense_maps = _best(lambda: [map_layer(l, hw) for l in layers], repeat)
+        sparse_map_s, _, sparse_maps = _best(
+            lambda: [SparseLayerModel(l, hw, masks[l.name]).map() if l.name in masks else map_layer(l, hw)
+                     for l in layers], repeat)
+        dense_engine_s, _, _ = _best(lambda: run_engine(dense_maps, names, hw), repeat)
+        sparse_engine_s, _, result = _best(lambda: run_engine(sparse_maps, names, hw), repeat)
+        total = sum(m.folds for m in sparse_maps)
+        print(f"  mapping: dense {dense_map_s:.3f} s, sparse {sparse_map_s:.3f} s; engine: dense "
+              f"{dense_engine_s:.3f} s, sparse {sparse_engine_s:.3f} s ({total - result.coalesced_folds:,} of "
+              f"{total:,} folds simulated with events)")
+        if check:
+            stepped = simulate(network, hw, masks=masks, baseline=baseline, explain=False, _coalesce=False)
+            same = "identical report" if stepped.to_json() == report.to_json() else "REPORTS DIFFER"
+            print(f"  fold by fold: {same}")
+        rows.append((preset, dense_s, sparse_s))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sparse", action="store_true",
+                        help="time sparse-masked against dense ResNet-50 (only that)")
+    parser.add_argument("--check", action="store_true", help="with --sparse: compare with fold by fold")
     parser.add_argument("--hardware", default="scalesim_32x32")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=None, help="runs per timing, best kept (5; 3 with --sparse)")
     parser.add_argument("--layers", nargs="*", default=list(DEFAULT_LAYERS))
     parser.add_argument("--also", nargs="*", default=["edge_16x16"],
                         help="more presets to time full ResNet-50 on (no target)")
     parser.add_argument("--stepped-repeat", type=int, default=2,
                         help="runs of the fold-by-fold (uncoalesced) engine, 0 to skip")
     args = parser.parse_args()
+    if args.sparse:
+        sparse(args.repeat or 3, args.check)
+        return
+    args.repeat = args.repeat or 5
     hardware = load_hardware(args.hardware)
     network = get_network("resnet50")
 

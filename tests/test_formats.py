@@ -219,3 +219,40 @@ def test_nm_round_trips(nm, rows, groups, seed, drop):
     enc = F.encode_nm(w, mask, n, m)
     np.testing.assert_array_equal(enc.decode(), np.where(mask, w, 0))
     assert (enc.mask() | ~mask).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.sampled_from([4, 8, 12]), cols=st.sampled_from([4, 8, 16]), density=st.floats(0.0, 1.0),
+       seed=st.integers(0, 2**16),
+       fmt=st.sampled_from(["csr", "bitmap", ("bsr", (2, 2)), ("bsr", (4, 4)), ("nm", 2, 4), ("nm", 1, 4)]),
+       bits=st.sampled_from([(8, 8, 16), (16, 12, 12), (32, 32, 32)]))
+def test_mask_only_structure_and_storage_equal_encoding(rows, cols, density, seed, fmt, bits):
+    from accelsim.formats import storage_breakdown_of, stored_structure
+
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((rows, cols)).astype(np.float32)
+    mask = rng.random((rows, cols)) < density
+    if isinstance(fmt, tuple) and fmt[0] == "nm":
+        n, m = fmt[1], fmt[2]
+        keep = np.argsort(-np.abs(w).reshape(rows, -1, m) * mask.reshape(rows, -1, m), axis=2)[:, :, :n]
+        nm_mask = np.zeros((rows, cols // m, m), dtype=bool)
+        np.put_along_axis(nm_mask, keep, True, axis=2)
+        mask = nm_mask.reshape(rows, cols) & mask
+    v, i, p = bits
+    index_bits = None if isinstance(fmt, tuple) and fmt[0] == "nm" else i
+    encoded = F.encode(w, mask, fmt)
+    assert np.array_equal(stored_structure(mask, fmt), encoded.mask())
+    assert storage_breakdown_of(mask, fmt, value_bits=v, index_bits=index_bits, pointer_bits=p) == \
+        encoded.storage_breakdown(value_bits=v, index_bits=index_bits, pointer_bits=p)
+
+
+def test_mask_only_functions_refuse_what_encode_refuses():
+    from accelsim.formats import storage_breakdown_of, stored_structure
+
+    mask = np.ones((4, 8), dtype=bool)
+    with pytest.raises(ValueError, match="mask is not 2:4: row 0 group 0 keeps 4 of 4 weights"):
+        stored_structure(mask, ("nm", 2, 4))
+    with pytest.raises(ValueError, match="does not tile the GEMM view"):
+        storage_breakdown_of(mask, ("bsr", (3, 3)))
+    with pytest.raises(ValueError, match="unknown format 'coo'"):
+        storage_breakdown_of(mask, "coo")
