@@ -162,17 +162,22 @@ def _read_report(path: str, keys: tuple[str, ...]) -> list[dict]:
     return out
 
 
-def run(spec: dict) -> dict:
+def run_scalesim(cfg: str, topo: str, layout: str, tmp: str) -> str:
+    """Run SCALE-Sim on written inputs (its chatter to stderr); returns its report directory."""
     from scalesim.scale_sim import scalesim
 
+    with contextlib.redirect_stdout(sys.stderr):
+        sim = scalesim(save_disk_space=True, verbose=False, config=cfg,
+                       topology=topo, layout=layout, input_type_gemm=False)
+        sim.run_scale(top_path=os.path.join(tmp, "out"))
+    return os.path.join(tmp, "out", "accelsim_xval")
+
+
+def run(spec: dict) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="accelsim_scalesim_") as tmp:
         cfg, topo, layout = _write_inputs(spec, tmp)
-        with contextlib.redirect_stdout(sys.stderr):
-            sim = scalesim(save_disk_space=True, verbose=False, config=cfg,
-                           topology=topo, layout=layout, input_type_gemm=False)
-            sim.run_scale(top_path=os.path.join(tmp, "out"))
-        rep = os.path.join(tmp, "out", "accelsim_xval")
+        rep = run_scalesim(cfg, topo, layout, tmp)
         compute = _read_report(os.path.join(rep, "COMPUTE_REPORT.csv"), COMPUTE_KEYS)
         detail = _read_report(os.path.join(rep, "DETAILED_ACCESS_REPORT.csv"), DETAIL_KEYS)
         bandwidth = _read_report(os.path.join(rep, "BANDWIDTH_REPORT.csv"), BANDWIDTH_KEYS)

@@ -35,7 +35,6 @@ are used only by ``OptimizedMapping: true``.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -168,16 +167,10 @@ def _read_sparse(path: str) -> list[dict]:
 
 
 def run(spec: dict) -> dict:
-    from scalesim.scale_sim import scalesim
-
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="accelsim_scalesim_sparse_") as tmp:
         cfg, topo, layout = _write_inputs(spec, tmp)
-        with contextlib.redirect_stdout(sys.stderr):
-            sim = scalesim(save_disk_space=True, verbose=False, config=cfg,
-                           topology=topo, layout=layout, input_type_gemm=False)
-            sim.run_scale(top_path=os.path.join(tmp, "out"))
-        rep = os.path.join(tmp, "out", "accelsim_xval")
+        rep = scalesim_run.run_scalesim(cfg, topo, layout, tmp)
         compute = scalesim_run._read_report(os.path.join(rep, "COMPUTE_REPORT.csv"), scalesim_run.COMPUTE_KEYS)
         detail = scalesim_run._read_report(os.path.join(rep, "DETAILED_ACCESS_REPORT.csv"),
                                            scalesim_run.DETAIL_KEYS)

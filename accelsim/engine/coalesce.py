@@ -299,6 +299,20 @@ class Coalescer:
                                 working["ifmap"], working["filter"], working["ofmap"], first, last)
         return flat
 
+    def _queue(self, num_bytes: int, t: int, port: int) -> tuple[int, int, int]:
+        """(time it leaves the port, time it ends, port free again) for a transfer queued at `t`
+        behind a port busy until `port`; an empty transfer neither waits nor ends later than `t`."""
+        if not num_bytes:
+            return t, t, port
+        stream_cycles = self._cycles_of.get(num_bytes)
+        if stream_cycles is None:
+            stream_cycles = self._cycles_of[num_bytes] = self.dram.streaming_cycles(num_bytes)
+        left = t
+        if stream_cycles:
+            port += stream_cycles
+            left = port
+        return left, left + self.dram.latency, port
+
     def _step(self, g: int, t: int):
         """Advance from the swap of fold `g` at cycle `t` to the swap of fold `g+1`, in closed
         form (see the module docstring); returns that swap's cycle, or None where it does not
@@ -337,33 +351,10 @@ class Coalescer:
         # queue for the channel in this order; each ends its latency after leaving the port.
         # (Their phases are not logged: only a wait of the array reads a log, from its start on,
         # and every wait from here on starts after these transfers end.)
-        latency = dram.latency
-        cycles_of = self._cycles_of
-        port = port_i = port_f = port_w = end_i = end_f = end_w = t
-        if read_i:
-            stream_cycles = cycles_of.get(read_i)
-            if stream_cycles is None:
-                stream_cycles = cycles_of[read_i] = dram.streaming_cycles(read_i)
-            if stream_cycles:
-                port += stream_cycles
-                port_i = port
-            end_i = port_i + latency
-        if read_f:
-            stream_cycles = cycles_of.get(read_f)
-            if stream_cycles is None:
-                stream_cycles = cycles_of[read_f] = dram.streaming_cycles(read_f)
-            if stream_cycles:
-                port += stream_cycles
-                port_f = port
-            end_f = port_f + latency
-        if write:
-            stream_cycles = cycles_of.get(write)
-            if stream_cycles is None:
-                stream_cycles = cycles_of[write] = dram.streaming_cycles(write)
-            if stream_cycles:
-                port += stream_cycles
-                port_w = port
-            end_w = port_w + latency
+        port = t
+        port_i, end_i, port = self._queue(read_i, t, port)
+        port_f, end_f, port = self._queue(read_f, t, port)
+        port_w, end_w, port = self._queue(write, t, port)
         dram.read_bytes += read_i + read_f
         dram.write_bytes += write
         end = t + compute
