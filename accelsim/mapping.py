@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+import numpy as np
+
 OPERANDS = ("ifmap", "filter", "ofmap")
 READ_OPERANDS = ("ifmap", "filter")
 DATAFLOWS = ("ws", "os", "is")
@@ -283,6 +285,73 @@ def _gemm_runs(df: str, m: int, k: int, n: int, R: int, C: int, hw) -> tuple[lis
                         runs.add(r_count, **mid)
                 row_index += r_count
     return runs.runs, eff_sum, util_sum, folds
+
+
+#: Columns of `fold_table`, in order.
+FOLD_COLUMNS = ("compute_cycles", "macs", "sram_ifmap", "sram_filter", "sram_ofmap",
+                "dram_ifmap", "dram_filter", "dram_ofmap")
+
+
+@dataclass(frozen=True)
+class FoldTable:
+    """Every fold of a GEMM layer as numpy rows (`FOLD_COLUMNS`), in execution order, with its
+    geometry: used rows ``r``, used columns ``c``, streamed length ``T`` -- the same numbers as
+    `map_layer`'s runs, one row per fold, for models that change folds one by one."""
+
+    table: np.ndarray
+    r: np.ndarray
+    c: np.ndarray
+    T: int
+    mapping_efficiency: float
+    compute_utilisation: float
+
+
+def fold_table(layer, hardware) -> FoldTable:
+    """`map_layer`'s folds of a GEMM layer, vectorised (tests check both agree fold for fold)."""
+    gemm, hw = layer.gemm, hardware
+    R, C, df = hw.pe.rows, hw.pe.cols, hw.pe.dataflow
+    m, k, n = gemm.m, gemm.k, gemm.n
+    wb = {op: hw.word_bytes(op) for op in OPERANDS}
+    cap = {op: hw.buffers.capacity_bytes(op) for op in OPERANDS}
+    Sr, Sc, T = {"ws": (k, n, m), "is": (k, m, n), "os": (m, n, k)}[df]
+    fill, denom = (2 * R + C - 2, 2 * R + 2 * C + T - 3) if df != "os" else (R + C - 2, R + C + T - 2)
+    row_sizes = np.minimum(R, Sr - R * np.arange(-(-Sr // R)))
+    col_sizes = np.minimum(C, Sc - C * np.arange(-(-Sc // C)))
+    nrf, ncf = row_sizes.size, col_sizes.size
+    r = np.tile(row_sizes, ncf).astype(np.int64)                 # one group: column fold outer
+    c = np.repeat(col_sizes, nrf).astype(np.int64)
+    first_col = np.repeat(np.arange(ncf) == 0, nrf)
+    first_row = np.tile(np.arange(nrf) == 0, ncf)
+    last_row = np.tile(np.arange(nrf) == nrf - 1, ncf)
+    one = np.zeros((r.size, 8), dtype=np.int64)
+    one[:, 0] = fill + T
+    one[:, 1] = r * c * T
+    if df == "ws":
+        keep_row = _fits(m * k, wb["ifmap"], cap["ifmap"])
+        keep_psums = _fits(m * min(n, C), wb["ofmap"], cap["ofmap"])
+        one[:, 2], one[:, 3], one[:, 4] = T * r, r * c, T * c
+        one[:, 5] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
+        one[:, 6] = r * c * wb["filter"]
+    elif df == "is":
+        keep_row = _fits(k * n, wb["filter"], cap["filter"])
+        keep_psums = _fits(n * min(m, C), wb["ofmap"], cap["ofmap"])
+        one[:, 2], one[:, 3], one[:, 4] = r * c, T * r, T * c
+        one[:, 5] = r * c * wb["ifmap"]
+        one[:, 6] = np.where(first_col | (not keep_row), T * r, 0) * wb["filter"]
+    else:
+        keep_row = _fits(m * k, wb["ifmap"], cap["ifmap"])
+        keep_col = _fits(k * min(n, C), wb["filter"], cap["filter"])
+        one[:, 2], one[:, 3], one[:, 4] = T * r, T * c, r * c
+        one[:, 5] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
+        one[:, 6] = np.where(first_row | (not keep_col), T * c, 0) * wb["filter"]
+        one[:, 7] = r * c * wb["ofmap"]
+    if df != "os":
+        psum = T * c * wb["ofmap"]
+        one[:, 7] = np.where(last_row | (not keep_psums), psum, 0)
+    eff = float(np.sum(r * c / (R * C))) / r.size
+    util = float(np.sum(r * c * T / (R * C * denom))) / r.size
+    groups = gemm.groups
+    return FoldTable(np.tile(one, (groups, 1)), np.tile(r, groups), np.tile(c, groups), T, eff, util)
 
 
 def _vector_mapping(layer, hw) -> LayerMapping:

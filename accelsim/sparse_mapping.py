@@ -46,7 +46,7 @@ import numpy as np
 from accelsim.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.hardware import Hardware
 from accelsim.kernels import tile_stats
-from accelsim.mapping import LayerMapping, TileClass, map_layer
+from accelsim.mapping import LayerMapping, TileClass, fold_table, map_layer
 
 #: Per-fold columns of a layer's fold table, in this order.
 _FIELDS = ("compute_cycles", "macs", "sram_ifmap", "sram_filter", "sram_ofmap",
@@ -95,26 +95,6 @@ def _processed_mask(mask2d: np.ndarray, spec) -> tuple[np.ndarray | None, str | 
         return None, str(exc).split(": ", 1)[-1]
 
 
-def _fold_geometry(mapping: LayerMapping, gemm, dataflow: str, R: int, C: int):
-    """Per fold: used rows r, used columns c, streamed length T (mapping.py's fold order)."""
-    Sr, Sc, T = {"ws": (gemm.k, gemm.n, gemm.m), "is": (gemm.k, gemm.m, gemm.n),
-                 "os": (gemm.m, gemm.n, gemm.k)}[dataflow]
-    rows = np.minimum(R, Sr - R * np.arange(-(-Sr // R)))
-    cols = np.minimum(C, Sc - C * np.arange(-(-Sc // C)))
-    r = np.tile(rows, cols.size * gemm.groups)
-    c = np.tile(np.repeat(cols, rows.size), gemm.groups)
-    return r.astype(np.int64), c.astype(np.int64), T
-
-
-def _dense_table(mapping: LayerMapping) -> np.ndarray:
-    counts = np.array([t.count for t in mapping.tiles], dtype=np.int64)
-    rows = np.array([[t.compute_cycles, t.macs, t.sram_reads.get("ifmap", 0), t.sram_reads.get("filter", 0),
-                      t.sram_writes.get("ofmap", 0), t.dram_read_bytes.get("ifmap", 0),
-                      t.dram_read_bytes.get("filter", 0), t.dram_write_bytes.get("ofmap", 0)]
-                     for t in mapping.tiles], dtype=np.int64)
-    return np.repeat(rows, counts, axis=0)
-
-
 def _spread(total: int, weights: np.ndarray, per_pass: int) -> np.ndarray:
     """Integer shares of ``total`` per pass of ``per_pass`` weight units, exact over whole passes."""
     if total == 0 or per_pass == 0:
@@ -142,7 +122,7 @@ class SparseLayerModel:
 
     def __init__(self, layer, hardware: Hardware, mask: np.ndarray, ifmap_density: float | None = None):
         self.layer, self.hardware = layer, hardware
-        self.dense = map_layer(layer, hardware)
+        self._dense = None
         pe, sparsity = hardware.pe, hardware.sparsity
         self.R, self.C, self.dataflow = pe.rows, pe.cols, pe.dataflow
         gemm = layer.gemm
@@ -158,8 +138,8 @@ class SparseLayerModel:
         self.compressed = spec is not None and self.fallback is None
         self.skipping = (weights.mode == "skipping" and not self.all_kept and self.fallback is None)
         self.decode_cycles = weights.decode_cycles_per_fold if self.compressed else 0
-        self.table = _dense_table(self.dense)
-        self.r, self.c, self.T = _fold_geometry(self.dense, gemm, self.dataflow, self.R, self.C)
+        self.folds = fold_table(layer, hardware)
+        self.table, self.r, self.c, self.T = self.folds.table, self.folds.r, self.folds.c, self.folds.T
         self._stats = lambda m: tile_stats(layer, m.reshape(layer.weight_shape), rows=self.R, cols=self.C,
                                            dataflow=self.dataflow)
         self._effectual = None
@@ -181,6 +161,17 @@ class SparseLayerModel:
             self.storage = {"values": int(mask2d.size) * wb}
 
     @property
+    def dense(self) -> LayerMapping:
+        """The layer's dense mapping (built on first use)."""
+        if self._dense is None:
+            self._dense = map_layer(self.layer, self.hardware)
+        return self._dense
+
+    @property
+    def dense_macs(self) -> int:
+        return int(self.table[:, 1].sum())
+
+    @property
     def effectual(self):
         """Per-fold counts of the real mask (computed on first use)."""
         if self._effectual is None:
@@ -195,9 +186,9 @@ class SparseLayerModel:
 
     # -- summary --------------------------------------------------------------------------
     def summary(self) -> SparseLayer:
-        issued = int(self.processed.macs.sum()) if self.skipping else self.dense.macs
+        issued = int(self.processed.macs.sum()) if self.skipping else self.dense_macs
         return SparseLayer(
-            dense_macs=self.dense.macs,
+            dense_macs=self.dense_macs,
             effectual_macs=self.effectual_macs,
             issued_macs=issued,
             skipping=self.skipping,
@@ -255,9 +246,9 @@ class SparseLayerModel:
             self._compress(table, variant)
         tiles = _runs(table)
         return LayerMapping(layer=self.layer.name, unit="array", dataflow=self.dataflow, tiles=tiles,
-                            mapping_efficiency=self.dense.mapping_efficiency,
-                            compute_utilisation=self.dense.compute_utilisation,
-                            ops=self.dense.ops, rows=self.R, cols=self.C)
+                            mapping_efficiency=self.folds.mapping_efficiency,
+                            compute_utilisation=self.folds.compute_utilisation,
+                            ops=self.gemm.macs, rows=self.R, cols=self.C)
 
     def _compress(self, table: np.ndarray, variant: Variant) -> None:
         """Filter traffic of the compressed format: processed values plus spread metadata."""

@@ -111,6 +111,9 @@ class Greedy:
             current = chosen
 
 
+_SEED_LEVELS = (0.3, 0.5, 0.7)
+
+
 def _fitness(record: CandidateRecord, threshold: float) -> tuple[int, float, int]:
     """Smaller is fitter: feasible before infeasible (Deb's rule), then objective or shortfall."""
     if record.feasible:
@@ -122,7 +125,8 @@ def _fitness(record: CandidateRecord, threshold: float) -> tuple[int, float, int
 class Evolutionary:
     """A seeded genetic algorithm over per-layer genes ``(granularity, sparsity)``.
 
-    The first population is the dense plan plus random plans (each layer dense with probability
+    The first population is the dense plan, uniform plans (every option at 30, 50 and 70%
+    sparsity, up to half the population) and random plans (each layer dense with probability
     1/2, else a uniformly drawn option and level). Each generation keeps the ``elites`` fittest,
     then fills up with children: two parents by ``tournament``-way tournament, uniform crossover
     with probability ``crossover_rate`` (else a copy of the first parent), and each gene redrawn
@@ -156,7 +160,14 @@ class Evolutionary:
         choices = [space.choices(name) for name in space.layers]
         rate = 1.0 / len(choices) if self.mutation_rate is None else float(self.mutation_rate)
 
-        plans = [space.dense_plan] + [self._random_plan(choices, rng) for _ in range(self.population - 1)]
+        # Up to half the first population is uniform plans, so the search starts where a uniform
+        # pruner would be; random plans alone mostly land on infeasible high sparsities.
+        seeds = list(dict.fromkeys(
+            space.uniform_plan(label, level) for label, option in space.options.items()
+            for level in option.levels if level in _SEED_LEVELS or len(option.levels) == 1))
+        seeds = [plan for plan in seeds if plan != space.dense_plan][: self.population // 2]
+        plans = [space.dense_plan] + seeds
+        plans += [self._random_plan(choices, rng) for _ in range(self.population - len(plans))]
         population = [evaluator.evaluate(plan) for plan in plans]
         evaluator.emit("generation", generation=0)
         for generation in range(1, self.generations + 1):

@@ -142,3 +142,32 @@ def test_real_preset_hardware():
     hwp = load_hardware("scalesim_32x32")
     m = map_layer(Conv2d("c", 64, 64, (3, 3), (56, 56), padding=(1, 1)), hwp)
     assert m.macs == 64 * 64 * 9 * 56 * 56 and m.dataflow == "os"
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(1, 70), k=st.integers(1, 70), n=st.integers(1, 70), groups=st.sampled_from([1, 2, 3]),
+       rows=st.integers(1, 9), cols=st.integers(1, 9), dataflow=st.sampled_from(["ws", "os", "is"]),
+       sram=st.sampled_from([64, 1024, 1 << 20]))
+def test_fold_table_is_map_layer_fold_by_fold(m, k, n, groups, rows, cols, dataflow, sram):
+    import numpy as np
+
+    from accelsim.mapping import fold_table
+
+    from accelsim.hardware import load_hardware
+
+    hw = load_hardware("scalesim_32x32")
+    for path, value in (("pe.rows", rows), ("pe.cols", cols), ("pe.dataflow", dataflow),
+                        ("buffers.ifmap.size_bytes", sram), ("buffers.filter.size_bytes", sram),
+                        ("buffers.ofmap.size_bytes", sram)):
+        hw = hw.replace(path, value)
+    layer = Conv2d("c", groups * k, groups * n, (1, 1), (m, 1), groups=groups)   # groups x (m, k) @ (k, n)
+    mapping = map_layer(layer, hw)
+    expanded = np.repeat(np.array([[t.compute_cycles, t.macs, t.sram_reads["ifmap"], t.sram_reads["filter"],
+                                    t.sram_writes["ofmap"], t.dram_read_bytes["ifmap"], t.dram_read_bytes["filter"],
+                                    t.dram_write_bytes["ofmap"]] for t in mapping.tiles]),
+                         [t.count for t in mapping.tiles], axis=0)
+    folds = fold_table(layer, hw)
+    assert np.array_equal(folds.table, expanded)
+    assert folds.mapping_efficiency == pytest.approx(mapping.mapping_efficiency, rel=1e-12)
+    assert folds.compute_utilisation == pytest.approx(mapping.compute_utilisation, rel=1e-12)
+    assert int((folds.r * folds.c).sum()) * folds.T == mapping.macs

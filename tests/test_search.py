@@ -501,3 +501,14 @@ def test_search_result_round_trips_numbers_exactly_through_json(mlp):
     assert loaded["best"]["objective"] == result.best_objective
     assert [tuple(g) for g in loaded["best"]["plan"]] == list(result.best_plan)
     assert np.isfinite([c["objective"] for c in loaded["candidates"]]).all()
+
+
+def test_evolutionary_first_population_holds_uniform_plans(mlp):
+    space = SearchSpace(*mlp)
+    strategy = Evolutionary(population=8, generations=0)
+    result = run(mlp, strategy=strategy, space=space)
+    first = [c.plan for c in result.candidates[: strategy.population]]
+    uniform = {space.uniform_plan(label, level) for label, option in space.options.items()
+               for level in option.levels if level in (0.3, 0.5, 0.7) or len(option.levels) == 1}
+    seeded = [plan for plan in first if plan in uniform]
+    assert len(seeded) == strategy.population // 2
