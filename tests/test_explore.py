@@ -28,10 +28,11 @@ def small_points(base):
 # ---- points -----------------------------------------------------------------------------
 def test_point_hash_is_stable_across_processes(base):
     point = Point("resnet50", base.replace("pe.rows", 64), network_params={"input_hw": (64, 64)},
-                  pruning={"granularity": "element", "amount": 0.5})
+                  pruning={"granularity": "block", "amount": 0.5, "block_shape": (4, 4)})
     code = ("from accelsim.dse import Point; from accelsim import load_hardware;"
             "print(Point('resnet50', load_hardware('scalesim_32x32').replace('pe.rows', 64),"
-            " network_params={'input_hw': [64, 64]}, pruning={'amount': 0.5, 'granularity': 'element'}).key)")
+            " network_params={'input_hw': [64, 64]},"
+            " pruning={'block_shape': [4, 4], 'seed': 0, 'amount': 0.5, 'granularity': 'block'}).key)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "123"})
     assert out.stdout.strip() == point.key
@@ -44,8 +45,15 @@ def test_point_key_changes_with_every_field(base):
         Point("mlp", base),
         Point("lenet5", base.replace("pe.rows", 16)),
         Point("lenet5", base, network_params={"num_classes": 5}),
-        Point("lenet5", base, pruning={"granularity": "element", "amount": 0.5}),
-        Point("lenet5", base, pruning={"granularity": "element", "amount": 0.75}),
+        Point("lenet5", base, pruning={"granularity": "unstructured", "amount": 0.5}),
+        Point("lenet5", base, pruning={"granularity": "unstructured", "amount": 0.75}),
+        Point("lenet5", base, pruning={"granularity": "unstructured", "amount": 0.5, "seed": 1}),
+        Point("lenet5", base, pruning={"granularity": "unstructured", "amount": 0.5, "scope": "global"}),
+        Point("lenet5", base, pruning={"granularity": "channel", "amount": 0.5}),
+        Point("lenet5", base, pruning={"granularity": "block", "amount": 0.5, "block_shape": [2, 2]}),
+        Point("lenet5", base, pruning={"granularity": "block", "amount": 0.5, "block_shape": [2, 4]}),
+        Point("lenet5", base, pruning={"granularity": "nm", "n": 2, "m": 4}),
+        Point("lenet5", base, pruning={"granularity": "nm", "n": 1, "m": 4}),
         Point("lenet5", base, masks_hash="a" * 64),
     ]
     keys = {reference.key} | {v.key for v in variants}
@@ -62,8 +70,8 @@ def test_point_round_trips_and_pickles(base):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"mode": "quantum"}, "mode"),
-    ({"pruning": {"granularity": "element", "amount": 1.5}}, "pruning.amount"),
-    ({"pruning": {"granularity": "blob", "amount": 0.5}}, "pruning.granularity"),
+    ({"pruning": {"granularity": "unstructured", "amount": 1.5}}, "pruning.amount"),
+    ({"pruning": {"granularity": "element", "amount": 0.5}}, "pruning.granularity: must be one of unstructured"),
     ({"masks_hash": "xyz"}, "masks_hash"),
     ({"network_params": {"f": object()}}, "network_params"),
 ])
@@ -72,9 +80,9 @@ def test_point_rejects_bad_fields_naming_them(base, kwargs, message):
         Point("lenet5", base, **kwargs)
 
 
-def test_evaluate_refuses_pruning_plans_until_sparse_simulation_exists(base):
-    with pytest.raises(ValueError, match="sparse simulation"):
-        evaluate(Point("lenet5", base, pruning={"granularity": "element", "amount": 0.5}))
+def test_evaluate_refuses_a_bare_masks_hash_it_cannot_rebuild(base):
+    with pytest.raises(ValueError, match="masks .* cannot be evaluated"):
+        evaluate(Point("lenet5", base, masks_hash="a" * 64))
 
 
 def test_evaluate_record_has_point_columns_hardware_axes_and_totals(base):

@@ -12,6 +12,7 @@ import traceback
 from typing import Any, Callable, Iterable, Mapping
 
 from accelsim.dse.executors import Executor, process_pool
+from accelsim.dse.plans import plan_columns, plan_masks
 from accelsim.dse.points import Point, canonical_json
 from accelsim.dse.store import Store
 
@@ -36,20 +37,76 @@ def _network(name: str, params_json: str):
     return get_network(name, **json.loads(params_json))
 
 
+@functools.lru_cache(maxsize=2)
+def _weights(name: str, params_json: str, seed: int):
+    # Stand-in weights (He-initialised, seeded): only plans with a new seed or network redraw them.
+    from workloads.models import init_weights
+
+    return init_weights(_network(name, params_json), seed=seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _masks(name: str, params_json: str, plan_json: str):
+    # Pruning is the slow part of a sparse point (seconds for ResNets); every hardware variant of
+    # the same network and plan reuses the masks. Small bound: a ResNet-50 mask set is ~25 MB.
+    plan = json.loads(plan_json)
+    return plan_masks(_network(name, params_json), _weights(name, params_json, plan["seed"]), plan)
+
+
+class _Hashed:
+    """A hardware that hashes and compares by its content hash, so lru_cache can key on it."""
+
+    def __init__(self, hardware) -> None:
+        self.hardware, self.key = hardware, hardware.content_hash()
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Hashed) and other.key == self.key
+
+
+@functools.lru_cache(maxsize=32)
+def _dense_report(name: str, params_json: str, hardware: _Hashed, mode: str):
+    # The dense run of a network on a hardware: a dense point's result and the baseline of every
+    # sparse point on that hardware (computed once per worker, not once per plan).
+    from accelsim.simulate import simulate
+
+    return simulate(_network(name, params_json), hardware.hardware, mode=mode)
+
+
 def evaluate(point: Point) -> dict[str, Any]:
     """Simulate `point` and return one flat record: the point's columns, then totals.
 
     Totals have unit-suffixed names (``cycles``, ``seconds``, ``energy_pj``, ``edp_j_s``,
-    ``energy_<component>_pj``); hardware fields appear as dotted-path columns (``pe.rows``)."""
+    ``energy_<component>_pj``); hardware fields appear as dotted-path columns (``pe.rows``).
+
+    A point with a pruning plan is simulated sparse: masks from `accelsim.dse.plans.plan_masks`
+    (the plan applied to seeded stand-in weights), compared with the dense run on the same
+    hardware. Every record has the plan as flat columns (``pruning.granularity``,
+    ``pruning.amount``, ...; see `plans.plan_columns`), ``density`` (kept fraction of all weights),
+    ``dense_cycles``, ``ideal_speedup``, ``achieved_speedup`` and ``loss_<cause>_cycles`` (the cycles
+    between ideal and achieved, by cause; they add up to ``cycles - dense_cycles / ideal_speedup``),
+    all as `Report` defines them (so ``dense_cycles`` counts unmasked layers, e.g. pooling, as they
+    ran next to the sparse ones). A dense point has density and speedups 1.0 and zero losses."""
+    from accelsim.report import SPEEDUP_LOSSES
     from accelsim.simulate import simulate
 
-    if point.is_sparse:
+    if point.masks_hash is not None:
         raise ValueError(
-            f"point {point.key[:12]}: pruning plan {point.pruning!r} / masks {point.masks_hash!r} cannot be "
-            "evaluated yet: sparse simulation does not exist (points with plans are hashed and stored only)")
-    network = _network(point.network, canonical_json(point.network_params))
-    report = simulate(network, point.hardware, mode=point.mode)
+            f"point {point.key[:12]}: masks {point.masks_hash[:12]}... cannot be evaluated: a point holds only the "
+            "masks' hash, not the masks (give a pruning plan instead, or simulate the masks directly)")
+    params_json = canonical_json(point.network_params)
+    network = _network(point.network, params_json)
+    dense = _dense_report(point.network, params_json, _Hashed(point.hardware), point.mode)
+    if point.pruning is None:
+        report, density, losses = dense, 1.0, dict.fromkeys(SPEEDUP_LOSSES, 0.0)
+    else:
+        masks = _masks(point.network, params_json, canonical_json(point.pruning))
+        report = simulate(network, point.hardware, mode=point.mode, masks=masks, baseline=dense)
+        density, losses = masks.density, report.speedup_losses_cycles()
     record = point.describe()
+    record.update(plan_columns(point.pruning))
     record.update(
         layers=len(report.layers),
         macs=report.macs,
@@ -65,6 +122,11 @@ def evaluate(point: Point) -> dict[str, Any]:
         pe_count=report.pe_count,
         dram_bytes=sum(layer.dram_bytes for layer in report.layers),
         sram_bytes=sum(layer.sram_bytes for layer in report.layers),
+        density=density,
+        dense_cycles=report.dense_cycles,
+        ideal_speedup=1.0 if report is dense else report.ideal_speedup,
+        achieved_speedup=1.0 if report is dense else report.achieved_speedup,
+        **{f"loss_{cause}_cycles": value for cause, value in losses.items()},
     )
     for component, energy in sorted(report.energy_by_component_pj().items()):
         record[f"energy_{component}_pj"] = energy

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from accelsim.dse.plans import check_plan
 from accelsim.hardware import Hardware, load_hardware
 
 __all__ = ["Point", "POINT_SCHEMA", "canonical_json", "flatten_hardware"]
 
 #: Part of every hash: bump it when the meaning of a field changes, so old store rows stop matching.
+#: (Plans got `pruning`'s granularity names before any plan point could be evaluated or stored, so
+#: that change kept schema 1, and with it the keys of all dense points.)
 POINT_SCHEMA = 1
-
-_PLAN_GRANULARITIES = ("element", "vector", "block", "channel", "filter", "n:m")
 
 
 def canonical_json(value: Any) -> str:
@@ -35,24 +35,6 @@ def _plain(value: Any, where: str) -> Any:
         raise ValueError(f"{where}: must be JSON-serialisable plain data, got {value!r} ({exc})") from None
 
 
-def _check_plan(plan: Any) -> dict | None:
-    if plan is None:
-        return None
-    if not isinstance(plan, Mapping):
-        raise ValueError(f"pruning: must be a mapping like {{granularity: element, amount: 0.5}}, got {plan!r}")
-    plan = _plain(dict(plan), "pruning")
-    granularity = plan.get("granularity")
-    if granularity not in _PLAN_GRANULARITIES:
-        raise ValueError(f"pruning.granularity: must be one of {', '.join(_PLAN_GRANULARITIES)}, got {granularity!r}")
-    amount = plan.get("amount")
-    # torch.nn.utils.prune convention: a float is a fraction in [0, 1], an int a count.
-    ok = (isinstance(amount, float) and math.isfinite(amount) and 0.0 <= amount <= 1.0) or (
-        isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0)
-    if not ok:
-        raise ValueError(f"pruning.amount: must be a fraction in [0, 1] or a non-negative count, got {amount!r}")
-    return plan
-
-
 @dataclass(frozen=True, eq=False)
 class Point:
     """One design point. Construction validates; equality and hashing go by `key`.
@@ -60,8 +42,10 @@ class Point:
     - `network`: zoo name; `network_params`: keyword arguments for its builder (e.g. input_hw).
     - `hardware`: a `Hardware`, its `to_dict()` form, or a preset name / YAML path.
     - `mode`: simulation mode (checked against `accelsim.simulate.MODES`).
-    - `pruning`: optional plan ``{granularity, amount, ...}``; `masks_hash`: optional content hash
-      of a concrete `Masks`. Both are part of the key; evaluating them needs sparse simulation.
+    - `pruning`: optional plan ``{granularity, amount, block_shape, n, m, scope, seed}`` (see
+      `accelsim.dse.plans`; stored with its defaults filled in); `masks_hash`: optional content
+      hash of a concrete `Masks` (hashed and stored only: `evaluate` cannot rebuild the masks).
+      Both are part of the key; a point with neither is dense.
     Treat the dict fields as read-only: the key is computed once, at construction.
     """
 
@@ -91,7 +75,7 @@ class Point:
         if not isinstance(self.network_params, Mapping):
             raise ValueError(f"network_params: must be a mapping, got {self.network_params!r}")
         object.__setattr__(self, "network_params", _plain(dict(self.network_params), "network_params"))
-        object.__setattr__(self, "pruning", _check_plan(self.pruning))
+        object.__setattr__(self, "pruning", check_plan(self.pruning))
         if self.masks_hash is not None and not (
                 isinstance(self.masks_hash, str) and len(self.masks_hash) == 64
                 and all(c in "0123456789abcdef" for c in self.masks_hash)):

@@ -19,17 +19,21 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from accelsim.dse.plans import PLAN_COLUMNS
+from accelsim.report import SPEEDUP_LOSSES
+
 __all__ = ["Store", "STORE_SCHEMA", "RECORD_COLUMNS", "ordered_columns"]
 
 STORE_SCHEMA = 1
 
 #: Columns of the default `evaluate` record, in export order; other columns follow, sorted.
 RECORD_COLUMNS = (
-    "point_key", "network", "network_params", "mode", "pruning", "masks_hash", "hardware",
+    "point_key", "network", "network_params", "mode", "pruning", *PLAN_COLUMNS, "masks_hash", "hardware",
     "hardware_hash", "layers", "macs", "cycles", "compute_cycles", "stall_dram_bandwidth_cycles",
     "stall_dram_latency_cycles", "stall_wake_up_cycles", "stall_dependency_cycles", "seconds",
     "energy_pj", "dynamic_energy_pj", "leakage_energy_pj", "edp_j_s", "utilisation", "pe_count",
-    "dram_bytes", "sram_bytes",
+    "dram_bytes", "sram_bytes", "density", "dense_cycles", "ideal_speedup", "achieved_speedup",
+    *(f"loss_{cause}_cycles" for cause in SPEEDUP_LOSSES),
 )
 
 _SCHEMA_SQL = """

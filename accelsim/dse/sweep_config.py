@@ -1,9 +1,15 @@
 """Sweep files: YAML describing a sweep, validated completely before any point runs.
 
 ```yaml
-hardware: scalesim_32x32          # base: preset name or hardware YAML path (relative to this file)
+hardware: scalesim_32x32          # base: preset name or hardware YAML path (relative to this file),
+                                  #   or a list of them (an axis: grid and zip apply to each)
 networks: [resnet50]              # zoo names, or {name: resnet50, params: {input_hw: [160, 160]}}
 modes: [analytical]               # optional, default [analytical]
+pruning:                          # optional: pruning plans (null = dense), see accelsim.dse.plans
+  - null
+  - {granularity: unstructured, amount: 0.5}
+  - {granularity: block, amount: 0.5, block_shape: [4, 4]}
+  - {granularity: nm, n: 2, m: 4}
 grid:                             # cartesian product over dotted hardware paths
   pe.dataflow: [ws, os, is]
   buffers.ifmap.size_bytes: [32768, 65536]
@@ -16,8 +22,11 @@ store: results.sqlite             # relative to this file
 on_error: raise                   # or record
 ```
 
-Point order: networks, then modes, then the zip axis, then grid axes in file order (last fastest).
-Errors name the file, line and key: ``sweep.yaml:7: grid.pe.rowz: unknown hardware field ...``.
+Point order: networks, then pruning plans, then modes, then base hardware, then the zip axis,
+then grid axes in file order (last fastest). The points of one plan are adjacent, so a worker
+that gets a chunk of them prunes once.
+Errors name the file, line and key: ``sweep.yaml:7: grid.pe.rowz: unknown hardware field ...``,
+``sweep.yaml:5: pruning[2].block_shape: must be [rows, cols] ...``.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typing import Any
 
 from accelsim import strict_yaml
 from accelsim.dse.explore import ON_ERROR
+from accelsim.dse.plans import PlanError, check_plan, check_plan_fits
 from accelsim.dse.points import Point
 from accelsim.hardware import Hardware, HardwareError, load_hardware
 
@@ -92,44 +102,52 @@ class _Parser:
         for key in ("hardware", "networks"):
             if key not in d:
                 raise self.fail(d, None, key, "missing required key")
-        base = self.base_hardware()
+        bases = self.base_hardware()
         networks = self.networks()
+        plans = self.plans(networks)
         modes = self.modes()
-        zip_axis = self.zip_axis(base)
-        grid_axes = self.grid_axes(base, zip_axis)
-        if "pruning" in d and d["pruning"] not in (None, [], [None]):
-            raise self.fail(d, "pruning", "pruning",
-                            "sweeps over pruning plans need sparse simulation, which does not exist yet")
-        axes_lists = [networks, modes] + ([zip_axis[1]] if zip_axis else []) + [values for _, values in grid_axes]
+        zip_axis = self.zip_axis(bases)
+        grid_axes = self.grid_axes(bases, zip_axis)
+        axes_lists = ([networks, plans, modes, bases] + ([zip_axis[1]] if zip_axis else [])
+                      + [values for _, values in grid_axes])
         combos = self.sample(axes_lists)
         points = []
         for combo in combos:
-            network, mode, *settings = combo
+            network, plan, mode, hardware, *settings = combo
             merged: dict[str, Any] = {}
             for setting in settings:
                 merged.update(setting)
-            hardware = base
             try:
                 for hw_path, value in merged.items():
                     hardware = hardware.replace(hw_path, value)
             except HardwareError as exc:
                 raise SweepConfigError(f"{self.source}: combination {merged}: {exc}") from None
-            points.append(Point(network["name"], hardware, mode=mode, network_params=network["params"]))
-        names = (["network", "mode"] + (list(zip_axis[0]) if zip_axis else []) + [p for p, _ in grid_axes])
+            points.append(Point(network["name"], hardware, mode=mode, network_params=network["params"],
+                                pruning=plan))
+        names = (["network"] + (["pruning"] if "pruning" in d else []) + ["mode"]
+                 + (["hardware"] if isinstance(d["hardware"], list) else [])
+                 + (list(zip_axis[0]) if zip_axis else []) + [p for p, _ in grid_axes])
         return SweepConfig(source=self.source, points=tuple(points), store=self.store(),
                            executor=self.executor(), on_error=self.on_error(), axes=tuple(names))
 
     # ---- sections -----------------------------------------------------------------------
-    def base_hardware(self) -> Hardware:
-        d, spec = self.data, self.data["hardware"]
-        if not isinstance(spec, str) or not spec:
-            raise self.fail(d, "hardware", "hardware", f"must be a preset name or a YAML path, got {spec!r}")
-        if spec.endswith((".yaml", ".yml")) and not os.path.isabs(spec):
-            spec = str(self.base_dir / spec)
-        try:
-            return load_hardware(spec)
-        except HardwareError as exc:
-            raise self.fail(d, "hardware", "hardware", str(exc)) from None
+    def base_hardware(self) -> list[Hardware]:
+        d, specs = self.data, self.data["hardware"]
+        listed = isinstance(specs, list)
+        if listed and not specs:
+            raise self.fail(d, "hardware", "hardware", "empty list (give at least one preset name or YAML path)")
+        out = []
+        for i, spec in enumerate(specs if listed else [specs]):
+            where = f"hardware[{i}]" if listed else "hardware"
+            if not isinstance(spec, str) or not spec:
+                raise self.fail(d, "hardware", where, f"must be a preset name or a YAML path, got {spec!r}")
+            if spec.endswith((".yaml", ".yml")) and not os.path.isabs(spec):
+                spec = str(self.base_dir / spec)
+            try:
+                out.append(load_hardware(spec))
+            except HardwareError as exc:
+                raise self.fail(d, "hardware", where, str(exc)) from None
+        return out
 
     def networks(self) -> list[dict[str, Any]]:
         from workloads.zoo import UnknownNetworkError, get_network, list_networks
@@ -159,6 +177,37 @@ class _Parser:
             out.append({"name": name, "params": dict(params)})
         return out
 
+    def plans(self, networks: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        """The pruning axis: canonical plans (None for dense), each checked against every network."""
+        from workloads.zoo import get_network
+
+        d = self.data
+        entries = d.get("pruning")
+        if entries is None:
+            return [None]
+        if not isinstance(entries, list):
+            raise self.fail(d, "pruning", "pruning",
+                            f"must be a list of plans (null for dense), like [null, {{granularity: unstructured, "
+                            f"amount: 0.5}}], got {entries!r}")
+        if not entries:
+            raise self.fail(d, "pruning", "pruning", "empty axis (give at least one plan, or null for dense)")
+        out = []
+        for i, entry in enumerate(entries):
+            where = f"pruning[{i}]"
+            if entry is not None and not isinstance(entry, dict):
+                raise self.fail(d, "pruning", where,
+                                f"must be a plan mapping like {{granularity: unstructured, amount: 0.5}} or null "
+                                f"(dense), got {entry!r}")
+            try:
+                plan = check_plan(entry)
+                for network in networks:  # e.g. a block shape that tiles no layer: a plan that prunes nothing
+                    check_plan_fits(get_network(network["name"], **network["params"]), plan)
+            except PlanError as exc:  # only a mapping gets here; name the key, at its line if present
+                raise self.fail(entry, exc.field if exc.field in entry else None,
+                                f"{where}.{exc.field}" if exc.field else where, exc.problem) from None
+            out.append(plan)
+        return out
+
     def modes(self) -> list[str]:
         from accelsim.simulate import MODES
 
@@ -171,7 +220,7 @@ class _Parser:
                 raise self.fail(d, "modes", f"modes[{i}]", f"unknown mode {mode!r}; choose from {list(MODES)}")
         return list(modes)
 
-    def _axis(self, section: str, mapping: dict, hw_path: Any, base: Hardware) -> list[Any]:
+    def _axis(self, section: str, mapping: dict, hw_path: Any, bases: list[Hardware]) -> list[Any]:
         where = f"{section}.{hw_path}"
         values = mapping[hw_path]
         if not isinstance(hw_path, str) or not hw_path:
@@ -182,7 +231,8 @@ class _Parser:
             raise self.fail(mapping, hw_path, where, "empty axis (give at least one value)")
         for value in values:
             try:
-                base.replace(hw_path, value)
+                for base in bases:
+                    base.replace(hw_path, value)
             except HardwareError as exc:
                 message = str(exc)
                 if "unknown path" in message:
@@ -190,21 +240,21 @@ class _Parser:
                 raise self.fail(mapping, hw_path, where, message) from None
         return values
 
-    def zip_axis(self, base: Hardware):
+    def zip_axis(self, bases: list[Hardware]):
         d = self.data
         if "zip" not in d:
             return None
         z = d["zip"]
         if not isinstance(z, dict) or not z:
             raise self.fail(d, "zip", "zip", f"must be a non-empty mapping of hardware path -> values, got {z!r}")
-        columns = {p: self._axis("zip", z, p, base) for p in z}
+        columns = {p: self._axis("zip", z, p, bases) for p in z}
         lengths = {p: len(v) for p, v in columns.items()}
         if len(set(lengths.values())) > 1:
             raise self.fail(d, "zip", "zip", f"zipped axes must have equal lengths, got {lengths}")
         rows = [dict(zip(columns, combo)) for combo in zip(*columns.values())]
         return tuple(columns), rows
 
-    def grid_axes(self, base: Hardware, zip_axis) -> list[tuple[str, list[dict]]]:
+    def grid_axes(self, bases: list[Hardware], zip_axis) -> list[tuple[str, list[dict]]]:
         d = self.data
         g = d.get("grid", {})
         if g is None or not isinstance(g, dict):
@@ -212,7 +262,7 @@ class _Parser:
         taken = set(zip_axis[0]) if zip_axis else set()
         out = []
         for hw_path in g:
-            values = self._axis("grid", g, hw_path, base)
+            values = self._axis("grid", g, hw_path, bases)
             if hw_path in taken:
                 raise self.fail(g, hw_path, f"grid.{hw_path}", "axis is also in zip; give it once")
             out.append((hw_path, [{hw_path: v} for v in values]))

@@ -17,8 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
+from accelsim.dse.plans import prunable_layers
 from accelsim.hardware import load_hardware
 from accelsim.simulate import simulate
 from pruning import prune
@@ -39,20 +38,10 @@ PATTERNS = {
 }
 
 
-def _tiled_by(layer, block_shape) -> bool:
-    rows, cols = layer.weight_shape[0], int(np.prod(layer.weight_shape[1:]))
-    return rows % block_shape[0] == 0 and cols % block_shape[1] == 0
-
-
 def _masks(network, weights, pattern: dict, sparsity: float):
-    weighted = [layer for layer in network.layers() if layer.weight_shape is not None]
-    if pattern["granularity"] == "block":
-        eligible = [layer.name for layer in weighted if _tiled_by(layer, pattern["block_shape"])]
-    elif pattern["granularity"] == "nm":
-        eligible = [layer.name for layer in weighted if np.prod(layer.weight_shape[1:]) % pattern["m"] == 0]
-    else:
-        eligible = [layer.name for layer in weighted]
-    return prune(network, weights, amount=sparsity, layers=eligible, **pattern)
+    layers = prunable_layers(network, pattern["granularity"], block_shape=pattern.get("block_shape"),
+                             m=pattern.get("m"))
+    return prune(network, weights, amount=sparsity, layers=layers, **pattern)
 
 
 def sweep(network_name: str = "resnet18", *, input_size: int = 224, presets=PRESETS, sparsities=SPARSITIES,

@@ -1,0 +1,159 @@
+"""Pruning plans of design points: validation, the masks a plan stands for, and its flat columns.
+
+A plan is plain data, the arguments of one `pruning.prune` call on seeded stand-in weights::
+
+    {granularity: unstructured, amount: 0.5}                 # scope: local, seed: 0 by default
+    {granularity: block, amount: 0.5, block_shape: [4, 4]}
+    {granularity: nm, n: 2, m: 4}                             # N:M fixes the density: no amount
+    {granularity: channel, amount: 0.3, scope: global, seed: 1}
+
+`granularity` takes `pruning`'s kinds. `amount` follows `pruning.prune` (a float is a fraction in
+[0, 1], an int a count of units). `seed` seeds `workloads.models.init_weights` (He-initialised
+weights: magnitude pruning of those is the usual stand-in for trained weights at zoo scale).
+`check_plan` fills in the defaults, so plans that mean the same hash the same.
+
+`plan_masks` prunes only the layers the granularity can tile (`prunable_layers`): a block shape
+or an N:M group that does not divide a layer's GEMM view leaves that layer dense, as sparse
+hardware would run it. `pruning` is imported lazily: validating a plan does not load it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+__all__ = ["PlanError", "PLAN_FIELDS", "PLAN_GRANULARITIES", "PLAN_SCOPES", "PLAN_COLUMNS", "check_plan",
+           "check_plan_fits", "prunable_layers", "plan_masks", "plan_columns"]
+
+#: `pruning.granularity.GRANULARITY_KINDS` (a test keeps the two equal).
+PLAN_GRANULARITIES = ("unstructured", "block", "nm", "channel")
+PLAN_SCOPES = ("local", "global")
+PLAN_FIELDS = ("granularity", "amount", "block_shape", "n", "m", "scope", "seed")
+#: The flat record columns of a plan (`plan_columns`), in this order.
+PLAN_COLUMNS = tuple(f"pruning.{name}" for name in PLAN_FIELDS)
+_DEFAULTS = {"scope": "local", "seed": 0}
+# Which granularity takes which parameter: given for another granularity, a field is an error.
+_TAKES = {"unstructured": {"amount"}, "block": {"amount", "block_shape"}, "nm": {"n", "m"},
+          "channel": {"amount"}}
+
+
+class PlanError(ValueError):
+    """A malformed plan. `field` is the offending key (``block_shape``), `problem` the message
+    without the ``pruning.<field>: `` prefix that `str()` carries."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"pruning.{field}: {problem}" if field else f"pruning: {problem}")
+        self.field, self.problem = field, problem
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_plan(plan: Any) -> dict[str, Any] | None:
+    """The validated, canonical form of `plan` (defaults filled in, lists for pairs), or None."""
+    if plan is None:
+        return None
+    if not isinstance(plan, Mapping):
+        raise PlanError("", f"must be a mapping like {{granularity: unstructured, amount: 0.5}}, got {plan!r}")
+    for key in plan:
+        if key not in PLAN_FIELDS:
+            raise PlanError(str(key), f"unknown field; allowed: {', '.join(PLAN_FIELDS)}")
+    granularity = plan.get("granularity")
+    if granularity not in PLAN_GRANULARITIES:
+        raise PlanError("granularity", f"must be one of {', '.join(PLAN_GRANULARITIES)}, got {granularity!r}")
+    takes = _TAKES[granularity]
+    for key in ("amount", "block_shape", "n", "m"):
+        if key in plan and key not in takes:
+            why = " (n:m fixes the density at n/m)" if granularity == "nm" and key == "amount" else ""
+            raise PlanError(key, f"does not apply to granularity {granularity}{why}; leave it out")
+        if key in takes and plan.get(key) is None:
+            raise PlanError(key, f"granularity {granularity} needs {key}")
+    out: dict[str, Any] = {"granularity": granularity}
+    if "amount" in takes:
+        amount = plan["amount"]
+        ok = (isinstance(amount, float) and math.isfinite(amount) and 0.0 <= amount <= 1.0) or (
+            _is_int(amount) and amount >= 0)
+        if not ok:
+            raise PlanError("amount", f"must be a fraction in [0, 1] or a non-negative count, got {amount!r}")
+        out["amount"] = amount
+    if "block_shape" in takes:
+        shape = plan["block_shape"]
+        if not (isinstance(shape, (list, tuple)) and len(shape) == 2 and all(_is_int(v) and v >= 1 for v in shape)):
+            raise PlanError("block_shape", f"must be [rows, cols], two integers >= 1, got {shape!r}")
+        out["block_shape"] = [int(shape[0]), int(shape[1])]
+    if granularity == "nm":
+        n, m = plan["n"], plan["m"]
+        if not (_is_int(m) and m >= 1):
+            raise PlanError("m", f"must be an integer >= 1, got {m!r}")
+        if not (_is_int(n) and 0 <= n <= m):
+            raise PlanError("n", f"must be an integer in 0..m={m}, got {n!r}")
+        out.update(n=n, m=m)
+    scope = plan.get("scope", _DEFAULTS["scope"])
+    if scope not in PLAN_SCOPES:
+        raise PlanError("scope", f"must be one of {', '.join(PLAN_SCOPES)}, got {scope!r}")
+    seed = plan.get("seed", _DEFAULTS["seed"])
+    if not (_is_int(seed) and seed >= 0):
+        raise PlanError("seed", f"must be an integer >= 0 (it seeds the stand-in weights), got {seed!r}")
+    out.update(scope=scope, seed=seed)
+    return out
+
+
+def prunable_layers(network, granularity: str, *, block_shape=None, m: int | None = None) -> list[str]:
+    """The weighted layers of `network` that `granularity` can prune: all of them, except that a
+    block shape must tile a layer's GEMM view (out, in*kh*kw) and N:M's `m` divide its reduction."""
+    out = []
+    for layer in network.layers():
+        shape = getattr(layer, "weight_shape", None)
+        if shape is None:
+            continue
+        rows, cols = shape[0], math.prod(shape[1:])
+        if granularity == "block" and (rows % block_shape[0] or cols % block_shape[1]):
+            continue
+        if granularity == "nm" and cols % m:
+            continue
+        out.append(layer.name)
+    return out
+
+
+def _plan_layers(network, plan: Mapping[str, Any]) -> list[str]:
+    layers = prunable_layers(network, plan["granularity"], block_shape=plan.get("block_shape"), m=plan.get("m"))
+    if not layers:
+        field = {"block": "block_shape", "nm": "m"}.get(plan["granularity"], "granularity")
+        raise PlanError(field, f"{plan.get(field)!r} fits no weighted layer of {network.name!r}: "
+                               "the plan prunes nothing")
+    return layers
+
+
+def check_plan_fits(network, plan: Any) -> None:
+    """Raise `PlanError` if a (valid) plan can prune no layer of `network`."""
+    plan = check_plan(plan)
+    if plan is not None:
+        _plan_layers(network, plan)
+
+
+def plan_masks(network, weights: Mapping[str, Any], plan: Any, *, importance: Any = None):
+    """`pruning.Masks` for every weighted layer of `network`: `plan` applied to `weights` (the
+    layers `prunable_layers` leaves out stay dense). `importance` defaults to `pruning.prune`'s
+    (L1 magnitude). The plan's `seed` is not used here: it is for making `weights`."""
+    from pruning import prune
+
+    plan = check_plan(plan)
+    if plan is None:
+        raise ValueError("plan_masks: no plan (None means dense: no masks)")
+    kwargs = {k: (tuple(v) if k == "block_shape" else v) for k, v in plan.items() if k != "seed"}
+    kwargs.setdefault("amount", None)  # N:M takes none, but `prune` wants the argument
+    if importance is not None:
+        kwargs["importance"] = importance
+    return prune(network, weights, layers=_plan_layers(network, plan), **kwargs)
+
+
+def plan_columns(plan: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`PLAN_COLUMNS` for a record: the plan's fields (None where a field does not apply, the
+    block shape as canonical JSON); a dense point has granularity ``dense`` and amount 0.0."""
+    if plan is None:
+        return {**dict.fromkeys(PLAN_COLUMNS), "pruning.granularity": "dense", "pruning.amount": 0.0}
+    row = {f"pruning.{name}": plan.get(name) for name in PLAN_FIELDS}
+    if row["pruning.block_shape"] is not None:
+        row["pruning.block_shape"] = "[{},{}]".format(*row["pruning.block_shape"])
+    return row
