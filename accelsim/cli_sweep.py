@@ -125,7 +125,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     frame = frames.where(frames.from_store(args.store), **_parse_where(args.where))
     if not frame:
         raise ValueError(f"{args.store}: no finished points match {args.where or 'the store'}")
-    width = style.DOUBLE_COLUMN if args.width == "double" else style.COLUMN
+    double = args.width == "double" or (args.width is None and args.kind == "speedup")
+    width = style.DOUBLE_COLUMN if double else style.COLUMN
     with style.paper_style(width=width):
         if args.kind == "pareto":
             x, y = args.x or "seconds", args.y or "energy_pj"
@@ -137,6 +138,23 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                 raise ValueError("plot --kind heatmap: give the two axes with --x and --y (e.g. --x pe.rows)")
             plotted = frames.aggregate(frame, [args.x, args.y], args.value, how=args.agg)
             fig = figures.heatmap(plotted, args.x, args.y, args.value)
+        elif args.kind == "energy":
+            x = args.x or "hardware"
+            plotted = [{x: row[x], "component": column[len("energy_"):-len("_pj")], "energy_pj": value}
+                       for row in frame for column, value in row.items()
+                       if column.startswith("energy_") and column.endswith("_pj") and value is not None
+                       and column not in ("energy_pj",)]
+            if not plotted:
+                raise ValueError(f"{args.store}: no energy_<component>_pj columns to plot")
+            fig = figures.energy_breakdown(plotted, x=x, stack="component")
+        elif args.kind == "speedup":
+            x, panel, group = args.x or "density", args.panel, args.group or "pruning.granularity"
+            missing = [c for c in (x, panel, group, "achieved_speedup", "ideal_speedup") if c not in frame[0]]
+            if missing:
+                raise ValueError(f"plot --kind speedup: the store has no column(s) {missing} "
+                                 "(sweep pruning plans to get them)")
+            plotted = frames.select(frame, [panel, group, x, "ideal_speedup", "achieved_speedup"])
+            fig = figures.speedup_panels(plotted, panel=panel, group=group, x=x, achieved="achieved_speedup")
         else:  # scatter
             if not (args.x and args.y):
                 raise ValueError("plot --kind scatter: give --x and --y columns")
@@ -162,7 +180,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     plot = commands.add_parser("plot", help="draw a figure from a results store (PDF, PNG and CSV)")
     plot.add_argument("store", metavar="STORE", help="results store written by `accelsim sweep`")
-    plot.add_argument("--kind", choices=["pareto", "heatmap", "scatter"], default="pareto")
+    plot.add_argument("--kind", choices=["pareto", "heatmap", "scatter", "energy", "speedup"], default="pareto",
+                      help="energy: stacked energy by component per --x value (summed over matching points); "
+                           "speedup: achieved (solid) and ideal (dashed) speedup against --x (default density), "
+                           "one panel per --panel, one line per --group (default pruning.granularity)")
+    plot.add_argument("--panel", default="hardware", help="speedup: one panel per value of this column")
     plot.add_argument("--x", help="x column (pareto default: seconds; heatmap: a swept axis, e.g. pe.rows)")
     plot.add_argument("--y", help="y column (pareto default: energy_pj)")
     plot.add_argument("--value", default="edp_j_s", help="heatmap cell value column (default: edp_j_s)")
@@ -171,6 +193,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     plot.add_argument("--group", help="pareto/scatter: colour points by this column")
     plot.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
                       help="keep only rows with COLUMN == VALUE (repeatable), e.g. --where pe.dataflow=ws")
-    plot.add_argument("--width", choices=["column", "double"], default="column", help="paper figure width")
+    plot.add_argument("--width", choices=["column", "double"], default=None,
+                      help="paper figure width (default: column; double for --kind speedup)")
     plot.add_argument("--out", required=True, metavar="STEM", help="output path without extension")
     plot.set_defaults(func=_cmd_plot)

@@ -159,7 +159,7 @@ def energy_breakdown(frame: Frame, *, x: str = "component", stack: str = "action
     ax.set_xticks(positions, [str(b) for b in bars], rotation=30, ha="right")
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(f"energy [{unit}]")
-    ax.legend(title=stack.replace("_", " "), ncols=2 if len(parts) > 4 else 1)
+    ax.legend(title=stack.replace("_", " "), loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ax.grid(axis="x", visible=False)
     return fig
 
@@ -318,8 +318,15 @@ def speedup_panels(frame: Frame, *, panel: str, group: str, x: str = "sparsity",
         if ideal is not None:
             _log_if_wide(ax, "y", _numbers(frame, ideal))
     axes[0].set_ylabel(ylabel)
-    axes[-1].legend(title=group.replace("_", " ") + (" (dashed: ideal)" if ideal else ""),
-                    loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    # Below the panels, so several panels keep their width and their titles do not collide.
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in labels:
+                handles.append(h)
+                labels.append(l)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4),
+               title=group.replace("_", " ") + (" (dashed: ideal)" if ideal else ""))
     return fig
 
 

@@ -196,6 +196,20 @@ def test_cli_sweeps_pruning_plans_and_plots_density_against_speedup(tmp_path, ca
     assert main(["plot", str(store), "--kind", "scatter", "--x", "density", "--y", "achieved_speedup",
                  "--where", "pruning.granularity=nm", "--out", str(tmp_path / "nm")]) == 0
     assert len((tmp_path / "nm.csv").read_text().splitlines()) == 1 + 2
+    import csv
+
+    assert main(["plot", str(store), "--kind", "speedup", "--out", str(tmp_path / "speedup")]) == 0
+    rows = list(csv.DictReader((tmp_path / "speedup.csv").open()))
+    assert len(rows) == 6 and {"hardware", "pruning.granularity", "density", "ideal_speedup",
+                               "achieved_speedup"} == set(rows[0])
+    assert all(float(r["achieved_speedup"]) <= float(r["ideal_speedup"]) + 1e-9 for r in rows)
+    assert main(["plot", str(store), "--kind", "energy", "--where", "pruning.granularity=dense",
+                 "--out", str(tmp_path / "energy")]) == 0
+    parts = list(csv.DictReader((tmp_path / "energy.csv").open()))
+    with Store(store) as opened:
+        dense = [r for r in opened.records() if r["pruning.granularity"] == "dense"]
+    assert dense and {r["component"] for r in parts} >= {"dram", "pe_array"}
+    assert sum(float(r["energy_pj"]) for r in parts) == pytest.approx(sum(d["energy_pj"] for d in dense))
 
 
 @pytest.mark.parametrize("pattern, plan", [
