@@ -143,7 +143,12 @@ def markdown_report(result) -> str:
         lines.append(f"| {row['layer']} | {u['granularity']} @ {1 - u['density']:.2f} "
                      f"| {row['granularity']} @ {1 - row['density']:.2f} |")
     search = s["search"]
+    chosen = {label: s["designs"][label] for label in ("uniform", "searched")}
     lines += [
+        "",
+        "After their final fine-tune the winners are checked again on the validation split; "
+        + "; ".join(f"{label}: candidate #{d['candidate']}, {d['final_attempts']} fine-tuned"
+                    for label, d in chosen.items()) + ".",
         "",
         f"The search evaluated {search['evaluations']} candidates ({search['stopped']}); the uniform baseline "
         f"{search['uniform_evaluations']}. Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items()) + ".",
