@@ -192,15 +192,20 @@ def run(spec: dict) -> dict:
     return {"scalesim_version": ver, "seconds": time.perf_counter() - t0, "layers": layers}
 
 
-def main(argv: list[str]) -> int:
+def serve(run_spec, argv: list[str]) -> int:
+    """Read a spec (file argument or stdin), write `run_spec(spec)` as JSON to stdout."""
     if len(argv) > 1:
         with open(argv[1]) as fh:
             spec = json.load(fh)
     else:
         spec = json.load(sys.stdin)
-    json.dump(run(spec), sys.stdout, indent=1)
+    json.dump(run_spec(spec), sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return serve(run, argv)
 
 
 if __name__ == "__main__":

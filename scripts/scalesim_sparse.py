@@ -199,14 +199,7 @@ def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        with open(argv[1]) as fh:
-            spec = json.load(fh)
-    else:
-        spec = json.load(sys.stdin)
-    json.dump(run(spec), sys.stdout, indent=1)
-    sys.stdout.write("\n")
-    return 0
+    return scalesim_run.serve(run, argv)
 
 
 if __name__ == "__main__":

@@ -372,16 +372,7 @@ class Coalescer:
             if cur[3]:
                 pe_power.release_at(end)
             stalls = pe.stalls[layer]
-            at = end
-            if end_i > at:
-                _wait(stalls, at, port_i, end_i)
-                at = end_i
-            if end_f > at:
-                _wait(stalls, at, port_f, end_f)
-                at = end_f
-            if end_w > at:
-                _wait(stalls, at, port_w, end_w)
-                at = end_w
+            at = _wait_for_transfers(stalls, end, ((port_i, end_i), (port_f, end_f), (port_w, end_w)))
             wake = pe_power.acquire_at(at) if nxt[3] else 0
             if wake:
                 stalls["wake_up"] = stalls.get("wake_up", 0) + wake
@@ -462,16 +453,7 @@ class Coalescer:
                     activities.append(Activity(self._loader_names[rank - 1], name_next, index_next, t, cycle))
         # The array waits for fold g+1's ifmap, then its filter, then a free ofmap half ...
         stalls = pe.stalls[layer]
-        at = end
-        if end_i > at:
-            _wait(stalls, at, port_i, end_i)
-            at = end_i
-        if end_f > at:
-            _wait(stalls, at, port_f, end_f)
-            at = end_f
-        if end_w > at:
-            _wait(stalls, at, port_w, end_w)
-            at = end_w
+        at = _wait_for_transfers(stalls, end, ((port_i, end_i), (port_f, end_f), (port_w, end_w)))
         # ... takes the half and wakes what it uses, which every other process waits for.
         occ_o.add_at(nxt[9], at)
         wake = pow_o.acquire_at(at)
@@ -480,6 +462,16 @@ class Coalescer:
         if wake:
             stalls["wake_up"] = stalls.get("wake_up", 0) + wake
         return at + wake
+
+
+def _wait_for_transfers(stalls, at: int, transfers) -> int:
+    """The array, free at `at`, waits for each (left the port, ends) transfer in turn: ifmap,
+    filter, then the write-back freeing an ofmap half. Returns when the last one it needs ends."""
+    for port, end in transfers:
+        if end > at:
+            _wait(stalls, at, port, end)
+            at = end
+    return at
 
 
 def _wait(stalls: dict, start: int, port: int, end: int) -> None:
