@@ -111,7 +111,7 @@ class Greedy:
             current = chosen
 
 
-_SEED_LEVELS = (0.3, 0.5, 0.7)
+_SEED_LEVELS = (0.5, 0.7, 0.85)
 
 
 def _fitness(record: CandidateRecord, threshold: float) -> tuple[int, float, int]:
@@ -125,7 +125,7 @@ def _fitness(record: CandidateRecord, threshold: float) -> tuple[int, float, int
 class Evolutionary:
     """A seeded genetic algorithm over per-layer genes ``(granularity, sparsity)``.
 
-    The first population is the dense plan, uniform plans (every option at 30, 50 and 70%
+    The first population is the dense plan, uniform plans (every option at 50, 70 and 85%
     sparsity, up to half the population) and random plans (each layer dense with probability
     1/2, else a uniformly drawn option and level). Each generation keeps the ``elites`` fittest,
     then fills up with children: two parents by ``tournament``-way tournament, uniform crossover

@@ -509,6 +509,6 @@ def test_evolutionary_first_population_holds_uniform_plans(mlp):
     result = run(mlp, strategy=strategy, space=space)
     first = [c.plan for c in result.candidates[: strategy.population]]
     uniform = {space.uniform_plan(label, level) for label, option in space.options.items()
-               for level in option.levels if level in (0.3, 0.5, 0.7) or len(option.levels) == 1}
+               for level in option.levels if level in (0.5, 0.7, 0.85) or len(option.levels) == 1}
     seeded = [plan for plan in first if plan in uniform]
     assert len(seeded) == strategy.population // 2
