@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -196,10 +195,6 @@ class SimulatedCost:
         return cost
 
 
-def _hardware(spec: str) -> Hardware:
-    return load_hardware(Path(spec) if spec.endswith((".yaml", ".yml")) else spec)
-
-
 def _emit(progress: Progress | None, **event: Any) -> None:
     if progress is not None:
         progress(event)
@@ -215,7 +210,7 @@ def run_codesign(config: CodesignConfig = CodesignConfig(), *, progress: Progres
         seconds[phase] = now - clock
         clock = now
 
-    hardware = _hardware(config.hardware)
+    hardware = load_hardware(config.hardware)
     _emit(progress, event="phase", phase="train", model=config.model)
     dataset = load_digits()
     model = pretrained(config.model, dataset, seed=config.seed)

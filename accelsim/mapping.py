@@ -307,7 +307,11 @@ class FoldTable:
 
 
 def fold_table(layer, hardware) -> FoldTable:
-    """`map_layer`'s folds of a GEMM layer, vectorised (tests check both agree fold for fold)."""
+    """`map_layer`'s folds of a GEMM layer, one row each (tests check both agree fold for fold).
+
+    `map_layer` stays run-length: its cost grows with the runs, so a 1x1 array or a huge layer
+    costs no more than a few runs; this table grows with the folds and serves models whose folds
+    all differ (`accelsim.sparse_mapping`), which are per-fold anyway."""
     gemm, hw = layer.gemm, hardware
     R, C, df = hw.pe.rows, hw.pe.cols, hw.pe.dataflow
     m, k, n = gemm.m, gemm.k, gemm.n
@@ -352,6 +356,20 @@ def fold_table(layer, hardware) -> FoldTable:
     util = float(np.sum(r * c * T / (R * C * denom))) / r.size
     groups = gemm.groups
     return FoldTable(np.tile(one, (groups, 1)), np.tile(r, groups), np.tile(c, groups), T, eff, util)
+
+
+def tiles_of(table: np.ndarray) -> tuple[TileClass, ...]:
+    """Runs of equal rows of a `FOLD_COLUMNS` table, as tiles (the inverse of `fold_table`)."""
+    change = np.ones(len(table), dtype=bool)
+    change[1:] = np.any(table[1:] != table[:-1], axis=1)
+    starts = np.flatnonzero(change)
+    counts = np.diff(np.append(starts, len(table)))
+    tiles = []
+    for start, count in zip(starts.tolist(), counts.tolist()):
+        cc, macs, si, sf, so, di, df, do = table[start].tolist()
+        tiles.append(TileClass._fresh(count, cc, macs, {"ifmap": si, "filter": sf}, {"ofmap": so},
+                                      {"ifmap": di, "filter": df}, {"ofmap": do}))
+    return tuple(tiles)
 
 
 def _vector_mapping(layer, hw) -> LayerMapping:

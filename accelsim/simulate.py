@@ -151,7 +151,7 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
         report = _layer_report(layer, mapping, timing, hardware, table)
         model = models.get(layer.name)
         if model is not None:
-            report = _with_sparse_info(report, model, mapping, baseline.layer(layer.name), explain)
+            report = _with_sparse_info(report, model, mapping, baseline.layer(layer.name), explain, table)
         reports.append(report)
     return Report(
         network=network.name,
@@ -175,7 +175,7 @@ def _check_baseline(baseline: Report, network: Network, hardware: Hardware, mode
 
 
 def _with_sparse_info(report: LayerReport, model: SparseLayerModel, mapping: LayerMapping,
-                      dense: LayerReport, explain: bool) -> LayerReport:
+                      dense: LayerReport, explain: bool, table) -> LayerReport:
     summary = model.summary()
     losses = {}
     if explain:
@@ -190,10 +190,8 @@ def _with_sparse_info(report: LayerReport, model: SparseLayerModel, mapping: Lay
         summary.dense_macs, summary.effectual_macs, summary.issued_macs, weights_mode=sparsity.weights.mode,
         skipping=summary.skipping, ifmap_mode=sparsity.ifmap.mode, ifmap_density=model.ifmap_density,
         dataflow=model.dataflow))
-    table = load_energy_table(model.hardware.energy_table, model.hardware)
     # A mapping left dense counts dense MACs per fold; the layer's useful work is the effectual MACs.
-    pe_count = model.hardware.pe.rows * model.hardware.pe.cols
-    utilisation = summary.effectual_macs / (report.cycles * pe_count) if report.cycles else 0.0
+    utilisation = _utilisation(summary.effectual_macs, report.cycles, model.hardware)
     return replace(report, macs=summary.effectual_macs, utilisation=utilisation, action_counts=counts,
                    dynamic_energy_pj=price_actions(counts, table), sparse=info)
 
@@ -240,11 +238,15 @@ def _residency(compute_cycles: int, cycles: int, components: Sequence[str], unit
     return {key: value for key, value in residency.items() if value}
 
 
+def _utilisation(macs: int, cycles: int, hardware: Hardware) -> float:
+    """Useful MACs over what the array could have done in `cycles`."""
+    return macs / (cycles * hardware.pe.rows * hardware.pe.cols) if cycles else 0.0
+
+
 def _layer_report(layer, mapping: LayerMapping, timing: _Timing, hardware: Hardware, table) -> LayerReport:
     counts = count_actions(mapping, hardware)
     counts.update(count_wakes(timing.wakes))
     reads, writes = sram_bytes(mapping, hardware)
-    pe_count = hardware.pe.rows * hardware.pe.cols
     return LayerReport(
         name=layer.name,
         kind=type(layer).__name__,
@@ -255,7 +257,7 @@ def _layer_report(layer, mapping: LayerMapping, timing: _Timing, hardware: Hardw
         compute_cycles=timing.compute_cycles,
         stall_cycles=dict(timing.stall_cycles),
         mapping_efficiency=mapping.mapping_efficiency,
-        utilisation=(mapping.macs / (timing.cycles * pe_count)) if timing.cycles else 0.0,
+        utilisation=_utilisation(mapping.macs, timing.cycles, hardware),
         sram_read_bytes=reads,
         sram_write_bytes=writes,
         dram_read_bytes=dict(mapping.dram_read_bytes),

@@ -37,7 +37,6 @@ tile the weights.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -46,12 +45,7 @@ import numpy as np
 from accelsim.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.hardware import Hardware
 from accelsim.kernels import tile_stats
-from accelsim.mapping import LayerMapping, TileClass, fold_table, map_layer
-
-#: Per-fold columns of a layer's fold table, in this order.
-_FIELDS = ("compute_cycles", "macs", "sram_ifmap", "sram_filter", "sram_ofmap",
-           "dram_ifmap", "dram_filter", "dram_ofmap")
-
+from accelsim.mapping import LayerMapping, fold_table, map_layer, tiles_of
 
 @dataclass(frozen=True)
 class SparseLayer:
@@ -104,19 +98,6 @@ def _spread(total: int, weights: np.ndarray, per_pass: int) -> np.ndarray:
     return np.diff(np.concatenate(([0], shares))).astype(np.int64)
 
 
-def _runs(table: np.ndarray) -> tuple[TileClass, ...]:
-    change = np.ones(len(table), dtype=bool)
-    change[1:] = np.any(table[1:] != table[:-1], axis=1)
-    starts = np.flatnonzero(change)
-    counts = np.diff(np.append(starts, len(table)))
-    tiles = []
-    for start, count in zip(starts.tolist(), counts.tolist()):
-        cc, macs, si, sf, so, di, df, do = table[start].tolist()
-        tiles.append(TileClass._fresh(count, cc, macs, {"ifmap": si, "filter": sf}, {"ofmap": so},
-                                      {"ifmap": di, "filter": df}, {"ofmap": do}))
-    return tuple(tiles)
-
-
 class SparseLayerModel:
     """The mask-dependent cost model of one GEMM layer; `map(variant)` gives its folds."""
 
@@ -143,7 +124,7 @@ class SparseLayerModel:
         self._stats = lambda m: tile_stats(layer, m.reshape(layer.weight_shape), rows=self.R, cols=self.C,
                                            dataflow=self.dataflow)
         self._effectual = None
-        self._processed_mask = processed
+        self._actual = None
         self.effectual_macs = int(np.count_nonzero(mask2d)) * gemm.m   # every weight meets m inputs
         # The processed structure's per-fold counts matter only when the hardware skips or moves it.
         if self.skipping or self.compressed:
@@ -230,7 +211,7 @@ class SparseLayerModel:
 
     def map(self, variant: Variant = ACTUAL) -> LayerMapping:
         if variant == ACTUAL:
-            if getattr(self, "_actual", None) is None:
+            if self._actual is None:
                 self._actual = self.dense if self.runs_dense else self._map(variant)
             return self._actual
         return self._map(variant)
@@ -244,7 +225,7 @@ class SparseLayerModel:
         table[:, 1] = self.effectual.macs
         if self.compressed:
             self._compress(table, variant)
-        tiles = _runs(table)
+        tiles = tiles_of(table)
         return LayerMapping(layer=self.layer.name, unit="array", dataflow=self.dataflow, tiles=tiles,
                             mapping_efficiency=self.folds.mapping_efficiency,
                             compute_utilisation=self.folds.compute_utilisation,

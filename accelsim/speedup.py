@@ -30,8 +30,8 @@ def attribute_losses(model: SparseLayerModel, actual_mapping, cycles: int, dense
                      dense_stall_cycles: int) -> dict[str, float]:
     """Cycles lost to each cause for one masked layer (see the module docstring)."""
     dram = model.hardware.dram
-    summary = model.summary()
-    density = summary.effectual_macs / summary.dense_macs if summary.dense_macs else 0.0
+    dense_macs = model.dense_macs
+    density = model.effectual_macs / dense_macs if dense_macs else 0.0
 
     def timed(mapping):
         return time_layer(mapping.tiles, dram.bandwidth_bytes_per_cycle, dram.latency_cycles)

@@ -1,6 +1,5 @@
 """The CLI: tables on stdout, one-line errors with exit status 2."""
 
-import json
 import subprocess
 import sys
 

@@ -3,7 +3,6 @@ import math
 import numpy as np
 import pytest
 
-from accelsim import formats as F
 from accelsim.execute import choose_format, execute
 from workloads import get_network
 from workloads.layers import Add, Conv2d, Linear, Pool

@@ -151,7 +151,7 @@ def test_real_preset_hardware():
 def test_fold_table_is_map_layer_fold_by_fold(m, k, n, groups, rows, cols, dataflow, sram):
     import numpy as np
 
-    from accelsim.mapping import fold_table
+    from accelsim.mapping import fold_table, tiles_of
 
     from accelsim.hardware import load_hardware
 
@@ -168,6 +168,7 @@ def test_fold_table_is_map_layer_fold_by_fold(m, k, n, groups, rows, cols, dataf
                          [t.count for t in mapping.tiles], axis=0)
     folds = fold_table(layer, hw)
     assert np.array_equal(folds.table, expanded)
+    assert tiles_of(folds.table) == mapping.tiles
     assert folds.mapping_efficiency == pytest.approx(mapping.mapping_efficiency, rel=1e-12)
     assert folds.compute_utilisation == pytest.approx(mapping.compute_utilisation, rel=1e-12)
     assert int((folds.r * folds.c).sum()) * folds.T == mapping.macs

@@ -397,31 +397,16 @@ class Coalescer:
         events = []                # completions after t: (cycle, rank), ranks order ties
         occ_i.add_at(nxt[7], t)
         pow_i.acquire_at(t)
-        if read_i:
-            dram_power.acquire_at(t)
-            if end_i > t:
-                events.append((end_i, 1))
-            else:
-                dram_power.release_at(t)
+        _start_transfer(dram_power, events, read_i, t, end_i, 1)
         if end_i == t and activities is not None:
             activities.append(Activity(self._loader_names[0], name_next, index_next, t, t))
         occ_f.add_at(nxt[8], t)
         pow_f.acquire_at(t)
-        if read_f:
-            dram_power.acquire_at(t)
-            if end_f > t:
-                events.append((end_f, 2))
-            else:
-                dram_power.release_at(t)
+        _start_transfer(dram_power, events, read_f, t, end_f, 2)
         if end_f == t and activities is not None:
             activities.append(Activity(self._loader_names[1], name_next, index_next, t, t))
         # ... and the write-back takes fold g-1's outputs.
-        if write:
-            dram_power.acquire_at(t)
-            if end_w > t:
-                events.append((end_w, 3))
-            else:
-                dram_power.release_at(t)
+        _start_transfer(dram_power, events, write, t, end_w, 3)
         if end_w == t:
             if activities is not None:
                 activities.append(Activity("write_back", name_prev, index_prev, t, t))
@@ -462,6 +447,18 @@ class Coalescer:
         if wake:
             stalls["wake_up"] = stalls.get("wake_up", 0) + wake
         return at + wake
+
+
+def _start_transfer(dram_power, events: list, num_bytes: int, t: int, end: int, rank: int) -> None:
+    """A transfer begun at `t` powers the channel; one that ends later is an event to come
+    (ranked for ties), one that ends at once releases the channel again."""
+    if not num_bytes:
+        return
+    dram_power.acquire_at(t)
+    if end > t:
+        events.append((end, rank))
+    else:
+        dram_power.release_at(t)
 
 
 def _wait_for_transfers(stalls, at: int, transfers) -> int:
