@@ -17,11 +17,12 @@ Grouped weights (grouped / depthwise convolution): rows ``[g*rows_per_group, (g+
 multiply rows ``[g*K, (g+1)*K)`` of ``X`` (``X`` stacks the groups' im2col matrices).
 
 Threads: a parallel driver (``prange``) splits rows into non-zero-balanced blocks, 4 per numba
-thread, handed out dynamically; work under ``PARALLEL_MIN_WORK`` multiply-adds, or a single
-numba thread, runs the serial kernel (a two-thread dispatch of tiny work can cost milliseconds on
-a busy machine).  Set the thread count with ``numba.set_num_threads``.  Dynamic blocks even out
-uneven progress but cannot hide a thread the OS does not schedule: with another process busy on
-the second core, a two-thread call measured 0.4-1.5x the serial speed on the 2-core box.
+thread handed out dynamically (1 per thread once the X chunk a block reads outgrows L2, since every
+block reads it again); work under ``PARALLEL_MIN_WORK`` multiply-adds, or a single numba thread,
+runs the serial kernel (a two-thread dispatch of tiny work can cost milliseconds on a busy
+machine).  Set the thread count with ``numba.set_num_threads``.  Dynamic blocks even out uneven
+progress but cannot hide a thread the OS does not schedule: with another process busy on the
+second core, a two-thread call measured 0.4-1.5x the serial speed on the 2-core box.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ _CHUNK_COLUMNS = 1024  # N-chunk width; see _chunk
 # Row blocks per thread, handed out dynamically (chunk size 1): a thread that falls behind hands
 # blocks to the other (measured: 8 dynamic blocks 1.8-2.1x on two threads, 2 static 1.2-2.3x).
 _BLOCKS_PER_THREAD = 4
+# Each row block reads its X chunk again.  Once that chunk outgrows L2 (1 MiB per core on the
+# MACHINE.md box) the re-reads come from L3 or DRAM, so one block per thread: on 512x4608x3136
+# at 90% (18.9 MB X chunks) two threads measured 1.89-1.94x with 2 blocks, 1.64-1.69x with 8.
+_X_CHUNK_CACHE_BYTES = 1 << 21
 _SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -437,10 +442,13 @@ def _chunk(X: np.ndarray) -> int:
     return max(1, min(X.shape[1], _CHUNK_COLUMNS))
 
 
-def _use_parallel(work: int) -> int:
-    """Row blocks for the parallel driver (0 = run serially)."""
+def _use_parallel(work: int, k: int, X: np.ndarray) -> int:
+    """Row blocks for the parallel driver (0 = run serially); ``k`` rows of ``X`` feed each group."""
     threads = numba.get_num_threads()
-    return threads * _BLOCKS_PER_THREAD if threads > 1 and work >= PARALLEL_MIN_WORK else 0
+    if threads < 2 or work < PARALLEL_MIN_WORK:
+        return 0
+    chunk_bytes = k * _chunk(X) * X.itemsize
+    return threads * (_BLOCKS_PER_THREAD if chunk_bytes <= _X_CHUNK_CACHE_BYTES else 1)
 
 
 def csr_spmm(w: CSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
@@ -451,7 +459,7 @@ def csr_spmm(w: CSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None =
     rows, k = w.gemm_shape
     X, rpg = _check_operand(rows, k, w.data.dtype, X, groups, layer)
     Y = _output(out, rows, X.shape[1], X.dtype, layer)
-    blocks = _use_parallel(w.nnz * X.shape[1])
+    blocks = _use_parallel(w.nnz * X.shape[1], k, X)
     if not blocks:
         _csr_rows(w.indptr, w.indices, w.data, X, Y, 0, rows, rpg, k, _chunk(X))
     else:
@@ -474,7 +482,7 @@ def bsr_spmm(w: BSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None =
         )
     Y = _output(out, rows, X.shape[1], X.dtype, layer)
     block_rows = rows // br
-    blocks = _use_parallel(w.nnz * X.shape[1])
+    blocks = _use_parallel(w.nnz * X.shape[1], k, X)
     if not blocks:
         _bsr_rows(w.indptr, w.indices, w.blocks, X, Y, 0, block_rows, rpg, k, _chunk(X))
     else:
@@ -492,7 +500,7 @@ def nm_spmm(w: NM, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = N
     rows, k = w.gemm_shape
     X, rpg = _check_operand(rows, k, w.values.dtype, X, groups, layer)
     Y = _output(out, rows, X.shape[1], X.dtype, layer)
-    blocks = _use_parallel(w.nnz * X.shape[1])
+    blocks = _use_parallel(w.nnz * X.shape[1], k, X)
     if not blocks:
         _nm_rows(w.values, w.offsets, w.n, w.m, X, Y, 0, rows, rpg, k, _chunk(X))
     else:

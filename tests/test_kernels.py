@@ -53,15 +53,37 @@ def _nm_mask(rows, cols, n, m, seed):
 FORMATS = ["csr", "bitmap", ("bsr", (4, 4)), ("bsr", (2, 8)), ("bsr", (1, 1))]
 
 
-@pytest.fixture(params=[1, 2], ids=["serial", "parallel"])
+@pytest.fixture(params=[1, 2, "2-large-x"], ids=["serial", "parallel", "parallel-one-block-per-thread"])
 def threads(request, monkeypatch):
-    """Run each case through the serial kernel and through the two-thread driver."""
-    if request.param == 2:
+    """Run each case through the serial kernel and through the two-thread driver, with its
+    dynamic row blocks and with the one block per thread it uses once X outgrows the cache."""
+    if request.param != 1:
         monkeypatch.setattr(K, "PARALLEL_MIN_WORK", 0)
+    if request.param == "2-large-x":
+        monkeypatch.setattr(K, "_X_CHUNK_CACHE_BYTES", 0)
     old = numba.get_num_threads()
-    numba.set_num_threads(min(request.param, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(1 if request.param == 1 else 2, numba.config.NUMBA_NUM_THREADS))
     yield request.param
     numba.set_num_threads(old)
+
+
+def test_parallel_blocks_follow_x_chunk_footprint(monkeypatch):
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        t = numba.get_num_threads()
+        small = np.zeros((64, 8), np.float32)
+        large = np.zeros((4608, 3136), np.float32)  # 4608 x 1024-column chunks of float32 = 18.9 MB
+        assert K._use_parallel(K.PARALLEL_MIN_WORK - 1, 64, small) == 0
+        if t > 1:
+            assert K._use_parallel(K.PARALLEL_MIN_WORK, 64, small) == t * K._BLOCKS_PER_THREAD
+            assert K._use_parallel(K.PARALLEL_MIN_WORK, 4608, large) == t
+            # Grouped weights: only the group's k rows of X feed a block.
+            assert K._use_parallel(K.PARALLEL_MIN_WORK, 64, large) == t * K._BLOCKS_PER_THREAD
+        numba.set_num_threads(1)
+        assert K._use_parallel(K.PARALLEL_MIN_WORK, 4608, large) == 0
+    finally:
+        numba.set_num_threads(old)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
