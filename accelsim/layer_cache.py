@@ -2,9 +2,9 @@
 
 A mask search evaluates many mask sets that differ in one layer or two. `LayerCache` keys each
 layer's `SparseLayerModel` (and the folds it maps to) by the layer spec, the hardware's content
-hash, the mask's bits and the activation density, so `simulate(..., cache=...)` rebuilds only the
-layers whose key is new; timing then runs over the whole network as usual (layers interact
-through the shared DRAM channel and dependency stalls). Bounded, least recently used first out.
+hash, the mask's bits, the activation density and whether channels are compacted, so
+`simulate(..., cache=...)` rebuilds only the layers whose key is new; timing then runs over the
+whole network as usual (layers interact through the shared DRAM channel and dependency stalls). Bounded, least recently used first out.
 """
 
 from __future__ import annotations
@@ -30,19 +30,20 @@ class LayerCache:
         return len(self._entries)
 
     @staticmethod
-    def _key(layer, hardware_hash: str, mask: np.ndarray, density: float | None) -> tuple:
+    def _key(layer, hardware_hash: str, mask: np.ndarray, density: float | None, compact: bool) -> tuple:
         bits = hashlib.sha256(np.packbits(mask.ravel()).tobytes()).hexdigest()
-        return (repr(layer), hardware_hash, mask.shape, bits, density)
+        return (repr(layer), hardware_hash, mask.shape, bits, density, compact)
 
-    def model(self, layer, hardware, hardware_hash: str, mask: np.ndarray, density: float | None) -> SparseLayerModel:
-        key = self._key(layer, hardware_hash, mask, density)
+    def model(self, layer, hardware, hardware_hash: str, mask: np.ndarray, density: float | None,
+              *, compact: bool = True) -> SparseLayerModel:
+        key = self._key(layer, hardware_hash, mask, density, compact)
         model = self._entries.get(key)
         if model is not None:
             self.hits += 1
             self._entries.move_to_end(key)
             return model
         self.misses += 1
-        model = SparseLayerModel(layer, hardware, mask, density)
+        model = SparseLayerModel(layer, hardware, mask, density, compact=compact)
         self._entries[key] = model
         if len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

@@ -13,12 +13,14 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 STALL_CAUSES = ("dram_bandwidth", "dram_latency", "wake_up", "dependency")
-#: Why achieved speedup falls short of ideal, in cycles (docs/model.md, "Speedup attribution").
-SPEEDUP_LOSSES = ("unsupported_pattern", "load_imbalance", "metadata_traffic", "memory_bound", "fixed_overhead")
+#: Why achieved speedup falls short of ideal, in cycles (docs/model.md, "Speedup attribution");
+#: ``channel_compaction`` is a gain, zero or negative.
+SPEEDUP_LOSSES = ("unsupported_pattern", "load_imbalance", "metadata_traffic", "memory_bound", "fixed_overhead",
+                  "channel_compaction")
 POWER_STATES = ("active", "idle", "sleep")
 
 #: Bumped whenever the JSON layout changes, so stale files are refused rather than misread.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _frozen(mapping: Mapping | None) -> Mapping:
@@ -48,9 +50,15 @@ class SparseInfo:
     metadata_bytes: int
     dense_cycles: int
     losses_cycles: Mapping[str, float] = field(default_factory=dict)
+    run_macs: int | None = None          # MACs of the layer as it ran, after channel compaction
+    compacted_weight_shape: tuple[int, ...] | None = None   # None: the layer was not compacted
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "losses_cycles", _frozen(self.losses_cycles))
+        if self.run_macs is None:
+            object.__setattr__(self, "run_macs", self.dense_macs)
+        if self.compacted_weight_shape is not None:
+            object.__setattr__(self, "compacted_weight_shape", tuple(int(v) for v in self.compacted_weight_shape))
         unknown = set(self.losses_cycles) - set(SPEEDUP_LOSSES)
         if unknown:
             raise ValueError(f"SparseInfo.losses_cycles: unknown cause(s) {sorted(unknown)}")
@@ -63,6 +71,8 @@ class SparseInfo:
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["losses_cycles"] = dict(self.losses_cycles)
+        if self.compacted_weight_shape is not None:
+            d["compacted_weight_shape"] = list(self.compacted_weight_shape)
         return d
 
 

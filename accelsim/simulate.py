@@ -84,7 +84,7 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
              masks: Mapping[str, np.ndarray] | None = None,
              ifmap_density: Mapping[str, float] | None = None,
              baseline: Report | None = None, explain: bool = True, cache: LayerCache | None = None,
-             trace: bool = False, _coalesce: bool = True) -> Report:
+             compact_channels: bool = True, trace: bool = False, _coalesce: bool = True) -> Report:
     """Simulate a forward pass of `network` on `hardware`.
 
     `network` and `hardware` may be objects or the names of a zoo network and a shipped preset.
@@ -102,6 +102,8 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
     dense report of the same network, hardware and mode) or, when omitted, a dense simulation
     run here. `explain=False` skips the attribution of lost speedup (faster, for searches).
     `cache` (an `accelsim.layer_cache.LayerCache`) reuses masked layers' models across calls.
+    A mask that empties whole channels runs the layer without them (`accelsim.compaction`), as a
+    deployment flow would; `compact_channels=False` keeps every layer at its specified size.
 
     `_coalesce=False` (tests only) makes event mode simulate every fold instead of advancing
     steady runs of identical folds in one step; the results are identical either way.
@@ -125,10 +127,12 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
             if mask is None:
                 mask = np.ones(tuple(layer.weight_shape), dtype=bool)
             if cache is None:
-                models[layer.name] = SparseLayerModel(layer, hardware, mask, densities.get(layer.name))
+                models[layer.name] = SparseLayerModel(layer, hardware, mask, densities.get(layer.name),
+                                                      compact=compact_channels)
             else:
                 hardware_hash = hardware_hash or hardware.content_hash()
-                models[layer.name] = cache.model(layer, hardware, hardware_hash, mask, densities.get(layer.name))
+                models[layer.name] = cache.model(layer, hardware, hardware_hash, mask, densities.get(layer.name),
+                                                 compact=compact_channels)
     mappings = [models[layer.name].map() if layer.name in models else map_layer(layer, hardware)
                 for layer in layers]
     timeline = None
@@ -183,11 +187,12 @@ def _with_sparse_info(report: LayerReport, model: SparseLayerModel, mapping: Lay
     info = SparseInfo(
         dense_macs=summary.dense_macs, effectual_macs=summary.effectual_macs, issued_macs=summary.issued_macs,
         skipping=summary.skipping, fallback=summary.fallback, storage_bytes=summary.storage_bytes,
-        metadata_bytes=summary.metadata_bytes, dense_cycles=dense.cycles, losses_cycles=losses)
+        metadata_bytes=summary.metadata_bytes, dense_cycles=dense.cycles, losses_cycles=losses,
+        run_macs=summary.run_macs, compacted_weight_shape=summary.compacted_weight_shape)
     counts = {k: v for k, v in report.action_counts.items() if k[0] != "pe_array" or k[1] == "wake"}
     sparsity = model.hardware.sparsity
     counts.update(sparse_mac_actions(
-        summary.dense_macs, summary.effectual_macs, summary.issued_macs, weights_mode=sparsity.weights.mode,
+        summary.run_macs, summary.effectual_macs, summary.issued_macs, weights_mode=sparsity.weights.mode,
         skipping=summary.skipping, ifmap_mode=sparsity.ifmap.mode, ifmap_density=model.ifmap_density,
         dataflow=model.dataflow))
     # A mapping left dense counts dense MACs per fold; the layer's useful work is the effectual MACs.

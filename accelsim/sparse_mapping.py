@@ -33,6 +33,10 @@ pass over the weights moves exactly the format's `storage_bytes`. A layer whose 
 weight is stored and run dense. N:M hardware runs a mask that is not N:M (or a reduction ``m``
 does not divide) dense, and says so (``fallback``); so does BSR hardware whose block does not
 tile the weights.
+
+Before any of this, a mask that empties whole output or input channels shrinks the layer
+(`accelsim.compaction`, on unless ``compact=False``): the folds, bytes and MACs above are those
+of the compacted layer, while ``dense_macs`` stays the layer as specified.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from accelsim.compaction import compact_channels
 from accelsim.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.hardware import Hardware
 from accelsim.kernels import tile_stats
@@ -51,13 +56,15 @@ from accelsim.mapping import LayerMapping, fold_table, map_layer, tiles_of
 class SparseLayer:
     """What a mask does to one layer on one piece of hardware."""
 
-    dense_macs: int
+    dense_macs: int              # of the layer as specified
+    run_macs: int                # of the layer as it runs: after channel compaction (else dense_macs)
     effectual_macs: int          # MACs with a non-zero weight
     issued_macs: int             # MAC slots the hardware issues (processed structure)
     skipping: bool               # does the hardware skip (time) on this layer
     fallback: str | None         # why a sparse layer runs dense, when it does
     storage_bytes: int           # compressed weight bytes of one pass (dense bytes if dense)
     metadata_bytes: int          # the part of storage_bytes that is not values
+    compacted_weight_shape: tuple[int, ...] | None  # after channel compaction (None: not compacted)
 
 
 @dataclass(frozen=True)
@@ -99,11 +106,22 @@ def _spread(total: int, weights: np.ndarray, per_pass: int) -> np.ndarray:
 
 
 class SparseLayerModel:
-    """The mask-dependent cost model of one GEMM layer; `map(variant)` gives its folds."""
+    """The mask-dependent cost model of one GEMM layer; `map(variant)` gives its folds.
 
-    def __init__(self, layer, hardware: Hardware, mask: np.ndarray, ifmap_density: float | None = None):
+    With ``compact=True`` a mask that empties whole channels first shrinks the layer
+    (`accelsim.compaction`); ``layer`` is then the compacted layer and ``source_layer`` the one
+    specified, whose MACs stay the dense reference (``dense_macs``).
+    """
+
+    def __init__(self, layer, hardware: Hardware, mask: np.ndarray, ifmap_density: float | None = None,
+                 *, compact: bool = True):
+        self.source_layer, self.source_mask = layer, mask
+        self.compaction = compact_channels(layer, mask) if compact else None
+        if self.compaction is not None:
+            layer, mask = self.compaction.layer, self.compaction.mask
         self.layer, self.hardware = layer, hardware
         self._dense = None
+        self._uncompacted = None
         pe, sparsity = hardware.pe, hardware.sparsity
         self.R, self.C, self.dataflow = pe.rows, pe.cols, pe.dataflow
         gemm = layer.gemm
@@ -150,7 +168,23 @@ class SparseLayerModel:
 
     @property
     def dense_macs(self) -> int:
+        """MACs of the layer as specified (before compaction)."""
+        return int(self.source_layer.gemm.macs)
+
+    @property
+    def run_macs(self) -> int:
+        """MACs of the layer as it runs (after compaction)."""
         return int(self.table[:, 1].sum())
+
+    @property
+    def uncompacted(self) -> SparseLayerModel:
+        """The same mask on the layer as specified (for attribution; built on first use)."""
+        if self.compaction is None:
+            return self
+        if self._uncompacted is None:
+            self._uncompacted = SparseLayerModel(self.source_layer, self.hardware, self.source_mask,
+                                                 self.ifmap_density, compact=False)
+        return self._uncompacted
 
     @property
     def effectual(self):
@@ -167,15 +201,17 @@ class SparseLayerModel:
 
     # -- summary --------------------------------------------------------------------------
     def summary(self) -> SparseLayer:
-        issued = int(self.processed.macs.sum()) if self.skipping else self.dense_macs
+        issued = int(self.processed.macs.sum()) if self.skipping else self.run_macs
         return SparseLayer(
             dense_macs=self.dense_macs,
+            run_macs=self.run_macs,
             effectual_macs=self.effectual_macs,
             issued_macs=issued,
             skipping=self.skipping,
             fallback=self.fallback,
             storage_bytes=sum(self.storage.values()),
             metadata_bytes=sum(v for k, v in self.storage.items() if k != "values"),
+            compacted_weight_shape=None if self.compaction is None else tuple(self.layer.weight_shape),
         )
 
     # -- folds ----------------------------------------------------------------------------

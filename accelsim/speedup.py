@@ -7,11 +7,15 @@ the analytical model (`accelsim.analytical`), in this order:
 2. ``unsupported_pattern``: the hardware skips exactly the mask's zeros whatever its format,
    mode and dataflow (a fallback, gating, whole blocks or N:M slots of zeros, stationary weights);
 3. ``load_imbalance``: every lane of a fold gets the fold's mean work;
-4. ``memory_bound``: DRAM stalls left beyond the dense layer's stalls scaled by the ideal speedup;
-5. ``fixed_overhead``: the rest -- pipeline fill and drain and decode cycles that do not shrink
+4. ``channel_compaction``: the layer is no longer compacted (`accelsim.compaction`). This one is
+   a gain, so it is zero or negative: the cycles saved because the surviving channels pack into
+   fewer folds than their MACs alone would say (e.g. 20 output channels pruned to 16 on a
+   16-column array: one column fold instead of two);
+5. ``memory_bound``: DRAM stalls left beyond the dense layer's stalls scaled by the ideal speedup;
+6. ``fixed_overhead``: the rest -- pipeline fill and drain and decode cycles that do not shrink
    with sparsity, and the difference between the timing mode and the analytical model.
 
-Each cause is the drop in cycles its switch brings, so the five add up to the gap exactly.
+Each cause is the drop in cycles its switch brings, so the six add up to the gap exactly.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ def attribute_losses(model: SparseLayerModel, actual_mapping, cycles: int, dense
         timing = timed(model.map(variant))
         losses[cause] = float(previous - timing.cycles)
         previous = timing.cycles
+    # The last step's switches, on the layer as specified: what compaction saved on top of them.
+    timing = timed(model.uncompacted.map(_STEPS[-1][1]))
+    losses["channel_compaction"] = float(previous - timing.cycles)
     stalls = timing.cycles - timing.compute_cycles
     losses["memory_bound"] = float(stalls - dense_stall_cycles * density)
     ideal_cycles = dense_cycles * density

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from reports.frames import column
 
@@ -56,10 +57,10 @@ def _numbers(frame: Frame, name: str) -> np.ndarray:
         raise ValueError(f"column {name!r} must be numeric, got {values[:3]!r}...") from None
 
 
-def _log_if_wide(ax, axis: str, values: np.ndarray) -> None:
+def _log_if_wide(ax, axis: str, values: np.ndarray, ratio: float = 100.0) -> None:
     # Design spaces span orders of magnitude; a linear axis would crush most points into a corner.
     finite = values[np.isfinite(values)]
-    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > ratio:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
 
 
@@ -316,7 +317,12 @@ def speedup_panels(frame: Frame, *, panel: str, group: str, x: str = "sparsity",
         ax.set_title(str(value))
         ax.set_xlabel(axis_label(x))
         if ideal is not None:
-            _log_if_wide(ax, "y", _numbers(frame, ideal))
+            # Speedups are ratios: past 10x a linear axis flattens every curve but the steepest.
+            _log_if_wide(ax, "y", _numbers(frame, ideal), ratio=10.0)
+            if ax.get_yscale() == "log":
+                ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+                ax.yaxis.set_minor_formatter(NullFormatter())
     axes[0].set_ylabel(ylabel)
     # Below the panels, so several panels keep their width and their titles do not collide.
     handles, labels = axes[0].get_legend_handles_labels()

@@ -130,8 +130,9 @@ def test_dense_and_sparse_records_have_the_same_stable_columns():
     assert dense["dense_cycles"] == dense["cycles"]
     assert all(dense[f"loss_{cause}_cycles"] == 0.0 for cause in SPEEDUP_LOSSES)
     assert dense["pruning.granularity"] == "dense" and dense["pruning.amount"] == 0.0 and dense["pruning"] == ""
-    # nm_tensor runs non-2:4 masks dense: no speedup, all of the ideal lost to the pattern
-    assert sparse["achieved_speedup"] == 1.0 and sparse["ideal_speedup"] > 1.0
+    # nm_tensor runs non-2:4 masks dense: all of the ideal lost to the pattern, but for the few
+    # input channels the random blocks emptied, which compaction removes
+    assert 1.0 <= sparse["achieved_speedup"] < 1.01 and sparse["ideal_speedup"] > 1.0
     assert sparse["loss_unsupported_pattern_cycles"] > 0
     assert sparse["pruning.block_shape"] == "[2,2]" and sparse["pruning.n"] is None
     assert json.loads(json.dumps(sparse)) == sparse

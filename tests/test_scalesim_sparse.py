@@ -156,8 +156,11 @@ def _accelsim_mask(layer, n, m):
 
 
 def _simulate(layer, hardware, mask):
+    # SCALE-Sim runs the mask's pattern on the array as given; with one N:M pattern on every row
+    # whole input columns are empty, which accelsim would otherwise compact away (a compiler's
+    # step, not the hardware's).
     report = simulate(Network.sequential(f"net_{layer.name}", [layer]), hardware, mode="analytical",
-                      masks={layer.name: mask})
+                      masks={layer.name: mask}, compact_channels=False)
     return report.layer(layer.name)
 
 

@@ -1,12 +1,17 @@
-"""Study: ideal vs achieved speedup and energy of pruned ResNet-18 on sparse accelerators.
+"""Study: ideal vs achieved speedup and energy of pruned ResNet-18 on dense and sparse accelerators.
 
     PYTHONPATH=. python -m reports.studies.sparsity_speedup --out figures/sparsity [--toy] [--mode event]
 
 Masks are real: magnitude pruning (`pruning.prune`) of He-initialised weights at each sparsity,
-unstructured, in 4x4 and 16x16 blocks of the GEMM view, and 2:4 (50% only). Layers a block does
-not tile stay dense and count in the ideal speedup as such. Each preset runs every mask set;
-`sparse_edge_16x16` skips zeros from a bitmap, `nm_tensor_32x32` only 2:4 patterns (others fall
-back to dense, which the figure shows as a flat line). Writes `sparsity_speedup` (achieved solid,
+unstructured, in 4x4 and 16x16 blocks of the GEMM view, 2:4 (50% only) and whole channels
+(coupled through the residual adds). Layers a block does not tile stay dense and count in the
+ideal speedup as such. Each preset runs every mask set: `scalesim_32x32` has no sparse support,
+so only channel pruning, whose layers run compacted (`accelsim.compaction`), speeds it up;
+`sparse_edge_16x16` skips zeros from a bitmap; `nm_tensor_32x32` only 2:4 patterns (others fall
+back to dense, which the figure shows as a flat line). The x axis is the pruning amount: the
+fraction of weights, blocks or channels removed per layer. Removing a fraction ``s`` of channels
+removes about ``1 - (1 - s)^2`` of the weights, since readers lose the same input channels; each
+row also carries the resulting ``weight_sparsity`` over the whole network. Writes `sparsity_speedup` (achieved solid,
 ideal dashed, per pattern and preset) and `sparsity_energy` (energy relative to dense), each as
 PDF, PNG and CSV.
 """
@@ -27,7 +32,7 @@ from reports.style import DOUBLE_COLUMN, paper_style
 from workloads.models import init_weights
 from workloads.zoo import get_network
 
-PRESETS = ("sparse_edge_16x16", "nm_tensor_32x32")
+PRESETS = ("scalesim_32x32", "sparse_edge_16x16", "nm_tensor_32x32")
 SPARSITIES = (0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 TOY_SPARSITIES = (0.5, 0.9)
 PATTERNS = {
@@ -35,6 +40,7 @@ PATTERNS = {
     "block 4x4": dict(granularity="block", block_shape=(4, 4)),
     "block 16x16": dict(granularity="block", block_shape=(16, 16)),
     "2:4": dict(granularity="nm", n=2, m=4),
+    "channel": dict(granularity="channel"),
 }
 
 
@@ -57,18 +63,18 @@ def sweep(network_name: str = "resnet18", *, input_size: int = 224, presets=PRES
         hardware = load_hardware(preset)
         dense = simulate(network, hardware, mode=mode)
         for name in PATTERNS:
-            rows.append(_row(preset, name, 0.0, dense, dense))
+            rows.append(_row(preset, name, 0.0, 0.0, dense, dense))
         for name, _pattern, s in cases:
             if progress:
                 progress(f"{preset} {name} {s:.2f}")
             report = simulate(network, hardware, mode=mode, masks=masks[(name, s)], baseline=dense)
-            rows.append(_row(preset, name, s, report, dense))
+            rows.append(_row(preset, name, s, 1.0 - masks[(name, s)].density, report, dense))
     return rows
 
 
-def _row(preset: str, pattern: str, sparsity: float, report, dense) -> dict:
+def _row(preset: str, pattern: str, sparsity: float, weight_sparsity: float, report, dense) -> dict:
     losses = report.speedup_losses_cycles() if report is not dense else {}
-    row = {"hardware": preset, "pattern": pattern, "sparsity": sparsity,
+    row = {"hardware": preset, "pattern": pattern, "sparsity": sparsity, "weight_sparsity": weight_sparsity,
            "ideal_speedup": report.ideal_speedup, "speedup": report.achieved_speedup,
            "cycles": report.cycles, "energy_pj": report.energy_pj,
            "relative_energy": report.energy_pj / dense.energy_pj}
