@@ -17,6 +17,7 @@ from accelsim.mapping import LayerMapping, map_layer
 from accelsim.report import STALL_CAUSES, LayerReport, Report, SparseInfo
 from accelsim.sparse_mapping import SparseLayerModel
 from accelsim.speedup import attribute_losses
+from workloads.layers import Conv2d, Linear
 from workloads.network import Network
 from workloads.zoo import get_network
 
@@ -66,16 +67,35 @@ def _check_masks(network: Network, masks) -> dict[str, np.ndarray]:
     return out
 
 
-def _check_densities(network: Network, densities) -> dict[str, float]:
+def _input_channels(layer) -> int | None:
+    if isinstance(layer, Conv2d):
+        return layer.in_channels
+    if isinstance(layer, Linear):
+        return layer.in_features
+    return None
+
+
+def _check_densities(network: Network, densities) -> dict[str, float | np.ndarray]:
     if densities is None:
         return {}
-    names = {layer.name for layer in network.layers()}
+    layers = {layer.name: layer for layer in network.layers()}
     out = {}
     for name, value in dict(densities).items():
-        if name not in names:
+        if name not in layers:
             raise ValueError(f"ifmap_density[{name!r}]: no such layer in network {network.name!r}")
+        if isinstance(value, np.ndarray) and value.ndim == 1:
+            channels = _input_channels(layers[name])
+            if value.shape != (channels,) or not np.issubdtype(value.dtype, np.number):
+                raise ValueError(f"ifmap_density[{name!r}]: a per-channel density needs one number per input "
+                                 f"channel ({channels}), got shape {value.shape} of {value.dtype}")
+            if not np.all((value >= 0.0) & (value <= 1.0)):
+                raise ValueError(f"ifmap_density[{name!r}]: per-channel fractions must lie in [0, 1], "
+                                 f"got {value[(value < 0) | (value > 1) | np.isnan(value)][:3].tolist()}")
+            out[name] = value.astype(np.float64)
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"ifmap_density[{name!r}]: must be a fraction in [0, 1], got {value!r}")
+            raise ValueError(f"ifmap_density[{name!r}]: must be a fraction in [0, 1] (or a 1-d array of "
+                             f"them per input channel), got {value!r}")
         out[name] = float(value)
     return out
 
@@ -97,8 +117,9 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
     simulation sparse-aware (`accelsim.sparse_mapping`): per fold, the real mask decides the
     effectual MACs, the hardware's `sparsity` support decides what is gated, skipped and moved.
     Unmasked layers run dense. `ifmap_density` (layer name -> fraction of non-zero input
-    activations, as `accelsim.activations.ifmap_densities` measures) feeds activation gating
-    and skipping. Masked layers carry a `SparseInfo`; its dense cycles come from `baseline` (a
+    activations, or an array of one per input channel, as `accelsim.activations.ifmap_densities`
+    measures) feeds activation gating and skipping; per channel, a compacted layer counts only
+    the channels it still reads. Masked layers carry a `SparseInfo`; its dense cycles come from `baseline` (a
     dense report of the same network, hardware and mode) or, when omitted, a dense simulation
     run here. `explain=False` skips the attribution of lost speedup (faster, for searches).
     `cache` (an `accelsim.layer_cache.LayerCache`) reuses masked layers' models across calls.

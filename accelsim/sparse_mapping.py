@@ -105,6 +105,19 @@ def _spread(total: int, weights: np.ndarray, per_pass: int) -> np.ndarray:
     return np.diff(np.concatenate(([0], shares))).astype(np.int64)
 
 
+def _layer_density(density, compaction) -> float:
+    """One input density for the layer as it runs: a per-channel array is averaged over the
+    channels the (compacted) layer still reads."""
+    if density is None:
+        return 1.0
+    if np.ndim(density) == 0:
+        return float(density)
+    density = np.asarray(density, dtype=np.float64)
+    if compaction is not None:
+        density = density[compaction.in_channels[compaction.in_channels >= 0]]
+    return float(density.mean()) if density.size else 1.0
+
+
 class SparseLayerModel:
     """The mask-dependent cost model of one GEMM layer; `map(variant)` gives its folds.
 
@@ -113,8 +126,8 @@ class SparseLayerModel:
     specified, whose MACs stay the dense reference (``dense_macs``).
     """
 
-    def __init__(self, layer, hardware: Hardware, mask: np.ndarray, ifmap_density: float | None = None,
-                 *, compact: bool = True):
+    def __init__(self, layer, hardware: Hardware, mask: np.ndarray,
+                 ifmap_density: float | np.ndarray | None = None, *, compact: bool = True):
         self.source_layer, self.source_mask = layer, mask
         self.compaction = compact_channels(layer, mask) if compact else None
         if self.compaction is not None:
@@ -130,7 +143,8 @@ class SparseLayerModel:
         self.mask2d = mask2d
         weights = sparsity.weights
         self.ifmap = sparsity.ifmap
-        self.ifmap_density = 1.0 if ifmap_density is None else float(ifmap_density)
+        self.source_ifmap_density = ifmap_density
+        self.ifmap_density = _layer_density(ifmap_density, self.compaction)
         self.all_kept = bool(mask2d.all())
         spec = None if self.all_kept else weights.format_spec
         processed, self.fallback = _processed_mask(mask2d, spec)
@@ -183,7 +197,7 @@ class SparseLayerModel:
             return self
         if self._uncompacted is None:
             self._uncompacted = SparseLayerModel(self.source_layer, self.hardware, self.source_mask,
-                                                 self.ifmap_density, compact=False)
+                                                 self.source_ifmap_density, compact=False)
         return self._uncompacted
 
     @property

@@ -196,3 +196,50 @@ def test_compaction_never_changes_effectual_work_or_loses_time():
     assert off.achieved_speedup == pytest.approx(1.0, abs=1e-9)   # no sparse support, no compaction
     assert on.achieved_speedup > 1.3
     json.loads(on.to_json())
+
+
+# ------------------------------------------------------------------------------ activation density
+
+
+def test_per_channel_densities_average_to_the_layer_density():
+    from accelsim.activations import ifmap_densities
+    from workloads.models import init_weights, lenet_network
+
+    net = lenet_network()
+    weights = init_weights(net, seed=0)
+    x = np.random.default_rng(0).random((8, 1, 8, 8)).astype(np.float32)
+    x[:, :, :3] = 0.0
+    whole = ifmap_densities(net, weights, x)
+    per_channel = ifmap_densities(net, weights, x, per_channel=True)
+    for layer in net.layers():
+        if layer.name in whole:
+            got = per_channel[layer.name]
+            channels = layer.in_channels if isinstance(layer, Conv2d) else layer.in_features
+            assert got.shape == (channels,) and ((got >= 0) & (got <= 1)).all()
+            assert got.mean() == pytest.approx(whole[layer.name], rel=1e-12)
+    masks = prune(net, weights, amount=0.5, granularity="channel")
+    pruned = ifmap_densities(net, weights, x, masks=masks, per_channel=True)
+    assert (pruned["conv2"] == 0).any()                    # pruned conv1 filters output zeros
+
+
+def test_compacted_layer_reads_only_the_density_of_its_kept_channels():
+    layer = Conv2d("conv", 8, 16, 3, (8, 8), padding=1)
+    mask = np.ones(layer.weight_shape, dtype=bool)
+    mask[:, :4] = False                                    # inputs 0-3 come from pruned filters
+    density = np.array([0.0] * 4 + [0.5] * 4)
+    hardware = _hw("sparse_edge_16x16")
+    assert hardware.sparsity.ifmap.mode == "gating"
+
+    def zero_input_macs(**kw):
+        counts = simulate(_one_layer(layer), hardware, mode="analytical", masks={"conv": mask},
+                          ifmap_density={"conv": density}, **kw).layer("conv").action_counts
+        return counts[("pe_array", "mac_gated")]
+
+    effectual = int(mask.sum()) * layer.gemm.m
+    assert zero_input_macs() == round(effectual * 0.5)                          # kept channels: 0.5
+    assert zero_input_macs(compact_channels=False) == round(effectual * 0.75)   # all channels: 0.25
+    with pytest.raises(ValueError, match=r"ifmap_density\['conv'\]: a per-channel density needs one number "
+                                         r"per input channel \(8\), got shape \(3,\)"):
+        simulate(_one_layer(layer), hardware, masks={"conv": mask}, ifmap_density={"conv": np.ones(3)})
+    with pytest.raises(ValueError, match=r"ifmap_density\['conv'\]: per-channel fractions must lie in \[0, 1\]"):
+        simulate(_one_layer(layer), hardware, masks={"conv": mask}, ifmap_density={"conv": np.full(8, 1.5)})
