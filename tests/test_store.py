@@ -148,3 +148,29 @@ def test_store_refuses_a_foreign_schema(tmp_path):
         db.execute("UPDATE meta SET value = '99' WHERE name = 'schema'")
     with pytest.raises(ValueError, match="schema 99"):
         Store(path)
+
+
+def test_model_version_ties_a_store_to_the_model_that_wrote_it(tmp_path):
+    from accelsim.dse import MODEL_VERSION
+
+    base = load_hardware("scalesim_32x32")
+    points = [Point("lenet5", base, mode="analytical")]
+    path = tmp_path / "s.sqlite"
+    first = explore(points, executor=serial(), store=path)           # default evaluate claims the store
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE name = 'model_version'").fetchone() == (MODEL_VERSION,)
+    assert explore(points, executor=serial(), store=path) == first   # same version: resumes
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = 'old' WHERE name = 'model_version'")
+    with pytest.raises(ValueError, match=f"model version old; this accelsim writes model version {MODEL_VERSION}"):
+        explore(points, executor=serial(), store=path)
+    with sqlite3.connect(path) as db:                                 # a store from before versions
+        db.execute("DELETE FROM meta WHERE name = 'model_version'")
+    with pytest.raises(ValueError, match="holds 1 records of an older model"):
+        explore(points, executor=serial(), store=path)
+    assert len(raw_rows(path)) == 1                                   # refused, nothing touched
+    # A custom evaluate function owns its records: no version is claimed.
+    other = tmp_path / "custom.sqlite"
+    explore(points, lambda p: {"rows": p.hardware.pe.rows}, executor=serial(), store=other)
+    with sqlite3.connect(other) as db:
+        assert db.execute("SELECT value FROM meta WHERE name = 'model_version'").fetchone() is None

@@ -16,7 +16,7 @@ from accelsim.dse.plans import plan_columns, plan_masks
 from accelsim.dse.points import Point, canonical_json
 from accelsim.dse.store import Store
 
-__all__ = ["explore", "evaluate", "PointFailed", "ON_ERROR"]
+__all__ = ["explore", "evaluate", "PointFailed", "ON_ERROR", "MODEL_VERSION"]
 
 ON_ERROR = ("raise", "record")
 
@@ -73,6 +73,12 @@ def _dense_report(name: str, params_json: str, hardware: _Hashed, mode: str):
     from accelsim.simulate import simulate
 
     return simulate(_network(name, params_json), hardware.hardware, mode=mode)
+
+
+#: Version of the numbers `evaluate` gives for a point. Bump it whenever the same point would
+#: give different numbers, so a results store from an older model is refused, not mixed in.
+#: 2: channel compaction of pruned layers (`accelsim.compaction`).
+MODEL_VERSION = "2"
 
 
 def evaluate(point: Point) -> dict[str, Any]:
@@ -150,6 +156,9 @@ class _Guarded:
         return True, {"point_key": point.key, **{k: v for k, v in record.items() if k != "point_key"}}
 
 
+_default_evaluate = evaluate   # `explore`'s parameter shadows the name
+
+
 def explore(
     points: Iterable[Point],
     evaluate: Callable[[Point], Mapping[str, Any]] = evaluate,
@@ -165,6 +174,8 @@ def explore(
     - `executor`: see `accelsim.dse.executors` (default: a process pool over all cores).
     - `store`: a `Store`, a path (opened and closed here) or None (nothing persisted). Points the
       store already holds are not evaluated again; each new result is committed as it arrives.
+      With the default `evaluate` the store is tied to `MODEL_VERSION`; a store written by
+      another model version is refused (`Store.claim_model_version`).
     - `on_error`: ``"raise"`` stops at the first failure with `PointFailed` (results that arrived
       earlier are kept); ``"record"`` stores the failure, leaves the point out of the returned
       records and goes on (a later run retries it). ``"record"`` needs a store.
@@ -182,6 +193,8 @@ def explore(
     own_store = isinstance(store, (str, bytes)) or hasattr(store, "__fspath__")
     db = Store(store) if own_store else store
     try:
+        if db is not None and evaluate is _default_evaluate:
+            db.claim_model_version(MODEL_VERSION)
         unique = list({point.key: point for point in points}.values())
         records = db.finished(point.key for point in unique) if db is not None else {}
         todo = [point for point in unique if point.key not in records]

@@ -81,6 +81,24 @@ class Store:
             elif row[0] != str(STORE_SCHEMA):
                 raise ValueError(f"{self.path}: results store schema {row[0]} is not {STORE_SCHEMA}")
 
+    def claim_model_version(self, version: str) -> None:
+        """Tie the store to the model that writes its records: the first claim sets ``version``,
+        a later one with another version is refused, so results of two models never mix (and
+        nothing computed is touched). A store that already holds records but no version was
+        written before versions were recorded, and is refused too."""
+        with self._transaction():
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'model_version'").fetchone()
+            if row is None:
+                count = self._db.execute("SELECT COUNT(*) FROM points WHERE status = 'ok'").fetchone()[0]
+                if count:
+                    raise ValueError(
+                        f"{self.path}: results store holds {count} records of an older model (no model version "
+                        f"recorded); this accelsim writes model version {version}: sweep into a new store")
+                self._db.execute("INSERT INTO meta VALUES ('model_version', ?)", (version,))
+            elif row[0] != version:
+                raise ValueError(f"{self.path}: results store holds records of model version {row[0]}; this "
+                                 f"accelsim writes model version {version}: sweep into a new store")
+
     # ---- plumbing -----------------------------------------------------------------------
     def _transaction(self):
         store = self
