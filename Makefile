@@ -27,8 +27,14 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed $(SCALESIM_VENV)/.installed
 	ACCELSIM_SCALESIM_PYTHON=$(abspath $(SCALESIM_VENV))/bin/python $(PY) -m pytest -q
 
-bench: $(VENV)/.installed
+# Every benchmark, one after another (several minutes; the machine should be otherwise idle).
+bench: $(VENV)/.installed $(SCALESIM_VENV)/.installed
 	$(PY) benchmarks/bench_analytical.py
+	ACCELSIM_SCALESIM_PYTHON=$(abspath $(SCALESIM_VENV))/bin/python $(PY) benchmarks/bench_event.py
+	$(PY) benchmarks/bench_event.py --sparse
+	$(PY) benchmarks/bench_kernels.py
+	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_training.py
 
 clean:
 	rm -rf $(VENV) $(SCALESIM_VENV)
