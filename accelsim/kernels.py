@@ -353,13 +353,19 @@ def _tile_stats(mask, groups, m, R, C, dataflow):
     rowcnt = np.zeros(n, dtype=np.int64)   # non-zeros of each output channel, over all k
     f = 0
     for g in range(groups):
-        colcnt[:] = 0
-        rowcnt[:] = 0
-        for j in range(n):
-            for kk in range(k):
-                if mask[g * n + j, kk]:
-                    colcnt[kk] += 1
-                    rowcnt[j] += 1
+        # Branch-free counts (mask entries are 0/1), only the ones the dataflow reads: the
+        # branching loop over both took ~1.5 ms per ResNet-50 layer, most of a sparse mapping.
+        if dataflow == 1:
+            colcnt[:] = 0
+            for j in range(n):
+                for kk in range(k):
+                    colcnt[kk] += mask[g * n + j, kk]
+        elif dataflow == 2:
+            for j in range(n):
+                s = 0
+                for kk in range(k):
+                    s += mask[g * n + j, kk]
+                rowcnt[j] = s
         for cf in range(ncf):
             c0 = cf * C
             c1 = min(c0 + C, Sc)
@@ -369,11 +375,13 @@ def _tile_stats(mask, groups, m, R, C, dataflow):
                 total = 0
                 if dataflow == 0:      # ws: PE (r, c) holds weight (k=r, n=c)
                     for c in range(c0, c1):
+                        held = 0
                         for r in range(r0, r1):
-                            if mask[g * n + c, r]:
-                                row_nnz[f, r - r0] += 1
-                                col_nnz[f, c - c0] += 1
-                                total += 1
+                            v = mask[g * n + c, r]
+                            row_nnz[f, r - r0] += v
+                            held += v
+                        col_nnz[f, c - c0] = held
+                        total += held
                     macs[f] = total * m
                 elif dataflow == 1:    # is: rows hold k, columns pixels; all n weights stream by
                     for r in range(r0, r1):
