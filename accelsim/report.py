@@ -370,6 +370,7 @@ class Report:
                 dram_bytes=layer.dram_bytes,
                 energy_pj=layer.energy_pj,
                 dense_macs=layer.sparse.dense_macs if layer.sparse else layer.macs,
+                run_macs=layer.sparse.run_macs if layer.sparse else layer.macs,
                 ideal_speedup=layer.ideal_speedup,
                 achieved_speedup=layer.achieved_speedup,
             )

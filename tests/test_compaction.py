@@ -152,6 +152,8 @@ def test_channel_pruned_layer_times_like_the_smaller_layer_on_dense_hardware():
     assert got.sparse.compacted_weight_shape == (40, 20, 3, 3)
     assert got.sparse.run_macs == ref.macs == got.sparse.effectual_macs
     assert got.sparse.dense_macs == layer.macs
+    (row,) = report.to_records()
+    assert (row["dense_macs"], row["run_macs"]) == (layer.macs, ref.macs)
     uncompacted = simulate(_one_layer(layer), hardware, mode="analytical", masks={"conv": mask},
                            compact_channels=False)
     assert uncompacted.cycles == simulate(_one_layer(layer), hardware, mode="analytical").cycles
