@@ -17,6 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
+from accelsim.compaction import input_channels
 from accelsim.execute import execute
 from workloads.layers import Conv2d
 from workloads.network import Network
@@ -29,7 +30,7 @@ def _density(array: np.ndarray) -> float:
 def _channel_densities(layer, array: np.ndarray) -> np.ndarray:
     """Non-zero fraction per input channel: axis 1 of a (B, C, H, W) batch, the last axis of a
     (..., features) one."""
-    channels = layer.input_shape[0] if isinstance(layer, Conv2d) else layer.input_shape[-1]
+    channels = input_channels(layer)
     moved = np.moveaxis(array, 1, -1) if isinstance(layer, Conv2d) else array
     flat = moved.reshape(-1, channels)
     if not flat.shape[0]:

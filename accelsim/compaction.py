@@ -30,7 +30,17 @@ import numpy as np
 
 from workloads.layers import Conv2d, Linear
 
-__all__ = ["Compacted", "compact_channels"]
+__all__ = ["Compacted", "compact_channels", "input_channels"]
+
+
+def input_channels(layer) -> int | None:
+    """The unit count compaction removes inputs by: channels of a ``Conv2d``, features of a
+    ``Linear``; None for layers without weights."""
+    if isinstance(layer, Conv2d):
+        return layer.in_channels
+    if isinstance(layer, Linear):
+        return layer.in_features
+    return None
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,6 +10,7 @@ import numpy as np
 from accelsim.actions import (count_actions, count_wakes, leakage_energy_pj, leaking_components,
                               price_actions, sparse_mac_actions, sram_bytes)
 from accelsim.analytical import time_layer
+from accelsim.compaction import input_channels
 from accelsim.energy import load_energy_table
 from accelsim.hardware import Hardware, load_hardware
 from accelsim.layer_cache import LayerCache
@@ -17,7 +18,6 @@ from accelsim.mapping import LayerMapping, map_layer
 from accelsim.report import STALL_CAUSES, LayerReport, Report, SparseInfo
 from accelsim.sparse_mapping import SparseLayerModel
 from accelsim.speedup import attribute_losses
-from workloads.layers import Conv2d, Linear
 from workloads.network import Network
 from workloads.zoo import get_network
 
@@ -67,14 +67,6 @@ def _check_masks(network: Network, masks) -> dict[str, np.ndarray]:
     return out
 
 
-def _input_channels(layer) -> int | None:
-    if isinstance(layer, Conv2d):
-        return layer.in_channels
-    if isinstance(layer, Linear):
-        return layer.in_features
-    return None
-
-
 def _check_densities(network: Network, densities) -> dict[str, float | np.ndarray]:
     if densities is None:
         return {}
@@ -84,7 +76,7 @@ def _check_densities(network: Network, densities) -> dict[str, float | np.ndarra
         if name not in layers:
             raise ValueError(f"ifmap_density[{name!r}]: no such layer in network {network.name!r}")
         if isinstance(value, np.ndarray) and value.ndim == 1:
-            channels = _input_channels(layers[name])
+            channels = input_channels(layers[name])
             if value.shape != (channels,) or not np.issubdtype(value.dtype, np.number):
                 raise ValueError(f"ifmap_density[{name!r}]: a per-channel density needs one number per input "
                                  f"channel ({channels}), got shape {value.shape} of {value.dtype}")
@@ -102,7 +94,7 @@ def _check_densities(network: Network, densities) -> dict[str, float | np.ndarra
 
 def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "event",
              masks: Mapping[str, np.ndarray] | None = None,
-             ifmap_density: Mapping[str, float] | None = None,
+             ifmap_density: Mapping[str, float | np.ndarray] | None = None,
              baseline: Report | None = None, explain: bool = True, cache: LayerCache | None = None,
              compact_channels: bool = True, trace: bool = False, _coalesce: bool = True) -> Report:
     """Simulate a forward pass of `network` on `hardware`.
@@ -119,9 +111,9 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
     Unmasked layers run dense. `ifmap_density` (layer name -> fraction of non-zero input
     activations, or an array of one per input channel, as `accelsim.activations.ifmap_densities`
     measures) feeds activation gating and skipping; per channel, a compacted layer counts only
-    the channels it still reads. Masked layers carry a `SparseInfo`; its dense cycles come from `baseline` (a
-    dense report of the same network, hardware and mode) or, when omitted, a dense simulation
-    run here. `explain=False` skips the attribution of lost speedup (faster, for searches).
+    the channels it still reads. Masked layers carry a `SparseInfo`; its dense cycles come from
+    `baseline` (a dense report of the same network, hardware and mode) or, when omitted, a dense
+    simulation run here. `explain=False` skips the attribution of lost speedup (faster, for searches).
     `cache` (an `accelsim.layer_cache.LayerCache`) reuses masked layers' models across calls.
     A mask that empties whole channels runs the layer without them (`accelsim.compaction`), as a
     deployment flow would; `compact_channels=False` keeps every layer at its specified size.
