@@ -4,7 +4,8 @@ A mask search evaluates many mask sets that differ in one layer or two. `LayerCa
 layer's `SparseLayerModel` (and the folds it maps to) by the layer spec, the hardware's content
 hash, the mask's bits, the activation density and whether channels are compacted, so
 `simulate(..., cache=...)` rebuilds only the layers whose key is new; timing then runs over the
-whole network as usual (layers interact through the shared DRAM channel and dependency stalls). Bounded, least recently used first out.
+whole network as usual (layers interact through the shared DRAM channel and dependency stalls).
+Bounded, least recently used first out.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from typing import Any, Iterable, Mapping
 STALL_CAUSES = ("dram_bandwidth", "dram_latency", "wake_up", "dependency")
 #: Why achieved speedup falls short of ideal, in cycles (docs/model.md, "Speedup attribution");
 #: ``channel_compaction`` is a gain, zero or negative.
-SPEEDUP_LOSSES = ("unsupported_pattern", "load_imbalance", "metadata_traffic", "memory_bound", "fixed_overhead",
-                  "channel_compaction")
+SPEEDUP_LOSSES = ("unsupported_pattern", "load_imbalance", "metadata_traffic", "memory_bound",
+                  "fixed_overhead", "channel_compaction")
 POWER_STATES = ("active", "idle", "sleep")
 
 #: Bumped whenever the JSON layout changes, so stale files are refused rather than misread.
@@ -58,7 +58,8 @@ class SparseInfo:
         if self.run_macs is None:
             object.__setattr__(self, "run_macs", self.dense_macs)
         if self.compacted_weight_shape is not None:
-            object.__setattr__(self, "compacted_weight_shape", tuple(int(v) for v in self.compacted_weight_shape))
+            shape = tuple(int(v) for v in self.compacted_weight_shape)
+            object.__setattr__(self, "compacted_weight_shape", shape)
         unknown = set(self.losses_cycles) - set(SPEEDUP_LOSSES)
         if unknown:
             raise ValueError(f"SparseInfo.losses_cycles: unknown cause(s) {sorted(unknown)}")

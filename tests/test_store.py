@@ -174,3 +174,33 @@ def test_model_version_ties_a_store_to_the_model_that_wrote_it(tmp_path):
     explore(points, lambda p: {"rows": p.hardware.pe.rows}, executor=serial(), store=other)
     with sqlite3.connect(other) as db:
         assert db.execute("SELECT value FROM meta WHERE name = 'model_version'").fetchone() is None
+
+
+def test_opening_retries_the_wal_switch_while_another_opener_holds_the_file(tmp_path, monkeypatch):
+    # Two processes creating the same store at once: SQLite answers the second one's switch to
+    # WAL with "database is locked" at once, without its busy handler (seen 3 times in 60 paired
+    # opens). The store retries until its timeout instead of failing.
+    import accelsim.dse.store as store_module
+
+    real_connect = sqlite3.connect
+    refusals = {"left": 3}
+
+    class Contended:
+        def __init__(self, db):
+            self._db = db
+
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA journal_mode") and refusals["left"]:
+                refusals["left"] -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return self._db.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self._db, name)
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", lambda *a, **k: Contended(real_connect(*a, **k)))
+    with Store(tmp_path / "new.sqlite", timeout_s=10) as store:
+        assert refusals["left"] == 0 and len(store) == 0
+    refusals["left"] = 10**6                       # never free: the timeout ends the wait
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        Store(tmp_path / "other.sqlite", timeout_s=0.05)

@@ -9,7 +9,7 @@ from accelsim.dse.sampling import apply, grid, random_sample, zipped
 from accelsim.dse.store import RECORD_COLUMNS, Store, ordered_columns
 
 __all__ = [
-    "Executor", "MODEL_VERSION", "PlanError", "Point", "PointFailed", "RECORD_COLUMNS", "Store", "apply", "canonical_json",
-    "check_plan", "dask", "evaluate", "explore", "flatten_hardware", "grid", "make_executor", "ordered_columns",
-    "plan_masks", "process_pool", "prunable_layers", "random_sample", "serial", "zipped",
+    "Executor", "MODEL_VERSION", "PlanError", "Point", "PointFailed", "RECORD_COLUMNS", "Store", "apply",
+    "canonical_json", "check_plan", "dask", "evaluate", "explore", "flatten_hardware", "grid", "make_executor",
+    "ordered_columns", "plan_masks", "process_pool", "prunable_layers", "random_sample", "serial", "zipped",
 ]

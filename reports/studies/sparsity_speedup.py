@@ -11,9 +11,9 @@ so only channel pruning, whose layers run compacted (`accelsim.compaction`), spe
 back to dense, which the figure shows as a flat line). The x axis is the pruning amount: the
 fraction of weights, blocks or channels removed per layer. Removing a fraction ``s`` of channels
 removes about ``1 - (1 - s)^2`` of the weights, since readers lose the same input channels; each
-row also carries the resulting ``weight_sparsity`` over the whole network. Writes `sparsity_speedup` (achieved solid,
-ideal dashed, per pattern and preset) and `sparsity_energy` (energy relative to dense), each as
-PDF, PNG and CSV.
+row also carries the resulting ``weight_sparsity`` over the whole network. Writes
+`sparsity_speedup` (achieved solid, ideal dashed, per pattern and preset) and `sparsity_energy`
+(energy relative to dense), each as PDF, PNG and CSV.
 """
 
 from __future__ import annotations
