@@ -75,7 +75,7 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
 
     config = CodesignConfig(model=args.network, hardware=args.hardware, objective=args.objective,
                             max_accuracy_drop=args.max_accuracy_drop, strategy=args.strategy, seed=args.seed,
-                            mode=args.mode)
+                            mode=args.mode, granularities=args.granularities)
     status = None if args.no_progress else Status(sys.stderr)
     result = run_codesign(config, progress=status)
     written = write_results(result, args.out)
@@ -105,6 +105,10 @@ def _points(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number of percentage points, got {text!r}") from None
 
 
+def _labels(text: str) -> tuple[str, ...]:
+    return tuple(label.strip() for label in text.split(",") if label.strip())
+
+
 def register(commands) -> None:
     cmd = commands.add_parser("codesign", help="search pruning masks for simulated EDP under an accuracy constraint")
     cmd.add_argument("--network", default="lenet_digits", choices=sorted(MODELS),
@@ -114,6 +118,9 @@ def register(commands) -> None:
     cmd.add_argument("--max-accuracy-drop", type=_points, default=1.0, metavar="POINTS",
                      help="allowed top-1 drop from the dense model, in percentage points (default 1)")
     cmd.add_argument("--strategy", default="greedy", choices=list(STRATEGIES), help="search strategy")
+    cmd.add_argument("--granularities", type=_labels, default=CodesignConfig.granularities, metavar="LIST",
+                     help="comma-separated pruning granularities to search: unstructured, channel, "
+                          "block<r>x<c>, nm<n>:<m> (default: " + ",".join(CodesignConfig.granularities) + ")")
     cmd.add_argument("--seed", type=int, default=0, help="seed of training, fine-tuning and search")
     cmd.add_argument("--mode", default="event", choices=["event", "analytical"], help="simulation mode")
     cmd.add_argument("--out", type=Path, default=Path("results/codesign"), help="results directory")

@@ -3,7 +3,15 @@
 Imports only ``workloads`` (see DESIGN.md section 1); searches get cost and accuracy injected.
 """
 
-from pruning.candidates import DEFAULT_GRANULARITIES, DEFAULT_LADDER, DENSE, Option, SearchSpace
+from pruning.candidates import (
+    DEFAULT_GRANULARITIES,
+    DEFAULT_LADDER,
+    DENSE,
+    Option,
+    SearchSpace,
+    granularity_label,
+    parse_granularity_label,
+)
 from pruning.channels import (
     ChannelGroup,
     Consumer,
@@ -105,6 +113,8 @@ __all__ = [
     "DENSE",
     "DEFAULT_LADDER",
     "DEFAULT_GRANULARITIES",
+    "granularity_label",
+    "parse_granularity_label",
     "MinAccuracy",
     "MaxDrop",
     "Metric",

@@ -23,6 +23,7 @@ largest channel sparsity. Options that cannot apply to a layer (a block that doe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,23 @@ def granularity_label(gran: Granularity) -> str:
     if isinstance(gran, NM):
         return f"nm{gran.n}:{gran.m}"
     return gran.kind
+
+
+_LABEL = re.compile(r"^(?:(unstructured|channel)|block(\d+)x(\d+)|nm(\d+):(\d+))$")
+
+
+def parse_granularity_label(text: Any) -> Granularity:
+    """The granularity a :func:`granularity_label` names (``"block4x4"`` -> ``Block((4, 4))``)."""
+    match = _LABEL.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"granularity label must be unstructured, channel, block<rows>x<cols> or nm<n>:<m> "
+                         f"(e.g. block4x4, nm2:4), got {text!r}")
+    kind, rows, cols, n, m = match.groups()
+    if kind:
+        return make_granularity(kind)
+    if rows:
+        return make_granularity("block", block_shape=(int(rows), int(cols)))
+    return make_granularity("nm", n=int(n), m=int(m))
 
 
 def _check_ladder(ladder: Iterable[Any]) -> tuple[float, ...]:
@@ -264,6 +282,7 @@ __all__ = [
     "DENSE",
     "DEFAULT_LADDER",
     "DEFAULT_GRANULARITIES",
+    "parse_granularity_label",
     "Option",
     "SearchSpace",
     "granularity_label",

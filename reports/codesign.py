@@ -30,6 +30,15 @@ from reports.style import COLUMN, DOUBLE_COLUMN, paper_style
 __all__ = ["write_results", "markdown_report"]
 
 
+def _plan_cell(row: dict) -> str:
+    """Granularity @ the mask's sparsity; a layer left dense may still lose inputs to channel
+    pruning upstream, which the cell says."""
+    text = f"{row['granularity']} @ {1 - row['density']:.2f}"
+    if row["granularity"] == "dense" and row["density"] < 1.0:
+        text += " (inputs removed upstream)"
+    return text
+
+
 def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
@@ -141,8 +150,7 @@ def markdown_report(result) -> str:
     uniform = {row["layer"]: row for row in s["designs"]["uniform"]["layers"]}
     for row in s["designs"]["searched"]["layers"]:
         u = uniform[row["layer"]]
-        lines.append(f"| {row['layer']} | {u['granularity']} @ {1 - u['density']:.2f} "
-                     f"| {row['granularity']} @ {1 - row['density']:.2f} |")
+        lines.append(f"| {row['layer']} | {_plan_cell(u)} | {_plan_cell(row)} |")
     search = s["search"]
     chosen = {label: s["designs"][label] for label in ("uniform", "searched")}
     lines += [

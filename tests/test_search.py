@@ -26,6 +26,8 @@ from pruning import (
     pareto_front,
     search_masks,
 )
+from pruning.candidates import granularity_label, parse_granularity_label
+from pruning.granularity import NM, Block, Channel, Unstructured
 from pruning.search_strategies import _fitness, greedy_proposals
 from workloads.layers import Add, Conv2d, Linear, Pool
 from workloads.models import init_weights, mlp_network
@@ -223,6 +225,17 @@ def test_evolutionary_improves_on_its_first_population(mlp, seed):
     first_population = result.candidates[: next(e["evaluations"] for e in events if e["event"] == "generation")]
     assert result.feasible
     assert result.best_objective < 0.9 * min(c.objective for c in first_population if c.feasible)
+
+
+@pytest.mark.parametrize("gran", [Unstructured(), Channel(), Block((4, 4)), Block((1, 16)), NM(2, 4), NM(1, 8)])
+def test_granularity_labels_parse_back(gran):
+    assert parse_granularity_label(granularity_label(gran)) == gran
+
+
+@pytest.mark.parametrize("label", ["block4", "blockx4", "nm2", "nm2/4", "Channel", "", None, "block4x4 "])
+def test_bad_granularity_labels_are_named(label):
+    with pytest.raises(ValueError, match="granularity label must be unstructured, channel"):
+        parse_granularity_label(label)
 
 
 def test_evolutionary_fitness_puts_feasible_first_then_smaller_shortfall():
