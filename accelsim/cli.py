@@ -79,17 +79,45 @@ def render_report(report) -> str:
     return _format_table(headers, rows) + "\n\n" + "\n".join(summary)
 
 
+def _network(name: str, input_size: int | None):
+    """A zoo network, or the network of a trainable model (`accelsim codesign --network`)."""
+    from workloads.models import MODELS, build_model
+    from workloads.zoo import get_network, list_networks
+
+    params = {} if not input_size else {"input_hw": (input_size, input_size)}
+    if name in MODELS:
+        return build_model(name, **params).network
+    if name not in list_networks():
+        raise CliError(f"--network: unknown network {name!r}; choose a zoo network ({', '.join(list_networks())}) "
+                       f"or a trainable model ({', '.join(sorted(MODELS))})")
+    return get_network(name, **params)
+
+
+def render_sparsity(report) -> str:
+    """Ideal against achieved speedup over the dense run, and where the difference went."""
+    losses = ", ".join(f"{cause} {cycles:,.0f}" for cause, cycles in report.speedup_losses_cycles().items())
+    compacted = [layer.name for layer in report.layers if layer.sparse and layer.sparse.compacted_weight_shape]
+    lines = [
+        f"  dense cycles    {report.dense_cycles:,}",
+        f"  speedup         {report.achieved_speedup:.2f}x achieved, {report.ideal_speedup:.2f}x ideal",
+        f"  lost cycles     {losses} (channel_compaction: a gain)",
+    ]
+    if compacted:
+        lines.append(f"  compacted       {len(compacted)} layer(s) without their pruned channels: {', '.join(compacted)}")
+    return "\n".join(lines)
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from accelsim.simulate import simulate
-    from workloads.zoo import get_network
+    from pruning import Masks
 
-    params = {}
-    if args.input_size:
-        params["input_hw"] = (args.input_size, args.input_size)
-    network = get_network(args.network, **params)
+    network = _network(args.network, args.input_size)
     hardware = _load_hardware(args.hardware, args.set)
-    report = simulate(network, hardware, mode=args.mode)
+    masks = Masks.load(args.masks) if args.masks else None
+    report = simulate(network, hardware, mode=args.mode, masks=masks, compact_channels=not args.no_compact)
     print(render_report(report))
+    if masks is not None:
+        print(render_sparsity(report))
     if args.json:
         Path(args.json).write_text(report.to_json(indent=1))
         print(f"\nreport written to {args.json}")
@@ -137,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = commands.add_parser("simulate", help="simulate a network on a hardware preset or YAML file")
-    sim.add_argument("--network", default="resnet50", help="zoo network name (see `accelsim list networks`)")
+    sim.add_argument("--network", default="resnet50",
+                     help="zoo network (see `accelsim list networks`) or trainable model (lenet_digits, mlp_digits)")
     sim.add_argument("--hardware", default="scalesim_32x32", help="preset name or path to a hardware YAML file")
     sim.add_argument("--mode", default="event", choices=["event", "analytical"],
                      help="simulation mode: event (SimPy, default) or analytical (closed form)")
@@ -145,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="what-if override of a hardware field, e.g. --set pe.rows=64 (repeatable)")
     sim.add_argument("--input-size", type=int, default=None, metavar="PIXELS",
                      help="square input resolution for convolutional networks")
+    sim.add_argument("--masks", metavar="NPZ", help="pruning masks to simulate with, e.g. the masks_searched.npz "
+                                                     "`accelsim codesign` writes (pruning.Masks.save)")
+    sim.add_argument("--no-compact", action="store_true",
+                     help="keep layers at their specified size even where the masks empty whole channels")
     sim.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
     sim.set_defaults(func=_cmd_simulate)
 

@@ -45,12 +45,36 @@ def test_list(what, capsys):
         (["simulate", "--network", "lenet5", "--set", "pe.bogus=1"], "pe.bogus"),
         (["simulate", "--network", "lenet5", "--set", "novalue"], "novalue"),
         (["simulate", "--network", "lenet5", "--hardware", "/nonexistent/hw.yaml"], "hw.yaml"),
+        (["simulate", "--network", "lenet5", "--masks", "/nonexistent/m.npz"], "m.npz"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_simulate_with_codesign_masks_reports_speedup_and_compaction(tmp_path, capsys):
+    from pruning import prune
+    from workloads.models import build_model
+
+    model = build_model("lenet_digits")
+    masks = prune(model.network, model.weights, amount=0.5, granularity="channel")
+    path = tmp_path / "masks.npz"
+    masks.save(path)
+    argv = ["simulate", "--network", "lenet_digits", "--hardware", "scalesim_32x32", "--mode", "analytical",
+            "--masks", str(path)]
+    assert main(argv + ["--json", str(tmp_path / "on.json")]) == 0
+    out = capsys.readouterr().out
+    assert "achieved" in out and "compacted" in out and "channel_compaction" in out
+    assert main(argv + ["--no-compact", "--json", str(tmp_path / "off.json")]) == 0
+    assert "compacted" not in capsys.readouterr().out
+    on = Report.from_json((tmp_path / "on.json").read_text())
+    off = Report.from_json((tmp_path / "off.json").read_text())
+    assert on.achieved_speedup > 1.2 and off.achieved_speedup == pytest.approx(1.0, abs=0.01)
+    # Masks of another network are refused, naming the layer and the shapes.
+    assert main(["simulate", "--network", "lenet5", "--masks", str(path)]) == 2
+    assert "masks['conv1']: shape must be the weight shape" in capsys.readouterr().err
 
 
 def test_malformed_yaml_file_exits_2_naming_file_and_line(tmp_path, capsys):
