@@ -17,7 +17,9 @@ The unit of removal is what the layer's data layout allows:
   one's surviving outputs and inputs. The padding is masked (zero) weights.
 
 A layer with no weight left is not compacted: its constant output must still be written, and the
-sparse model already costs an empty layer. Compaction is local to the layer; it needs no graph,
+sparse model already costs an empty layer. Nor is a layer whose compaction would break a pattern
+the hardware exploits (N:M groups and blocks realign once channels go) when it runs faster at
+its specified size (`accelsim.sparse_mapping.sparse_layer_model` compares the two). Compaction is local to the layer; it needs no graph,
 because channel pruning (`pruning`) zeros a producer's filters and its readers' inputs together.
 """
 

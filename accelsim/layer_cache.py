@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from accelsim.sparse_mapping import SparseLayerModel
+from accelsim.sparse_mapping import SparseLayerModel, sparse_layer_model
 
 
 class LayerCache:
@@ -46,7 +46,7 @@ class LayerCache:
             self._entries.move_to_end(key)
             return model
         self.misses += 1
-        model = SparseLayerModel(layer, hardware, mask, density, compact=compact)
+        model = sparse_layer_model(layer, hardware, mask, density, compact=compact)
         self._entries[key] = model
         if len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

@@ -16,7 +16,7 @@ from accelsim.hardware import Hardware, load_hardware
 from accelsim.layer_cache import LayerCache
 from accelsim.mapping import LayerMapping, map_layer
 from accelsim.report import STALL_CAUSES, LayerReport, Report, SparseInfo
-from accelsim.sparse_mapping import SparseLayerModel
+from accelsim.sparse_mapping import SparseLayerModel, sparse_layer_model
 from accelsim.speedup import attribute_losses
 from workloads.network import Network
 from workloads.zoo import get_network
@@ -140,8 +140,8 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
             if mask is None:
                 mask = np.ones(tuple(layer.weight_shape), dtype=bool)
             if cache is None:
-                models[layer.name] = SparseLayerModel(layer, hardware, mask, densities.get(layer.name),
-                                                      compact=compact_channels)
+                models[layer.name] = sparse_layer_model(layer, hardware, mask, densities.get(layer.name),
+                                                        compact=compact_channels)
             else:
                 hardware_hash = hardware_hash or hardware.content_hash()
                 models[layer.name] = cache.model(layer, hardware, hardware_hash, mask, densities.get(layer.name),

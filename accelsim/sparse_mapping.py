@@ -46,6 +46,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from accelsim.analytical import time_layer
 from accelsim.compaction import compact_channels
 from accelsim.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.hardware import Hardware
@@ -299,3 +300,22 @@ class SparseLayerModel:
         meta_bytes = (_spread(meta_idx, nnz, per_pass_nnz) + _spread(meta_fixed, slice_words, per_pass_words))
         cum = np.cumsum(meta_bytes) // wb
         table[:, 3] = nnz + np.diff(np.concatenate(([0], cum)))
+
+
+def _analytical_cycles(model: SparseLayerModel) -> int:
+    dram = model.hardware.dram
+    return time_layer(model.map().tiles, dram.bandwidth_bytes_per_cycle, dram.latency_cycles).cycles
+
+
+def sparse_layer_model(layer, hardware: Hardware, mask: np.ndarray, ifmap_density=None, *,
+                       compact: bool = True) -> SparseLayerModel:
+    """The model of `layer` under `mask` as a compiler would deploy it: compacted (see
+    `SparseLayerModel`), unless compaction breaks a pattern the hardware exploits (N:M groups or
+    blocks realign once channels go) and the layer at its specified size runs faster."""
+    model = SparseLayerModel(layer, hardware, mask, ifmap_density, compact=compact)
+    if model.compaction is None or model.fallback is None:
+        return model
+    plain = model.uncompacted
+    if plain.fallback is not None:
+        return model
+    return model if _analytical_cycles(model) <= _analytical_cycles(plain) else plain

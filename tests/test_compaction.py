@@ -245,3 +245,27 @@ def test_compacted_layer_reads_only_the_density_of_its_kept_channels():
         simulate(_one_layer(layer), hardware, masks={"conv": mask}, ifmap_density={"conv": np.ones(3)})
     with pytest.raises(ValueError, match=r"ifmap_density\['conv'\]: per-channel fractions must lie in \[0, 1\]"):
         simulate(_one_layer(layer), hardware, masks={"conv": mask}, ifmap_density={"conv": np.full(8, 1.5)})
+
+
+def test_compaction_that_breaks_an_nm_pattern_is_declined_when_it_would_run_slower():
+    # 2:4 along the reduction; every row keeps slots {0, 1} of group 0, so inputs 2 and 3 are
+    # unread. Removing them leaves 62 inputs, which groups of 4 no longer tile (and would realign
+    # the groups if they did), so compacted the layer would fall back to dense on 2:4 hardware.
+    layer = Linear("fc", 64, 32, tokens=64)
+    mask = np.zeros(layer.weight_shape, dtype=bool)
+    for row in range(32):
+        for group in range(16):
+            first = 0 if group == 0 or (row + group) % 2 else 2
+            mask[row, 4 * group + first:4 * group + first + 2] = True
+    assert compact_channels(layer, mask).removed_in_channels == 2
+    hardware = _hw("nm_tensor_32x32")
+    on = simulate(_one_layer(layer), hardware, mode="analytical", masks={"fc": mask})
+    off = simulate(_one_layer(layer), hardware, mode="analytical", masks={"fc": mask}, compact_channels=False)
+    assert off.layer("fc").sparse.fallback is None and off.achieved_speedup > 1.2
+    from accelsim.sparse_mapping import SparseLayerModel
+    assert SparseLayerModel(layer, hardware, mask).fallback is not None   # compacted, it would run dense
+    assert on.layer("fc").sparse.fallback is None and on.layer("fc").sparse.compacted_weight_shape is None
+    assert on.layer("fc").cycles == off.layer("fc").cycles
+    # On hardware that stores any pattern, the same mask is compacted.
+    edge = simulate(_one_layer(layer), _hw("sparse_edge_16x16"), mode="analytical", masks={"fc": mask})
+    assert edge.layer("fc").sparse.compacted_weight_shape == (32, 62)
