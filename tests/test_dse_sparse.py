@@ -31,9 +31,9 @@ def test_plan_granularities_are_prunings_kinds():
 
 def test_plans_are_canonical_with_defaults_filled_in():
     assert check_plan({"granularity": "block", "amount": 0.5, "block_shape": (4, 4)}) == {
-        "granularity": "block", "amount": 0.5, "block_shape": [4, 4], "scope": "local", "seed": 0}
-    assert check_plan({"granularity": "nm", "n": 2, "m": 4, "scope": "global", "seed": 3}) == {
-        "granularity": "nm", "n": 2, "m": 4, "scope": "global", "seed": 3}
+        "granularity": "block", "amount": 0.5, "block_shape": [4, 4], "scope": "local", "seed": 0, "compact": True}
+    assert check_plan({"granularity": "nm", "n": 2, "m": 4, "scope": "global", "seed": 3, "compact": False}) == {
+        "granularity": "nm", "n": 2, "m": 4, "scope": "global", "seed": 3, "compact": False}
     implicit = Point("lenet5", "sparse_edge_16x16", pruning={"granularity": "unstructured", "amount": 0.5})
     explicit = Point("lenet5", "sparse_edge_16x16",
                      pruning={"seed": 0, "scope": "local", "amount": 0.5, "granularity": "unstructured"})
@@ -53,6 +53,7 @@ def test_plans_are_canonical_with_defaults_filled_in():
     ({"granularity": "channel", "amount": 0.5, "scope": "layer"}, "scope", "local, global"),
     ({"granularity": "channel", "amount": 0.5, "seed": 1.5}, "seed", "integer >= 0"),
     ({"granularity": "channel", "amount": 0.5, "importance": "l2"}, "importance", "unknown field"),
+    ({"granularity": "channel", "amount": 0.5, "compact": "yes"}, "compact", "true or false"),
 ])
 def test_malformed_plans_name_the_field_and_value(plan, field, message):
     with pytest.raises(PlanError, match=rf"^pruning\.{field}: .*{message}") as info:
@@ -141,7 +142,16 @@ def test_dense_and_sparse_records_have_the_same_stable_columns():
 def test_plan_columns_are_flat_scalars():
     assert plan_columns(check_plan({"granularity": "nm", "n": 2, "m": 4})) == {
         "pruning.granularity": "nm", "pruning.amount": None, "pruning.block_shape": None, "pruning.n": 2,
-        "pruning.m": 4, "pruning.scope": "local", "pruning.seed": 0}
+        "pruning.m": 4, "pruning.scope": "local", "pruning.seed": 0, "pruning.compact": True}
+
+
+def test_compact_false_keeps_channel_pruned_layers_at_their_size():
+    plan = {"granularity": "channel", "amount": 0.5}
+    on = evaluate(Point("lenet5", "scalesim_32x32", mode="analytical", pruning=plan))
+    off = evaluate(Point("lenet5", "scalesim_32x32", mode="analytical", pruning={**plan, "compact": False}))
+    assert on["pruning.compact"] is True and off["pruning.compact"] is False
+    assert on["achieved_speedup"] > 1.5 and off["achieved_speedup"] == pytest.approx(1.0, abs=0.01)
+    assert on["loss_channel_compaction_cycles"] < 0 == off["loss_channel_compaction_cycles"]
 
 
 # ---- sweeps --------------------------------------------------------------------------------

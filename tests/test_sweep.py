@@ -134,7 +134,7 @@ def test_example_sparsity_sweep_is_plan_major_over_both_presets():
     assert [(p.pruning and p.pruning["granularity"], p.hardware.name) for p in config.points[:4]] == [
         (None, "sparse_edge_16x16"), (None, "nm_tensor_32x32"),
         ("unstructured", "sparse_edge_16x16"), ("unstructured", "nm_tensor_32x32")]
-    assert len(config.points) == 10 == len({p.key for p in config.points})
+    assert len(config.points) == 14 == len({p.key for p in config.points})
     assert {p.network_params["input_hw"][0] for p in config.points} == {64}
 
 
@@ -148,6 +148,7 @@ def test_pruning_and_hardware_axes_cross_the_other_axes(tmp_path):
     assert (first.network, first.pruning, first.hardware.name, first.hardware.pe.rows) == (
         "lenet5", None, "scalesim_32x32", 8)
     # plans are stored canonical (defaults filled in), so spelling a default out changes nothing
-    assert config.points[16].pruning == {"granularity": "unstructured", "amount": 0.5, "scope": "local", "seed": 0}
+    assert config.points[16].pruning == {"granularity": "unstructured", "amount": 0.5, "scope": "local", "seed": 0,
+                                         "compact": True}
     assert config.points[8].hardware.name == "scalesim_32x32" and config.points[8].pruning["granularity"] == "nm"
     assert config.points[4].hardware.name == "sparse_edge_16x16" and config.points[4].hardware.pe.rows == 8

@@ -109,7 +109,8 @@ def evaluate(point: Point) -> dict[str, Any]:
         report, density, losses = dense, 1.0, dict.fromkeys(SPEEDUP_LOSSES, 0.0)
     else:
         masks = _masks(point.network, params_json, canonical_json(point.pruning))
-        report = simulate(network, point.hardware, mode=point.mode, masks=masks, baseline=dense)
+        report = simulate(network, point.hardware, mode=point.mode, masks=masks, baseline=dense,
+                          compact_channels=point.pruning["compact"])
         density, losses = masks.density, report.speedup_losses_cycles()
     record = point.describe()
     record.update(plan_columns(point.pruning))

@@ -6,11 +6,15 @@ A plan is plain data, the arguments of one `pruning.prune` call on seeded stand-
     {granularity: block, amount: 0.5, block_shape: [4, 4]}
     {granularity: nm, n: 2, m: 4}                             # N:M fixes the density: no amount
     {granularity: channel, amount: 0.3, scope: global, seed: 1}
+    {granularity: channel, amount: 0.3, compact: false}      # keep layers at their specified size
 
 `granularity` takes `pruning`'s kinds. `amount` follows `pruning.prune` (a float is a fraction in
 [0, 1], an int a count of units). `seed` seeds `workloads.models.init_weights` (He-initialised
 weights: magnitude pruning of those is the usual stand-in for trained weights at zoo scale).
-`check_plan` fills in the defaults, so plans that mean the same hash the same.
+`compact` (default true) lets layers whose masks empty whole channels run without them
+(`accelsim.compaction`, `simulate(..., compact_channels=...)`); false shows what the hardware
+makes of the masks alone. `check_plan` fills in the defaults, so plans that mean the same hash
+the same.
 
 `plan_masks` prunes only the layers the granularity can tile (`prunable_layers`): a block shape
 or an N:M group that does not divide a layer's GEMM view leaves that layer dense, as sparse
@@ -28,10 +32,10 @@ __all__ = ["PlanError", "PLAN_FIELDS", "PLAN_GRANULARITIES", "PLAN_SCOPES", "PLA
 #: `pruning.granularity.GRANULARITY_KINDS` (a test keeps the two equal).
 PLAN_GRANULARITIES = ("unstructured", "block", "nm", "channel")
 PLAN_SCOPES = ("local", "global")
-PLAN_FIELDS = ("granularity", "amount", "block_shape", "n", "m", "scope", "seed")
+PLAN_FIELDS = ("granularity", "amount", "block_shape", "n", "m", "scope", "seed", "compact")
 #: The flat record columns of a plan (`plan_columns`), in this order.
 PLAN_COLUMNS = tuple(f"pruning.{name}" for name in PLAN_FIELDS)
-_DEFAULTS = {"scope": "local", "seed": 0}
+_DEFAULTS = {"scope": "local", "seed": 0, "compact": True}
 # Which granularity takes which parameter: given for another granularity, a field is an error.
 _TAKES = {"unstructured": {"amount"}, "block": {"amount", "block_shape"}, "nm": {"n", "m"},
           "channel": {"amount"}}
@@ -95,7 +99,11 @@ def check_plan(plan: Any) -> dict[str, Any] | None:
     seed = plan.get("seed", _DEFAULTS["seed"])
     if not (_is_int(seed) and seed >= 0):
         raise PlanError("seed", f"must be an integer >= 0 (it seeds the stand-in weights), got {seed!r}")
-    out.update(scope=scope, seed=seed)
+    compact = plan.get("compact", _DEFAULTS["compact"])
+    if not isinstance(compact, bool):
+        raise PlanError("compact", f"must be true or false (run layers without their emptied channels), "
+                                   f"got {compact!r}")
+    out.update(scope=scope, seed=seed, compact=compact)
     return out
 
 
@@ -135,13 +143,14 @@ def check_plan_fits(network, plan: Any) -> None:
 def plan_masks(network, weights: Mapping[str, Any], plan: Any, *, importance: Any = None):
     """`pruning.Masks` for every weighted layer of `network`: `plan` applied to `weights` (the
     layers `prunable_layers` leaves out stay dense). `importance` defaults to `pruning.prune`'s
-    (L1 magnitude). The plan's `seed` is not used here: it is for making `weights`."""
+    (L1 magnitude). The plan's `seed` is not used here: it is for making `weights`; nor is
+    `compact`, which is for `simulate`."""
     from pruning import prune
 
     plan = check_plan(plan)
     if plan is None:
         raise ValueError("plan_masks: no plan (None means dense: no masks)")
-    kwargs = {k: (tuple(v) if k == "block_shape" else v) for k, v in plan.items() if k != "seed"}
+    kwargs = {k: (tuple(v) if k == "block_shape" else v) for k, v in plan.items() if k not in ("seed", "compact")}
     kwargs.setdefault("amount", None)  # N:M takes none, but `prune` wants the argument
     if importance is not None:
         kwargs["importance"] = importance
