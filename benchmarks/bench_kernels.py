@@ -10,7 +10,9 @@ the best call over ``--reps`` rounds, writing into a preallocated output (numpy'
 ``out=``; scipy has none); every round gives each contender a burst of 5 back-to-back
 calls (a parallel call right after an idle gap pays ~0.1-0.5 ms to wake the sleeping OpenMP
 worker on this VM), and the rounds interleave all contenders so a noisy neighbour hits them alike.  Thread counts: numba.set_num_threads and threadpoolctl (BLAS); scipy.sparse SpMM is
-single-threaded, so its 1-thread time is its 2-thread time.
+single-threaded, so its 1-thread time is its 2-thread time.  A control before and after the
+table (numpy's square matmul on 1 and 2 threads) shows whether the machine could give two
+full cores at the time: the 2t/1t rows mean little when BLAS itself scales well below ~1.95x.
 
 The JIT section compiles every kernel (float32 and float64) in a fresh process with an empty
 NUMBA_CACHE_DIR (cold), then starts another process on that cache (warm): import + first calls.
@@ -77,6 +79,21 @@ class NeighbourMeter:
         wall = end[3] - self.start[3]
         other_s = (end[0] - self.start[0]) - (end[2] - self.start[2])
         return max(0.0, other_s / wall), (end[1] - self.start[1]) / wall
+
+
+def blas_scaling(n: int = 2048, calls: int = 5) -> tuple[float, float]:
+    """GFLOP/s of a float32 n x n numpy matmul on 1 and 2 threads, best of `calls` each.
+
+    A control for the 2t/1t rows: BLAS on a square matmul scales about 1.95x when both cores are
+    free (MACHINE.md). When it cannot, neither can any kernel, and the guest's steal counters do
+    not always show why (a busy host core or memory system)."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    out = np.empty((n, n), np.float32)
+    best = {t: _burst(lambda: np.matmul(a, b, out=out), t, calls) for t in THREADS}
+    time.sleep(PARK_S)
+    return tuple(2 * n ** 3 / best[t] / 1e9 for t in THREADS)
 
 
 def _burst(fn, threads, calls):
@@ -247,8 +264,13 @@ def main() -> None:
     K.warm_up((np.float32,))
     meter = NeighbourMeter()
     start = time.perf_counter()
+    control = [blas_scaling()]
     rows = bench_shapes(SHAPES, sparsities, reps, args.budget)
+    control.append(blas_scaling())
     busy = meter.cores()
+    for label, (one, two) in zip(("before", "after"), control):
+        print(f"control {label}: numpy float32 2048^3 matmul {one:.0f} GFLOP/s on 1 thread, {two:.0f} on 2 "
+              f"(2t/1t {two / one:.2f}; ~1.95 when both cores are free)")
     if busy is not None:
         # The load average is no guide here: on this VM it sits near 1 with nothing running.
         print(f"while it ran, other processes used {busy[0]:.2f} cores and the hypervisor stole {busy[1]:.2f}")
