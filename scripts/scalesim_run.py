@@ -117,14 +117,27 @@ def layer_to_specs(layer) -> list[dict]:
     return [dict(row, name=f"{layer.name}/g{i}") for i in range(groups)]
 
 
-def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:
-    """Run this script under ``python`` (a scalesim interpreter) and return its JSON."""
+def run_script(python: str, script: str, spec: dict, what: str, timeout: float | None = None) -> dict:
+    """Run ``script`` under ``python`` (a scalesim interpreter) with ``spec`` on stdin; its JSON."""
     import subprocess
-    proc = subprocess.run([python, os.path.abspath(__file__)], input=json.dumps(spec),
+    proc = subprocess.run([python, os.path.abspath(script)], input=json.dumps(spec),
                           capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"SCALE-Sim run failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout)
+
+
+def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:
+    """Run this script under ``python`` (a scalesim interpreter) and return its JSON."""
+    return run_script(python, __file__, spec, "SCALE-Sim run", timeout)
+
+
+def scalesim_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("scalesim")
+    except Exception:  # noqa: BLE001 - version is informative only
+        return "unknown"
 
 
 def _write_inputs(spec: dict, tmp: str) -> tuple[str, str, str]:
@@ -184,12 +197,7 @@ def run(spec: dict) -> dict:
     layers = []
     for layer, c, d, b in zip(spec["layers"], compute, detail, bandwidth):
         layers.append({"name": layer.get("name", ""), **c, **d, **b})
-    try:
-        from importlib.metadata import version
-        ver = version("scalesim")
-    except Exception:  # noqa: BLE001 - version is informative only
-        ver = "unknown"
-    return {"scalesim_version": ver, "seconds": time.perf_counter() - t0, "layers": layers}
+    return {"scalesim_version": scalesim_version(), "seconds": time.perf_counter() - t0, "layers": layers}
 
 
 def serve(run_spec, argv: list[str]) -> int:

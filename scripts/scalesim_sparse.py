@@ -35,7 +35,6 @@ are used only by ``OptimizedMapping: true``.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -180,22 +179,13 @@ def run(spec: dict) -> dict:
     for layer, c, d, b, s in zip(spec["layers"], compute, detail, bandwidth, sparse):
         layers.append({"name": layer.get("name", ""), "sparsity": layer.get("sparsity", "1:1"),
                        **c, **d, **b, **s})
-    try:
-        from importlib.metadata import version
-        ver = version("scalesim")
-    except Exception:  # noqa: BLE001 - informative only
-        ver = "unknown"
-    return {"scalesim_version": ver, "seconds": time.perf_counter() - t0, "layers": layers}
+    return {"scalesim_version": scalesim_run.scalesim_version(), "seconds": time.perf_counter() - t0,
+            "layers": layers}
 
 
 def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:
     """Run this script under ``python`` (a scalesim interpreter) and return its JSON."""
-    import subprocess
-    proc = subprocess.run([python, os.path.abspath(__file__)], input=json.dumps(spec),
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"SCALE-Sim sparse run failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout)
+    return scalesim_run.run_script(python, __file__, spec, "SCALE-Sim sparse run", timeout)
 
 
 def main(argv: list[str]) -> int:
