@@ -2,11 +2,13 @@
 reports (to_json) and traces, across the zoo, dataflows, contention, latency and power gating."""
 
 import math
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine_hardware
 from accelsim.engine import run_engine
 from accelsim.hardware import Hardware, load_hardware
 from accelsim.mapping import LayerMapping, TileClass, map_layer
@@ -23,12 +25,6 @@ def _network(name):
     return get_network(name, input_hw=SMALL_INPUT[name]) if name in SMALL_INPUT else get_network(name)
 
 
-def _policy(gate_after, wake):
-    if gate_after is None:
-        return {"policy": "never"}
-    return {"policy": "gate_after", "idle_cycles_to_gate": gate_after, "wake_latency_cycles": wake}
-
-
 def _variant(base: Hardware, *, dataflow, bandwidth=None, latency=None, buffer_bytes=None, gating=None,
              glb=None) -> Hardware:
     d = base.to_dict()
@@ -43,7 +39,8 @@ def _variant(base: Hardware, *, dataflow, bandwidth=None, latency=None, buffer_b
     if glb is not None:
         d["buffers"] = {"glb": {"size_bytes": glb, "read_bytes_per_cycle": 32, "write_bytes_per_cycle": 32}}
     if gating is not None:
-        d["power"] = {"pe_array": _policy(*gating[0]), "buffers": _policy(*gating[1]), "dram": _policy(*gating[2])}
+        d["power"] = {component: engine_hardware.power_policy(*policy)
+                      for component, policy in zip(("pe_array", "buffers", "dram"), gating)}
     return Hardware.from_dict(d)
 
 
@@ -113,26 +110,8 @@ def layer_tiles(draw):
     return block * repeats + tail
 
 
-policies = st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(0, 25)))
-
-
-@st.composite
-def random_hardware(draw):
-    gating = [draw(policies) for _ in range(3)]
-    buffers = ({"glb": {"size_bytes": draw(st.sampled_from([1536, 6144])), "read_bytes_per_cycle": 8,
-                        "write_bytes_per_cycle": 8}}
-               if draw(st.booleans()) else
-               {op: {"size_bytes": draw(st.sampled_from([512, 2048, 8192])), "read_bytes_per_cycle": 8,
-                     "write_bytes_per_cycle": 8} for op in ("ifmap", "filter", "ofmap")})
-    return Hardware.from_dict({
-        "name": "random", "clock_mhz": 500.0, "pe": {"rows": 4, "cols": 4, "dataflow": "os"},
-        "buffers": buffers,
-        "dram": {"bandwidth_bytes_per_cycle": draw(st.sampled_from([0.5, 3.0, 7.0, 16.0, 64.0, math.inf])),
-                 "latency_cycles": draw(st.integers(0, 60))},
-        "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
-        "power": {"pe_array": _policy(*(gating[0] or (None, 0))), "buffers": _policy(*(gating[1] or (None, 0))),
-                  "dram": _policy(*(gating[2] or (None, 0)))},
-    })
+random_hardware = partial(engine_hardware.random_hardware, bandwidths=[0.5, 3.0, 7.0, 16.0, 64.0, math.inf],
+                          latencies=st.integers(0, 60), gate_after_max=40, wake_max=25)
 
 
 @settings(max_examples=100, deadline=None)

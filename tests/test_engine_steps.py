@@ -8,14 +8,16 @@ random folds that all differ on random hardware (contention, latency, gating, a 
 """
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine_hardware
 from accelsim.engine import run_engine
-from accelsim.hardware import Hardware, load_hardware
+from accelsim.hardware import load_hardware
 from accelsim.mapping import LayerMapping, TileClass, map_layer
 from accelsim.simulate import simulate
 from accelsim.sparse_mapping import SparseLayerModel
@@ -106,31 +108,8 @@ folds = st.builds(_tile, st.integers(1, 80), st.sampled_from([0, 0, 1, 7, 64, 30
                   st.sampled_from([0, 0, 16, 128]) | st.integers(0, 500),
                   st.sampled_from([0, 8, 96]) | st.integers(0, 300), st.integers(0, 700))
 
-policies = st.one_of(st.none(), st.tuples(st.integers(0, 30), st.integers(0, 12)))
-
-
-def _policy(gating):
-    if gating is None:
-        return {"policy": "never"}
-    return {"policy": "gate_after", "idle_cycles_to_gate": gating[0], "wake_latency_cycles": gating[1]}
-
-
-@st.composite
-def random_hardware(draw):
-    buffers = ({"glb": {"size_bytes": draw(st.sampled_from([1536, 6144])), "read_bytes_per_cycle": 8,
-                        "write_bytes_per_cycle": 8}}
-               if draw(st.booleans()) else
-               {op: {"size_bytes": draw(st.sampled_from([512, 2048, 8192])), "read_bytes_per_cycle": 8,
-                     "write_bytes_per_cycle": 8} for op in ("ifmap", "filter", "ofmap")})
-    return Hardware.from_dict({
-        "name": "random", "clock_mhz": 500.0, "pe": {"rows": 4, "cols": 4, "dataflow": "os"},
-        "buffers": buffers,
-        "dram": {"bandwidth_bytes_per_cycle": draw(st.sampled_from([0.5, 3.0, 12.8, 64.0, math.inf])),
-                 "latency_cycles": draw(st.sampled_from([0, 1, 9, 50]))},
-        "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
-        "power": {"pe_array": _policy(draw(policies)), "buffers": _policy(draw(policies)),
-                  "dram": _policy(draw(policies))},
-    })
+random_hardware = partial(engine_hardware.random_hardware, bandwidths=[0.5, 3.0, 12.8, 64.0, math.inf],
+                          latencies=st.sampled_from([0, 1, 9, 50]), gate_after_max=30, wake_max=12)
 
 
 @settings(max_examples=150, deadline=None)
