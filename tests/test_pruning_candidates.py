@@ -7,9 +7,8 @@ from hypothesis import strategies as st
 
 from pruning import DENSE, NM, Block, Channel, Masks, Option, SearchSpace, Unstructured
 from pruning.candidates import granularity_label
-from workloads.layers import Add, Conv2d, Linear, Pool
+from pruning_networks import small_residual
 from workloads.models import init_weights, lenet_network
-from workloads.network import NetworkBuilder
 
 FAST = settings(max_examples=40, deadline=None)
 ALL_OPTIONS = ("unstructured", "channel", Block((4, 4)), NM(2, 4))
@@ -23,15 +22,7 @@ def lenet():
 
 @pytest.fixture(scope="module")
 def residual():
-    """stem -> a -> b, b + stem -> pool -> fc: stem and b share channels through the add."""
-    builder = NetworkBuilder("residual")
-    builder.add(Conv2d("stem", 3, 8, 3, 8, padding=1, activation="relu"), inputs=())
-    builder.add(Conv2d("a", 8, 8, 3, 8, padding=1, activation="relu"))
-    builder.add(Conv2d("b", 8, 8, 3, 8, padding=1))
-    builder.add(Add("add", (8, 8, 8), activation="relu"), inputs=("b", "stem"))
-    builder.add(Pool("pool", 8, 8, 2, 2, kind="avg"))
-    builder.add(Linear("fc", 8 * 16, 10))
-    net = builder.build()
+    net = small_residual()
     return net, init_weights(net, seed=3)
 
 

@@ -29,9 +29,10 @@ from pruning import (
 from pruning.candidates import granularity_label, parse_granularity_label
 from pruning.granularity import NM, Block, Channel, Unstructured
 from pruning.search_strategies import _fitness, greedy_proposals
-from workloads.layers import Add, Conv2d, Linear, Pool
+from pruning_networks import small_residual
+from workloads.layers import Linear
 from workloads.models import init_weights, mlp_network
-from workloads.network import Network, NetworkBuilder
+from workloads.network import Network
 
 FAST = settings(max_examples=15, deadline=None)
 DENSE_ACCURACY = 0.9
@@ -294,14 +295,7 @@ def test_make_strategy_takes_names_and_instances():
 
 @pytest.mark.parametrize("strategy", ["greedy", "evolutionary"])
 def test_channel_genes_on_a_residual_network_stay_channel_consistent(strategy):
-    builder = NetworkBuilder("residual")
-    builder.add(Conv2d("stem", 3, 8, 3, 8, padding=1, activation="relu"), inputs=())
-    builder.add(Conv2d("a", 8, 8, 3, 8, padding=1, activation="relu"))
-    builder.add(Conv2d("b", 8, 8, 3, 8, padding=1))
-    builder.add(Add("add", (8, 8, 8), activation="relu"), inputs=("b", "stem"))
-    builder.add(Pool("pool", 8, 8, 2, 2, kind="avg"))
-    builder.add(Linear("fc", 8 * 16, 10))
-    net = builder.build()
+    net = small_residual()
     weights = init_weights(net, seed=2)
     space = SearchSpace(net, weights, granularities=("channel", "unstructured"), ladder=(0.25, 0.5, 0.75))
     names = space.layers
