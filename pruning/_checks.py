@@ -23,6 +23,16 @@ def check_int(owner: str, field: str, value: object, *, minimum: int | None = No
     return int(value)
 
 
+def number_field(owner: str, row, key: str) -> float:
+    """``row[key]`` as a float; a missing or non-numeric field is an error naming ``owner``."""
+    if key not in row:
+        raise ValueError(f"{owner} has no field {key!r} (fields: {sorted(row)})")
+    value = row[key]
+    if not is_real(value):
+        raise ValueError(f"{owner} field {key!r} must be a number, got {value!r}")
+    return float(value)
+
+
 def check_fraction(owner: str, field: str, value: object) -> float:
     if not is_real(value) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{owner}: {field} must be a float in [0, 1], got {value!r}")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pruning._checks import is_real
+from pruning._checks import is_real, number_field
 
 REQUIRED_COST_KEYS = ("cycles", "energy_pj")
 
@@ -86,12 +86,7 @@ def _metric(cost: Mapping[str, Any], key: str) -> float:
         return float(cost["energy_pj"])
     if key == "edp":
         return float(cost["cycles"]) * float(cost["energy_pj"])
-    if key not in cost:
-        raise ValueError(f"objective: cost has no field {key!r} (keys: {sorted(cost)})")
-    value = cost[key]
-    if not is_real(value):
-        raise ValueError(f"objective: cost field {key!r} must be a number, got {value!r}")
-    return float(value)
+    return number_field("objective: cost", cost, key)
 
 
 @dataclass(frozen=True)

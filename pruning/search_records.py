@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pruning._checks import is_real
+from pruning._checks import number_field
 from pruning.candidates import Plan
 from pruning.masks import Masks
 
@@ -161,15 +161,6 @@ class SearchResult:
         }
 
 
-def _field(row: Mapping[str, Any], key: str, position: int) -> float:
-    if key not in row:
-        raise ValueError(f"pareto_front: record {position} has no field {key!r} (fields: {sorted(row)})")
-    value = row[key]
-    if not is_real(value):
-        raise ValueError(f"pareto_front: record {position} field {key!r} must be a number, got {value!r}")
-    return float(value)
-
-
 def pareto_front(records: Iterable[Any], x: str = "edp", y: str = "accuracy") -> list[Any]:
     """The records no other record beats on both lower ``x`` and higher ``y``, sorted by ascending ``x``.
 
@@ -181,7 +172,8 @@ def pareto_front(records: Iterable[Any], x: str = "edp", y: str = "accuracy") ->
     for position, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise ValueError(f"pareto_front: record {position} must be a CandidateRecord or a mapping, got {row!r}")
-    points = [(_field(row, x, i), _field(row, y, i), i) for i, row in enumerate(rows)]
+    where = [f"pareto_front: record {i}" for i in range(len(rows))]
+    points = [(number_field(where[i], row, x), number_field(where[i], row, y), i) for i, row in enumerate(rows)]
     front, best_y = [], float("-inf")
     # Ascending x, then descending y: a point is on the front iff it beats every y seen before it.
     for px, py, i in sorted(points, key=lambda p: (p[0], -p[1], p[2])):
