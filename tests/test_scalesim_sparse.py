@@ -13,15 +13,12 @@ Each SCALE-Sim run is a handful of tiny layers on an 8x8 array (~1 s in all).
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from scalesim_peer import load_script
+from scalesim_peer import scalesim_python as find_scalesim_python
 
 from accelsim.hardware import load_hardware
 from accelsim.mapping import map_layer
@@ -29,29 +26,11 @@ from accelsim.simulate import simulate
 from workloads.layers import Conv2d, Linear
 from workloads.network import Network
 
-ROOT = Path(__file__).resolve().parents[1]
 R = C = 8
 BANDWIDTH = 64
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(name, mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-runner = _load("scalesim_run")
-sparse = _load("scalesim_sparse")
-
-
-def _scalesim_python() -> str | None:
-    env = os.environ.get("ACCELSIM_SCALESIM_PYTHON")
-    if env:
-        return env
-    probe = subprocess.run([sys.executable, "-c", "import scalesim"], capture_output=True, check=False)
-    return sys.executable if probe.returncode == 0 else None
+runner = load_script("scalesim_run")
+sparse = load_script("scalesim_sparse")
 
 
 # name -> (layer, N, M). All sizes are non-multiples of the 8x8 array somewhere.
@@ -90,7 +69,7 @@ def _spec(dataflow, layers_with_ratio, sparse_cfg=None):
 
 @pytest.fixture(scope="module")
 def scalesim_python():
-    python = _scalesim_python()
+    python = find_scalesim_python()
     if python is None:
         pytest.skip("SCALE-Sim not available (set ACCELSIM_SCALESIM_PYTHON)")
     return python

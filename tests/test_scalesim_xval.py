@@ -6,16 +6,13 @@
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from scalesim_peer import load_script, scalesim_python
 
 from accelsim.mapping import map_layer
 from workloads.layers import Conv2d, Linear, MatMul
@@ -24,22 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDED = ROOT / "tests" / "data" / "scalesim_recorded.json"
 
 
-def _load_runner():
-    spec = importlib.util.spec_from_file_location("scalesim_run", ROOT / "scripts" / "scalesim_run.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-runner = _load_runner()
-
-
-def _scalesim_python() -> str | None:
-    env = os.environ.get("ACCELSIM_SCALESIM_PYTHON")
-    if env:
-        return env
-    probe = subprocess.run([sys.executable, "-c", "import scalesim"], capture_output=True, check=False)
-    return sys.executable if probe.returncode == 0 else None
+runner = load_script("scalesim_run")
 
 
 def _hw(rows: int, cols: int, dataflow: str, sram_kb: int = 1024):
@@ -121,7 +103,7 @@ LIVE_ARRAYS = [(4, 4), (8, 8), (8, 4)]
 
 @pytest.fixture(scope="module")
 def live_results():
-    python = _scalesim_python()
+    python = scalesim_python()
     if python is None:
         pytest.skip("SCALE-Sim not available (set ACCELSIM_SCALESIM_PYTHON)")
     results = {}
