@@ -48,7 +48,8 @@ def attribute_losses(model: SparseLayerModel, actual_mapping, cycles: int, dense
         losses[cause] = float(previous - timing.cycles)
         previous = timing.cycles
     # The last step's switches, on the layer as specified: what compaction saved on top of them.
-    timing = timed(model.uncompacted.map(_STEPS[-1][1]))
+    if model.compaction is not None:
+        timing = timed(model.uncompacted.map(_STEPS[-1][1]))
     losses["channel_compaction"] = float(previous - timing.cycles)
     stalls = timing.cycles - timing.compute_cycles
     losses["memory_bound"] = float(stalls - dense_stall_cycles * density)
