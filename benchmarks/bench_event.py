@@ -28,7 +28,7 @@ import numpy as np
 
 from accelsim import load_hardware, map_layer, simulate
 from accelsim.engine import run_engine
-from accelsim.sparse_mapping import SparseLayerModel
+from accelsim.sparse_mapping import sparse_layer_model
 from workloads import get_network
 from workloads.network import Network
 
@@ -85,7 +85,7 @@ def sparse(repeat: int = 3, check: bool = False, presets=SPARSE_PRESETS) -> list
         # Where the time goes: the mappings, and the engine alone on them.
         dense_map_s, _, dense_maps = _best(lambda: [map_layer(l, hw) for l in layers], repeat)
         sparse_map_s, _, sparse_maps = _best(
-            lambda: [SparseLayerModel(l, hw, masks[l.name]).map() if l.name in masks else map_layer(l, hw)
+            lambda: [sparse_layer_model(l, hw, masks[l.name]).map() if l.name in masks else map_layer(l, hw)
                      for l in layers], repeat)
         dense_engine_s, _, _ = _best(lambda: run_engine(dense_maps, names, hw), repeat)
         sparse_engine_s, _, result = _best(lambda: run_engine(sparse_maps, names, hw), repeat)
