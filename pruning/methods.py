@@ -296,16 +296,20 @@ def _prune_channel_groups(
         for i, keep in zip(pooled, np.split(keep_all, np.cumsum([chosen[i][0].channels for i in pooled])[:-1])):
             keeps[i] = keep
     for i, (group, group_amount, _) in enumerate(chosen):
-        # Groups go in network order, so upstream removals (which can leave channels of a
-        # grouped conv with no inputs) are seen before this group's channels are chosen.
-        scores_now, alive = _channel_units(network, group, scores, masks, power)
+        # Channels are ranked by the scores the call began with, so one group's choice never
+        # depends on how much an upstream group of the same call removed: raising one layer's
+        # channel amount only ever removes more weights, everywhere. Liveness is current: groups go
+        # in network order, so channels upstream removals left with no inputs (a grouped conv's)
+        # are seen, and removed first.
+        group_scores = units[i][0]
+        _, alive = _channel_units(network, group, scores, masks, power)
         if keeps[i] is None:
             count = amount_to_count(f"prune: channel group {list(group.producers)}", group_amount, group.channels)
-            keeps[i] = select_units(scores_now, alive, count)
+            keeps[i] = select_units(group_scores, alive, count)
         if alive.any() and not (keeps[i] & alive).any():
             # Removing every live channel of a group would cut the network in two: keep its best one.
             keeps[i] = np.zeros(group.channels, dtype=bool)
-            keeps[i][int(np.argmax(np.where(alive, scores_now, -np.inf)))] = True
+            keeps[i][int(np.argmax(np.where(alive, group_scores, -np.inf)))] = True
         for name, structural in group_masks(network, group, keeps[i]).items():
             masks[name] = masks[name] & structural
     _remove_dead_channels(network, [group for group, _, _ in chosen], masks)
