@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 ACTIVATIONS = (None, "relu", "relu6", "gelu")
 POOL_KINDS = ("max", "avg")
@@ -123,6 +123,14 @@ class Conv2d:
     dilation: Pair = (1, 1)
     groups: int = 1
     activation: str | None = None
+
+    if TYPE_CHECKING:
+        # The generated __init__ takes an int wherever a pair is stored (normalised in __post_init__).
+        def __init__(
+            self, name: str, in_channels: int, out_channels: int, kernel_size: int | Pair,
+            input_hw: int | Pair, stride: int | Pair = (1, 1), padding: int | Pair = (0, 0),
+            dilation: int | Pair = (1, 1), groups: int = 1, activation: str | None = None,
+        ) -> None: ...  # fmt: skip
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -312,6 +320,12 @@ class Pool:
     stride: Pair
     padding: Pair = (0, 0)
     kind: str = "max"
+
+    if TYPE_CHECKING:
+        def __init__(
+            self, name: str, channels: int, input_hw: int | Pair, kernel_size: int | Pair,
+            stride: int | Pair, padding: int | Pair = (0, 0), kind: str = "max",
+        ) -> None: ...  # fmt: skip
 
     def __post_init__(self) -> None:
         _check_name(self.name)

@@ -251,7 +251,7 @@ class Model:
         with nn.single_threaded_blas():
             parts = [nn.forward(self._network, params, x[i:i + batch_size], keep_tape=False)[0]
                      for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, self._network.layers()[-1].out_features), DTYPE)
+        return np.concatenate(parts) if parts else np.zeros((0, self._network.layers()[-1].output_shape[-1]), DTYPE)
 
     def predict(self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         return self.logits(x, masks=masks).argmax(axis=1)

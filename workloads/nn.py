@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -118,14 +118,15 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *
     return out, (x.shape, cols, weight, stride, padding, dilation)
 
 
-def conv2d_backward(dout: np.ndarray, tape: tuple, *, need_dx: bool = True):
+def conv2d_backward(dout: np.ndarray, tape: tuple, *,
+                    need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients ``(dx, dweight, dbias)`` of :func:`conv2d_forward`; ``dx`` is None unless needed."""
     x_shape, cols, weight, stride, padding, dilation = tape
     out_ch = weight.shape[0]
     dout2 = dout.transpose(1, 0, 2, 3).reshape(out_ch, -1)
     dweight = (dout2 @ cols.T).reshape(weight.shape)
     dbias = dout2.sum(axis=1)
-    dx = None
+    dx: np.ndarray | None = None
     if need_dx:
         dcols = weight.reshape(out_ch, -1).T @ dout2
         dx = col2im(dcols, x_shape, weight.shape[2:], stride, padding, dilation)
@@ -139,7 +140,8 @@ def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -
     return out, (x, weight)
 
 
-def linear_backward(dout: np.ndarray, tape: tuple, *, need_dx: bool = True):
+def linear_backward(dout: np.ndarray, tape: tuple, *,
+                    need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     x, weight = tape
     dweight = dout.T @ x
     dbias = dout.sum(axis=0)
@@ -152,7 +154,7 @@ def pool2d_forward(x: np.ndarray, *, kernel, stride, padding=(0, 0), kind: str =
     ho, wo = _out_hw(x.shape[2:], kernel, stride, padding, (1, 1))
     if kind == "max":
         xp = _pad(x, padding, value=-np.inf)
-        out = None
+        out: np.ndarray | None = None
         arg = np.zeros((x.shape[0], x.shape[1], ho, wo), dtype=np.int16)
         for i, j, rows, cols in _window_slices(kernel, stride, (1, 1), (ho, wo)):
             window = xp[:, :, rows, cols]
@@ -163,6 +165,7 @@ def pool2d_forward(x: np.ndarray, *, kernel, stride, padding=(0, 0), kind: str =
             better = window > out
             out = np.where(better, window, out)
             arg = np.where(better, np.int16(i * kernel[1] + j), arg)
+        assert out is not None  # a kernel has at least one window position
         return out, (x.shape, arg, kernel, stride, padding, kind)
     if kind == "avg":
         xp = _pad(x, padding)
@@ -272,6 +275,12 @@ class Tape:
     entries: tuple[tuple[Any, ...], ...]
 
 
+@overload
+def forward(network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *,
+            keep_tape: Literal[True] = True) -> tuple[np.ndarray, Tape]: ...
+@overload
+def forward(network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *,
+            keep_tape: Literal[False]) -> tuple[np.ndarray, None]: ...
 def forward(network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *,
             keep_tape: bool = True) -> tuple[np.ndarray, Tape | None]:
     """Run the chain ``network`` on ``x`` with ``params``; return the logits and the tape.
@@ -292,9 +301,11 @@ def forward(network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *
                                        stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
         elif isinstance(layer, Linear):
             out, tape = linear_forward(h, params[layer.name], params[bias_key(layer.name)])
-        else:
+        elif isinstance(layer, Pool):
             out, tape = pool2d_forward(h, kernel=layer.kernel_size, stride=layer.stride,
                                        padding=layer.padding, kind=layer.kind)
+        else:
+            raise TypeError(f"layer {layer.name!r}: {type(layer).__name__} is not trainable (see check_trainable)")
         h = activation_forward(out, getattr(layer, "activation", None))
         if keep_tape:
             entries.append((layer, tape, h, flat_shape))
@@ -309,14 +320,16 @@ def backward(tape: Tape, dlogits: np.ndarray) -> dict[str, np.ndarray]:
         layer, kernel_tape, out, flat_shape = tape.entries[index]
         dh = activation_backward(dh, out, getattr(layer, "activation", None))
         need_dx = index > 0  # the input image needs no gradient
+        dx: np.ndarray | None
         if isinstance(layer, Conv2d):
-            dh, grads[layer.name], grads[bias_key(layer.name)] = conv2d_backward(dh, kernel_tape, need_dx=need_dx)
+            dx, grads[layer.name], grads[bias_key(layer.name)] = conv2d_backward(dh, kernel_tape, need_dx=need_dx)
         elif isinstance(layer, Linear):
-            dh, grads[layer.name], grads[bias_key(layer.name)] = linear_backward(dh, kernel_tape, need_dx=need_dx)
+            dx, grads[layer.name], grads[bias_key(layer.name)] = linear_backward(dh, kernel_tape, need_dx=need_dx)
         else:
-            dh = pool2d_backward(dh, kernel_tape) if need_dx else None
-        if flat_shape is not None and dh is not None:
-            dh = dh.reshape(flat_shape)
+            dx = pool2d_backward(dh, kernel_tape) if need_dx else None
+        if dx is None:
+            break
+        dh = dx.reshape(flat_shape) if flat_shape is not None else dx
     return grads
 
 

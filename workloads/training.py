@@ -193,7 +193,7 @@ def _train(model: Model, dataset: Dataset, config: TrainConfig, masks) -> TrainR
     if tuple(x_train.shape[1:]) != tuple(dataset.input_shape):
         raise ValueError(f"dataset {dataset.name!r}: x_train shape {x_train.shape} is not (n, *{dataset.input_shape})")
     first = network.layers()[0]
-    expected = first.in_features if model.input_layout == "NF" else None
+    expected = first.input_shape[-1] if model.input_layout == "NF" else None
     if expected is not None and expected != math.prod(dataset.input_shape):
         raise ValueError(f"model {model.name!r} takes {expected} input features but dataset {dataset.name!r} "
                          f"has inputs of shape {dataset.input_shape}")

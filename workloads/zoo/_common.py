@@ -32,6 +32,6 @@ def flat_features(layer: Layer) -> int:
     return math.prod(layer.output_shape)
 
 
-def global_avg_pool(name: str, prev: Conv2d | Pool) -> Pool:
+def global_avg_pool(name: str, prev: Layer) -> Pool:
     hw = spatial(prev)
     return Pool(name, prev.output_shape[0], hw, kernel_size=hw, stride=hw, kind="avg")

@@ -6,7 +6,7 @@ Classifiers flatten the last feature map, so a non-default ``input_hw`` changes 
 
 from __future__ import annotations
 
-from workloads.layers import Conv2d, Linear, Pair, Pool
+from workloads.layers import Conv2d, Layer, Linear, Pair, Pool
 from workloads.network import Network
 from workloads.zoo._common import as_pair, check_classes, flat_features, spatial
 
@@ -49,7 +49,7 @@ def alexnet(*, input_hw: int | Pair = (224, 224), num_classes: int = 1000) -> Ne
     fc6 = Linear("fc6", flat_features(pool5), 4096, activation="relu")
     fc7 = Linear("fc7", 4096, 4096, activation="relu")
     fc8 = Linear("fc8", 4096, check_classes(num_classes))
-    layers = [conv1, pool1, conv2, pool2, conv3, conv4, conv5, pool5, fc6, fc7, fc8]
+    layers: list[Layer] = [conv1, pool1, conv2, pool2, conv3, conv4, conv5, pool5, fc6, fc7, fc8]
     return Network.sequential("alexnet", layers)
 
 
@@ -60,7 +60,7 @@ _VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 5
 def vgg16(*, input_hw: int | Pair = (224, 224), num_classes: int = 1000) -> Network:
     """VGG-16 (configuration D, ~15.5 GMACs at 224x224); layers named conv{stage}_{i}, pool{stage}, fc6-8."""
     hw = as_pair(input_hw, "input_hw")
-    layers = []
+    layers: list[Layer] = []
     channels = 3
     for stage, widths in enumerate(_VGG16_STAGES, start=1):
         for i, width in enumerate(widths, start=1):

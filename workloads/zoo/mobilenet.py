@@ -6,7 +6,7 @@ depthwise), ``.project`` (1x1 linear bottleneck) and ``.add`` where stride is 1 
 
 from __future__ import annotations
 
-from workloads.layers import Add, Conv2d, Linear, Pair, depthwise_conv2d
+from workloads.layers import Add, Conv2d, Layer, Linear, Pair, depthwise_conv2d
 from workloads.network import Network, NetworkBuilder
 from workloads.zoo._common import as_pair, check_classes, global_avg_pool, spatial
 
@@ -26,7 +26,7 @@ def mobilenet_v2(*, input_hw: int | Pair = (224, 224), num_classes: int = 1000, 
     builder = NetworkBuilder("mobilenet_v2")
     channels = _make_divisible(32 * width_mult)
     last_channels = _make_divisible(1280 * max(1.0, width_mult))
-    prev = Conv2d("features.0", 3, channels, 3, as_pair(input_hw, "input_hw"), stride=2, padding=1, activation="relu6")
+    prev: Layer = Conv2d("features.0", 3, channels, 3, as_pair(input_hw, "input_hw"), stride=2, padding=1, activation="relu6")
     builder.add(prev, inputs=())
     index = 1
     for t, c, n, s in _SETTINGS:
@@ -44,8 +44,9 @@ def mobilenet_v2(*, input_hw: int | Pair = (224, 224), num_classes: int = 1000, 
             prev = Conv2d(f"{prefix}.project", hidden, out, 1, spatial(prev))
             builder.add(prev)
             if stride == 1 and channels == out:
+                project = prev.name
                 prev = Add(f"{prefix}.add", prev.output_shape)
-                builder.add(prev, inputs=(builder.last, block_in.name))
+                builder.add(prev, inputs=(project, block_in.name))
             channels = out
             index += 1
     prev = Conv2d(f"features.{index}", channels, last_channels, 1, spatial(prev), activation="relu6")

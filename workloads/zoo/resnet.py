@@ -7,6 +7,8 @@ the last conv of each main path therefore carries none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from workloads.layers import Add, Conv2d, Linear, Pair, Pool
 from workloads.network import Network, NetworkBuilder
 from workloads.zoo._common import as_pair, check_classes, global_avg_pool, spatial
@@ -31,7 +33,9 @@ def _block(
     out_shape = main[-1].output_shape
     shortcut = block_in.name
     if out_shape != in_shape:
-        downsample = Conv2d(f"{prefix}.downsample", in_shape[0], out_shape[0], 1, in_shape[1:], stride=stride)
+        downsample = Conv2d(
+            f"{prefix}.downsample", in_shape[0], out_shape[0], 1, (in_shape[1], in_shape[2]), stride=stride
+        )
         shortcut = builder.add(downsample, inputs=(block_in.name,))
     add = Add(f"{prefix}.add", out_shape, activation="relu")
     builder.add(add, inputs=(prev, shortcut))
@@ -51,9 +55,10 @@ def _bottleneck(prefix: str, cin: int, width: int, hw: Pair, stride: int) -> lis
     return [conv1, conv2, conv3]
 
 
-def _resnet(name: str, block, blocks: tuple[int, ...], hw: Pair, num_classes: int) -> Network:
+def _resnet(name: str, block: Callable[[str, int, int, Pair, int], list[Conv2d]], blocks: tuple[int, ...],
+            hw: int | Pair, num_classes: int) -> Network:
     builder = NetworkBuilder(name)
-    prev = _stem(builder, as_pair(hw, "input_hw"))
+    prev: Pool | Add = _stem(builder, as_pair(hw, "input_hw"))
     for stage, count in enumerate(blocks, start=1):
         width = 64 * 2 ** (stage - 1)
         for i in range(count):
