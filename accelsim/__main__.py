@@ -1,5 +1,5 @@
 import sys
 
-from accelsim.cli import main
+from accelsim.cli.main import main
 
 sys.exit(main())

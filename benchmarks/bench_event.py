@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from accelsim import load_hardware, map_layer, simulate
-from accelsim.engine import run_engine
-from accelsim.sparse_mapping import sparse_layer_model
+from accelsim.timing.engine import run_engine
+from accelsim.timing.sparse_model import sparse_layer_model
 from workloads import get_network
 from workloads.network import Network
 

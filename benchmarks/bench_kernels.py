@@ -36,8 +36,8 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accelsim import formats as F  # noqa: E402
-from accelsim import kernels as K  # noqa: E402
+from accelsim.sparse import formats as F  # noqa: E402
+from accelsim.sparse import kernels as K  # noqa: E402
 
 SHAPES = ((4096, 4096, 64), (1024, 1024, 256), (512, 4608, 3136), (768, 768, 128))
 SPARSITIES = (0.50, 0.75, 0.80, 0.90, 0.95, 0.99)
@@ -224,7 +224,7 @@ _JIT_SCRIPT = """
 import time
 t0 = time.perf_counter()
 import numpy as np
-from accelsim import kernels
+from accelsim.sparse import kernels
 t1 = time.perf_counter()
 kernels.warm_up()
 t2 = time.perf_counter()

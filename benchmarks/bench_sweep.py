@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from accelsim.dse import Point, Store, explore, process_pool, random_sample
-from accelsim.hardware import load_hardware
+from accelsim.arch.hardware import load_hardware
 
 TARGET_SPEEDUP = 1.7
 AXES = {

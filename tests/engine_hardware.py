@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from accelsim.hardware import Hardware
+from accelsim.arch.hardware import Hardware
 
 
 def power_policy(gate_after, wake=0):

@@ -1,4 +1,4 @@
-"""Obviously-correct numpy twins of every kernel in accelsim.kernels (no numba, no cleverness).
+"""Obviously-correct numpy twins of every kernel in accelsim.sparse.kernels (no numba, no cleverness).
 
 Each twin reads the raw arrays the way the format documents them and accumulates in float64.
 """

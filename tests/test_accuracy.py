@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from accelsim.accuracy import accuracy
+from accelsim.codesign.accuracy import accuracy
 from workloads.datasets import load_digits
 from workloads.models import lenet_digits, magnitude_masks, mlp_digits
 from workloads.training import Adam, train

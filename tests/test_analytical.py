@@ -5,8 +5,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.analytical import time_layer
-from accelsim.mapping import TileClass
+from accelsim.timing.analytical import time_layer
+from accelsim.timing.mapping import TileClass
 
 
 def _tile(count, compute, read, write):

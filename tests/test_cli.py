@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from accelsim.cli import main
-from accelsim.report import Report
+from accelsim.cli.main import main
+from accelsim.timing.report import Report
 
 
 def test_simulate_prints_table_and_totals(capsys):
@@ -79,7 +79,7 @@ def test_simulate_with_codesign_masks_reports_speedup_and_compaction(tmp_path, c
 
 def test_malformed_yaml_file_exits_2_naming_file_and_line(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    from accelsim.hardware import load_hardware
+    from accelsim.arch.hardware import load_hardware
 
     text = load_hardware("edge_16x16").to_yaml().replace("rows: 16", "rows: 16\n  rows: 8", 1)
     bad.write_text(text)

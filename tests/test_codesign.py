@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from accelsim.cli import main
-from accelsim.codesign import CodesignConfig, run_codesign
+from accelsim.cli.main import main
+from accelsim.codesign.loop import CodesignConfig, run_codesign
 from reports.codesign import write_results
 
 # Cheap but complete: greedy search without per-candidate fine-tuning, analytical timing.
@@ -73,9 +73,9 @@ def test_results_directory(result, tmp_path):
 
 def test_simulated_cost_reuses_unchanged_layers(result):
     res, _ = result
-    from accelsim.codesign import SimulatedCost
-    from accelsim.hardware import load_hardware
-    from accelsim.simulate import simulate
+    from accelsim.codesign.loop import SimulatedCost
+    from accelsim.arch.hardware import load_hardware
+    from accelsim.timing.simulate import simulate
 
     from workloads.models import lenet_network
 
@@ -128,7 +128,7 @@ def test_cli_json_and_bad_values(tmp_path, capsys):
 
 
 def test_final_designs_are_rechecked_on_validation(result):
-    from accelsim.codesign import FINAL_ATTEMPTS
+    from accelsim.codesign.loop import FINAL_ATTEMPTS
 
     res, _ = result
     for design, search in ((res.uniform, res.uniform_search), (res.searched, res.search)):

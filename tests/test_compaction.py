@@ -1,4 +1,4 @@
-"""Channel compaction: masks that empty whole channels run as smaller layers (accelsim.compaction)."""
+"""Channel compaction: masks that empty whole channels run as smaller layers (accelsim.sparse.compaction)."""
 
 import json
 import math
@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accelsim.compaction import compact_channels
-from accelsim.hardware import load_hardware
-from accelsim.report import SPEEDUP_LOSSES, Report
-from accelsim.simulate import simulate
+from accelsim.sparse.compaction import compact_channels
+from accelsim.arch.hardware import load_hardware
+from accelsim.timing.report import SPEEDUP_LOSSES, Report
+from accelsim.timing.simulate import simulate
 from pruning import prune
 from reference_kernels import conv2d as conv_reference
 from workloads.layers import Conv2d, Linear
@@ -204,7 +204,7 @@ def test_compaction_never_changes_effectual_work_or_loses_time():
 
 
 def test_per_channel_densities_average_to_the_layer_density():
-    from accelsim.activations import ifmap_densities
+    from accelsim.sparse.activations import ifmap_densities
     from workloads.models import init_weights, lenet_network
 
     net = lenet_network()
@@ -262,7 +262,7 @@ def test_compaction_that_breaks_an_nm_pattern_is_declined_when_it_would_run_slow
     on = simulate(_one_layer(layer), hardware, mode="analytical", masks={"fc": mask})
     off = simulate(_one_layer(layer), hardware, mode="analytical", masks={"fc": mask}, compact_channels=False)
     assert off.layer("fc").sparse.fallback is None and off.achieved_speedup > 1.2
-    from accelsim.sparse_mapping import SparseLayerModel
+    from accelsim.timing.sparse_model import SparseLayerModel
     assert SparseLayerModel(layer, hardware, mask).fallback is not None   # compacted, it would run dense
     assert on.layer("fc").sparse.fallback is None and on.layer("fc").sparse.compacted_weight_shape is None
     assert on.layer("fc").cycles == off.layer("fc").cycles

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from accelsim import load_hardware
-from accelsim.cli import main
+from accelsim.cli.main import main
 from accelsim.dse import RECORD_COLUMNS, Point, Store, evaluate, explore, process_pool, serial
 from accelsim.dse.plans import PLAN_GRANULARITIES, PlanError, check_plan, plan_columns, plan_masks, prunable_layers
-from accelsim.report import SPEEDUP_LOSSES
-from accelsim.simulate import simulate
+from accelsim.timing.report import SPEEDUP_LOSSES
+from accelsim.timing.simulate import simulate
 from pruning import prune
 from pruning.granularity import GRANULARITY_KINDS
 from workloads.models import init_weights

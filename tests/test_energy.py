@@ -5,11 +5,11 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from accelsim import energy
-from accelsim.energy import (
+from accelsim.arch import energy
+from accelsim.arch.energy import (
     EnergyEntry, EnergyTable, EnergyTableError, MissingEnergyError, list_energy_tables, load_energy_table,
 )
-from accelsim.hardware import list_presets, load_hardware
+from accelsim.arch.hardware import list_presets, load_hardware
 
 EDGE = load_hardware("edge_16x16")
 HOROWITZ = load_energy_table("horowitz_45nm", EDGE)

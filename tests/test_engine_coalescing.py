@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine_hardware
-from accelsim.engine import run_engine
-from accelsim.hardware import Hardware, load_hardware
-from accelsim.mapping import LayerMapping, TileClass, map_layer
-from accelsim.simulate import simulate
+from accelsim.timing.engine import run_engine
+from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.timing.mapping import LayerMapping, TileClass, map_layer
+from accelsim.timing.simulate import simulate
 from workloads.layers import Conv2d
 from workloads.network import Network
 from workloads.zoo import get_network, list_networks

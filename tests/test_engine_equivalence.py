@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.analytical import time_layer
-from accelsim.engine import run_engine
-from accelsim.hardware import load_hardware
-from accelsim.mapping import LayerMapping, TileClass
-from accelsim.simulate import simulate
+from accelsim.timing.analytical import time_layer
+from accelsim.timing.engine import run_engine
+from accelsim.arch.hardware import load_hardware
+from accelsim.timing.mapping import LayerMapping, TileClass
+from accelsim.timing.simulate import simulate
 from workloads.zoo import get_network, list_networks
 
 SMALL_INPUT = {"alexnet": (67, 67), "vgg16": (32, 32), "resnet18": (64, 64), "resnet50": (64, 64),

@@ -5,11 +5,11 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.engine import run_engine
-from accelsim.hardware import Hardware
-from accelsim.mapping import LayerMapping, TileClass
-from accelsim.report import POWER_STATES
-from accelsim.simulate import simulate
+from accelsim.timing.engine import run_engine
+from accelsim.arch.hardware import Hardware
+from accelsim.timing.mapping import LayerMapping, TileClass
+from accelsim.timing.report import POWER_STATES
+from accelsim.timing.simulate import simulate
 from workloads.layers import Conv2d
 from workloads.network import Network
 

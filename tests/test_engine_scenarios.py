@@ -1,8 +1,8 @@
 """Tiny event-mode scenarios with exact `(event, cycle)` logs (SimPy style)."""
 
-from accelsim.engine import run_engine
-from accelsim.hardware import Hardware
-from accelsim.mapping import LayerMapping, TileClass
+from accelsim.timing.engine import run_engine
+from accelsim.arch.hardware import Hardware
+from accelsim.timing.mapping import LayerMapping, TileClass
 
 
 def tiny_hardware(bandwidth=8.0, latency=2, pe_power=None):

@@ -1,4 +1,4 @@
-"""Closed-form steps over folds that differ (`accelsim.engine.coalesce`) change nothing.
+"""Closed-form steps over folds that differ (`accelsim.timing.engine.coalesce`) change nothing.
 
 Sparse masks give every fold its own compute cycles and bytes, so steady runs of identical folds
 are short and the engine advances most folds by closed-form steps instead. Reports (to_json) and
@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine_hardware
-from accelsim.engine import run_engine
-from accelsim.hardware import load_hardware
-from accelsim.mapping import LayerMapping, TileClass, map_layer
-from accelsim.simulate import simulate
-from accelsim.sparse_mapping import SparseLayerModel
+from accelsim.timing.engine import run_engine
+from accelsim.arch.hardware import load_hardware
+from accelsim.timing.mapping import LayerMapping, TileClass, map_layer
+from accelsim.timing.simulate import simulate
+from accelsim.timing.sparse_model import SparseLayerModel
 from workloads.zoo import get_network
 
 NETWORKS = {"lenet5": {}, "resnet18": {"input_hw": (48, 48)}}

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from accelsim.execute import choose_format, execute
+from accelsim.sparse.execute import choose_format, execute
 from workloads import get_network
 from workloads.layers import Add, Conv2d, Linear, Pool
 from workloads.network import NetworkBuilder

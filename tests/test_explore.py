@@ -11,7 +11,7 @@ import pytest
 from accelsim import load_hardware
 from accelsim.dse import (Point, PointFailed, Store, dask, evaluate, explore, grid, process_pool, random_sample,
                           serial, zipped)
-from accelsim.hardware import HardwareError
+from accelsim.arch.hardware import HardwareError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim import formats as F
+from accelsim.sparse import formats as F
 
 
 def _random(shape, density, seed=0, dtype=np.float32):
@@ -227,7 +227,7 @@ def test_nm_round_trips(nm, rows, groups, seed, drop):
        fmt=st.sampled_from(["csr", "bitmap", ("bsr", (2, 2)), ("bsr", (4, 4)), ("nm", 2, 4), ("nm", 1, 4)]),
        bits=st.sampled_from([(8, 8, 16), (16, 12, 12), (32, 32, 32)]))
 def test_mask_only_structure_and_storage_equal_encoding(rows, cols, density, seed, fmt, bits):
-    from accelsim.formats import storage_breakdown_of, stored_structure
+    from accelsim.sparse.formats import storage_breakdown_of, stored_structure
 
     rng = np.random.default_rng(seed)
     w = rng.standard_normal((rows, cols)).astype(np.float32)
@@ -247,7 +247,7 @@ def test_mask_only_structure_and_storage_equal_encoding(rows, cols, density, see
 
 
 def test_mask_only_functions_refuse_what_encode_refuses():
-    from accelsim.formats import storage_breakdown_of, stored_structure
+    from accelsim.sparse.formats import storage_breakdown_of, stored_structure
 
     mask = np.ones((4, 8), dtype=bool)
     with pytest.raises(ValueError, match="mask is not 2:4: row 0 group 0 keeps 4 of 4 weights"):

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from accelsim.hardware import (
+from accelsim.arch.hardware import (
     DATAFLOWS, DATATYPE_BYTES, DRAM, PEArray, Buffer, Buffers, Datatypes, Hardware, HardwareError,
     Power, PowerPolicy, list_presets, load_hardware,
 )

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference_kernels as ref
-from accelsim import formats as F
-from accelsim import kernels as K
-from accelsim.mapping import map_layer
+from accelsim.sparse import formats as F
+from accelsim.sparse import kernels as K
+from accelsim.timing.mapping import map_layer
 from workloads.layers import Conv2d, Linear
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,7 +277,7 @@ def test_tile_stats_match_reference_and_mapping(layer, dataflow, array, hardware
 
 @pytest.fixture
 def hardware_factory():
-    from accelsim.hardware import load_hardware
+    from accelsim.arch.hardware import load_hardware
 
     base = load_hardware("edge_16x16")
 
@@ -310,7 +310,7 @@ def test_hot_kernels_vectorise(tmp_path):
     """
     script = (
         "import re, numpy as np\n"
-        "from accelsim import kernels as K\n"
+        "from accelsim.sparse import kernels as K\n"
         "K.warm_up((np.float32,))\n"
         "for name in ('_csr_rows', '_bsr_rows', '_nm_rows'):\n"
         "    asm = next(iter(getattr(K, name).inspect_asm().values()))\n"

@@ -1,4 +1,4 @@
-"""Closed-form properties of accelsim.mapping (SCALE-Sim agreement lives in test_scalesim_xval)."""
+"""Closed-form properties of accelsim.timing.mapping (SCALE-Sim agreement lives in test_scalesim_xval)."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from accelsim.mapping import LayerMapping, TileClass, map_layer
+from accelsim.timing.mapping import LayerMapping, TileClass, map_layer
 from workloads.layers import Add, Conv2d, Linear, MatMul
 
 
@@ -138,7 +138,7 @@ def test_errors_name_the_value():
 
 
 def test_real_preset_hardware():
-    from accelsim.hardware import load_hardware
+    from accelsim.arch.hardware import load_hardware
     hwp = load_hardware("scalesim_32x32")
     m = map_layer(Conv2d("c", 64, 64, (3, 3), (56, 56), padding=(1, 1)), hwp)
     assert m.macs == 64 * 64 * 9 * 56 * 56 and m.dataflow == "os"
@@ -151,9 +151,9 @@ def test_real_preset_hardware():
 def test_fold_table_is_map_layer_fold_by_fold(m, k, n, groups, rows, cols, dataflow, sram):
     import numpy as np
 
-    from accelsim.mapping import fold_table, tiles_of
+    from accelsim.timing.mapping import fold_table, tiles_of
 
-    from accelsim.hardware import load_hardware
+    from accelsim.arch.hardware import load_hardware
 
     hw = load_hardware("scalesim_32x32")
     for path, value in (("pe.rows", rows), ("pe.cols", cols), ("pe.dataflow", dataflow),

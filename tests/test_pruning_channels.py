@@ -146,7 +146,7 @@ def test_bert_groups_blocked_by_attention_and_layernorm():
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(amount=st.floats(0.0, 0.9), seed=st.integers(0, 2**16), scope=st.sampled_from(["local", "global"]))
 def test_channel_pruning_keeps_the_network_executable(residual, amount, seed, scope):
-    from accelsim.execute import execute
+    from accelsim.sparse.execute import execute
 
     net = residual
     weights = _weights(net, seed)

@@ -20,9 +20,9 @@ import pytest
 from scalesim_peer import load_script
 from scalesim_peer import scalesim_python as find_scalesim_python
 
-from accelsim.hardware import load_hardware
-from accelsim.mapping import map_layer
-from accelsim.simulate import simulate
+from accelsim.arch.hardware import load_hardware
+from accelsim.timing.mapping import map_layer
+from accelsim.timing.simulate import simulate
 from workloads.layers import Conv2d, Linear
 from workloads.network import Network
 

@@ -1,4 +1,4 @@
-"""Cross-validation of accelsim.mapping against SCALE-Sim 3.0.0 (see docs/validation.md).
+"""Cross-validation of accelsim.timing.mapping against SCALE-Sim 3.0.0 (see docs/validation.md).
 
 (a) live: small layers x 3 dataflows x small arrays, run through SCALE-Sim in the interpreter
     named by ACCELSIM_SCALESIM_PYTHON (or this one, if it imports scalesim); skipped otherwise.
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from scalesim_peer import load_script, scalesim_python
 
-from accelsim.mapping import map_layer
+from accelsim.timing.mapping import map_layer
 from workloads.layers import Conv2d, Linear, MatMul
 
 ROOT = Path(__file__).resolve().parents[1]

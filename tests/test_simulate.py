@@ -5,10 +5,10 @@ import math
 
 import pytest
 
-from accelsim.energy import load_energy_table
-from accelsim.hardware import load_hardware
-from accelsim.report import Report
-from accelsim.simulate import simulate
+from accelsim.arch.energy import load_energy_table
+from accelsim.arch.hardware import load_hardware
+from accelsim.timing.report import Report
+from accelsim.timing.simulate import simulate
 from workloads.zoo import get_network, list_networks
 
 
@@ -18,7 +18,7 @@ def resnet18_report():
 
 
 def test_every_zoo_network_simulates_on_every_preset():
-    from accelsim.hardware import list_presets
+    from accelsim.arch.hardware import list_presets
 
     for preset in list_presets():
         hardware = load_hardware(preset)
@@ -93,7 +93,7 @@ def test_unknown_mode_is_named():
 
 
 def test_event_is_the_default_mode_and_only_it_traces():
-    from accelsim.hardware import PowerPolicy
+    from accelsim.arch.hardware import PowerPolicy
 
     hardware = load_hardware("scalesim_32x32").replace(
         "power.pe_array", PowerPolicy("gate_after", idle_cycles_to_gate=8, wake_latency_cycles=5))

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accelsim.formats import encode
-from accelsim.hardware import load_hardware
-from accelsim.report import SPEEDUP_LOSSES, Report
-from accelsim.simulate import simulate
+from accelsim.sparse.formats import encode
+from accelsim.arch.hardware import load_hardware
+from accelsim.timing.report import SPEEDUP_LOSSES, Report
+from accelsim.timing.simulate import simulate
 from workloads.layers import Conv2d, Linear
 from workloads.models import lenet_network
 from workloads.network import Network
@@ -318,7 +318,7 @@ def test_bad_density_and_baseline_are_named():
 
 
 def test_ifmap_densities_are_measured_from_real_activations():
-    from accelsim.activations import ifmap_densities
+    from accelsim.sparse.activations import ifmap_densities
     from workloads.models import init_weights
 
     weights = init_weights(LENET, seed=0)
@@ -336,7 +336,7 @@ def test_ifmap_densities_are_measured_from_real_activations():
 
 
 def test_layer_cache_reuses_unchanged_layers_and_changes_nothing():
-    from accelsim.layer_cache import LayerCache
+    from accelsim.timing.layer_cache import LayerCache
 
     cache = LayerCache()
     masks = _random_masks(LENET, 0.3, 1)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from accelsim.dse import Point, Store, explore, serial
-from accelsim.hardware import load_hardware
+from accelsim.arch.hardware import load_hardware
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = textwrap.dedent("""
     import sys, time
     from accelsim.dse import Point, explore, serial
-    from accelsim.hardware import load_hardware
+    from accelsim.arch.hardware import load_hardware
 
     def slow(point):
         time.sleep(float(sys.argv[3]))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from accelsim.cli import main
+from accelsim.cli.main import main
 from accelsim.dse import Store
 from accelsim.dse.sweep_config import SweepConfigError, load_sweep, parse_sweep
 

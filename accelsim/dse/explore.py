@@ -70,14 +70,14 @@ class _Hashed:
 def _dense_report(name: str, params_json: str, hardware: _Hashed, mode: str):
     # The dense run of a network on a hardware: a dense point's result and the baseline of every
     # sparse point on that hardware (computed once per worker, not once per plan).
-    from accelsim.simulate import simulate
+    from accelsim.timing.simulate import simulate
 
     return simulate(_network(name, params_json), hardware.hardware, mode=mode)
 
 
 #: Version of the numbers `evaluate` gives for a point. Bump it whenever the same point would
 #: give different numbers, so a results store from an older model is refused, not mixed in.
-#: 2: channel compaction of pruned layers (`accelsim.compaction`).
+#: 2: channel compaction of pruned layers (`accelsim.sparse.compaction`).
 MODEL_VERSION = "2"
 
 
@@ -95,8 +95,8 @@ def evaluate(point: Point) -> dict[str, Any]:
     between ideal and achieved, by cause; they add up to ``cycles - dense_cycles / ideal_speedup``),
     all as `Report` defines them (so ``dense_cycles`` counts unmasked layers, e.g. pooling, as they
     ran next to the sparse ones). A dense point has density and speedups 1.0 and zero losses."""
-    from accelsim.report import SPEEDUP_LOSSES
-    from accelsim.simulate import simulate
+    from accelsim.timing.report import SPEEDUP_LOSSES
+    from accelsim.timing.simulate import simulate
 
     if point.masks_hash is not None:
         raise ValueError(

@@ -12,7 +12,7 @@ A plan is plain data, the arguments of one `pruning.prune` call on seeded stand-
 [0, 1], an int a count of units). `seed` seeds `workloads.models.init_weights` (He-initialised
 weights: magnitude pruning of those is the usual stand-in for trained weights at zoo scale).
 `compact` (default true) lets layers whose masks empty whole channels run without them
-(`accelsim.compaction`, `simulate(..., compact_channels=...)`); false shows what the hardware
+(`accelsim.sparse.compaction`, `simulate(..., compact_channels=...)`); false shows what the hardware
 makes of the masks alone. `check_plan` fills in the defaults, so plans that mean the same hash
 the same.
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from accelsim.dse.plans import check_plan
-from accelsim.hardware import Hardware, load_hardware
+from accelsim.arch.hardware import Hardware, load_hardware
 
 __all__ = ["Point", "POINT_SCHEMA", "canonical_json", "flatten_hardware"]
 
@@ -41,7 +41,7 @@ class Point:
 
     - `network`: zoo name; `network_params`: keyword arguments for its builder (e.g. input_hw).
     - `hardware`: a `Hardware`, its `to_dict()` form, or a preset name / YAML path.
-    - `mode`: simulation mode (checked against `accelsim.simulate.MODES`).
+    - `mode`: simulation mode (checked against `accelsim.timing.simulate.MODES`).
     - `pruning`: optional plan ``{granularity, amount, block_shape, n, m, scope, seed}`` (see
       `accelsim.dse.plans`; stored with its defaults filled in); `masks_hash`: optional content
       hash of a concrete `Masks` (hashed and stored only: `evaluate` cannot rebuild the masks).
@@ -58,7 +58,7 @@ class Point:
     key: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from accelsim.simulate import MODES  # read at call time: other modes register there
+        from accelsim.timing.simulate import MODES  # read at call time: other modes register there
 
         if not isinstance(self.network, str) or not self.network:
             raise ValueError(f"network: must be a non-empty zoo name, got {self.network!r}")

@@ -12,7 +12,7 @@ import math
 import random
 from typing import Any, Mapping, Sequence
 
-from accelsim.hardware import Hardware
+from accelsim.arch.hardware import Hardware
 
 __all__ = ["apply", "grid", "zipped", "random_sample", "product_size"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from accelsim.dse.plans import PLAN_COLUMNS
-from accelsim.report import SPEEDUP_LOSSES
+from accelsim.timing.report import SPEEDUP_LOSSES
 
 __all__ = ["Store", "STORE_SCHEMA", "RECORD_COLUMNS", "ordered_columns"]
 

@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accelsim import strict_yaml
+from accelsim.arch import strict_yaml
 from accelsim.dse.explore import ON_ERROR
 from accelsim.dse.plans import PlanError, check_plan, check_plan_fits
 from accelsim.dse.points import Point
-from accelsim.hardware import Hardware, HardwareError, load_hardware
+from accelsim.arch.hardware import Hardware, HardwareError, load_hardware
 
 __all__ = ["SweepConfig", "SweepConfigError", "load_sweep", "parse_sweep"]
 
@@ -209,7 +209,7 @@ class _Parser:
         return out
 
     def modes(self) -> list[str]:
-        from accelsim.simulate import MODES
+        from accelsim.timing.simulate import MODES
 
         d = self.data
         modes = d.get("modes", ["analytical"])

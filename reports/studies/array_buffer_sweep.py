@@ -14,7 +14,7 @@ import itertools
 from pathlib import Path
 
 from accelsim.dse import Point, explore, make_executor, zipped
-from accelsim.hardware import load_hardware
+from accelsim.arch.hardware import load_hardware
 from reports import frames, figures
 from reports.save import save
 from reports.style import COLUMN, paper_style

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from accelsim.dse import Point, explore, make_executor
-from accelsim.hardware import load_hardware
+from accelsim.arch.hardware import load_hardware
 from reports import frames, figures
 from reports.save import save
 from reports.style import DOUBLE_COLUMN, paper_style

@@ -14,8 +14,8 @@ from typing import Any, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from accelsim.hardware import PowerPolicy, load_hardware
-from accelsim.simulate import simulate
+from accelsim.arch.hardware import PowerPolicy, load_hardware
+from accelsim.timing.simulate import simulate
 from reports.save import save
 from workloads.network import Network
 from workloads.zoo import get_network

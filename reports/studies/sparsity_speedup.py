@@ -6,7 +6,7 @@ Masks are real: magnitude pruning (`pruning.prune`) of He-initialised weights at
 unstructured, in 4x4 and 16x16 blocks of the GEMM view, 2:4 (50% only) and whole channels
 (coupled through the residual adds). Layers a block does not tile stay dense and count in the
 ideal speedup as such. Each preset runs every mask set: `scalesim_32x32` has no sparse support,
-so only channel pruning, whose layers run compacted (`accelsim.compaction`), speeds it up;
+so only channel pruning, whose layers run compacted (`accelsim.sparse.compaction`), speeds it up;
 `sparse_edge_16x16` skips zeros from a bitmap; `nm_tensor_32x32` only 2:4 patterns (others fall
 back to dense, which the figure shows as a flat line). The x axis is the pruning amount: the
 fraction of weights, blocks or channels removed per layer. Removing a fraction ``s`` of channels
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from accelsim.dse.plans import prunable_layers
-from accelsim.hardware import load_hardware
-from accelsim.simulate import simulate
+from accelsim.arch.hardware import load_hardware
+from accelsim.timing.simulate import simulate
 from pruning import prune
 from reports import figures
 from reports.save import save

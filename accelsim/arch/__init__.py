@@ -1,0 +1,1 @@
+"""Hardware as data: the architecture description, dataflows, energy and area tables, presets."""

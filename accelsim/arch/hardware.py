@@ -1,0 +1,486 @@
+"""Hardware as data: frozen nested dataclasses, strict YAML in and out, presets by name.
+
+Every field name carries its unit (``size_bytes``, ``clock_mhz``, ``latency_cycles``).
+Validation happens once, at construction; errors are :class:`HardwareError` and read like
+``edge.yaml:7: buffers.ifmap.size_bytes: must be a positive integer, got -4``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from accelsim.arch import strict_yaml
+
+__all__ = [
+    "HardwareError", "PEArray", "Buffer", "Buffers", "DRAM", "Datatypes", "PowerPolicy", "Power",
+    "Hardware", "load_hardware", "list_presets", "DATAFLOWS", "DATATYPE_BYTES", "POLICIES", "OPERANDS",
+    "SparseOperand", "Sparsity", "SPARSE_MODES", "SPARSE_FORMATS",
+]
+
+DATAFLOWS = ("ws", "os", "is")
+DATATYPE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "fp16": 2, "bf16": 2, "fp32": 4}
+POLICIES = ("never", "gate_after")
+OPERANDS = ("ifmap", "filter", "ofmap")
+_BUFFER_NAMES = {"ifmap": "ifmap_sram", "filter": "filter_sram", "ofmap": "ofmap_sram"}
+SPARSE_MODES = ("none", "gating", "skipping")
+SPARSE_FORMATS = ("dense", "csr", "bitmap", "bsr", "nm")
+
+
+class HardwareError(ValueError):
+    """Invalid hardware description; the message names source, path, value and line if known."""
+
+
+class _Bad(Exception):
+    """Internal: a field check failed; carries the message without location."""
+
+
+# ---------------------------------------------------------------- field checks
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _positive_int(v):
+    if not _is_int(v) or v <= 0:
+        raise _Bad(f"must be a positive integer, got {v!r}")
+    return v
+
+
+def _nonneg_int(v):
+    if not _is_int(v) or v < 0:
+        raise _Bad(f"must be a non-negative integer, got {v!r}")
+    return v
+
+
+def _positive_float(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise _Bad(f"must be a positive finite number, got {v!r}")
+    return float(v)
+
+
+def _positive_or_unbounded(v):
+    # An infinite bandwidth (YAML `.inf`) models an ideal channel for what-if and validation runs.
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v <= 0:
+        raise _Bad(f"must be a positive number (or .inf for an unbounded channel), got {v!r}")
+    return float(v)
+
+
+def _name(v):
+    if not isinstance(v, str) or not v.strip():
+        raise _Bad(f"must be a non-empty string, got {v!r}")
+    return v
+
+
+def _one_of(options):
+    def check(v):
+        if not isinstance(v, str) or v not in options:
+            raise _Bad(f"must be one of {', '.join(options)}, got {v!r}")
+        return v
+    return check
+
+
+def _split(v):
+    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or len(v) != 3:
+        raise _Bad(f"must be a list of three fractions (ifmap, filter, ofmap), got {v!r}")
+    out = tuple(_nonneg_fraction(x) for x in v)
+    if abs(sum(out) - 1.0) > 1e-9:
+        raise _Bad(f"fractions must sum to 1, got {list(v)!r}")
+    return out
+
+
+def _nonneg_fraction(x):
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1:
+        raise _Bad(f"each fraction must be a number in [0, 1], got {x!r}")
+    return float(x)
+
+
+def _pair_of_positive_ints(v):
+    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or len(v) != 2 \
+            or not all(_is_int(x) and x > 0 for x in v):
+        raise _Bad(f"must be a list of two positive integers [rows, cols], got {v!r}")
+    return tuple(v)
+
+
+def _index_bits(v):
+    if not _is_int(v) or not 1 <= v <= 32:
+        raise _Bad(f"must be an integer number of bits in 1..32, got {v!r}")
+    return v
+
+
+def _f(check, **kw):
+    return field(metadata={"check": check}, **kw)
+
+
+def _validate(obj):
+    """Run every field check on a freshly built dataclass (direct construction path)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        check = f.metadata.get("check")
+        if check is None:
+            if value is not None and not isinstance(value, f.metadata.get("cls", object)):
+                raise HardwareError(f"{type(obj).__name__}.{f.name}: expected {f.metadata['cls'].__name__}, got {value!r}")
+            continue
+        try:
+            object.__setattr__(obj, f.name, check(value))
+        except _Bad as bad:
+            raise HardwareError(f"{type(obj).__name__}.{f.name}: {bad}") from None
+
+
+def _sub(cls, omit_default=False, **kw):
+    return field(metadata={"cls": cls, "omit_default": omit_default}, **kw)
+
+
+# ---------------------------------------------------------------- dataclasses
+@dataclass(frozen=True)
+class PEArray:
+    rows: int = _f(_positive_int)
+    cols: int = _f(_positive_int)
+    dataflow: str = _f(_one_of(DATAFLOWS))
+
+    def __post_init__(self):
+        _validate(self)
+
+    @property
+    def num_pes(self) -> int:
+        return self.rows * self.cols
+
+
+@dataclass(frozen=True, kw_only=True)
+class Buffer:
+    size_bytes: int = _f(_positive_int)
+    banks: int = _f(_positive_int, default=1)
+    read_bytes_per_cycle: int = _f(_positive_int)
+    write_bytes_per_cycle: int = _f(_positive_int)
+
+    def __post_init__(self):
+        _validate(self)
+
+
+@dataclass(frozen=True)
+class Buffers:
+    ifmap: Buffer | None = _sub(Buffer, default=None)
+    filter: Buffer | None = _sub(Buffer, default=None)
+    ofmap: Buffer | None = _sub(Buffer, default=None)
+    glb: Buffer | None = _sub(Buffer, default=None)
+    glb_split: tuple = _f(_split, default=(1 / 3, 1 / 3, 1 / 3))
+
+    def __post_init__(self):
+        _validate(self)
+        dedicated = [self.ifmap, self.filter, self.ofmap]
+        if self.glb is not None and any(b is not None for b in dedicated):
+            raise _StyleError("give either the dedicated buffers (ifmap, filter, ofmap) or one glb, not both")
+        if self.glb is None and any(b is None for b in dedicated):
+            missing = [n for n, b in zip(OPERANDS, dedicated) if b is None]
+            raise _StyleError(f"missing dedicated buffer(s) {', '.join(missing)} (or give one unified glb)")
+
+    @property
+    def unified(self) -> bool:
+        return self.glb is not None
+
+    def _operand(self, operand):
+        if operand not in OPERANDS:
+            raise KeyError(f"unknown operand {operand!r}; expected one of {', '.join(OPERANDS)}")
+        return operand
+
+    def for_operand(self, operand: str) -> Buffer:
+        return self.glb if self.unified else getattr(self, self._operand(operand))
+
+    def capacity_bytes(self, operand: str) -> int:
+        operand = self._operand(operand)
+        if self.unified:
+            return int(math.floor(self.glb.size_bytes * self.glb_split[OPERANDS.index(operand)]))
+        return getattr(self, operand).size_bytes
+
+    def buffer_name(self, operand: str) -> str:
+        operand = self._operand(operand)
+        return "glb" if self.unified else _BUFFER_NAMES[operand]
+
+    def components(self) -> dict[str, Buffer]:
+        """Energy-table component name -> Buffer, for the buffers present."""
+        if self.unified:
+            return {"glb": self.glb}
+        return {_BUFFER_NAMES[op]: getattr(self, op) for op in OPERANDS}
+
+
+class _StyleError(HardwareError):
+    """Buffers given in neither or both styles."""
+
+
+@dataclass(frozen=True)
+class DRAM:
+    bandwidth_bytes_per_cycle: float = _f(_positive_or_unbounded)
+    latency_cycles: int = _f(_nonneg_int)
+
+    def __post_init__(self):
+        _validate(self)
+
+
+@dataclass(frozen=True)
+class Datatypes:
+    ifmap: str = _f(_one_of(tuple(DATATYPE_BYTES)))
+    filter: str = _f(_one_of(tuple(DATATYPE_BYTES)))
+    ofmap: str = _f(_one_of(tuple(DATATYPE_BYTES)))
+    accum: str = _f(_one_of(tuple(DATATYPE_BYTES)))
+
+    def __post_init__(self):
+        _validate(self)
+
+    def bytes(self, operand: str) -> int:
+        if operand not in ("ifmap", "filter", "ofmap", "accum"):
+            raise KeyError(f"unknown operand {operand!r}; expected ifmap, filter, ofmap or accum")
+        return DATATYPE_BYTES[getattr(self, operand)]
+
+    @property
+    def mac(self) -> str:
+        """MAC precision: the wider of ifmap/filter; on a tie a floating type wins, else ifmap."""
+        a, b = self.ifmap, self.filter
+        if DATATYPE_BYTES[b] > DATATYPE_BYTES[a]:
+            return b
+        if DATATYPE_BYTES[b] == DATATYPE_BYTES[a] and a.startswith("int") and not b.startswith("int"):
+            return b
+        return a
+
+
+@dataclass(frozen=True)
+class PowerPolicy:
+    policy: str = _f(_one_of(POLICIES), default="never")
+    idle_cycles_to_gate: int = _f(_nonneg_int, default=0)
+    wake_latency_cycles: int = _f(_nonneg_int, default=0)
+
+    def __post_init__(self):
+        _validate(self)
+
+
+@dataclass(frozen=True)
+class Power:
+    pe_array: PowerPolicy = _sub(PowerPolicy, default=PowerPolicy())
+    buffers: PowerPolicy = _sub(PowerPolicy, default=PowerPolicy())
+    dram: PowerPolicy = _sub(PowerPolicy, default=PowerPolicy())
+
+    def __post_init__(self):
+        _validate(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SparseOperand:
+    """How the hardware treats the zeros of one operand (docs/model.md, "Sparsity").
+
+    ``mode``: ``none`` (zeros are multiplied like any value), ``gating`` (a zero operand gates
+    its MAC: energy ``mac_gated``, no time saved) or ``skipping`` (zeros are skipped: energy
+    ``mac_skipped``, and each PE lane finishes when its own non-zero work does).
+    ``format``: how the operand is stored and moved (``dense``, ``csr``, ``bitmap``, ``bsr`` with
+    ``block`` = [rows, cols] of the GEMM view, ``nm`` with ``n`` of every ``m`` kept along the
+    reduction). ``index_bits``: width of a stored index (CSR column / BSR block-column indices and
+    row pointers; N:M in-group offsets use ceil(log2 m) bits). ``decode_cycles_per_fold``: cycles
+    a non-empty fold spends decoding its compressed operand before it computes.
+    """
+
+    mode: str = _f(_one_of(SPARSE_MODES), default="none")
+    format: str = _f(_one_of(SPARSE_FORMATS), default="dense")
+    block: tuple = _f(_pair_of_positive_ints, default=(1, 1))
+    n: int = _f(_positive_int, default=2)
+    m: int = _f(_positive_int, default=4)
+    index_bits: int = _f(_index_bits, default=16)
+    decode_cycles_per_fold: int = _f(_nonneg_int, default=0)
+
+    def __post_init__(self):
+        _validate(self)
+        if self.n > self.m:
+            raise _StyleError(f"n must be <= m, got n={self.n}, m={self.m}")
+        if self.format == "nm" and self.mode != "skipping":
+            raise _StyleError(f"format nm is structured skipping hardware; it needs mode skipping, got {self.mode!r}")
+
+    @property
+    def format_spec(self):
+        """The spec `accelsim.sparse.formats.encode` takes (``None`` for dense)."""
+        if self.format == "dense":
+            return None
+        if self.format == "bsr":
+            return ("bsr", tuple(self.block))
+        if self.format == "nm":
+            return ("nm", self.n, self.m)
+        return self.format
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """Sparse support per operand: the weights (``filter``) and the input activations (``ifmap``).
+    Activations are never stored compressed here: ``ifmap.format`` must be ``dense``."""
+
+    weights: SparseOperand = _sub(SparseOperand, default=SparseOperand())
+    ifmap: SparseOperand = _sub(SparseOperand, default=SparseOperand())
+
+    def __post_init__(self):
+        _validate(self)
+        if self.ifmap.format != "dense":
+            raise _StyleError(f"ifmap.format: compressed activations are not modelled, got {self.ifmap.format!r}"
+                              " (use dense with mode gating or skipping)")
+
+    @property
+    def enabled(self) -> bool:
+        return self != Sparsity()
+
+
+@dataclass(frozen=True)
+class Hardware:
+    name: str = _f(_name)
+    clock_mhz: float = _f(_positive_float)
+    pe: PEArray = _sub(PEArray)
+    buffers: Buffers = _sub(Buffers)
+    dram: DRAM = _sub(DRAM)
+    datatypes: Datatypes = _sub(Datatypes)
+    power: Power = _sub(Power, default=Power())
+    energy_table: str = _f(_name, default="horowitz_45nm")
+    # Omitted from to_dict/YAML while it is the default, so dense presets keep their content hash.
+    sparsity: Sparsity = _sub(Sparsity, default=Sparsity(), omit_default=True)
+
+    def __post_init__(self):
+        _validate(self)
+        for f in dataclasses.fields(self):
+            if "cls" in f.metadata and getattr(self, f.name) is None:
+                raise HardwareError(f"Hardware.{f.name}: required, got None")
+
+    def word_bytes(self, operand: str) -> int:
+        return self.datatypes.bytes(operand)
+
+    # -------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict:
+        return _to_dict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
+
+    @classmethod
+    def from_dict(cls, d, source: str = "<dict>") -> "Hardware":
+        return _build(cls, d, source, "", None, None)
+
+    @classmethod
+    def from_yaml(cls, text: str, source: str = "<string>") -> "Hardware":
+        try:
+            data = strict_yaml.load(text, source)
+        except strict_yaml.StrictYAMLError as exc:
+            raise HardwareError(str(exc)) from None
+        return cls.from_dict(data, source=source)
+
+    def content_hash(self) -> str:
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def replace(self, dotted_path: str, value: Any) -> "Hardware":
+        """A validated copy with ``dotted_path`` set to ``value`` (``None`` removes an optional part)."""
+        d = self.to_dict()
+        parts = dotted_path.split(".") if isinstance(dotted_path, str) else []
+        node, cls, obj = d, Hardware, self
+        for i, part in enumerate(parts):
+            fields = {f.name: f for f in dataclasses.fields(cls)} if cls is not None else {}
+            if part not in fields:
+                raise HardwareError(f"{self.name}: replace: unknown path {dotted_path!r} "
+                                    f"({part!r} is not one of {', '.join(fields) or 'nothing'})")
+            f = fields[part]
+            sub_cls = f.metadata.get("cls")
+            if i == len(parts) - 1:
+                if value is None:
+                    node.pop(part, None)
+                else:
+                    node[part] = _to_dict(value) if dataclasses.is_dataclass(value) else value
+                break
+            current = getattr(obj, part) if obj is not None else None
+            if sub_cls is not None and part not in node and current is not None:
+                node[part] = _to_dict(current)      # a part omitted from to_dict as default
+            if sub_cls is None or part not in node:
+                raise HardwareError(f"{self.name}: replace: unknown path {dotted_path!r} "
+                                    f"({'.'.join(parts[:i + 1])} is not present)")
+            node, cls, obj = node[part], sub_cls, current
+        else:
+            raise HardwareError(f"{self.name}: replace: unknown path {dotted_path!r}")
+        return Hardware.from_dict(d, source=f"{self.name} (replace {dotted_path})")
+
+
+def _to_dict(obj) -> dict:
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if v is None:
+            continue
+        if f.name == "glb_split" and obj.glb is None and v == f.default:
+            continue
+        if f.metadata.get("omit_default") and v == f.default:
+            continue
+        if dataclasses.is_dataclass(v):
+            v = _to_dict(v)
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[f.name] = v
+    return out
+
+
+def _where(source, line, path):
+    loc = f"{source}:{line}" if line is not None else source
+    return f"{loc}: {path}" if path else loc
+
+
+def _build(cls, d, source, path, parent, key):
+    """Build dataclass ``cls`` from mapping ``d`` located at ``path`` (recursive, strict)."""
+    if not isinstance(d, dict):
+        raise HardwareError(f"{_where(source, strict_yaml.line_of(parent, key), path or '<root>')}: "
+                            f"must be a mapping, got {d!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for k in d:
+        if k not in fields:
+            kpath = f"{path}.{k}" if path else str(k)
+            raise HardwareError(f"{_where(source, strict_yaml.line_of(d, k), kpath)}: unknown key {k!r}; "
+                                f"allowed keys under {path or '<root>'}: {', '.join(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        fpath = f"{path}.{name}" if path else name
+        if name not in d:
+            if f.default is dataclasses.MISSING:
+                raise HardwareError(f"{_where(source, strict_yaml.line_of(d), fpath)}: missing required key "
+                                    f"{name!r} under {path or '<root>'}")
+            continue
+        value, line = d[name], strict_yaml.line_of(d, name)
+        sub_cls = f.metadata.get("cls")
+        if sub_cls is not None:
+            kwargs[name] = _build(sub_cls, value, source, fpath, d, name)
+            continue
+        try:
+            kwargs[name] = f.metadata["check"](value)
+        except _Bad as bad:
+            raise HardwareError(f"{_where(source, line, fpath)}: {bad}") from None
+    try:
+        return cls(**kwargs)
+    except _StyleError as exc:
+        raise HardwareError(f"{_where(source, strict_yaml.line_of(d), path)}: {exc}") from None
+
+
+# ---------------------------------------------------------------- presets
+def _preset_dir():
+    return resources.files("accelsim.arch").joinpath("presets")
+
+
+def list_presets() -> list[str]:
+    return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def load_hardware(name_or_path) -> Hardware:
+    """Load a preset by name (``"edge_16x16"``) or a hardware YAML file by path."""
+    text = os.fspath(name_or_path)
+    if text.endswith((".yaml", ".yml")) or os.sep in text or os.path.exists(text):
+        try:
+            with open(text, encoding="utf-8") as fh:
+                content = fh.read()
+        except OSError as exc:
+            raise HardwareError(f"{text}: cannot read hardware file: {exc.strerror}") from None
+        return Hardware.from_yaml(content, source=text)
+    resource = _preset_dir().joinpath(f"{text}.yaml")
+    if not resource.is_file():
+        raise HardwareError(f"unknown hardware preset {text!r}; available: {', '.join(list_presets())}")
+    return Hardware.from_yaml(resource.read_text(encoding="utf-8"), source=f"presets/{text}.yaml")

@@ -1,0 +1,129 @@
+"""`accelsim codesign`: the co-design main job, with a status line while it runs.
+
+Part of the CLI shell: prints progress to stderr and the summary to stdout, writes the results
+directory through `reports.codesign`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping, TextIO
+
+from accelsim.codesign.loop import OBJECTIVES, CodesignConfig, run_codesign
+from pruning.search_strategies import STRATEGIES
+from workloads.models import MODELS
+
+__all__ = ["register", "Status"]
+
+_PHASES = {"train": "training / loading the dense model", "dense": "simulating the dense model",
+           "uniform": "uniform baseline search", "searched": "mask search",
+           "finetune_uniform": "fine-tuning the uniform masks", "finetune_searched": "fine-tuning the searched masks"}
+
+
+class Status:
+    """One status line per phase; during searches the line shows candidates, the best objective
+    against dense and the elapsed time -- redrawn in place on a terminal, every 25 candidates
+    otherwise."""
+
+    def __init__(self, stream: TextIO, *, min_interval_s: float = 0.1) -> None:
+        self.stream, self.min_interval_s = stream, min_interval_s
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.start = time.monotonic()
+        self.last_draw = 0.0
+        self.dense_objective: float | None = None
+        self.open_line = False
+
+    def _write(self, text: str, *, final: bool) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+            self.open_line = not final
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        now = time.monotonic()
+        clock = f"{now - self.start:6.1f} s"
+        kind = event.get("event")
+        if kind == "phase":
+            if self.open_line:
+                self.stream.write("\n")
+                self.open_line = False
+            self._write(f"[{clock}] {_PHASES.get(event['phase'], event['phase'])}", final=True)
+            return
+        if kind != "evaluation":
+            return
+        count = event["evaluations"]
+        if event["index"] == 0:
+            self.dense_objective = event["objective"]
+        best = event.get("best_objective")
+        gain = f"best {self.dense_objective / best:5.2f}x below dense" if best and self.dense_objective else "no feasible yet"
+        line = f"[{clock}] {event.get('phase', 'search')}: {count:4d} candidates, {gain}"
+        if self.tty and now - self.last_draw >= self.min_interval_s:
+            self._write(line, final=False)
+            self.last_draw = now
+        elif not self.tty and count % 25 == 0:
+            self._write(line, final=True)
+
+
+def _cmd_codesign(args: argparse.Namespace) -> int:
+    from reports.codesign import write_results
+
+    config = CodesignConfig(model=args.network, hardware=args.hardware, objective=args.objective,
+                            max_accuracy_drop=args.max_accuracy_drop, strategy=args.strategy, seed=args.seed,
+                            mode=args.mode, granularities=args.granularities)
+    status = None if args.no_progress else Status(sys.stderr)
+    result = run_codesign(config, progress=status)
+    written = write_results(result, args.out)
+    summary = json.loads((Path(args.out) / "summary.json").read_text())
+    if args.json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+        return 0
+    ratios, designs = summary["ratios"], summary["designs"]
+    print(f"{'design':<9} {'test acc':>8} {'density':>7} {'cycles':>9} {'energy uJ':>10} {'EDP vs dense':>12}")
+    dense_edp = designs["dense"]["edp"]
+    for label in ("dense", "uniform", "searched"):
+        d = designs[label]
+        print(f"{label:<9} {d['test_accuracy']:8.4f} {d['density']:7.3f} {d['cycles']:9,d} "
+              f"{d['energy_pj'] * 1e-6:10.4f} {dense_edp / d['edp']:11.2f}x")
+    met = summary["constraint"]["searched_meets_on_test"]
+    print(f"searched EDP {ratios['edp_dense_over_searched']:.2f}x below dense, "
+          f"{ratios['edp_uniform_over_searched']:.2f}x below uniform; "
+          f"accuracy constraint on test: {'met' if met else 'NOT met'}")
+    print(f"results: {args.out} ({len(written)} files; report.md, summary.json, figures)")
+    return 0
+
+
+def _points(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of percentage points, got {text!r}") from None
+
+
+def _labels(text: str) -> tuple[str, ...]:
+    return tuple(label.strip() for label in text.split(",") if label.strip())
+
+
+def register(commands) -> None:
+    cmd = commands.add_parser("codesign", help="search pruning masks for simulated EDP under an accuracy constraint")
+    cmd.add_argument("--network", default="lenet_digits", choices=sorted(MODELS),
+                     help="trainable digits model (default: lenet_digits)")
+    cmd.add_argument("--hardware", default="sparse_edge_16x16", help="preset name or hardware YAML path")
+    cmd.add_argument("--objective", default="edp", choices=OBJECTIVES, help="what the search minimises")
+    cmd.add_argument("--max-accuracy-drop", type=_points, default=1.0, metavar="POINTS",
+                     help="allowed top-1 drop from the dense model, in percentage points (default 1)")
+    cmd.add_argument("--strategy", default="greedy", choices=list(STRATEGIES), help="search strategy")
+    cmd.add_argument("--granularities", type=_labels, default=CodesignConfig.granularities, metavar="LIST",
+                     help="comma-separated pruning granularities to search: unstructured, channel, "
+                          "block<r>x<c>, nm<n>:<m> (default: " + ",".join(CodesignConfig.granularities) + ")")
+    cmd.add_argument("--seed", type=int, default=0, help="seed of training, fine-tuning and search")
+    cmd.add_argument("--mode", default="event", choices=["event", "analytical"], help="simulation mode")
+    cmd.add_argument("--out", type=Path, default=Path("results/codesign"), help="results directory")
+    cmd.add_argument("--json", action="store_true", help="print summary.json to stdout instead of the table")
+    cmd.add_argument("--no-progress", action="store_true", help="no status line on stderr")
+    cmd.set_defaults(func=_cmd_codesign)

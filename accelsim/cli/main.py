@@ -1,0 +1,209 @@
+"""The `accelsim` command line. The only place that prints; library errors become one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user mistake: reported as one line, exit status 2."""
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    path, sep, raw = text.partition("=")
+    if not sep or not path:
+        raise CliError(f"--set: expected PATH=VALUE (e.g. pe.rows=64), got {text!r}")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise CliError(f"--set {path}: cannot parse value {raw!r}: {exc}") from None
+    return path, value
+
+
+def _load_hardware(spec: str, overrides: Sequence[str]):
+    from accelsim.arch.hardware import load_hardware
+
+    hardware = load_hardware(spec)
+    for text in overrides:
+        path, value = _parse_override(text)
+        hardware = hardware.replace(path, value)
+    return hardware
+
+
+def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    return "\n".join(lines)
+
+
+def render_report(report) -> str:
+    headers = ["layer", "kind", "MACs", "folds", "cycles", "stall", "util%", "map_eff%", "DRAM_KiB", "energy_uJ"]
+    rows = [
+        [
+            layer.name,
+            layer.kind,
+            f"{layer.macs:,}",
+            f"{layer.folds:,}",
+            f"{layer.cycles:,}",
+            f"{layer.total_stall_cycles:,}",
+            f"{100 * layer.utilisation:.1f}",
+            f"{100 * layer.mapping_efficiency:.1f}",
+            f"{layer.dram_bytes / 1024:,.1f}",
+            f"{layer.energy_pj * 1e-6:,.2f}",
+        ]
+        for layer in report.layers
+    ]
+    stalls = ", ".join(f"{cause} {cycles:,}" for cause, cycles in report.stall_cycles.items() if cycles)
+    by_component = ", ".join(
+        f"{name} {pj * 1e-6:,.1f}" for name, pj in sorted(report.energy_by_component_pj().items(), key=lambda kv: -kv[1])
+    )
+    summary = [
+        f"network {report.network} on {report.hardware} ({report.mode} mode, {report.clock_mhz:g} MHz)",
+        f"  layers          {len(report.layers)}",
+        f"  MACs            {report.macs:,}",
+        f"  cycles          {report.cycles:,} (compute {report.compute_cycles:,}; stalls: {stalls or 'none'})",
+        f"  time            {report.seconds * 1e3:,.3f} ms",
+        f"  energy          {report.energy_uj:,.1f} uJ ({by_component} uJ)",
+        f"  utilisation     {100 * report.utilisation:.1f}% of {report.pe_count} PEs",
+    ]
+    return _format_table(headers, rows) + "\n\n" + "\n".join(summary)
+
+
+def _network(name: str, input_size: int | None):
+    """A zoo network, or the network of a trainable model (`accelsim codesign --network`)."""
+    from workloads.models import MODELS, build_model
+    from workloads.zoo import get_network, list_networks
+
+    params = {} if not input_size else {"input_hw": (input_size, input_size)}
+    if name in MODELS:
+        return build_model(name, **params).network
+    if name not in list_networks():
+        raise CliError(f"--network: unknown network {name!r}; choose a zoo network ({', '.join(list_networks())}) "
+                       f"or a trainable model ({', '.join(sorted(MODELS))})")
+    return get_network(name, **params)
+
+
+def render_sparsity(report) -> str:
+    """Ideal against achieved speedup over the dense run, and where the difference went."""
+    losses = ", ".join(f"{cause} {cycles:,.0f}" for cause, cycles in report.speedup_losses_cycles().items())
+    compacted = [layer.name for layer in report.layers if layer.sparse and layer.sparse.compacted_weight_shape]
+    lines = [
+        f"  dense cycles    {report.dense_cycles:,}",
+        f"  speedup         {report.achieved_speedup:.2f}x achieved, {report.ideal_speedup:.2f}x ideal",
+        f"  lost cycles     {losses} (channel_compaction: a gain)",
+    ]
+    if compacted:
+        lines.append(f"  compacted       {len(compacted)} layer(s) without their pruned channels: {', '.join(compacted)}")
+    return "\n".join(lines)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from accelsim.timing.simulate import simulate
+    from pruning import Masks
+
+    network = _network(args.network, args.input_size)
+    hardware = _load_hardware(args.hardware, args.set)
+    masks = Masks.load(args.masks) if args.masks else None
+    report = simulate(network, hardware, mode=args.mode, masks=masks, compact_channels=not args.no_compact)
+    print(render_report(report))
+    if masks is not None:
+        print(render_sparsity(report))
+    if args.json:
+        Path(args.json).write_text(report.to_json(indent=1))
+        print(f"\nreport written to {args.json}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "networks":
+        from workloads.zoo import get_network, list_networks
+
+        for name in list_networks():
+            network = get_network(name)
+            print(f"{name:22s} {len(network):4d} layers  {network.total_macs / 1e9:8.3f} GMACs")
+    elif args.what == "presets":
+        from accelsim.arch.hardware import list_presets, load_hardware
+
+        for name in list_presets():
+            hw = load_hardware(name)
+            print(f"{name:18s} {hw.pe.rows}x{hw.pe.cols} {hw.pe.dataflow}  {hw.clock_mhz:g} MHz  {hw.datatypes.ifmap}")
+    else:
+        from accelsim.arch.energy import list_energy_tables, load_energy_table
+        from accelsim.arch.hardware import load_hardware
+
+        reference = load_hardware(args.hardware)
+        for name in list_energy_tables():
+            print(f"# {name} (priced for {reference.name})")
+            for component, action, value, unit, source in load_energy_table(name, reference).entries():
+                print(f"{component:12s} {action:12s} {value:12.4g} {unit:8s} {source}")
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from workloads.weight_cache import cache_dir, clear_cache
+
+    if args.action == "clear":
+        removed = clear_cache()
+        print(f"removed {removed} cached file(s) from {cache_dir()}")
+    else:
+        print(cache_dir())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="accelsim", description="Cycle-approximate DNN accelerator simulator.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = commands.add_parser("simulate", help="simulate a network on a hardware preset or YAML file")
+    sim.add_argument("--network", default="resnet50",
+                     help="zoo network (see `accelsim list networks`) or trainable model (lenet_digits, mlp_digits)")
+    sim.add_argument("--hardware", default="scalesim_32x32", help="preset name or path to a hardware YAML file")
+    sim.add_argument("--mode", default="event", choices=["event", "analytical"],
+                     help="simulation mode: event (SimPy, default) or analytical (closed form)")
+    sim.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                     help="what-if override of a hardware field, e.g. --set pe.rows=64 (repeatable)")
+    sim.add_argument("--input-size", type=int, default=None, metavar="PIXELS",
+                     help="square input resolution for convolutional networks")
+    sim.add_argument("--masks", metavar="NPZ", help="pruning masks to simulate with, e.g. the masks_searched.npz "
+                                                     "`accelsim codesign` writes (pruning.Masks.save)")
+    sim.add_argument("--no-compact", action="store_true",
+                     help="keep layers at their specified size even where the masks empty whole channels")
+    sim.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
+    sim.set_defaults(func=_cmd_simulate)
+
+    lister = commands.add_parser("list", help="list networks, presets or energy tables")
+    lister.add_argument("what", choices=["networks", "presets", "energy-tables"])
+    lister.add_argument("--hardware", default="scalesim_32x32",
+                        help="hardware the energy tables are priced for (energy-tables only)")
+    lister.set_defaults(func=_cmd_list)
+
+    cache = commands.add_parser("cache", help="manage the trained-weight cache")
+    cache.add_argument("action", choices=["clear", "path"], help="clear: delete cached weights; path: print the folder")
+    cache.set_defaults(func=_cmd_cache)
+    from accelsim.cli.sweep import register; register(commands)
+    from accelsim.cli.codesign import register as register_codesign; register_codesign(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, ValueError, KeyError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"accelsim: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

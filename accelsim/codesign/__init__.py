@@ -1,0 +1,1 @@
+"""The co-design loop: hardware-aware pruning search with simulated cost and measured accuracy."""

@@ -1,0 +1,1 @@
+"""Sparse execution: storage formats, Numba kernels, functional execution, channel compaction."""

@@ -1,0 +1,426 @@
+"""Sparse weight formats: CSR, BSR, N:M and bitmap, encoded from (dense weights, bool mask).
+
+Every format works on the **GEMM view** of a weight: a 2-d ``(rows, cols)`` matrix with
+``rows = weight.shape[0]`` and ``cols = prod(weight.shape[1:])``.  A Linear weight
+``(out, in)`` is its own view; a conv weight ``(out, in/groups, kh, kw)`` is viewed C-order as
+``(out, in/groups*kh*kw)`` (reduction index ``(c*kh + i)*kw + j``), which is the row layout the
+im2col convolution in :mod:`accelsim.sparse.kernels` multiplies, and the transpose of one group's
+``k x n`` filter matrix in :mod:`accelsim.timing.mapping`.  ``decode()`` returns the original shape.
+
+Encoding keeps ``weights * mask`` exactly: ``decode(encode(w, m)) == np.where(m, w, 0)``, bit for
+bit.  A kept weight whose value is 0 is still stored (the mask, not the value, is the structure).
+``mask()`` gives back the stored structure: exact for CSR and bitmap; for BSR it is the mask of
+whole stored blocks; for N:M it is exact when every group keeps exactly ``n`` (a group keeping
+fewer is padded with explicit zeros, as N:M hardware stores it, and the pads show up in ``mask()``).
+
+Storage is counted in bits per array, each array packed and rounded up to whole bytes:
+
+=======  ==========================================================================
+CSR      values nnz*value_bits, column indices nnz*index_bits, row pointers (rows+1)*pointer_bits
+BSR      values blocks*br*bc*value_bits, block-column indices blocks*index_bits,
+         block-row pointers (rows/br + 1)*pointer_bits
+N:M      values rows*(cols/m)*n*value_bits, in-group indices rows*(cols/m)*n*nm_index_bits
+         (default ceil(log2 m) bits: 2 bits for m = 4); no pointers (every row has cols/m*n)
+bitmap   values nnz*value_bits, bitmap rows*cols bits; no indices (row offsets are prefix sums)
+=======  ==========================================================================
+
+``index_bits`` and ``pointer_bits`` default to 32 (the in-memory int32 arrays); pass the width
+your hardware uses (e.g. ``index_bits=8`` for 256-wide tiles).  ``value_bits`` defaults to 32
+(float32); pass 8 or 16 for quantised values.  Errors name the layer (``layer=``), the field
+and the value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+INDEX_DTYPE = np.int32
+NM_INDEX_DTYPE = np.uint8
+
+__all__ = [
+    "CSR", "BSR", "NM", "Bitmap", "FORMAT_NAMES", "gemm_view", "check_mask",
+    "encode_csr", "encode_bsr", "encode_nm", "encode_bitmap", "encode", "block_mask",
+    "stored_structure", "storage_breakdown_of",
+]
+
+FORMAT_NAMES = ("dense", "csr", "bsr", "nm", "bitmap")
+
+
+def _who(layer: str | None) -> str:
+    return f"layer {layer!r}" if layer is not None else "weights"
+
+
+def gemm_view(array: np.ndarray, *, layer: str | None = None, what: str = "weights") -> np.ndarray:
+    """The 2-d ``(shape[0], prod(shape[1:]))`` view of a weight or mask (a copy only if needed)."""
+    array = np.asarray(array)
+    if array.ndim < 2:
+        raise ValueError(f"{_who(layer)}: {what} must have >= 2 dimensions, got shape {array.shape}")
+    return np.ascontiguousarray(array).reshape(array.shape[0], -1)
+
+
+def check_mask(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = None) -> None:
+    """Raise ValueError unless ``mask`` is a bool array of exactly ``weights``' shape."""
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+        dtype = getattr(mask, "dtype", type(mask).__name__)
+        raise ValueError(f"{_who(layer)}: mask must be a bool ndarray, got dtype {dtype}")
+    if mask.shape != np.shape(weights):
+        raise ValueError(
+            f"{_who(layer)}: mask shape {mask.shape} does not match weight shape {np.shape(weights)}"
+        )
+
+
+def _check_bits(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1 (bits), got {value!r}")
+    return value
+
+
+def _bytes(bits: int) -> int:
+    return (bits + 7) // 8
+
+
+def _csr_breakdown(nnz: int, rows: int, v: int, i: int, p: int) -> dict[str, int]:
+    return {"values": _bytes(nnz * v), "indices": _bytes(nnz * i), "pointers": _bytes((rows + 1) * p)}
+
+
+def _bsr_breakdown(nblocks: int, block_shape, block_rows: int, v: int, i: int, p: int) -> dict[str, int]:
+    return {"values": _bytes(nblocks * block_shape[0] * block_shape[1] * v), "indices": _bytes(nblocks * i),
+            "pointers": _bytes((block_rows + 1) * p)}
+
+
+def _nm_breakdown(stored: int, m: int, v: int, index_bits: int | None) -> dict[str, int]:
+    # The in-group offset needs only ceil(log2 m) bits; pointers are implicit.
+    i = max(1, math.ceil(math.log2(m))) if index_bits is None else _check_bits("index_bits", index_bits)
+    return {"values": _bytes(stored * v), "indices": _bytes(stored * i)}
+
+
+def _bitmap_breakdown(nnz: int, size: int, v: int) -> dict[str, int]:
+    return {"values": _bytes(nnz * v), "bitmap": _bytes(size)}
+
+
+def _prepare(weights, mask, layer):
+    weights = np.asarray(weights)
+    if weights.dtype.kind != "f":
+        raise ValueError(f"{_who(layer)}: weights must be floating point, got dtype {weights.dtype}")
+    check_mask(weights, mask, layer=layer)
+    w2 = gemm_view(weights, layer=layer)
+    m2 = gemm_view(mask, layer=layer, what="mask")
+    return w2, m2, tuple(weights.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class _Format:
+    shape: tuple[int, ...]  # the original weight shape; the GEMM view is (shape[0], prod(rest))
+
+    @property
+    def gemm_shape(self) -> tuple[int, int]:
+        return (self.shape[0], math.prod(self.shape[1:]))
+
+    def storage_bytes(self, *, value_bits: int = 32, index_bits: int = 32, pointer_bits: int = 32) -> int:
+        """Exact bytes of every array of the format (each packed, rounded up to a byte)."""
+        return sum(self.storage_breakdown(value_bits=value_bits, index_bits=index_bits,
+                                          pointer_bits=pointer_bits).values())
+
+    def _decode2d(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decode(self) -> np.ndarray:
+        """Dense weights of the original shape, pruned entries 0."""
+        return self._decode2d().reshape(self.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class CSR(_Format):
+    """Compressed sparse rows of the GEMM view: ``indptr`` (rows+1), ``indices``, ``data`` (nnz)."""
+
+    indptr: np.ndarray = field(repr=False, default=None)
+    indices: np.ndarray = field(repr=False, default=None)
+    data: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.data.shape[0])
+
+    def storage_breakdown(self, *, value_bits=32, index_bits=32, pointer_bits=32) -> dict[str, int]:
+        v, i, p = (_check_bits(n, b) for n, b in (("value_bits", value_bits), ("index_bits", index_bits),
+                                                  ("pointer_bits", pointer_bits)))
+        return _csr_breakdown(self.nnz, self.gemm_shape[0], v, i, p)
+
+    def mask(self) -> np.ndarray:
+        out = np.zeros(self.gemm_shape, dtype=bool)
+        rows = np.repeat(np.arange(self.gemm_shape[0]), np.diff(self.indptr))
+        out[rows, self.indices] = True
+        return out.reshape(self.shape)
+
+    def _decode2d(self) -> np.ndarray:
+        out = np.zeros(self.gemm_shape, dtype=self.data.dtype)
+        rows = np.repeat(np.arange(self.gemm_shape[0]), np.diff(self.indptr))
+        out[rows, self.indices] = self.data
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class BSR(_Format):
+    """Block sparse rows: ``blocks`` (nblocks, br, bc) addressed by block-row ``indptr`` and
+    block-column ``indices``; a block is stored when any of its weights is kept."""
+
+    block_shape: tuple[int, int] = (1, 1)
+    indptr: np.ndarray = field(repr=False, default=None)
+    indices: np.ndarray = field(repr=False, default=None)
+    blocks: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def nblocks(self) -> int:
+        return int(self.blocks.shape[0])
+
+    @property
+    def nnz(self) -> int:
+        """Stored values (whole blocks, including zeros inside kept blocks)."""
+        return self.nblocks * self.block_shape[0] * self.block_shape[1]
+
+    def storage_breakdown(self, *, value_bits=32, index_bits=32, pointer_bits=32) -> dict[str, int]:
+        v, i, p = (_check_bits(n, b) for n, b in (("value_bits", value_bits), ("index_bits", index_bits),
+                                                  ("pointer_bits", pointer_bits)))
+        return _bsr_breakdown(self.nblocks, self.block_shape, self.gemm_shape[0] // self.block_shape[0], v, i, p)
+
+    def _block_grid(self) -> np.ndarray:
+        br, bc = self.block_shape
+        rows, cols = self.gemm_shape
+        grid = np.zeros((rows // br, cols // bc), dtype=bool)
+        brow = np.repeat(np.arange(rows // br), np.diff(self.indptr))
+        grid[brow, self.indices] = True
+        return grid
+
+    def mask(self) -> np.ndarray:
+        br, bc = self.block_shape
+        return np.kron(self._block_grid(), np.ones((br, bc), dtype=bool)).astype(bool).reshape(self.shape)
+
+    def _decode2d(self) -> np.ndarray:
+        br, bc = self.block_shape
+        rows, cols = self.gemm_shape
+        out = np.zeros((rows // br, cols // bc, br, bc), dtype=self.blocks.dtype)
+        brow = np.repeat(np.arange(rows // br), np.diff(self.indptr))
+        out[brow, self.indices] = self.blocks
+        return out.transpose(0, 2, 1, 3).reshape(rows, cols)
+
+
+@dataclass(frozen=True, eq=False)
+class NM(_Format):
+    """N:M along the reduction (column) axis: every group of ``m`` consecutive columns keeps ``n``.
+
+    ``values`` and ``offsets`` are (rows, cols/m*n): the kept values of group ``g`` sit at
+    ``[:, g*n:(g+1)*n]`` with their column offsets within the group (0..m-1), ascending.
+    """
+
+    n: int = 2
+    m: int = 4
+    values: np.ndarray = field(repr=False, default=None)
+    offsets: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def nnz(self) -> int:
+        """Stored values, padding included."""
+        return int(self.values.size)
+
+    def storage_breakdown(self, *, value_bits=32, index_bits=None, pointer_bits=32) -> dict[str, int]:
+        return _nm_breakdown(self.nnz, self.m, _check_bits("value_bits", value_bits), index_bits)
+
+    def storage_bytes(self, *, value_bits: int = 32, index_bits: int | None = None, pointer_bits: int = 32) -> int:
+        """As for the other formats, but ``index_bits`` defaults to ceil(log2 m)."""
+        return sum(self.storage_breakdown(value_bits=value_bits, index_bits=index_bits).values())
+
+    def _columns(self) -> np.ndarray:
+        rows, cols = self.gemm_shape
+        groups = np.repeat(np.arange(cols // self.m), self.n) * self.m
+        return groups[None, :] + self.offsets.astype(np.intp)
+
+    def mask(self) -> np.ndarray:
+        out = np.zeros(self.gemm_shape, dtype=bool)
+        np.put_along_axis(out, self._columns(), True, axis=1)
+        return out.reshape(self.shape)
+
+    def _decode2d(self) -> np.ndarray:
+        out = np.zeros(self.gemm_shape, dtype=self.values.dtype)
+        np.put_along_axis(out, self._columns(), self.values, axis=1)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Bitmap(_Format):
+    """A one-bit-per-weight ``bitmap`` (rows, cols) plus the kept ``values`` in row-major order."""
+
+    bitmap: np.ndarray = field(repr=False, default=None)
+    values: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.values.shape[0])
+
+    def storage_breakdown(self, *, value_bits=32, index_bits=32, pointer_bits=32) -> dict[str, int]:
+        rows, cols = self.gemm_shape
+        return _bitmap_breakdown(self.nnz, rows * cols, _check_bits("value_bits", value_bits))
+
+    def mask(self) -> np.ndarray:
+        return self.bitmap.reshape(self.shape).copy()
+
+    def _decode2d(self) -> np.ndarray:
+        out = np.zeros(self.gemm_shape, dtype=self.values.dtype)
+        out[self.bitmap] = self.values
+        return out
+
+
+# ------------------------------------------------------------------------------------ encoders
+
+
+def encode_csr(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = None) -> CSR:
+    w2, m2, shape = _prepare(weights, mask, layer)
+    counts = m2.sum(axis=1)
+    indptr = np.zeros(m2.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    if indptr[-1] > np.iinfo(INDEX_DTYPE).max:
+        raise ValueError(f"{_who(layer)}: {indptr[-1]} non-zeros overflow int32 indices")
+    _, cols = np.nonzero(m2)
+    return CSR(shape, indptr.astype(INDEX_DTYPE), cols.astype(INDEX_DTYPE), np.ascontiguousarray(w2[m2]))
+
+
+def _check_block(block_shape, rows: int, cols: int, layer) -> tuple[int, int]:
+    if (not isinstance(block_shape, (tuple, list)) or len(block_shape) != 2
+            or any(isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1 for b in block_shape)):
+        raise ValueError(f"{_who(layer)}: block_shape must be a pair of ints >= 1, got {block_shape!r}")
+    br, bc = int(block_shape[0]), int(block_shape[1])
+    if rows % br or cols % bc:
+        raise ValueError(
+            f"{_who(layer)}: block_shape {(br, bc)} does not tile the GEMM view {(rows, cols)} of the weights"
+        )
+    return br, bc
+
+
+def block_mask(mask: np.ndarray, block_shape, *, layer: str | None = None) -> np.ndarray:
+    """(rows/br, cols/bc) bool grid: True where a block of the GEMM view keeps any weight."""
+    m2 = gemm_view(mask, layer=layer, what="mask")
+    br, bc = _check_block(block_shape, *m2.shape, layer)
+    return m2.reshape(m2.shape[0] // br, br, m2.shape[1] // bc, bc).any(axis=(1, 3))
+
+
+def encode_bsr(weights: np.ndarray, mask: np.ndarray, block_shape, *, layer: str | None = None) -> BSR:
+    w2, m2, shape = _prepare(weights, mask, layer)
+    br, bc = _check_block(block_shape, *m2.shape, layer)
+    grid = block_mask(m2, (br, bc), layer=layer)
+    tiles = np.where(m2, w2, 0).reshape(m2.shape[0] // br, br, m2.shape[1] // bc, bc).transpose(0, 2, 1, 3)
+    brow, bcol = np.nonzero(grid)
+    indptr = np.zeros(grid.shape[0] + 1, dtype=INDEX_DTYPE)
+    np.cumsum(grid.sum(axis=1), out=indptr[1:])
+    return BSR(shape, (br, bc), indptr, bcol.astype(INDEX_DTYPE), np.ascontiguousarray(tiles[brow, bcol]))
+
+
+def encode_nm(weights: np.ndarray, mask: np.ndarray, n: int, m: int, *, layer: str | None = None) -> NM:
+    w2, m2, shape = _prepare(weights, mask, layer)
+    for name, v in (("n", n), ("m", m)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{_who(layer)}: N:M {name} must be an int >= 1, got {v!r}")
+    if m > 256:
+        raise ValueError(f"{_who(layer)}: N:M m={m} exceeds the 8-bit in-group offsets")
+    rows, cols = m2.shape
+    groups = _check_nm(m2, n, m, layer)
+    # Stable sort puts kept positions first (ascending); a group keeping fewer than n is padded
+    # with the lowest pruned positions, whose values are stored as explicit zeros.
+    order = np.argsort(~groups, axis=2, kind="stable")[:, :, :n]
+    values = np.take_along_axis(np.where(m2, w2, 0).reshape(rows, cols // m, m), order, axis=2)
+    return NM(shape, int(n), int(m), np.ascontiguousarray(values.reshape(rows, -1)),
+              np.ascontiguousarray(order.reshape(rows, -1).astype(NM_INDEX_DTYPE)))
+
+
+def encode_bitmap(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = None) -> Bitmap:
+    w2, m2, shape = _prepare(weights, mask, layer)
+    return Bitmap(shape, m2.copy(), np.ascontiguousarray(w2[m2]))
+
+
+def encode(weights: np.ndarray, mask: np.ndarray, fmt, *, layer: str | None = None):
+    """Encode by format spec: ``"csr"``, ``"bitmap"``, ``("bsr", (br, bc))`` or ``("nm", n, m)``."""
+    if fmt == "csr":
+        return encode_csr(weights, mask, layer=layer)
+    if fmt == "bitmap":
+        return encode_bitmap(weights, mask, layer=layer)
+    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
+        return encode_bsr(weights, mask, fmt[1], layer=layer)
+    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
+        return encode_nm(weights, mask, fmt[1], fmt[2], layer=layer)
+    raise ValueError(
+        f"{_who(layer)}: unknown format {fmt!r}; expected 'dense', 'csr', 'bitmap', "
+        "('bsr', (br, bc)) or ('nm', n, m)"
+    )
+
+
+# ------------------------------------------------------------------------ from the mask alone
+
+
+def _check_nm(m2: np.ndarray, n: int, m: int, layer) -> np.ndarray:
+    """(rows, cols/m, m) groups of an N:M-valid GEMM-view mask; errors as `encode_nm`'s."""
+    rows, cols = m2.shape
+    if n > m:
+        raise ValueError(f"{_who(layer)}: N:M needs n <= m, got n={n} > m={m}")
+    if cols % m:
+        raise ValueError(f"{_who(layer)}: N:M group m={m} does not divide the reduction length {cols}")
+    groups = m2.reshape(rows, cols // m, m)
+    # A sum over a short last axis is slow in numpy; m strided adds are not.
+    kept = np.zeros(groups.shape[:2], dtype=np.int32)
+    for j in range(m):
+        kept += groups[:, :, j]
+    if kept.max(initial=0) > n:
+        r, g = np.unravel_index(int(np.argmax(kept)), kept.shape)
+        raise ValueError(
+            f"{_who(layer)}: mask is not {n}:{m}: row {r} group {g} keeps {int(kept[r, g])} of {m} weights"
+        )
+    return groups
+
+
+def stored_structure(mask: np.ndarray, fmt, *, layer: str | None = None) -> np.ndarray:
+    """The GEMM-view bool matrix of slots format ``fmt`` stores for ``mask`` -- what
+    ``encode(w, mask, fmt).mask()`` gives, in GEMM view, without encoding any values. Raises
+    ValueError (as `encode` does) when the format cannot hold the mask."""
+    m2 = gemm_view(mask, layer=layer, what="mask")
+    if fmt in ("csr", "bitmap"):
+        return m2
+    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
+        br, bc = _check_block(fmt[1], *m2.shape, layer)
+        grid = block_mask(m2, (br, bc), layer=layer)
+        return np.repeat(np.repeat(grid, br, axis=0), bc, axis=1)
+    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
+        n, m = int(fmt[1]), int(fmt[2])
+        groups = _check_nm(m2, n, m, layer)
+        # Pads: the lowest pruned positions of a group keeping fewer than n (as encode_nm stores them).
+        free = ~groups
+        pads = free & (np.cumsum(free, axis=2) <= (n - groups.sum(axis=2))[..., None])
+        return (groups | pads).reshape(m2.shape)
+    raise ValueError(
+        f"{_who(layer)}: unknown format {fmt!r}; expected 'csr', 'bitmap', ('bsr', (br, bc)) or ('nm', n, m)"
+    )
+
+
+def storage_breakdown_of(mask: np.ndarray, fmt, *, value_bits: int = 32, index_bits: int | None = 32,
+                         pointer_bits: int = 32, layer: str | None = None) -> dict[str, int]:
+    """``encode(w, mask, fmt).storage_breakdown(...)`` from the mask alone (N:M: ``index_bits=None``
+    means ceil(log2 m) bits, as `NM.storage_breakdown`)."""
+    m2 = gemm_view(mask, layer=layer, what="mask")
+    v = _check_bits("value_bits", value_bits)
+    rows, cols = m2.shape
+    if fmt == "csr":
+        return _csr_breakdown(int(np.count_nonzero(m2)), rows, v, _check_bits("index_bits", index_bits),
+                              _check_bits("pointer_bits", pointer_bits))
+    if fmt == "bitmap":
+        return _bitmap_breakdown(int(np.count_nonzero(m2)), rows * cols, v)
+    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
+        br, bc = _check_block(fmt[1], rows, cols, layer)
+        nblocks = int(np.count_nonzero(block_mask(m2, (br, bc), layer=layer)))
+        return _bsr_breakdown(nblocks, (br, bc), rows // br, v, _check_bits("index_bits", index_bits),
+                              _check_bits("pointer_bits", pointer_bits))
+    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
+        n, m = int(fmt[1]), int(fmt[2])
+        _check_nm(m2, n, m, layer)
+        return _nm_breakdown(rows * (cols // m) * n, m, v, index_bits)
+    raise ValueError(
+        f"{_who(layer)}: unknown format {fmt!r}; expected 'csr', 'bitmap', ('bsr', (br, bc)) or ('nm', n, m)"
+    )

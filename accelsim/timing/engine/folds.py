@@ -1,0 +1,147 @@
+"""The stream of folds (tiles) every process walks, in execution order across all layers.
+
+Folds are numbered globally (across layers) and stored run-length encoded: a *run* is a stretch
+of consecutive folds with identical work. A layer's first and last folds are runs of their own
+(they differ from their neighbours by the `first` / `last` flags), and runs with the same work
+share an `id`, so `extent` can tell how far the stream repeats itself with a given period — what
+coalescing (`accelsim.timing.engine.coalesce`) needs. Each process walks the stream with its own
+`FoldCursor`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import NamedTuple, Sequence
+
+from accelsim.timing.mapping import LayerMapping
+
+
+class Fold(NamedTuple):
+    """One fold of one layer: its compute time, the DRAM bytes it moves and its SRAM working set."""
+
+    layer: int                  # index of the layer in execution order
+    index: int                  # fold number within the layer
+    compute_cycles: int
+    on_array: bool              # False: the vector unit computes it, the PE array stays idle
+    read_bytes: dict            # operand -> DRAM bytes loaded for this fold
+    write_bytes: int            # DRAM bytes written back after this fold
+    working_set_bytes: dict     # operand -> bytes the fold occupies in its buffer half
+    first: bool                 # first fold of its layer
+    last: bool                  # last fold of its layer
+
+
+class FoldStream:
+    """All folds of a run, run-length encoded; `fold(g)` builds global fold `g`."""
+
+    def __init__(self, mappings: Sequence[LayerMapping], word_bytes: dict, half_bytes: dict):
+        starts: list[int] = []          # global index of each run's first fold
+        runs: list[tuple] = []          # (layer, layer_start, compute, on_array, reads, write, working, first, last)
+        ids: list[int] = []
+        layer_starts: list[int] = []
+        work: dict = {}                 # raw per-fold figures -> (id, reads, write, working), shared
+        wi, wf, wo = word_bytes["ifmap"], word_bytes["filter"], word_bytes["ofmap"]
+        hi_, hf, ho = half_bytes["ifmap"], half_bytes["filter"], half_bytes["ofmap"]
+        g = 0
+        for layer_index, mapping in enumerate(mappings):
+            total = mapping.folds
+            on_array = mapping.unit == "array"
+            layer_start = g
+            layer_starts.append(g)
+            index = 0
+            for tile in mapping.tiles:
+                sram_reads, dram_reads = tile.sram_reads, tile.dram_read_bytes
+                raw = (tile.compute_cycles, on_array, dram_reads.get("ifmap", 0), dram_reads.get("filter", 0),
+                       sum(tile.dram_write_bytes.values()), sram_reads.get("ifmap", 0),
+                       sram_reads.get("filter", 0), tile.sram_writes.get("ofmap", 0))
+                known = work.get(raw)
+                if known is None:
+                    # A working set larger than a half streams through it: the half is full, not more.
+                    known = work[raw] = (len(work), {"ifmap": raw[2], "filter": raw[3]}, raw[4],
+                                         {"ifmap": min(raw[5] * wi, hi_), "filter": min(raw[6] * wf, hf),
+                                          "ofmap": min(raw[7] * wo, ho)})
+                run_id, reads, write, working = known
+                compute = raw[0]
+                end = index + tile.count
+                # Split off the layer's first and last folds: their flags make them unique.
+                for lo, hi in ((index, 1) if index == 0 else (index, index),
+                               (max(index, 1), min(end, total - 1)),
+                               (total - 1, total) if end == total and total > 1 else (end, end)):
+                    if hi <= lo:
+                        continue
+                    first, last = lo == 0, hi == total
+                    rid = -1 - len(runs) if first or last else run_id
+                    if rid >= 0 and ids and ids[-1] == rid:
+                        continue                          # extends the previous run
+                    starts.append(layer_start + lo)
+                    runs.append((layer_index, layer_start, compute, on_array, reads, write, working, first, last))
+                    ids.append(rid)
+                index = end
+                g += tile.count
+        self.total = g
+        self.starts = starts
+        self.runs = runs
+        self.ids = ids
+        self.layer_starts = layer_starts
+        self.ends = starts[1:] + [g]
+
+    def layer_runs(self, layer: int) -> range:
+        """Indices of the runs of one layer."""
+        starts = self.starts
+        lo = bisect.bisect_left(starts, self.layer_starts[layer])
+        end = self.layer_starts[layer + 1] if layer + 1 < len(self.layer_starts) else self.total
+        return range(lo, bisect.bisect_left(starts, end))
+
+    def run_of(self, g: int) -> int:
+        return bisect.bisect_right(self.starts, g) - 1
+
+    def fold(self, g: int, run: int | None = None) -> Fold:
+        if run is None:
+            run = self.run_of(g)
+        layer, layer_start, compute, on_array, reads, write, working, first, last = self.runs[run]
+        return Fold(layer, g - layer_start, compute, on_array, reads, write, working, first, last)
+
+    def cursor(self) -> "FoldCursor":
+        return FoldCursor(self)
+
+    def extent(self, x: int, period: int) -> int:
+        """How many consecutive folds from `x` on equal the fold `period` later (0 if none)."""
+        if x < 0 or x + period >= self.total:
+            return 0
+        starts, ends, ids = self.starts, self.ends, self.ids
+        i, j = self.run_of(x), self.run_of(x + period)
+        pos = x
+        n = len(ids)
+        while j < n and ids[i] == ids[j] and ids[i] >= 0:
+            step = min(ends[i] - pos, ends[j] - (pos + period))
+            pos += step
+            if ends[i] == pos:
+                i += 1
+            if ends[j] == pos + period:
+                j += 1
+        return pos - x
+
+
+class FoldCursor:
+    """One process's position in the stream: `next()` yields folds in order, `skip(n)` jumps."""
+
+    __slots__ = ("stream", "position", "_run", "_run_end")
+
+    def __init__(self, stream: FoldStream):
+        self.stream = stream
+        self.position = 0
+        self._run = 0
+        self._run_end = stream.ends[0] if stream.ends else 0
+
+    def __bool__(self) -> bool:
+        return self.position < self.stream.total
+
+    def next(self) -> Fold:
+        g = self.position
+        if g >= self._run_end:
+            self._run = self.stream.run_of(g)
+            self._run_end = self.stream.ends[self._run]
+        self.position = g + 1
+        return self.stream.fold(g, self._run)
+
+    def skip(self, n: int) -> None:
+        self.position += n

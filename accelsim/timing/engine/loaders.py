@@ -1,0 +1,93 @@
+"""DMA processes: one loader per input operand, and the write-back of outputs.
+
+Loaders walk the fold stream in order. For each fold a loader takes a free half of its buffer,
+wakes the buffer if it sleeps, and moves the fold's bytes over the shared DRAM channel; then the
+fold is resident. The filter loader runs ahead across layer boundaries (the next layer's weights
+prefetch into a free half). The ifmap loader does not: a layer's inputs are read only once every
+earlier layer's outputs are written back (layers are in topological order, so this covers every
+predecessor, residual branches included). The write-back drains computed folds through the same
+channel and frees their ofmap half.
+"""
+
+from __future__ import annotations
+
+from accelsim.timing.engine.buffers import DoubleBuffer
+from accelsim.timing.engine.dram import DramChannel
+from accelsim.timing.engine.phases import PhaseLog
+from accelsim.timing.engine.trace import Activity
+
+
+class Loader:
+    def __init__(self, env, operand: str, folds, buffer: DoubleBuffer, dram: DramChannel,
+                 layers_written: list, layer_names, activities: list | None):
+        self.env = env
+        self.folds = folds             # a FoldCursor: the fold is taken once a half is free
+        self.waiting_for_half = False
+        self.operand = operand
+        self.buffer = buffer
+        self.dram = dram
+        self.layers_written = layers_written
+        self.layer_names = layer_names
+        self.activities = activities
+        self.phases = PhaseLog()
+        self.name = f"load_{operand}"
+        self.process = env.process(self._run(folds))
+
+    def _run(self, folds):
+        env, buffer, operand, phases = self.env, self.buffer, self.operand, self.phases
+        waits_for_inputs = operand == "ifmap"
+        while folds:
+            self.waiting_for_half = True
+            yield buffer.halves.get(1)
+            self.waiting_for_half = False
+            fold = folds.next()
+            if waits_for_inputs and fold.first and fold.layer > 0:
+                inputs_written = self.layers_written[fold.layer - 1]
+                if not inputs_written.triggered:
+                    start = env.now
+                    yield inputs_written
+                    phases.add(start, env.now, "dependency")
+            start = env.now
+            wake = buffer.take_half(fold.working_set_bytes[operand])
+            if wake:
+                yield env.timeout(wake)
+                phases.add(start, env.now, "wake_up")
+            num_bytes = fold.read_bytes[operand]
+            if num_bytes:
+                yield from self.dram.transfer(num_bytes, phases, write=False)
+            if self.activities is not None:
+                self.activities.append(Activity(self.name, self.layer_names[fold.layer], fold.index,
+                                                start, env.now))
+            buffer.resident.put(fold)
+
+
+class WriteBack:
+    def __init__(self, env, folds, buffer: DoubleBuffer, dram: DramChannel, layers_written: list,
+                 layer_names, activities: list | None):
+        self.env = env
+        self.folds = folds             # a FoldCursor, used only to count the folds left
+        self.waiting_for_fold = False
+        self.buffer = buffer
+        self.dram = dram
+        self.layers_written = layers_written
+        self.layer_names = layer_names
+        self.activities = activities
+        self.phases = PhaseLog()
+        self.process = env.process(self._run(folds))
+
+    def _run(self, folds):
+        env, buffer = self.env, self.buffer
+        while folds:
+            folds.skip(1)
+            self.waiting_for_fold = True
+            fold = yield buffer.resident.get()
+            self.waiting_for_fold = False
+            start = env.now
+            if fold.write_bytes:
+                yield from self.dram.transfer(fold.write_bytes, self.phases, write=True)
+            if self.activities is not None:
+                self.activities.append(Activity("write_back", self.layer_names[fold.layer], fold.index,
+                                                start, env.now))
+            buffer.free_half(fold.working_set_bytes["ofmap"])
+            if fold.last:
+                self.layers_written[fold.layer].succeed()

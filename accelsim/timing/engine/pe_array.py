@@ -1,0 +1,92 @@
+"""The PE array (and the vector unit beside it): consumes folds in order, one at a time.
+
+A fold computes once its ifmap and filter data are resident and a half of the ofmap buffer is
+free for its outputs. The halves swap ping-pong style when a fold *starts*: only then are the
+previous fold's input halves handed back to the loaders and its outputs to the write-back (a
+layer's last fold hands its outputs over when it ends, so the layer drains at once). The array is the serial resource of the accelerator, so every cycle of the
+run belongs to the layer whose fold it is computing or waiting for; each wait is split by cause
+over the phases of the process it waited for (`accelsim.timing.engine.phases`).
+"""
+
+from __future__ import annotations
+
+from accelsim.timing.engine.power import PowerState
+from accelsim.timing.engine.trace import Activity
+
+
+class PEArray:
+    def __init__(self, env, folds, buffers: dict, power: PowerState, phases: dict, num_layers: int,
+                 layer_names, activities: list | None, coalescer=None):
+        self.env = env
+        self.folds = folds             # a FoldCursor
+        self.coalescer = coalescer     # None: every fold is simulated
+        self.buffers = buffers
+        self.power = power
+        self.phases = phases           # "ifmap" / "filter": loader logs, "ofmap": write-back log
+        self.layer_names = layer_names
+        self.activities = activities
+        self.stalls: list[dict] = [{} for _ in range(num_layers)]
+        self.compute_cycles = [0] * num_layers
+        self.layer_end = [0] * num_layers
+        self.process = env.process(self._run(folds))
+
+    def _run(self, folds):
+        env = self.env
+        ifmap, filt, ofmap = self.buffers["ifmap"], self.buffers["filter"], self.buffers["ofmap"]
+        ifmap_log, filter_log, ofmap_log = self.phases["ifmap"], self.phases["filter"], self.phases["ofmap"]
+        coalescer = self.coalescer
+        previous = None
+        while folds:
+            fold = folds.next()
+            stalls = self.stalls[fold.layer]
+            start = env.now
+            yield ifmap.resident.get()
+            ifmap_log.attribute(start, env.now, stalls)
+            start = env.now
+            yield filt.resident.get()
+            filter_log.attribute(start, env.now, stalls)
+            start = env.now
+            yield ofmap.halves.get(1)
+            ofmap_log.attribute(start, env.now, stalls)
+            wake = ofmap.take_half(fold.working_set_bytes["ofmap"])
+            if fold.on_array:
+                wake = max(wake, self.power.acquire())
+            if wake:
+                yield env.timeout(wake)
+                stalls["wake_up"] = stalls.get("wake_up", 0) + wake
+            if coalescer is not None and previous is not None:
+                # Every other process is blocked on this swap: a steady state may be advanced
+                # by whole periods in one step (see `accelsim.timing.engine.coalesce`).
+                jump = coalescer.at_swap(folds.position - 1)
+                while jump is not None:
+                    skipped, cycles = jump
+                    yield env.timeout(cycles)
+                    previous = folds.stream.fold(folds.position + skipped - 2)
+                    folds.skip(skipped)
+                    fold = folds.stream.fold(folds.position - 1)
+                    stalls = self.stalls[fold.layer]
+                    jump = coalescer.at_swap(folds.position - 1)
+            if previous is not None:
+                self._swap_out(previous, ifmap, filt, ofmap)
+            start = env.now
+            yield env.timeout(fold.compute_cycles)
+            self.compute_cycles[fold.layer] += fold.compute_cycles
+            if fold.on_array:
+                self.power.release()
+            if self.activities is not None:
+                unit = "pe_array" if fold.on_array else "vector_unit"
+                self.activities.append(Activity(unit, self.layer_names[fold.layer], fold.index,
+                                                start, env.now))
+            if fold.last:
+                self.layer_end[fold.layer] = env.now
+                ofmap.resident.put(fold)
+            previous = fold
+        if previous is not None:
+            self._swap_out(previous, ifmap, filt, ofmap)
+
+    @staticmethod
+    def _swap_out(fold, ifmap, filt, ofmap) -> None:
+        ifmap.free_half(fold.working_set_bytes["ifmap"])
+        filt.free_half(fold.working_set_bytes["filter"])
+        if not fold.last:
+            ofmap.resident.put(fold)

@@ -1,0 +1,156 @@
+"""Wire the components into a fresh SimPy environment, run it, and cut the run into layers.
+
+Layer spans follow the PE array: layer `j` owns the cycles from the end of layer `j-1`'s last
+compute to the end of its own (the last layer also owns the final write-back drain). Compute plus
+the causes of every wait in a span add up to the span exactly; residency is each component's
+power-state intervals cut at the same boundaries.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import simpy
+
+from accelsim.timing.engine.buffers import DoubleBuffer, Occupancy
+from accelsim.timing.engine.dram import DramChannel
+from accelsim.timing.engine.coalesce import Coalescer
+from accelsim.timing.engine.folds import FoldStream
+from accelsim.timing.engine.loaders import Loader, WriteBack
+from accelsim.timing.engine.pe_array import PEArray
+from accelsim.timing.engine.power import ACTIVE, IDLE, SLEEP, PowerState
+from accelsim.timing.engine.trace import PowerInterval, Trace
+from accelsim.arch.hardware import Hardware
+from accelsim.timing.mapping import LayerMapping
+
+OPERANDS = ("ifmap", "filter", "ofmap")
+
+
+@dataclass(frozen=True)
+class LayerTimeline:
+    cycles: int
+    compute_cycles: int
+    stall_cycles: Mapping[str, int]
+    residency_cycles: Mapping[tuple[str, str], int]
+    wakes: Mapping[str, int]                     # component -> wake-ups begun in this layer
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    layers: tuple[LayerTimeline, ...]
+    dram_read_bytes: int
+    dram_write_bytes: int
+    trace: Trace | None
+    coalesced_folds: int = field(default=0, compare=False)   # folds advanced without their own events
+
+
+def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], hardware: Hardware,
+               *, trace: bool = False, coalesce: bool = True) -> EngineResult:
+    """Simulate the layers' folds in a fresh environment. `coalesce=False` simulates every fold;
+    the default advances steady states over identical folds in one step and other folds by
+    closed-form steps, with identical results (`accelsim.timing.engine.coalesce`)."""
+    if len(mappings) != len(layer_names):
+        raise ValueError(f"run_engine: {len(mappings)} mappings for {len(layer_names)} layer names")
+    if not mappings:
+        return EngineResult((), 0, 0, Trace((), (), (), (), {}, {}) if trace else None)
+    env = simpy.Environment()
+    names = tuple(layer_names)
+    policies, buffers = hardware.power, hardware.buffers
+    word_bytes = {op: hardware.word_bytes(op) for op in OPERANDS}
+    half_bytes = {op: buffers.capacity_bytes(op) // 2 for op in OPERANDS}
+
+    pe_power = PowerState(env, "pe_array", policies.pe_array, always_on_without_policy=False)
+    dram_power = PowerState(env, "dram", policies.dram, always_on_without_policy=True)
+    buffer_power = {name: PowerState(env, name, policies.buffers, always_on_without_policy=True)
+                    for name in buffers.components()}
+    occupancy = {name: Occupancy(env, name, keep=trace) for name in buffers.components()}
+    double_buffers = {
+        op: DoubleBuffer(env, op, buffer_power[buffers.buffer_name(op)], occupancy[buffers.buffer_name(op)])
+        for op in OPERANDS
+    }
+    dram = DramChannel(env, hardware.dram.bandwidth_bytes_per_cycle, hardware.dram.latency_cycles, dram_power)
+    layers_written = [env.event() for _ in mappings]
+    activities: list | None = [] if trace else None
+
+    stream = FoldStream(mappings, word_bytes, half_bytes)
+    loaders = {op: Loader(env, op, stream.cursor(), double_buffers[op], dram, layers_written, names, activities)
+               for op in ("ifmap", "filter")}
+    writer = WriteBack(env, stream.cursor(), double_buffers["ofmap"], dram, layers_written, names, activities)
+    phases = {"ifmap": loaders["ifmap"].phases, "filter": loaders["filter"].phases, "ofmap": writer.phases}
+    pe = PEArray(env, stream.cursor(), double_buffers, pe_power, phases, len(mappings), names, activities)
+    powers = [pe_power, *buffer_power.values(), dram_power]
+    if coalesce:
+        pe.coalescer = Coalescer(env, stream, pe, loaders.values(), writer, powers, occupancy.values(), dram,
+                                 activities)
+    env.run()
+    end = env.now
+
+    last = len(mappings) - 1
+    writer.phases.attribute(pe.layer_end[last], end, pe.stalls[last])   # the final drain
+    boundaries = pe.layer_end[:-1] + [end]
+    starts = [0] + boundaries[:-1]
+    for power in powers:
+        power.finish(end)
+    residency = _split_residency(powers, boundaries)
+    wakes = _split_wakes(powers, boundaries)
+    layers = tuple(
+        LayerTimeline(
+            cycles=boundaries[j] - starts[j],
+            compute_cycles=pe.compute_cycles[j],
+            stall_cycles=dict(pe.stalls[j]),
+            residency_cycles=residency[j],
+            wakes=wakes[j],
+        )
+        for j in range(len(mappings))
+    )
+    timeline = None
+    if trace:
+        timeline = Trace(
+            layers=names,
+            layer_end_cycles=tuple(boundaries),
+            activities=tuple(activities),
+            power=tuple(PowerInterval(p.component, state, s, e) for p in powers for state, s, e in p.intervals),
+            occupancy={name: tuple(o.changes) for name, o in occupancy.items()},
+            capacity_bytes={name: buf.size_bytes for name, buf in buffers.components().items()},
+        )
+    coalescer = pe.coalescer
+    coalesced = coalescer.folds_coalesced + coalescer.folds_stepped if coalescer is not None else 0
+    return EngineResult(layers, dram.read_bytes, dram.write_bytes, timeline, coalesced)
+
+
+def _split_residency(powers, boundaries: list[int]) -> list[dict]:
+    out: list[dict] = [{} for _ in boundaries]
+    for power in powers:
+        for cycle, state, cycles in power.bulk:
+            if state != "wake":
+                j = bisect.bisect_right(boundaries, cycle)
+                key = (power.component, state)
+                out[j][key] = out[j].get(key, 0) + cycles
+        for state, start, end in power.intervals:
+            j = bisect.bisect_right(boundaries, start)
+            while start < end and j < len(boundaries):
+                cut = min(end, boundaries[j])
+                if cut > start:
+                    key = (power.component, state)
+                    out[j][key] = out[j].get(key, 0) + (cut - start)
+                start = cut
+                j += 1
+    # One key order whatever the order of the intervals: component, then active, idle, sleep.
+    order = [(power.component, state) for power in powers for state in (ACTIVE, IDLE, SLEEP)]
+    return [{key: layer[key] for key in order if key in layer} for layer in out]
+
+
+def _split_wakes(powers, boundaries: list[int]) -> list[dict]:
+    out: list[dict] = [{} for _ in boundaries]
+    last = len(boundaries) - 1
+    for power in powers:
+        for cycle in power.wakes:
+            j = min(bisect.bisect_right(boundaries, cycle), last)
+            out[j][power.component] = out[j].get(power.component, 0) + 1
+        for cycle, state, count in power.bulk:
+            if state == "wake":
+                j = min(bisect.bisect_right(boundaries, cycle), last)
+                out[j][power.component] = out[j].get(power.component, 0) + count
+    return out

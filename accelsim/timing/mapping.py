@@ -1,0 +1,413 @@
+"""Dense mapping of one layer onto an R x C systolic array (SCALE-Sim 3.0.0 compatible).
+
+A layer with a GEMM shape ``groups x (m x k) @ (k x n)`` is cut into *folds* (one fill of the
+array).  Each dataflow decides which GEMM dimension goes on the array rows (``Sr``), which on
+the columns (``Sc``) and which is streamed in time (``T``):
+
+==========  =========  =========  =====  ===================  ==================================
+dataflow    rows (Sr)  cols (Sc)  T      cycles of one fold   SRAM words of one fold (r x c used)
+==========  =========  =========  =====  ===================  ==================================
+ws          k          n          m      2R + C + T - 2       ifmap T*r, filter r*c, ofmap T*c
+is          k          m          n      2R + C + T - 2       ifmap r*c, filter T*r, ofmap T*c
+os          m          n          k      R + C + T - 2        ifmap T*r, filter T*c, ofmap r*c
+==========  =========  =========  =====  ===================  ==================================
+
+Folds run column-fold outer, row-fold inner, group after group (groups are independent GEMMs
+run one after another).  Mapping efficiency is SCALE-Sim's unweighted mean over folds of
+``r*c / (R*C)``; compute utilisation is the unweighted mean of ``r*c*T / (R*C*D)`` with
+``D = 2R + 2C + T - 3`` (ws, is) or ``D = R + C + T - 2`` (os) -- SCALE-Sim's per-fold
+denominators, kept verbatim.  ``docs/validation.md`` derives each formula from SCALE-Sim's
+demand matrices and lists every deliberate difference (OS ofmap writes, DRAM traffic).
+
+DRAM traffic (bytes) per fold: an operand slice reused by later folds is fetched once when the
+reused set fits in half of its double-buffered SRAM, else it is streamed again for every fold
+that needs it; partial sums stay in the ofmap SRAM when one column-fold of outputs fits in half
+of it, else every fold's partial sums are written out (read-back is not modelled).
+
+Layers without a GEMM (pool, add, softmax, ...) run on a vector unit of ``cols`` lanes:
+``ceil(ops / cols)`` cycles, the input tensor(s) read through the ifmap SRAM and the output
+written through the ofmap SRAM, each moved to/from DRAM once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+OPERANDS = ("ifmap", "filter", "ofmap")
+READ_OPERANDS = ("ifmap", "filter")
+DATAFLOWS = ("ws", "os", "is")
+
+_EMPTY_READS = {"ifmap": 0, "filter": 0}
+_EMPTY_WRITES = {"ofmap": 0}
+
+
+def _frozen(d: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class TileClass:
+    """A run of ``count`` identical folds, in execution order."""
+
+    count: int
+    compute_cycles: int
+    macs: int
+    sram_reads: Mapping[str, int]
+    sram_writes: Mapping[str, int]
+    dram_read_bytes: Mapping[str, int]
+    dram_write_bytes: Mapping[str, int]
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"TileClass.count must be >= 1, got {self.count}")
+        if self.compute_cycles < 1:
+            raise ValueError(f"TileClass.compute_cycles must be >= 1, got {self.compute_cycles}")
+        for name in ("sram_reads", "sram_writes", "dram_read_bytes", "dram_write_bytes"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @classmethod
+    def _fresh(cls, count: int, compute_cycles: int, macs: int, sram_reads: dict, sram_writes: dict,
+               dram_read_bytes: dict, dram_write_bytes: dict) -> "TileClass":
+        """Construct from dicts nobody else holds (the mapping's own builders): no defensive copies.
+        Thousands of sparse folds make the copies in `__post_init__` a measurable cost."""
+        if count < 1 or compute_cycles < 1:
+            return cls(count=count, compute_cycles=compute_cycles, macs=macs, sram_reads=sram_reads,
+                       sram_writes=sram_writes, dram_read_bytes=dram_read_bytes,
+                       dram_write_bytes=dram_write_bytes)   # raises the usual error
+        tile = object.__new__(cls)
+        tile.__dict__.update(count=count, compute_cycles=compute_cycles, macs=macs,
+                             sram_reads=MappingProxyType(sram_reads), sram_writes=MappingProxyType(sram_writes),
+                             dram_read_bytes=MappingProxyType(dram_read_bytes),
+                             dram_write_bytes=MappingProxyType(dram_write_bytes))
+        return tile
+
+    def _key(self) -> tuple:
+        return (self.compute_cycles, self.macs,
+                tuple(sorted(self.sram_reads.items())), tuple(sorted(self.sram_writes.items())),
+                tuple(sorted(self.dram_read_bytes.items())),
+                tuple(sorted(self.dram_write_bytes.items())))
+
+    def same_fold(self, other: "TileClass") -> bool:
+        """True when both describe the same per-fold work (counts may differ)."""
+        return self._key() == other._key()
+
+
+def _sum(tiles: tuple[TileClass, ...], attr: str, keys: tuple[str, ...]) -> dict[str, int]:
+    out = dict.fromkeys(keys, 0)
+    for t in tiles:
+        for k, v in getattr(t, attr).items():
+            out[k] = out.get(k, 0) + t.count * v
+    return out
+
+
+@dataclass(frozen=True)
+class LayerMapping:
+    """The folds of one layer on the array (or the vector unit) and their per-fold work."""
+
+    layer: str
+    unit: str
+    dataflow: str
+    tiles: tuple[TileClass, ...]
+    mapping_efficiency: float
+    compute_utilisation: float
+    ops: int = 0
+    rows: int = 0
+    cols: int = 0
+    _totals: dict = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.unit not in ("array", "vector"):
+            raise ValueError(f"LayerMapping.unit must be 'array' or 'vector', got {self.unit!r}")
+        if not self.tiles:
+            raise ValueError(f"LayerMapping {self.layer!r}: no tiles")
+        totals = {
+            "compute_cycles": sum(t.count * t.compute_cycles for t in self.tiles),
+            "macs": sum(t.count * t.macs for t in self.tiles),
+            "folds": sum(t.count for t in self.tiles),
+            "sram_reads": _sum(self.tiles, "sram_reads", READ_OPERANDS),
+            "sram_writes": _sum(self.tiles, "sram_writes", ("ofmap",)),
+            "dram_read_bytes": _sum(self.tiles, "dram_read_bytes", READ_OPERANDS),
+            "dram_write_bytes": _sum(self.tiles, "dram_write_bytes", ("ofmap",)),
+        }
+        object.__setattr__(self, "_totals", totals)
+
+    compute_cycles = property(lambda self: self._totals["compute_cycles"])
+    macs = property(lambda self: self._totals["macs"])
+    folds = property(lambda self: self._totals["folds"])
+    sram_reads = property(lambda self: dict(self._totals["sram_reads"]))
+    sram_writes = property(lambda self: dict(self._totals["sram_writes"]))
+    dram_read_bytes = property(lambda self: dict(self._totals["dram_read_bytes"]))
+    dram_write_bytes = property(lambda self: dict(self._totals["dram_write_bytes"]))
+
+
+_FOLD_FIELDS = ("compute_cycles", "macs", "sram_reads", "sram_writes", "dram_read_bytes", "dram_write_bytes")
+
+
+def _fold_key(fold: dict) -> tuple:
+    return (fold["compute_cycles"], fold["macs"],
+            tuple(sorted(fold["sram_reads"].items())), tuple(sorted(fold["sram_writes"].items())),
+            tuple(sorted(fold["dram_read_bytes"].items())), tuple(sorted(fold["dram_write_bytes"].items())))
+
+
+class _Runs:
+    """Run-length builder: appends folds in order, merging equal neighbours. Tiles are built
+    once at the end, so merging costs a key comparison, not a TileClass."""
+
+    def __init__(self) -> None:
+        self._runs: list[list] = []      # [count, fold, key]
+
+    def add(self, count: int, **fold) -> None:
+        if count <= 0:
+            return
+        key = _fold_key(fold)
+        if self._runs and self._runs[-1][2] == key:
+            self._runs[-1][0] += count
+        else:
+            self._runs.append([count, fold, key])
+
+    def extend(self, tiles: list[TileClass], times: int = 1) -> None:
+        for _ in range(times):
+            for t in tiles:
+                self.add(t.count, **{k: getattr(t, k) for k in _FOLD_FIELDS})
+
+    @property
+    def runs(self) -> list[TileClass]:
+        return [TileClass._fresh(count, fold["compute_cycles"], fold["macs"], dict(fold["sram_reads"]),
+                                 dict(fold["sram_writes"]), dict(fold["dram_read_bytes"]),
+                                 dict(fold["dram_write_bytes"])) for count, fold, _ in self._runs]
+
+
+def _splits(total: int, size: int) -> list[tuple[int, int]]:
+    """``[(used, how_many)]`` for cutting ``total`` into folds of at most ``size``."""
+    full, rest = divmod(total, size)
+    out = [(size, full)] if full else []
+    if rest:
+        out.append((rest, 1))
+    return out
+
+
+def _fits(words: int, word_bytes: int, capacity_bytes: int) -> bool:
+    """SCALE-Sim's double buffering: an operand set is resident if it fits in half its SRAM."""
+    return words * word_bytes <= capacity_bytes // 2
+
+
+def _gemm_runs(df: str, m: int, k: int, n: int, R: int, C: int, hw) -> tuple[list[TileClass], float, float, int]:
+    """Tiles of ONE group, plus (sum of per-fold mapping efficiency, sum of utilisation, folds)."""
+    wb = {op: hw.word_bytes(op) for op in OPERANDS}
+    cap = {op: hw.buffers.capacity_bytes(op) for op in OPERANDS}
+    if df == "ws":
+        Sr, Sc, T = k, n, m
+        cycles, denom = 2 * R + C + T - 2, 2 * R + 2 * C + T - 3
+    elif df == "is":
+        Sr, Sc, T = k, m, n
+        cycles, denom = 2 * R + C + T - 2, 2 * R + 2 * C + T - 3
+    elif df == "os":
+        Sr, Sc, T = m, n, k
+        cycles, denom = R + C + T - 2, R + C + T - 2
+    else:
+        raise ValueError(f"unknown dataflow {df!r}; expected one of {', '.join(DATAFLOWS)}")
+
+    # Which reused sets stay resident (fetched / accumulated once).
+    if df == "ws":      # ifmap slice of a row fold reused by every column fold
+        keep_row_operand = _fits(m * k, wb["ifmap"], cap["ifmap"])
+        keep_psums = _fits(m * min(n, C), wb["ofmap"], cap["ofmap"])
+    elif df == "is":    # filter slice of a row fold reused by every column fold
+        keep_row_operand = _fits(k * n, wb["filter"], cap["filter"])
+        keep_psums = _fits(n * min(m, C), wb["ofmap"], cap["ofmap"])
+    else:               # os: ifmap slice of a row fold reused by every column fold,
+        keep_row_operand = _fits(m * k, wb["ifmap"], cap["ifmap"])
+        keep_col_operand = _fits(k * min(n, C), wb["filter"], cap["filter"])  # filter slice, inner loop
+
+    runs = _Runs()
+    eff_sum = util_sum = 0.0
+    folds = 0
+    col_splits = _splits(Sc, C)
+    row_splits = _splits(Sr, R)
+    n_row_folds = sum(cnt for _, cnt in row_splits)
+    col_index = 0
+    for c, c_count in col_splits:
+        for _ in range(c_count):
+            first_col = col_index == 0
+            col_index += 1
+            row_index = 0
+            for r, r_count in row_splits:
+                eff_sum += r_count * (r * c) / (R * C)
+                util_sum += r_count * (r * c * T) / (R * C * denom)
+                folds += r_count
+                if df == "ws":
+                    sram_r = {"ifmap": T * r, "filter": r * c}
+                    sram_w = {"ofmap": T * c}
+                    ifmap_words = T * r if (first_col or not keep_row_operand) else 0
+                    dram_r = {"ifmap": ifmap_words * wb["ifmap"], "filter": r * c * wb["filter"]}
+                elif df == "is":
+                    sram_r = {"ifmap": r * c, "filter": T * r}
+                    sram_w = {"ofmap": T * c}
+                    filt_words = T * r if (first_col or not keep_row_operand) else 0
+                    dram_r = {"ifmap": r * c * wb["ifmap"], "filter": filt_words * wb["filter"]}
+                else:
+                    sram_r = {"ifmap": T * r, "filter": T * c}
+                    sram_w = {"ofmap": r * c}
+                    ifmap_words = T * r if (first_col or not keep_row_operand) else 0
+                    dram_w = {"ofmap": r * c * wb["ofmap"]}
+                fold = dict(compute_cycles=cycles, macs=r * c * T, sram_reads=sram_r, sram_writes=sram_w)
+                if df == "os":
+                    # The filter slice of this column fold is fetched on its first row fold; it
+                    # is refetched by every later row fold unless it stays resident.
+                    filt_words = T * c
+                    first = dict(fold, dram_read_bytes={"ifmap": ifmap_words * wb["ifmap"],
+                                                        "filter": filt_words * wb["filter"]},
+                                 dram_write_bytes=dram_w)
+                    later_filter = 0 if keep_col_operand else filt_words
+                    later = dict(fold, dram_read_bytes={"ifmap": ifmap_words * wb["ifmap"],
+                                                        "filter": later_filter * wb["filter"]},
+                                 dram_write_bytes=dram_w)
+                    if row_index == 0:
+                        runs.add(1, **first)
+                        runs.add(r_count - 1, **later)
+                    else:
+                        runs.add(r_count, **later)
+                else:
+                    # Partial sums leave the array on every row fold; with a resident column
+                    # fold of outputs only the last row fold writes them to DRAM.
+                    psum = T * c * wb["ofmap"]
+                    last_row = row_index + r_count == n_row_folds
+                    mid = dict(fold, dram_read_bytes=dram_r,
+                               dram_write_bytes={"ofmap": 0 if keep_psums else psum})
+                    if last_row:
+                        runs.add(r_count - 1, **mid)
+                        runs.add(1, **dict(fold, dram_read_bytes=dram_r,
+                                           dram_write_bytes={"ofmap": psum}))
+                    else:
+                        runs.add(r_count, **mid)
+                row_index += r_count
+    return runs.runs, eff_sum, util_sum, folds
+
+
+#: Columns of `fold_table`, in order.
+FOLD_COLUMNS = ("compute_cycles", "macs", "sram_ifmap", "sram_filter", "sram_ofmap",
+                "dram_ifmap", "dram_filter", "dram_ofmap")
+
+
+@dataclass(frozen=True)
+class FoldTable:
+    """Every fold of a GEMM layer as numpy rows (`FOLD_COLUMNS`), in execution order, with its
+    geometry: used rows ``r``, used columns ``c``, streamed length ``T`` -- the same numbers as
+    `map_layer`'s runs, one row per fold, for models that change folds one by one."""
+
+    table: np.ndarray
+    r: np.ndarray
+    c: np.ndarray
+    T: int
+    mapping_efficiency: float
+    compute_utilisation: float
+
+
+def fold_table(layer, hardware) -> FoldTable:
+    """`map_layer`'s folds of a GEMM layer, one row each (tests check both agree fold for fold).
+
+    `map_layer` stays run-length: its cost grows with the runs, so a 1x1 array or a huge layer
+    costs no more than a few runs; this table grows with the folds and serves models whose folds
+    all differ (`accelsim.timing.sparse_model`), which are per-fold anyway."""
+    gemm, hw = layer.gemm, hardware
+    R, C, df = hw.pe.rows, hw.pe.cols, hw.pe.dataflow
+    m, k, n = gemm.m, gemm.k, gemm.n
+    wb = {op: hw.word_bytes(op) for op in OPERANDS}
+    cap = {op: hw.buffers.capacity_bytes(op) for op in OPERANDS}
+    Sr, Sc, T = {"ws": (k, n, m), "is": (k, m, n), "os": (m, n, k)}[df]
+    fill, denom = (2 * R + C - 2, 2 * R + 2 * C + T - 3) if df != "os" else (R + C - 2, R + C + T - 2)
+    row_sizes = np.minimum(R, Sr - R * np.arange(-(-Sr // R)))
+    col_sizes = np.minimum(C, Sc - C * np.arange(-(-Sc // C)))
+    nrf, ncf = row_sizes.size, col_sizes.size
+    r = np.tile(row_sizes, ncf).astype(np.int64)                 # one group: column fold outer
+    c = np.repeat(col_sizes, nrf).astype(np.int64)
+    first_col = np.repeat(np.arange(ncf) == 0, nrf)
+    first_row = np.tile(np.arange(nrf) == 0, ncf)
+    last_row = np.tile(np.arange(nrf) == nrf - 1, ncf)
+    one = np.zeros((r.size, 8), dtype=np.int64)
+    one[:, 0] = fill + T
+    one[:, 1] = r * c * T
+    if df == "ws":
+        keep_row = _fits(m * k, wb["ifmap"], cap["ifmap"])
+        keep_psums = _fits(m * min(n, C), wb["ofmap"], cap["ofmap"])
+        one[:, 2], one[:, 3], one[:, 4] = T * r, r * c, T * c
+        one[:, 5] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
+        one[:, 6] = r * c * wb["filter"]
+    elif df == "is":
+        keep_row = _fits(k * n, wb["filter"], cap["filter"])
+        keep_psums = _fits(n * min(m, C), wb["ofmap"], cap["ofmap"])
+        one[:, 2], one[:, 3], one[:, 4] = r * c, T * r, T * c
+        one[:, 5] = r * c * wb["ifmap"]
+        one[:, 6] = np.where(first_col | (not keep_row), T * r, 0) * wb["filter"]
+    else:
+        keep_row = _fits(m * k, wb["ifmap"], cap["ifmap"])
+        keep_col = _fits(k * min(n, C), wb["filter"], cap["filter"])
+        one[:, 2], one[:, 3], one[:, 4] = T * r, T * c, r * c
+        one[:, 5] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
+        one[:, 6] = np.where(first_row | (not keep_col), T * c, 0) * wb["filter"]
+        one[:, 7] = r * c * wb["ofmap"]
+    if df != "os":
+        psum = T * c * wb["ofmap"]
+        one[:, 7] = np.where(last_row | (not keep_psums), psum, 0)
+    eff = float(np.sum(r * c / (R * C))) / r.size
+    util = float(np.sum(r * c * T / (R * C * denom))) / r.size
+    groups = gemm.groups
+    return FoldTable(np.tile(one, (groups, 1)), np.tile(r, groups), np.tile(c, groups), T, eff, util)
+
+
+def tiles_of(table: np.ndarray) -> tuple[TileClass, ...]:
+    """Runs of equal rows of a `FOLD_COLUMNS` table, as tiles (the inverse of `fold_table`)."""
+    change = np.ones(len(table), dtype=bool)
+    change[1:] = np.any(table[1:] != table[:-1], axis=1)
+    starts = np.flatnonzero(change)
+    counts = np.diff(np.append(starts, len(table)))
+    tiles = []
+    for start, count in zip(starts.tolist(), counts.tolist()):
+        cc, macs, si, sf, so, di, df, do = table[start].tolist()
+        tiles.append(TileClass._fresh(count, cc, macs, {"ifmap": si, "filter": sf}, {"ofmap": so},
+                                      {"ifmap": di, "filter": df}, {"ofmap": do}))
+    return tuple(tiles)
+
+
+def _vector_mapping(layer, hw) -> LayerMapping:
+    lanes = hw.pe.cols
+    ops = int(layer.ops)
+    cycles = max(1, math.ceil(ops / lanes))
+    n_inputs = 2 if type(layer).__name__ == "Add" else 1
+    in_words = math.prod(layer.input_shape) * n_inputs
+    out_words = math.prod(layer.output_shape)
+    tile = TileClass(
+        count=1, compute_cycles=cycles, macs=0,
+        sram_reads={"ifmap": in_words, "filter": 0},
+        sram_writes={"ofmap": out_words},
+        dram_read_bytes={"ifmap": in_words * hw.word_bytes("ifmap"), "filter": 0},
+        dram_write_bytes={"ofmap": out_words * hw.word_bytes("ofmap")},
+    )
+    lane_use = ops / (cycles * lanes) if ops else 0.0
+    return LayerMapping(layer=layer.name, unit="vector", dataflow=hw.pe.dataflow, tiles=(tile,),
+                        mapping_efficiency=lane_use, compute_utilisation=lane_use, ops=ops,
+                        rows=1, cols=lanes)
+
+
+def map_layer(layer, hardware) -> LayerMapping:
+    """Map ``layer`` onto ``hardware``'s PE array (GEMM layers) or vector unit (the rest)."""
+    gemm = layer.gemm
+    if gemm is None:
+        return _vector_mapping(layer, hardware)
+    R, C, df = hardware.pe.rows, hardware.pe.cols, hardware.pe.dataflow
+    tiles, eff_sum, util_sum, folds = _gemm_runs(df, gemm.m, gemm.k, gemm.n, R, C, hardware)
+    runs = _Runs()
+    if len(tiles) == 1:
+        t = tiles[0]
+        runs.add(t.count * gemm.groups, **{k: getattr(t, k) for k in (
+            "compute_cycles", "macs", "sram_reads", "sram_writes", "dram_read_bytes",
+            "dram_write_bytes")})
+    else:
+        runs.extend(tiles, gemm.groups)
+    # Every group has the same folds, so the per-fold means are those of one group.
+    return LayerMapping(layer=layer.name, unit="array", dataflow=df, tiles=tuple(runs.runs),
+                        mapping_efficiency=eff_sum / folds, compute_utilisation=util_sum / folds,
+                        ops=gemm.macs, rows=R, cols=C)
