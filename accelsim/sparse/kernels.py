@@ -28,7 +28,9 @@ second core, a two-thread call measured 0.4-1.5x the serial speed on the 2-core 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -45,8 +47,8 @@ __all__ = [
 # One place for the JIT options: cached machine code; nogil so callers may thread; the numpy
 # error model (no ZeroDivision checks in hot loops); contraction only (FMA), no reassociation,
 # so results stay deterministic and close to the numpy twin.
-JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-JIT_PARALLEL = dict(JIT, parallel=True)
+JIT: dict[str, Any] = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+JIT_PARALLEL: dict[str, Any] = dict(JIT, parallel=True)
 
 PARALLEL_MIN_WORK = 1 << 21  # multiply-adds below which a parallel dispatch costs more than it saves
 ALIGN_BYTES = 64
@@ -549,7 +551,7 @@ def dense_gemm(w: np.ndarray, X: np.ndarray, *, groups: int = 1, out: np.ndarray
     return Y
 
 
-_SPMM = {CSR: csr_spmm, BSR: bsr_spmm, NM: nm_spmm, Bitmap: bitmap_spmm}
+_SPMM: dict[type, Callable[..., np.ndarray]] = {CSR: csr_spmm, BSR: bsr_spmm, NM: nm_spmm, Bitmap: bitmap_spmm}
 
 
 def spmm(w, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None) -> np.ndarray:
@@ -571,7 +573,7 @@ def spmm(w, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, la
 
 
 def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
 
 
 def im2col(x: np.ndarray, kernel_size, *, stride=1, padding=0, dilation=1) -> np.ndarray:
