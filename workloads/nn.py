@@ -62,9 +62,8 @@ def _window_slices(kernel: tuple[int, int], stride: tuple[int, int], dilation: t
 
 
 def _out_hw(hw, kernel, stride, padding, dilation) -> tuple[int, int]:
-    return tuple(  # type: ignore[return-value]
-        (hw[a] + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1 for a in range(2)
-    )
+    h, w = ((hw[a] + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1 for a in range(2))
+    return (h, w)
 
 
 def _pad(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:

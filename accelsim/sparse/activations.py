@@ -13,7 +13,8 @@ pruned producers zeroed, so its density is that of the channels it keeps.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,8 @@ def _channel_densities(layer, array: np.ndarray) -> np.ndarray:
     """Non-zero fraction per input channel: axis 1 of a (B, C, H, W) batch, the last axis of a
     (..., features) one."""
     channels = input_channels(layer)
+    if channels is None:
+        raise ValueError(f"layer {layer.name!r}: {type(layer).__name__} has no input channels to measure")
     moved = np.moveaxis(array, 1, -1) if isinstance(layer, Conv2d) else array
     flat = moved.reshape(-1, channels)
     if not flat.shape[0]:
@@ -44,7 +47,7 @@ def ifmap_densities(network: Network, weights: Mapping[str, np.ndarray], inputs:
     """Layer name -> fraction of non-zero input activations, for every layer with weights
     (with ``per_channel``, an array of one fraction per input channel or feature)."""
     outputs = execute(network, weights, masks, inputs, formats=formats, return_all=True)
-    densities = {}
+    densities: dict[str, Any] = {}
     for layer in network.layers():
         if layer.gemm is None or getattr(layer, "weight_shape", None) is None:
             continue

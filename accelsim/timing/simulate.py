@@ -71,7 +71,7 @@ def _check_densities(network: Network, densities) -> dict[str, float | np.ndarra
     if densities is None:
         return {}
     layers = {layer.name: layer for layer in network.layers()}
-    out = {}
+    out: dict[str, float | np.ndarray] = {}
     for name, value in dict(densities).items():
         if name not in layers:
             raise ValueError(f"ifmap_density[{name!r}]: no such layer in network {network.name!r}")

@@ -134,8 +134,8 @@ class SparseLayerModel:
         if self.compaction is not None:
             layer, mask = self.compaction.layer, self.compaction.mask
         self.layer, self.hardware = layer, hardware
-        self._dense = None
-        self._uncompacted = None
+        self._dense: LayerMapping | None = None
+        self._uncompacted: SparseLayerModel | None = None
         pe, sparsity = hardware.pe, hardware.sparsity
         self.R, self.C, self.dataflow = pe.rows, pe.cols, pe.dataflow
         gemm = layer.gemm
@@ -157,7 +157,7 @@ class SparseLayerModel:
         self._stats = lambda m: tile_stats(layer, m.reshape(layer.weight_shape), rows=self.R, cols=self.C,
                                            dataflow=self.dataflow)
         self._effectual = None
-        self._actual = None
+        self._actual: LayerMapping | None = None
         self.effectual_macs = int(np.count_nonzero(mask2d)) * gemm.m   # every weight meets m inputs
         # The processed structure's per-fold counts matter only when the hardware skips or moves it.
         if self.skipping or self.compressed:

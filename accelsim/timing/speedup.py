@@ -42,7 +42,6 @@ def attribute_losses(model: SparseLayerModel, actual_mapping, cycles: int, dense
 
     losses: dict[str, float] = {}
     previous = timed(actual_mapping).cycles
-    timing = None
     for cause, variant in _STEPS:
         timing = timed(model.map(variant))
         losses[cause] = float(previous - timing.cycles)
