@@ -278,9 +278,9 @@ class ScaleSimFiles:
     notes: tuple[str, ...]
 
     def command(self, python: str = "python", results: str = "results") -> list[str]:
-        """The SCALE-Sim 3.0.0 command line that runs these files (``-s N``: no per-cycle traces)."""
+        """The SCALE-Sim 3.0.0 command line that runs these files; reports land in ``results/<run_name>``."""
         return [python, "-m", "scalesim.scale", "-c", self.cfg, "-t", self.topology, "-l", self.layout,
-                "-p", results, "-i", "conv", "-s", "N"]
+                "-p", results, "-i", "conv"]
 
 
 def write_scalesim(network: Network, hardware: Hardware, directory: str | os.PathLike[str]) -> ScaleSimFiles:
