@@ -14,7 +14,7 @@ from typing import Any
 from accelsim.hardware import Hardware, load_hardware
 from workloads.network import Network
 
-__all__ = ["register", "resolve_network", "resolve_hardware", "NETWORK_HELP", "HARDWARE_HELP"]
+__all__ = ["HARDWARE_HELP", "NETWORK_HELP", "register", "resolve_hardware", "resolve_network"]
 
 NETWORK_HELP = ("zoo network (see `accelsim list networks`), trainable model (lenet_digits, mlp_digits), "
                 "a file (.onnx, SCALE-Sim topology .csv, network .yaml) or module:function returning "

@@ -19,10 +19,15 @@ import os
 from dataclasses import dataclass
 
 from accelsim.hardware import DATAFLOWS, OPERANDS, Hardware, HardwareError
-from workloads.importers.scalesim_topology import ExportFormatError, format_layout, format_topology, network_rows
+from workloads.importers.scalesim_topology import (
+    ExportFormatError,
+    format_layout,
+    format_topology,
+    network_rows,
+)
 from workloads.network import Network
 
-__all__ = ["ScaleSimCfg", "ScaleSimFiles", "parse_cfg", "read_cfg", "format_cfg", "scalesim_hardware", "write_scalesim"]
+__all__ = ["ScaleSimCfg", "ScaleSimFiles", "format_cfg", "parse_cfg", "read_cfg", "scalesim_hardware", "write_scalesim"]
 
 KB_WORDS = 1024
 _ARCH = "architecture_presets"
@@ -292,8 +297,9 @@ def write_scalesim(network: Network, hardware: Hardware, directory: str | os.Pat
     rows, topology_notes = network_rows(network)
     cfg_text, cfg_notes = format_cfg(hardware, run_name=network.name)
     os.makedirs(directory, exist_ok=True)
-    files = ScaleSimFiles(*(os.path.join(directory, n) for n in ("scalesim.cfg", "topology.csv", "layout.csv")),
-                          notes=tuple(topology_notes + cfg_notes))
+    files = ScaleSimFiles(cfg=os.path.join(directory, "scalesim.cfg"),
+                          topology=os.path.join(directory, "topology.csv"),
+                          layout=os.path.join(directory, "layout.csv"), notes=tuple(topology_notes + cfg_notes))
     for path, text in ((files.cfg, cfg_text), (files.topology, format_topology(rows)),
                        (files.layout, format_layout(rows))):
         with open(path, "w", encoding="utf-8") as fh:

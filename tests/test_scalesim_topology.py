@@ -11,8 +11,15 @@ from hypothesis import strategies as st
 
 from workloads.importers import ImportFormatError
 from workloads.importers.scalesim_topology import (
-    ExportFormatError, TopologyRow, format_layout, format_topology, layer_rows, network_rows, parse_topology,
-    read_topology, row_layer,
+    ExportFormatError,
+    TopologyRow,
+    format_layout,
+    format_topology,
+    layer_rows,
+    network_rows,
+    parse_topology,
+    read_topology,
+    row_layer,
 )
 from workloads.layers import Add, Conv2d, Linear, MatMul, Pool
 from workloads.network import Network

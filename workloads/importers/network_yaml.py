@@ -27,7 +27,7 @@ from workloads.importers.imported import Imported
 from workloads.layers import LAYER_TYPES, Layer
 from workloads.network import Network, NetworkBuilder
 
-__all__ = ["TYPES", "network_to_dict", "dump_network", "parse_network", "read_network"]
+__all__ = ["TYPES", "dump_network", "network_to_dict", "parse_network", "read_network"]
 
 TYPES: dict[str, type] = {cls.__name__: cls for cls in LAYER_TYPES}
 _TOP_KEYS = ("name", "layers")

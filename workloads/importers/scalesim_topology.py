@@ -30,8 +30,14 @@ from workloads.layers import Conv2d, Layer, Linear, MatMul
 from workloads.network import Network, NetworkBuilder
 
 __all__ = [
-    "ExportFormatError", "TopologyRow", "layer_rows", "network_rows", "format_topology", "format_layout",
-    "parse_topology", "read_topology",
+    "ExportFormatError",
+    "TopologyRow",
+    "format_layout",
+    "format_topology",
+    "layer_rows",
+    "network_rows",
+    "parse_topology",
+    "read_topology",
 ]
 
 CONV_COLUMNS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter",
@@ -216,7 +222,8 @@ def parse_topology(text: str, source: str = "<string>") -> tuple[list[TopologyRo
             m, n, k = values
             row = TopologyRow(name, m, k, 1, k, channels=1, num_filter=n, stride=1, nm=nm)
         else:
-            row = TopologyRow(name, *values, nm=nm)
+            h, w, fh, fw, channels, filters, stride = values
+            row = TopologyRow(name, h, w, fh, fw, channels, filters, stride, nm=nm)
             for extent, kernel, column in ((row.ifmap_h, row.filter_h, "Filter Height"),
                                            (row.ifmap_w, row.filter_w, "Filter Width")):
                 if kernel > extent:
@@ -242,7 +249,7 @@ def row_layer(row: TopologyRow, kind: str) -> Layer:
                _scalesim_padding(row.ifmap_w, row.filter_w, row.stride))
     groups = row.channels if row.depthwise else 1
     return Conv2d(row.name, row.channels, row.num_filter * groups, (row.filter_h, row.filter_w),
-                  (row.ifmap_h, row.ifmap_w), stride=row.stride, padding=padding, groups=groups)
+                  (row.ifmap_h, row.ifmap_w), stride=(row.stride, row.stride), padding=padding, groups=groups)
 
 
 def read_topology(path: str | os.PathLike[str], *, name: str | None = None) -> Imported:

@@ -19,7 +19,7 @@ from workloads.importers.errors import ImportFormatError
 from workloads.importers.imported import Imported
 from workloads.zoo import UnknownNetworkError, get_network, list_networks
 
-__all__ = ["load_network", "FILE_SUFFIXES"]
+__all__ = ["FILE_SUFFIXES", "load_network"]
 
 FILE_SUFFIXES = (".onnx", ".csv", ".yaml", ".yml")
 
@@ -36,7 +36,8 @@ def load_network(spec: str, *, input_size: int | None = None) -> Imported:
         return _load_source(spec, suffix)
     params = {"input_hw": (input_size, input_size)} if input_size else {}
     if spec in MODELS:
-        return Imported(build_model(spec, **params).network)
+        model = build_model(spec, input_hw=params["input_hw"]) if params else build_model(spec)
+        return Imported(model.network)
     if spec not in list_networks():
         raise UnknownNetworkError(
             f"unknown network {spec!r}; give a zoo network ({', '.join(list_networks())}), a trainable model "
