@@ -25,6 +25,7 @@ from workloads.importers.scalesim_topology import (
     format_topology,
     network_rows,
 )
+from workloads.importers.text_file import read_text
 from workloads.network import Network
 
 __all__ = ["ScaleSimCfg", "ScaleSimFiles", "format_cfg", "parse_cfg", "read_cfg", "scalesim_hardware", "write_scalesim"]
@@ -188,12 +189,7 @@ def parse_cfg(text: str, source: str = "<string>") -> ScaleSimCfg:
 
 def read_cfg(path: str | os.PathLike[str]) -> ScaleSimCfg:
     """Read a SCALE-Sim v2 or v3 ``.cfg`` file (see ``parse_cfg``)."""
-    source = os.fspath(path)
-    try:
-        with open(source, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise HardwareError(f"{source}: cannot read SCALE-Sim cfg: {exc.strerror}") from None
+    source, text = read_text(path, "SCALE-Sim cfg", HardwareError)
     return parse_cfg(text, source)
 
 

@@ -24,6 +24,7 @@ import yaml
 from workloads import strict_yaml
 from workloads.importers.errors import ImportFormatError
 from workloads.importers.imported import Imported
+from workloads.importers.text_file import read_text
 from workloads.layers import LAYER_TYPES, Layer
 from workloads.network import Network, NetworkBuilder
 
@@ -135,10 +136,5 @@ def _add_layer(builder: NetworkBuilder, entry: object, path: str, source: str, p
 
 def read_network(path: str | os.PathLike[str]) -> Imported:
     """Read a network YAML file (see the module docstring)."""
-    source = os.fspath(path)
-    try:
-        with open(source, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ImportFormatError(f"{source}: cannot read network file: {exc.strerror}") from None
+    source, text = read_text(path, "network file", ImportFormatError)
     return Imported(parse_network(text, source))

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from workloads.importers.errors import ImportFormatError
 from workloads.importers.imported import Imported
+from workloads.importers.text_file import read_text
 from workloads.layers import Conv2d, Layer, Linear, MatMul
 from workloads.network import Network, NetworkBuilder
 
@@ -258,12 +259,7 @@ def read_topology(path: str | os.PathLike[str], *, name: str | None = None) -> I
     Its ``N:M`` cells are not part of a ``Network`` (shapes only): they come back in the notes,
     since accelsim applies sparsity through masks.
     """
-    source = os.fspath(path)
-    try:
-        with open(source, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ImportFormatError(f"{source}: cannot read topology: {exc.strerror}") from None
+    source, text = read_text(path, "topology", ImportFormatError)
     rows, kind = parse_topology(text, source)
     builder = NetworkBuilder(name or os.path.splitext(os.path.basename(source))[0] or "topology")
     notes: list[str] = []
