@@ -19,8 +19,8 @@ from scalesim_peer import load_script, scalesim_python
 
 from accelsim.hardware import load_hardware
 from accelsim.mapping import map_layer
-from accelsim.scalesim_cfg import read_cfg, write_scalesim
-from workloads.importers.scalesim_topology import layer_rows, parse_topology, read_topology
+from accelsim.scalesim_cfg import format_cfg, read_cfg, write_scalesim
+from workloads.importers.scalesim_topology import format_layout, layer_rows, parse_topology, read_topology
 from workloads.layers import Conv2d, Linear, MatMul
 from workloads.network import Network
 
@@ -207,3 +207,28 @@ def test_live_round_trip_through_exported_files(round_trip, dataflow):
     for layer in network:
         theirs = sum(next(rows_left) for _ in layer_rows(layer))
         assert map_layer(layer, hw).compute_cycles == theirs, layer.name
+
+
+def test_live_gemm_topology_reads_as_scalesim_runs_it(tmp_path):
+    """A GEMM-format topology (`-i gemm`) run by SCALE-Sim and read by read_topology: same cycles."""
+    python = scalesim_python()
+    if python is None:
+        pytest.skip("SCALE-Sim not available (set ACCELSIM_SCALESIM_PYTHON)")
+    topology = tmp_path / "gemm.csv"
+    topology.write_text("Layer, M, N, K,\nqk, 6, 9, 5,\nproj, 3, 4, 17,\nwide, 10, 13, 2,\n")
+    rows, kind = parse_topology(topology.read_text())
+    (tmp_path / "layout.csv").write_text(format_layout(rows))
+    cfg = tmp_path / "gemm.cfg"
+    cfg.write_text(format_cfg(load_hardware("scalesim_32x32").replace("pe", {"rows": 4, "cols": 8,
+                                                                            "dataflow": "ws"}))[0])
+    command = [python, "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topology), "-l",
+               str(tmp_path / "layout.csv"), "-p", str(tmp_path / "results"), "-i", "gemm"]
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = runner._read_report(str(tmp_path / "results" / "scalesim_32x32" / "COMPUTE_REPORT.csv"),
+                                 runner.COMPUTE_KEYS)
+    hw = read_cfg(cfg).hardware
+    imported = read_topology(topology).network
+    assert kind == "gemm" and [type(layer).__name__ for layer in imported] == ["Linear"] * 3
+    assert [map_layer(layer, hw).compute_cycles for layer in imported] == [
+        int(r["total_cycles"] - r["stall_cycles"]) + 1 for r in report]
