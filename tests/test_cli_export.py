@@ -83,5 +83,8 @@ def test_export_scalesim_refuses_what_scalesim_cannot_run(tmp_path: Path, capsys
     assert "layer 'c': SCALE-Sim has no dilation" in capsys.readouterr().err
 
 
-def test_help_texts_name_the_new_inputs() -> None:
-    assert ".cfg" in cli_export.HARDWARE_HELP and "module:function" in cli_export.NETWORK_HELP
+def test_simulate_help_names_the_new_inputs(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert " ".join(cli_export.NETWORK_HELP.split()) in help_text and "SCALE-Sim .cfg" in help_text
