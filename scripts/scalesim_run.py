@@ -1,11 +1,15 @@
 """Run SCALE-Sim 3.0.0 on a list of conv layers and print its figures as JSON.
 
-This script runs *inside* a Python that has ``scalesim`` installed (it does not import accelsim).
+Two sides. ``run_via(python, spec)`` runs in accelsim's interpreter: it writes the cfg, topology
+and layout texts with the product's SCALE-Sim writers (``with_files``; one writer, the one
+``accelsim export scalesim`` uses) and runs this script *inside* a Python that has ``scalesim``
+installed (that side imports nothing of accelsim) with the texts in the spec's ``"files"``:
 
-    echo '{"array": [8, 8], "dataflow": "ws", "layers": [...]}' | \
-        /tmp/ssvenv/bin/python scripts/scalesim_run.py
+    PYTHONPATH=. python -c 'import json, sys; sys.path.insert(0, "scripts"); import scalesim_run; \
+        print(json.dumps(scalesim_run.with_files(json.load(open("spec.json")))))' > files.json
+    .venv-scalesim/bin/python scripts/scalesim_run.py files.json
 
-Input (JSON on stdin, or a path given as the only argument):
+Input spec (JSON on stdin, or a path given as the only argument):
 
     {"array": [rows, cols],            # ArrayHeight, ArrayWidth
      "dataflow": "ws" | "os" | "is",
@@ -14,7 +18,8 @@ Input (JSON on stdin, or a path given as the only argument):
      "layers": [{"name": "c1",
                  "ifmap_h": 10, "ifmap_w": 10,   # ALREADY PADDED, as SCALE-Sim expects
                  "filter_h": 3, "filter_w": 3,
-                 "channels": 4, "num_filter": 8, "stride": 1}, ...]}
+                 "channels": 4, "num_filter": 8, "stride": 1}, ...],
+     "files": {"cfg": ..., "topology": ..., "layout": ...}}   # added by with_files
 
 Output (stdout, JSON): ``{"scalesim_version": ..., "seconds": ..., "layers": [{...}, ...]}``
 with, per layer, every column of COMPUTE_REPORT.csv and DETAILED_ACCESS_REPORT.csv under
@@ -40,81 +45,56 @@ DETAIL_KEYS = tuple(
     for operand, verb in (("ifmap", "reads"), ("filter", "reads"), ("ofmap", "writes"))
     for what in ("start_cycle", "stop_cycle", verb)
 )
+RUN_NAME = "accelsim_xval"
 BANDWIDTH_KEYS = ("avg_ifmap_sram_bw", "avg_filter_sram_bw", "avg_ofmap_sram_bw",
                   "avg_ifmap_dram_bw", "avg_filter_dram_bw", "avg_ofmap_dram_bw")
 
-CFG_TEMPLATE = """[general]
-run_name = accelsim_xval
-
-[architecture_presets]
-ArrayHeight : {rows}
-ArrayWidth : {cols}
-IfmapSramSzkB : {ifmap_kb}
-FilterSramSzkB : {filter_kb}
-OfmapSramSzkB : {ofmap_kb}
-IfmapOffset : 0
-FilterOffset : 10000000
-OfmapOffset : 20000000
-Bandwidth : {bandwidth}
-Dataflow : {dataflow}
-ReadRequestBuffer : 32
-WriteRequestBuffer : 32
-
-[layout]
-IfmapCustomLayout : False
-IfmapSRAMBankBandwidth : {bandwidth}
-IfmapSRAMBankNum : 1
-IfmapSRAMBankPort : 2
-FilterCustomLayout : False
-FilterSRAMBankBandwidth : {bandwidth}
-FilterSRAMBankNum : 1
-FilterSRAMBankPort : 2
-
-[sparsity]
-SparsitySupport : false
-SparseRep : ellpack_block
-OptimizedMapping : false
-BlockSize : 8
-RandomNumberGeneratorSeed : 40
-
-[run_presets]
-InterfaceBandwidth : USER
-UseRamulatorTrace : False
-"""
-
-
 def layer_to_specs(layer) -> list[dict]:
-    """SCALE-Sim topology rows for one accelsim layer (duck-typed; no accelsim import).
+    """SCALE-Sim topology rows for one accelsim layer, as dicts (accelsim side).
 
-    Conv2d -> one row per group (SCALE-Sim has no groups): IFMAP given PADDED and cropped to
-    the rows/cols the windows read (see below), Channels =
-    in_channels/groups, Num Filter = out_channels/groups.  Linear -> a 1x1 conv over a
-    ``tokens x 1`` image.  MatMul -> one 1x1 conv per head (m x 1 image, k channels, n filters).
-    SCALE-Sim has a single stride and no dilation: both are refused here.
+    The conversion is the product's (``workloads.importers.scalesim_topology.layer_rows``: IFMAP
+    given padded and cropped to the extent the windows read, Linear as a 1x1 conv over a
+    ``tokens x 1`` image, MatMul one row per head, grouped conv one row per group); a depthwise
+    ``DP`` row is expanded here into the per-channel layers SCALE-Sim itself makes of it, so that
+    every dict is one line of SCALE-Sim's reports. Names are ``<layer>/g<i>``.
     """
-    kind = type(layer).__name__
-    if kind == "Conv2d":
-        (kh, kw), (h, w) = layer.kernel_size, layer.input_hw
-        (sh, sw), (ph, pw) = layer.stride, layer.padding
-        if sh != sw or tuple(layer.dilation) != (1, 1):
-            raise ValueError(f"{layer.name}: SCALE-Sim needs equal strides and no dilation")
-        ho, wo = layer.output_hw
-        # SCALE-Sim sizes the output as ceil((H - kh) / s) + 1 (a partial last window), PyTorch
-        # as floor(...) + 1: feed the padded extent that is actually read, (Ho - 1) * s + kh,
-        # on which both agree.
-        row = {"ifmap_h": (ho - 1) * sh + kh, "ifmap_w": (wo - 1) * sw + kw,
-               "filter_h": kh, "filter_w": kw,
-               "channels": layer.in_channels // layer.groups,
-               "num_filter": layer.out_channels // layer.groups, "stride": sh}
-        groups = layer.groups
-    elif kind in ("Linear", "MatMul"):
-        g = layer.gemm
-        row = {"ifmap_h": g.m, "ifmap_w": 1, "filter_h": 1, "filter_w": 1,
-               "channels": g.k, "num_filter": g.n, "stride": 1}
-        groups = g.groups
-    else:
-        raise ValueError(f"{layer.name}: no SCALE-Sim equivalent for {kind}")
-    return [dict(row, name=f"{layer.name}/g{i}") for i in range(groups)]
+    from workloads.importers.scalesim_topology import ExportFormatError, layer_rows
+
+    try:
+        rows = layer_rows(layer)
+    except ExportFormatError as exc:
+        raise ValueError(f"{layer.name}: {exc}") from None
+    if not rows:
+        raise ValueError(f"{layer.name}: no SCALE-Sim equivalent for {type(layer).__name__}")
+    specs = []
+    for row in rows:
+        channels, copies = (1, row.channels) if row.depthwise else (row.channels, 1)
+        specs += [{"ifmap_h": row.ifmap_h, "ifmap_w": row.ifmap_w, "filter_h": row.filter_h,
+                   "filter_w": row.filter_w, "channels": channels, "num_filter": row.num_filter,
+                   "stride": row.stride}] * copies
+    return [dict(spec, name=f"{layer.name}/g{i}") for i, spec in enumerate(specs)]
+
+
+def with_files(spec: dict) -> dict:
+    """``spec`` plus the cfg, topology and layout texts, written by accelsim's SCALE-Sim writers
+    (accelsim side: ``accelsim.arch.scalesim_cfg.format_cfg`` and ``workloads.importers.scalesim_topology``).
+
+    Rows get positional names: a "DP" in a name would trigger SCALE-Sim's depthwise split. A
+    per-layer ``"sparsity": "N:M"`` becomes the topology's N:M column.
+    """
+    from accelsim.arch.scalesim_cfg import format_cfg, scalesim_hardware
+    from workloads.importers.scalesim_topology import TopologyRow, format_layout, format_topology
+
+    rows = []
+    for i, layer in enumerate(spec["layers"]):
+        nm = tuple(int(x) for x in layer["sparsity"].split(":")) if "sparsity" in layer else None
+        rows.append(TopologyRow(f"L{i}", layer["ifmap_h"], layer["ifmap_w"], layer["filter_h"],
+                                layer["filter_w"], layer["channels"], layer["num_filter"], layer["stride"],
+                                nm=nm))
+    hardware = scalesim_hardware(RUN_NAME, *spec["array"], spec["dataflow"],
+                                 tuple(spec.get("sram_kb", (1024, 1024, 1024))), spec.get("bandwidth", 64))
+    cfg, _ = format_cfg(hardware, run_name=RUN_NAME)
+    return dict(spec, files={"cfg": cfg, "topology": format_topology(rows), "layout": format_layout(rows)})
 
 
 def run_script(python: str, script: str, spec: dict, what: str, timeout: float | None = None) -> dict:
@@ -128,8 +108,9 @@ def run_script(python: str, script: str, spec: dict, what: str, timeout: float |
 
 
 def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:
-    """Run this script under ``python`` (a scalesim interpreter) and return its JSON."""
-    return run_script(python, __file__, spec, "SCALE-Sim run", timeout)
+    """Write ``spec``'s files (accelsim side), run this script under ``python`` (a scalesim
+    interpreter) on them and return its JSON."""
+    return run_script(python, __file__, with_files(spec), "SCALE-Sim run", timeout)
 
 
 def scalesim_version() -> str:
@@ -140,29 +121,14 @@ def scalesim_version() -> str:
         return "unknown"
 
 
-def _write_inputs(spec: dict, tmp: str) -> tuple[str, str, str]:
-    rows, cols = spec["array"]
-    ifmap_kb, filter_kb, ofmap_kb = spec.get("sram_kb", (1024, 1024, 1024))
-    cfg = os.path.join(tmp, "scale.cfg")
-    with open(cfg, "w") as fh:
-        fh.write(CFG_TEMPLATE.format(rows=rows, cols=cols, ifmap_kb=ifmap_kb,
-                                     filter_kb=filter_kb, ofmap_kb=ofmap_kb,
-                                     bandwidth=spec.get("bandwidth", 64),
-                                     dataflow=spec["dataflow"]))
-    topo = os.path.join(tmp, "topo.csv")
-    layout = os.path.join(tmp, "layout.csv")
-    with open(topo, "w") as ft, open(layout, "w") as fl:
-        ft.write("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-                 "Channels, Num Filter, Strides,\n")
-        fl.write("Layer name, layout,\n")
-        for i, layer in enumerate(spec["layers"]):
-            name = f"L{i}"  # positional names: "DP" in a name would trigger SCALE-Sim's depthwise split
-            ft.write(f"{name}, {layer['ifmap_h']}, {layer['ifmap_w']}, {layer['filter_h']}, "
-                     f"{layer['filter_w']}, {layer['channels']}, {layer['num_filter']}, "
-                     f"{layer['stride']},\n")
-            # Custom layouts are disabled; SCALE-Sim still parses one integer row per layer.
-            fl.write(name + ", " + ", ".join(["1"] * 20) + ",\n")
-    return cfg, topo, layout
+def write_files(spec: dict, tmp: str) -> tuple[str, str, str]:
+    """Write the texts ``with_files`` put in ``spec`` (scalesim side); their paths."""
+    paths = []
+    for key, filename in (("cfg", "scale.cfg"), ("topology", "topo.csv"), ("layout", "layout.csv")):
+        paths.append(os.path.join(tmp, filename))
+        with open(paths[-1], "w") as fh:
+            fh.write(spec["files"][key])
+    return paths[0], paths[1], paths[2]
 
 
 def _read_report(path: str, keys: tuple[str, ...]) -> list[dict]:
@@ -183,13 +149,13 @@ def run_scalesim(cfg: str, topo: str, layout: str, tmp: str) -> str:
         sim = scalesim(save_disk_space=True, verbose=False, config=cfg,
                        topology=topo, layout=layout, input_type_gemm=False)
         sim.run_scale(top_path=os.path.join(tmp, "out"))
-    return os.path.join(tmp, "out", "accelsim_xval")
+    return os.path.join(tmp, "out", RUN_NAME)
 
 
 def run(spec: dict) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="accelsim_scalesim_") as tmp:
-        cfg, topo, layout = _write_inputs(spec, tmp)
+        cfg, topo, layout = write_files(spec, tmp)
         rep = run_scalesim(cfg, topo, layout, tmp)
         compute = _read_report(os.path.join(rep, "COMPUTE_REPORT.csv"), COMPUTE_KEYS)
         detail = _read_report(os.path.join(rep, "DETAILED_ACCESS_REPORT.csv"), DETAIL_KEYS)

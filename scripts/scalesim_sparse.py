@@ -11,7 +11,8 @@ Two halves:
        "layers": [{"name": "fc", "ifmap_h": 3, "ifmap_w": 1, "filter_h": 1, "filter_w": 1,
                    "channels": 16, "num_filter": 8, "stride": 1, "sparsity": "2:4"}]}
 
-      /tmp/ssvenv/bin/python scripts/scalesim_sparse.py spec.json
+  ``run_via`` (accelsim side) adds the cfg, topology and layout texts (``with_sparse_files``:
+  the product's writers, then ``[sparsity]`` switched on) and runs the driver on them.
 
   Output (stdout, JSON): per layer the COMPUTE / DETAILED_ACCESS columns of scalesim_run.py,
   the sparse BANDWIDTH_REPORT columns (with ``avg_filter_metadata_sram_bw``) and the
@@ -44,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-import scalesim_run  # noqa: E402  (scripts/scalesim_run.py: cfg template, report reader)
+import scalesim_run  # noqa: E402  (scripts/scalesim_run.py: file writing, report reader)
 
 SPARSE_BANDWIDTH_KEYS = ("avg_ifmap_sram_bw", "avg_filter_sram_bw", "avg_filter_metadata_sram_bw",
                          "avg_ofmap_sram_bw", "avg_ifmap_dram_bw", "avg_filter_dram_bw",
@@ -116,13 +117,9 @@ def optimized_mapping_mask(layer, block: int, seed: int):
 
 # ------------------------------------------------------------------------------ driver (scalesim side)
 
-def _cfg_text(spec: dict) -> str:
-    rows, cols = spec["array"]
-    ifmap_kb, filter_kb, ofmap_kb = spec.get("sram_kb", (1024, 1024, 1024))
-    text = scalesim_run.CFG_TEMPLATE.format(rows=rows, cols=cols, ifmap_kb=ifmap_kb,
-                                            filter_kb=filter_kb, ofmap_kb=ofmap_kb,
-                                            bandwidth=spec.get("bandwidth", 64),
-                                            dataflow=spec["dataflow"])
+def with_sparse_files(spec: dict) -> dict:
+    """``scalesim_run.with_files`` (accelsim side) with the cfg's ``[sparsity]`` section switched on."""
+    spec = scalesim_run.with_files(spec)
     sp = spec.get("sparse", {})
     section = ("[sparsity]\n"
                f"SparsitySupport : true\n"
@@ -130,28 +127,10 @@ def _cfg_text(spec: dict) -> str:
                f"OptimizedMapping : {'true' if sp.get('optimized', False) else 'false'}\n"
                f"BlockSize : {sp.get('block', 8)}\n"
                f"RandomNumberGeneratorSeed : {sp.get('seed', 40)}\n")
-    if _DENSE_SPARSITY_SECTION not in text:
-        raise RuntimeError("scalesim_run.CFG_TEMPLATE changed: update scalesim_sparse._DENSE_SPARSITY_SECTION")
-    return text.replace(_DENSE_SPARSITY_SECTION, section)
-
-
-def _write_inputs(spec: dict, tmp: str) -> tuple[str, str, str]:
-    cfg = os.path.join(tmp, "scale.cfg")
-    with open(cfg, "w") as fh:
-        fh.write(_cfg_text(spec))
-    topo = os.path.join(tmp, "topo.csv")
-    layout = os.path.join(tmp, "layout.csv")
-    with open(topo, "w") as ft, open(layout, "w") as fl:
-        ft.write("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-                 "Channels, Num Filter, Strides, Sparsity,\n")
-        fl.write("Layer name, layout,\n")
-        for i, layer in enumerate(spec["layers"]):
-            name = f"L{i}"  # no "DP" in names (SCALE-Sim's depthwise split)
-            ft.write(f"{name}, {layer['ifmap_h']}, {layer['ifmap_w']}, {layer['filter_h']}, "
-                     f"{layer['filter_w']}, {layer['channels']}, {layer['num_filter']}, "
-                     f"{layer['stride']}, {layer.get('sparsity', '1:1')},\n")
-            fl.write(name + ", " + ", ".join(["1"] * 20) + ",\n")
-    return cfg, topo, layout
+    cfg = spec["files"]["cfg"]
+    if _DENSE_SPARSITY_SECTION not in cfg:
+        raise RuntimeError("accelsim.arch.scalesim_cfg.format_cfg changed: update scalesim_sparse._DENSE_SPARSITY_SECTION")
+    return dict(spec, files=dict(spec["files"], cfg=cfg.replace(_DENSE_SPARSITY_SECTION, section)))
 
 
 def _read_sparse(path: str) -> list[dict]:
@@ -168,7 +147,7 @@ def _read_sparse(path: str) -> list[dict]:
 def run(spec: dict) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="accelsim_scalesim_sparse_") as tmp:
-        cfg, topo, layout = _write_inputs(spec, tmp)
+        cfg, topo, layout = scalesim_run.write_files(spec, tmp)
         rep = scalesim_run.run_scalesim(cfg, topo, layout, tmp)
         compute = scalesim_run._read_report(os.path.join(rep, "COMPUTE_REPORT.csv"), scalesim_run.COMPUTE_KEYS)
         detail = scalesim_run._read_report(os.path.join(rep, "DETAILED_ACCESS_REPORT.csv"),
@@ -185,7 +164,7 @@ def run(spec: dict) -> dict:
 
 def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:
     """Run this script under ``python`` (a scalesim interpreter) and return its JSON."""
-    return scalesim_run.run_script(python, __file__, spec, "SCALE-Sim sparse run", timeout)
+    return scalesim_run.run_script(python, __file__, with_sparse_files(spec), "SCALE-Sim sparse run", timeout)
 
 
 def main(argv: list[str]) -> int:

@@ -3,19 +3,26 @@
 (a) live: small layers x 3 dataflows x small arrays, run through SCALE-Sim in the interpreter
     named by ACCELSIM_SCALESIM_PYTHON (or this one, if it imports scalesim); skipped otherwise.
 (b) recorded: tests/data/scalesim_recorded.json (scripts/record_scalesim.py), always run.
+(c) live round trip: `accelsim export scalesim` files for the live layers, run by SCALE-Sim's own
+    command line unchanged, then read back with the topology and cfg readers.
 """
 from __future__ import annotations
 
 import json
 import math
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from scalesim_peer import load_script, scalesim_python
 
+from accelsim.arch.hardware import load_hardware
 from accelsim.timing.mapping import map_layer
+from accelsim.arch.scalesim_cfg import format_cfg, read_cfg, write_scalesim
+from workloads.importers.scalesim_topology import format_layout, layer_rows, parse_topology, read_topology
 from workloads.layers import Conv2d, Linear, MatMul
+from workloads.network import Network
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDED = ROOT / "tests" / "data" / "scalesim_recorded.json"
@@ -152,3 +159,76 @@ def test_recorded_file_present():
     assert data["scalesim_version"] == "3.0.0"
     assert "record_scalesim.py" in data["command"]
     assert {r["dataflow"] for r in data["records"]} == {"ws", "os", "is"}
+
+
+# ------------------------------------------------------------------ round trip through exported files
+
+ROUND_TRIP_ARRAY = (8, 8)
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory):
+    """`accelsim export scalesim`'s files for LIVE_LAYERS, run by SCALE-Sim's own command line."""
+    python = scalesim_python()
+    if python is None:
+        pytest.skip("SCALE-Sim not available (set ACCELSIM_SCALESIM_PYTHON)")
+    network = Network.sequential("round_trip", LIVE_LAYERS)
+    runs = {}
+    for df in ("ws", "os", "is"):
+        folder = tmp_path_factory.mktemp(f"export_{df}")
+        hw = load_hardware("scalesim_32x32").replace("pe", {"rows": ROUND_TRIP_ARRAY[0],
+                                                            "cols": ROUND_TRIP_ARRAY[1], "dataflow": df})
+        files = write_scalesim(network, hw, folder)
+        results = folder / "results"
+        proc = subprocess.run(files.command(python, str(results)), cwd=folder, capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        runs[df] = (files, runner._read_report(str(results / network.name / "COMPUTE_REPORT.csv"),
+                                               runner.COMPUTE_KEYS))
+    return network, runs
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+def test_live_round_trip_through_exported_files(round_trip, dataflow):
+    """Export, run SCALE-Sim on the files unchanged, import them back: stall-free cycles all equal."""
+    network, runs = round_trip
+    files, report = runs[dataflow]
+    hw = read_cfg(files.cfg).hardware
+    assert (hw.pe.rows, hw.pe.cols, hw.pe.dataflow) == (*ROUND_TRIP_ARRAY, dataflow)
+    rows, kind = parse_topology(Path(files.topology).read_text())
+    imported = read_topology(files.topology).network
+    assert len(imported) == len(rows) and kind == "conv"
+    # SCALE-Sim reports one line per row, a DP row one per channel; stall-free cycles = T - S + 1.
+    stall_free = iter(int(r["total_cycles"] - r["stall_cycles"]) + 1 for r in report)
+    per_row = [sum(next(stall_free) for _ in range(row.channels if row.depthwise else 1)) for row in rows]
+    assert next(stall_free, None) is None
+    assert [map_layer(layer, hw).compute_cycles for layer in imported] == per_row
+    rows_left = iter(per_row)
+    for layer in network:
+        theirs = sum(next(rows_left) for _ in layer_rows(layer))
+        assert map_layer(layer, hw).compute_cycles == theirs, layer.name
+
+
+def test_live_gemm_topology_reads_as_scalesim_runs_it(tmp_path):
+    """A GEMM-format topology (`-i gemm`) run by SCALE-Sim and read by read_topology: same cycles."""
+    python = scalesim_python()
+    if python is None:
+        pytest.skip("SCALE-Sim not available (set ACCELSIM_SCALESIM_PYTHON)")
+    topology = tmp_path / "gemm.csv"
+    topology.write_text("Layer, M, N, K,\nqk, 6, 9, 5,\nproj, 3, 4, 17,\nwide, 10, 13, 2,\n")
+    rows, kind = parse_topology(topology.read_text())
+    (tmp_path / "layout.csv").write_text(format_layout(rows))
+    cfg = tmp_path / "gemm.cfg"
+    cfg.write_text(format_cfg(load_hardware("scalesim_32x32").replace("pe", {"rows": 4, "cols": 8,
+                                                                            "dataflow": "ws"}))[0])
+    command = [python, "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topology), "-l",
+               str(tmp_path / "layout.csv"), "-p", str(tmp_path / "results"), "-i", "gemm"]
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = runner._read_report(str(tmp_path / "results" / "scalesim_32x32" / "COMPUTE_REPORT.csv"),
+                                 runner.COMPUTE_KEYS)
+    hw = read_cfg(cfg).hardware
+    imported = read_topology(topology).network
+    assert kind == "gemm" and [type(layer).__name__ for layer in imported] == ["Linear"] * 3
+    assert [map_layer(layer, hw).compute_cycles for layer in imported] == [
+        int(r["total_cycles"] - r["stall_cycles"]) + 1 for r in report]

@@ -28,9 +28,9 @@ def _parse_override(text: str) -> tuple[str, object]:
 
 
 def _load_hardware(spec: str, overrides: Sequence[str]):
-    from accelsim.arch.hardware import load_hardware
+    from accelsim.cli.export import resolve_hardware
 
-    hardware = load_hardware(spec)
+    hardware = resolve_hardware(spec)
     for text in overrides:
         path, value = _parse_override(text)
         hardware = hardware.replace(path, value)
@@ -79,18 +79,11 @@ def render_report(report) -> str:
     return _format_table(headers, rows) + "\n\n" + "\n".join(summary)
 
 
-def _network(name: str, input_size: int | None):
-    """A zoo network, or the network of a trainable model (`accelsim codesign --network`)."""
-    from workloads.models import MODELS, build_model
-    from workloads.zoo import get_network, list_networks
+def _network(spec: str, input_size: int | None):
+    """The network ``--network`` names: zoo, trainable model, file or module:function."""
+    from accelsim.cli.export import resolve_network
 
-    params = {} if not input_size else {"input_hw": (input_size, input_size)}
-    if name in MODELS:
-        return build_model(name, **params).network
-    if name not in list_networks():
-        raise CliError(f"--network: unknown network {name!r}; choose a zoo network ({', '.join(list_networks())}) "
-                       f"or a trainable model ({', '.join(sorted(MODELS))})")
-    return get_network(name, **params)
+    return resolve_network(spec, input_size)
 
 
 def render_sparsity(report) -> str:
@@ -165,9 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = commands.add_parser("simulate", help="simulate a network on a hardware preset or YAML file")
-    sim.add_argument("--network", default="resnet50",
-                     help="zoo network (see `accelsim list networks`) or trainable model (lenet_digits, mlp_digits)")
-    sim.add_argument("--hardware", default="scalesim_32x32", help="preset name or path to a hardware YAML file")
+    from accelsim.cli.export import HARDWARE_HELP, NETWORK_HELP
+    sim.add_argument("--network", default="resnet50", help=NETWORK_HELP)
+    sim.add_argument("--hardware", default="scalesim_32x32", help=HARDWARE_HELP)
     sim.add_argument("--mode", default="event", choices=["event", "analytical"],
                      help="simulation mode: event (SimPy, default) or analytical (closed form)")
     sim.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
@@ -192,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.set_defaults(func=_cmd_cache)
     from accelsim.cli.sweep import register; register(commands)
     from accelsim.cli.codesign import register as register_codesign; register_codesign(commands)
+    from accelsim.cli.export import register as register_export; register_export(commands)
     return parser
 
 
