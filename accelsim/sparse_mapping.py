@@ -51,7 +51,8 @@ from accelsim.compaction import compact_channels
 from accelsim.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.hardware import Hardware
 from accelsim.kernels import tile_stats
-from accelsim.mapping import LayerMapping, fold_table, map_layer, tiles_of
+from accelsim.mapping import FoldColumn, LayerMapping, fold_table, map_layer, tiles_of
+from workloads.sparsity import NM
 
 @dataclass(frozen=True)
 class SparseLayer:
@@ -89,8 +90,8 @@ def _expected_max_normal(lanes: int) -> float:
 
 def _processed_mask(mask2d: np.ndarray, spec) -> tuple[np.ndarray | None, str | None]:
     """(processed GEMM-view mask, fallback reason) for a storage spec (``None``: dense storage)."""
-    if spec is None or spec in ("csr", "bitmap"):
-        return mask2d, None                  # they store exactly the mask
+    if spec is None or isinstance(spec, str):
+        return mask2d, None                  # csr and bitmap store exactly the mask
     try:
         return stored_structure(mask2d, spec), None
     except ValueError as exc:
@@ -165,10 +166,11 @@ class SparseLayerModel:
         else:
             self.processed = None
         self.processed_nnz = int(np.count_nonzero(processed)) if processed is not None else int(mask2d.size)
-        self.slice_words = self.table[:, 3]              # dense filter SRAM words = the fold's slice
+        # Dense filter SRAM words of a fold = the weight slice it holds.
+        self.slice_words = self.table[:, FoldColumn.sram_filter]
         wb = hardware.word_bytes("filter")
         if self.compressed:
-            index_bits = None if weights.format == "nm" else weights.index_bits
+            index_bits = None if isinstance(spec, NM) else weights.index_bits
             self.storage = storage_breakdown_of(mask2d, spec, value_bits=8 * wb, index_bits=index_bits,
                                                 pointer_bits=weights.index_bits)
         else:
@@ -189,7 +191,7 @@ class SparseLayerModel:
     @property
     def run_macs(self) -> int:
         """MACs of the layer as it runs (after compaction)."""
-        return int(self.table[:, 1].sum())
+        return int(self.table[:, FoldColumn.macs].sum())
 
     @property
     def uncompacted(self) -> SparseLayerModel:
@@ -270,10 +272,11 @@ class SparseLayerModel:
     def _map(self, variant: Variant) -> LayerMapping:
         table = self.table.copy()
         streamed = self._activation_skip(self._streamed(variant))
-        fill = table[:, 0] - self.T
+        fill = table[:, FoldColumn.compute_cycles] - self.T
         busy = streamed > 0
-        table[:, 0] = np.where(busy, fill + streamed + self.decode_cycles, 1 + self.decode_cycles)
-        table[:, 1] = self.effectual.macs
+        table[:, FoldColumn.compute_cycles] = np.where(busy, fill + streamed + self.decode_cycles,
+                                                       1 + self.decode_cycles)
+        table[:, FoldColumn.macs] = self.effectual.macs
         if self.compressed:
             self._compress(table, variant)
         tiles = tiles_of(table)
@@ -287,19 +290,19 @@ class SparseLayerModel:
         wb = self.hardware.word_bytes("filter")
         nnz = self.processed.nnz
         slice_words = self.slice_words
-        fetched = table[:, 6] > 0
+        fetched = table[:, FoldColumn.dram_filter] > 0
         meta_idx = sum(v for k, v in self.storage.items() if k == "indices") if variant.metadata else 0
         meta_fixed = sum(v for k, v in self.storage.items() if k not in ("values", "indices")) if variant.metadata else 0
         per_pass_nnz, per_pass_words = self.processed_nnz, int(self.mask2d.size)
         # DRAM: each fetch of a slice moves its processed values and its share of the metadata.
         nnz_fetched = np.where(fetched, nnz, 0)
         words_fetched = np.where(fetched, slice_words, 0)
-        table[:, 6] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
+        table[:, FoldColumn.dram_filter] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
                        + _spread(meta_fixed, words_fetched, per_pass_words))
         # SRAM: the array reads the slice's processed values plus the metadata, in words.
         meta_bytes = (_spread(meta_idx, nnz, per_pass_nnz) + _spread(meta_fixed, slice_words, per_pass_words))
         cum = np.cumsum(meta_bytes) // wb
-        table[:, 3] = nnz + np.diff(np.concatenate(([0], cum)))
+        table[:, FoldColumn.sram_filter] = nnz + np.diff(np.concatenate(([0], cum)))
 
 
 def _analytical_cycles(model: SparseLayerModel) -> int:

@@ -10,6 +10,7 @@ result says ``feasible=False``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -161,26 +162,42 @@ class SearchResult:
         }
 
 
-def pareto_front(records: Iterable[Any], x: str = "edp", y: str = "accuracy") -> list[Any]:
-    """The records no other record beats on both lower ``x`` and higher ``y``, sorted by ascending ``x``.
+def pareto_front(
+    records: Iterable[Any],
+    x: str = "edp",
+    y: str = "accuracy",
+    *,
+    minimise: tuple[bool, bool] = (True, False),
+    skip_missing: bool = False,
+) -> list[Any]:
+    """The records no other record beats on both ``x`` and ``y``, sorted by ascending ``x``.
 
-    ``records`` are :class:`CandidateRecord` objects or flat dicts (``to_records`` rows); the same
-    objects come back. Of records with equal ``(x, y)`` only the first is kept.
+    ``minimise`` says which way is better on each axis (default: lower ``x``, higher ``y``).
+    ``records`` are :class:`CandidateRecord` objects or flat dicts (``to_records`` rows, tidy-frame
+    rows); the same objects come back. Of records with equal ``(x, y)`` only the first is kept. A
+    missing or non-numeric field is an error, unless ``skip_missing`` leaves out records whose
+    ``x`` or ``y`` is missing or None.
     """
     items = list(records)
     rows = [item.to_record() if isinstance(item, CandidateRecord) else item for item in items]
     for position, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise ValueError(f"pareto_front: record {position} must be a CandidateRecord or a mapping, got {row!r}")
-    where = [f"pareto_front: record {i}" for i in range(len(rows))]
-    points = [(number_field(where[i], row, x), number_field(where[i], row, y), i) for i, row in enumerate(rows)]
-    front, best_y = [], float("-inf")
-    # Ascending x, then descending y: a point is on the front iff it beats every y seen before it.
-    for px, py, i in sorted(points, key=lambda p: (p[0], -p[1], p[2])):
-        if py > best_y:
-            front.append(items[i])
+    sign_x, sign_y = (1.0 if minimise[0] else -1.0), (1.0 if minimise[1] else -1.0)
+    points = [
+        (sign_x * number_field(f"pareto_front: record {i}", row, x),
+         sign_y * number_field(f"pareto_front: record {i}", row, y), i)
+        for i, row in enumerate(rows)
+        if not skip_missing or (row.get(x) is not None and row.get(y) is not None)
+    ]  # fmt: skip
+    front, best_y = [], math.inf
+    # Best x first, then best y: a point is on the front iff it beats every y seen before it.
+    for _, py, i in sorted(points):
+        if py < best_y:
+            front.append(i)
             best_y = py
-    return front
+    # The front's x values are strictly monotonic in sweep order: reverse it when x was maximised.
+    return [items[i] for i in (front if minimise[0] else front[::-1])]
 
 
 __all__ = [

@@ -22,10 +22,9 @@ from accelsim.engine.loaders import Loader, WriteBack
 from accelsim.engine.pe_array import PEArray
 from accelsim.engine.power import ACTIVE, IDLE, SLEEP, PowerState
 from accelsim.engine.trace import PowerInterval, Trace
+from accelsim.dataflow import OPERANDS
 from accelsim.hardware import Hardware
 from accelsim.mapping import LayerMapping
-
-OPERANDS = ("ifmap", "filter", "ofmap")
 
 
 @dataclass(frozen=True)
