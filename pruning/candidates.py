@@ -138,8 +138,10 @@ class SearchSpace:
         self.network = network
         self.weights = weights
         self.importance = importance
-        single = isinstance(granularities, (str, Option, *GRANULARITY_TYPES))
-        specs = [granularities] if single else granularities
+        if isinstance(granularities, Iterable) and not isinstance(granularities, str):
+            specs: list[Option | GranularitySpec] = list(granularities)
+        else:
+            specs = [granularities]
         options = [Option.make(spec, ladder) for spec in specs]
         if not options:
             raise ValueError("search: granularities must name at least one granularity")

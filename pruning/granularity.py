@@ -61,7 +61,7 @@ def unit_scores(
         sums = _blocks(gran, kept).sum(axis=(2, 3))
         return _reduce(sums, norm_power).ravel(), _blocks(gran, mask).any(axis=(2, 3)).ravel()
     if isinstance(gran, Channel):
-        return _reduce(gemm_view(kept).sum(axis=1), norm_power), gemm_view(mask).any(axis=1)
+        return _reduce(gemm_view(kept).sum(axis=1), norm_power), np.asarray(gemm_view(mask).any(axis=1))
     return _reduce(kept.ravel(), norm_power), mask.ravel().copy()
 
 

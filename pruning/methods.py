@@ -23,7 +23,7 @@ also offered. A global amount counts units over the pool (weights, for unstructu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
@@ -388,9 +388,10 @@ def prune(
     pooled = []
     if scope == "global":
         default_gran = as_granularity(granularity)
-        if not isinstance(default_gran, NM):
+        # A default amount of None has already been refused for every non-N:M layer using it.
+        if not isinstance(default_gran, NM) and amount is not None:
             pooled = [name for name, plan in rest.items() if not plan.overridden]
-    if pooled:
+    if pooled and amount is not None:
         new = compute_global_masks(
             {name: scores[name] for name in pooled}, {name: masks[name] for name in pooled},
             amount=amount, granularity=default_gran, normalize=normalize, norm_power=power,
@@ -410,7 +411,10 @@ def _score(
     weights: Mapping[str, ArrayLike],
     network: Network,
     names: list[str],
-    **context: object,
+    *,
+    grads: Mapping[str, ArrayLike] | None,
+    activations: Mapping[str, ArrayLike] | None,
+    rng: int | np.random.Generator | None,
 ) -> dict[str, np.ndarray]:
     if not names:
         return {}
@@ -422,7 +426,7 @@ def _score(
         if w.shape != tuple(network[name].weight_shape):
             raise ValueError(f"prune: layer {name!r}: weight shape {w.shape} != {tuple(network[name].weight_shape)}")
         subset[name] = w
-    scores = importance(subset, **context)
+    scores = importance(subset, grads=grads, activations=activations, rng=rng)
     for name in names:
         if name not in scores or np.shape(scores[name]) != subset[name].shape:
             raise ValueError(

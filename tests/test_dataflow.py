@@ -36,7 +36,8 @@ def test_unknown_dataflows_are_named():
 
 def _hw(rows: int, cols: int, name: str) -> SimpleNamespace:
     return SimpleNamespace(pe=SimpleNamespace(rows=rows, cols=cols, dataflow=name),
-                           buffers=SimpleNamespace(capacity_bytes=lambda op: 1 << 20), word_bytes=lambda op: 1)
+                           buffers=SimpleNamespace(capacity_bytes=lambda op: 1 << 20),
+                           word_bytes=lambda op: 1)
 
 
 @settings(max_examples=40, deadline=None)

@@ -17,7 +17,7 @@ from accelsim.report import SPEEDUP_LOSSES
 from accelsim.simulate import simulate
 from pruning import prune
 from workloads.models import init_weights
-from workloads.sparsity import NM, Block, Unstructured
+from workloads.sparsity import NM, Block, Unstructured, from_fields
 from workloads.zoo import get_network
 
 SPARSE_COLUMNS = ("density", "dense_cycles", "ideal_speedup", "achieved_speedup",
@@ -82,8 +82,11 @@ def _direct(network_name, params, preset, plan, eligible):
     """The same point by hand: seeded weights, `pruning.prune`, `simulate` with masks."""
     network = get_network(network_name, **params)
     weights = init_weights(network, seed=plan.get("seed", 0))
-    kwargs = {k: v for k, v in plan.items() if k != "seed"}
-    masks = prune(network, weights, layers=eligible(network), **{"amount": None, **kwargs})
+    shape = {k: plan[k] for k in ("block_shape", "n", "m") if k in plan}
+    kwargs = {k: v for k, v in plan.items() if k not in ("seed", "granularity", *shape)}
+    granularity = from_fields(plan["granularity"], **shape)
+    kwargs.setdefault("amount", None)
+    masks = prune(network, weights, layers=eligible(network), granularity=granularity, **kwargs)
     return simulate(network, preset, mode="analytical", masks=masks), masks
 
 

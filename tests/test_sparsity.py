@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workloads.sparsity import KINDS, NM, PRUNED_KINDS, Block, Channel, Dense, Unstructured, from_fields, parse
+from workloads.sparsity import (KINDS, NM, PRUNED_KINDS, Block, Channel, Dense, Unstructured, from_fields,
+                                parse)
 
 blocks = st.builds(lambda r, c: Block((r, c)), st.integers(1, 64), st.integers(1, 64))
 nms = st.integers(1, 16).flatmap(lambda m: st.builds(NM, st.integers(0, m), st.just(m)))
@@ -25,9 +26,13 @@ def test_every_label_parses_back_to_its_structure(structure):
     assert structure.kind in KINDS
 
 
-@pytest.mark.parametrize("label", ["block4", "blockx4", "nm2", "nm2/4", "Channel", "", None, "block4x4 ", "sparse"])
+BAD_LABELS = ["block4", "blockx4", "nm2", "nm2/4", "Channel", "", None, "block4x4 ", "sparse"]
+
+
+@pytest.mark.parametrize("label", BAD_LABELS)
 def test_bad_labels_are_named_with_the_accepted_forms(label):
-    with pytest.raises(ValueError, match=r"dense, unstructured, channel, block<rows>x<cols> or nm<n>:<m>") as info:
+    forms = r"dense, unstructured, channel, block<rows>x<cols> or nm<n>:<m>"
+    with pytest.raises(ValueError, match=forms) as info:
         parse(label)
     assert repr(label) in str(info.value)
 
@@ -41,7 +46,8 @@ def test_structures_of_different_kinds_never_compare_equal():
 def test_named_fields_build_what_the_label_names():
     assert from_fields("block", block_shape=[4, 4]) == parse("block4x4")
     assert from_fields("nm", n=2, m=4) == parse("nm2:4")
-    assert [from_fields(kind) for kind in ("dense", "unstructured", "channel")] == [Dense(), Unstructured(), Channel()]
+    plain = [from_fields(kind) for kind in ("dense", "unstructured", "channel")]
+    assert plain == [Dense(), Unstructured(), Channel()]
     assert PRUNED_KINDS == tuple(k for k in KINDS if k != "dense")
 
 

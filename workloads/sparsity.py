@@ -32,12 +32,16 @@ import numpy as np
 
 __all__ = [
     "Dense", "Unstructured", "Block", "NM", "Channel", "Structure", "STRUCTURE_TYPES", "KINDS",
-    "PRUNED_KINDS", "parse", "from_fields", "gemm_view",
+    "PRUNED_KINDS", "PARAMETERS", "parse", "from_fields", "gemm_view",
 ]
 
 #: Every kind, in the order errors list them; `PRUNED_KINDS` are the ones pruning makes.
 KINDS = ("dense", "unstructured", "block", "nm", "channel")
 PRUNED_KINDS = KINDS[1:]
+#: The named parameters of each kind, as `from_fields` and YAML plans spell them.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "dense": (), "unstructured": (), "block": ("block_shape",), "nm": ("n", "m"), "channel": (),
+}
 
 
 def _is_int(value: object) -> bool:
@@ -63,43 +67,38 @@ def _gemm_shape(layer: str | None, shape: tuple[int, ...], what: str) -> tuple[i
     return shape[0], math.prod(shape[1:])
 
 
+class _Plain:
+    """A structure without parameters: its label is its kind."""
+
+    kind: ClassVar[str]
+
+    @property
+    def label(self) -> str:
+        return self.kind
+
+    def check_shape(self, layer: str | None, shape: tuple[int, ...]) -> None:
+        """Raise ValueError (naming ``layer``) unless a weight of ``shape`` can hold this structure."""
+
+
 @dataclass(frozen=True)
-class Dense:
+class Dense(_Plain):
     """No zeros by structure: every weight is kept."""
 
     kind: ClassVar[str] = "dense"
 
-    @property
-    def label(self) -> str:
-        return self.kind
-
-    def check_shape(self, layer: str | None, shape: tuple[int, ...]) -> None:
-        """Any weight shape holds this structure."""
-
 
 @dataclass(frozen=True)
-class Unstructured:
+class Unstructured(_Plain):
     """Any subset of the weights is kept."""
 
     kind: ClassVar[str] = "unstructured"
 
-    @property
-    def label(self) -> str:
-        return self.kind
-
-    def check_shape(self, layer: str | None, shape: tuple[int, ...]) -> None:
-        """Any weight shape holds this structure."""
-
 
 @dataclass(frozen=True)
-class Channel:
+class Channel(_Plain):
     """Whole output channels (rows of the GEMM view) are kept or removed."""
 
     kind: ClassVar[str] = "channel"
-
-    @property
-    def label(self) -> str:
-        return self.kind
 
     def check_shape(self, layer: str | None, shape: tuple[int, ...]) -> None:
         _gemm_shape(layer, shape, "channel pruning")
@@ -188,28 +187,21 @@ def parse(label: object) -> Structure:
 
 
 def from_fields(kind: object, *, block_shape: object = None, n: object = None, m: object = None) -> Structure:
-    """A structure from its kind and named parameters (``block_shape`` for block; ``n``, ``m`` for nm).
-
-    A parameter the kind does not take is an error, as is a missing one.
-    """
-    if kind not in KINDS:
+    """A structure from its kind and named parameters (`PARAMETERS`: ``block_shape`` for block;
+    ``n``, ``m`` for nm). A parameter the kind does not take is an error, as is a missing one."""
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"granularity must be one of {KINDS}, got {kind!r}")
-    given = {name: v for name, v in (("block_shape", block_shape), ("n", n), ("m", m)) if v is not None}
-    if kind == "block":
-        if block_shape is None:
-            raise ValueError("granularity 'block' needs block_shape=(rows, cols)")
-        extra = sorted(set(given) - {"block_shape"})
-    elif kind == "nm":
-        if n is None or m is None:
-            raise ValueError(f"granularity 'nm' needs n and m, got n={n!r}, m={m!r}")
-        extra = sorted(set(given) - {"n", "m"})
-    else:
-        extra = sorted(given)
+    values = {"block_shape": block_shape, "n": n, "m": m}
+    takes = PARAMETERS[kind]
+    extra = [name for name, value in values.items() if value is not None and name not in takes]
     if extra:
         raise ValueError(f"granularity {kind!r} takes no {'/'.join(extra)}, got "
-                         + ", ".join(f"{name}={given[name]!r}" for name in extra))
+                         + ", ".join(f"{name}={values[name]!r}" for name in extra))
+    if any(values[name] is None for name in takes):
+        raise ValueError(f"granularity {kind!r} needs {' and '.join(takes)}, got "
+                         + ", ".join(f"{name}={values[name]!r}" for name in takes))
     if kind == "block":
         return Block(block_shape)  # type: ignore[arg-type]  # Block checks the pair
     if kind == "nm":
         return NM(n, m)  # type: ignore[arg-type]  # NM checks both
-    return _PLAIN[str(kind)]
+    return _PLAIN[kind]

@@ -28,7 +28,7 @@ import math
 from typing import Any, Mapping
 
 from workloads.network import Network
-from workloads.sparsity import NM, PRUNED_KINDS, Structure, from_fields
+from workloads.sparsity import NM, PARAMETERS, PRUNED_KINDS, Structure, from_fields
 
 __all__ = ["PlanError", "PLAN_FIELDS", "PLAN_GRANULARITIES", "PLAN_SCOPES", "PLAN_COLUMNS", "check_plan",
            "check_plan_fits", "plan_structure", "prunable_layers", "plan_masks", "plan_columns"]
@@ -39,9 +39,9 @@ PLAN_FIELDS = ("granularity", "amount", "block_shape", "n", "m", "scope", "seed"
 #: The flat record columns of a plan (`plan_columns`), in this order.
 PLAN_COLUMNS = tuple(f"pruning.{name}" for name in PLAN_FIELDS)
 _DEFAULTS = {"scope": "local", "seed": 0, "compact": True}
-# Which granularity takes which parameter: given for another granularity, a field is an error.
-_TAKES = {"unstructured": {"amount"}, "block": {"amount", "block_shape"}, "nm": {"n", "m"},
-          "channel": {"amount"}}
+# Which granularity takes which field: given for another granularity, a field is an error. N:M
+# takes no amount: its pattern fixes the density.
+_TAKES = {kind: {*PARAMETERS[kind], *(() if kind == "nm" else ("amount",))} for kind in PLAN_GRANULARITIES}
 
 
 class PlanError(ValueError):
@@ -154,7 +154,7 @@ def plan_masks(network: Network, weights: Mapping[str, Any], plan: Any, *, impor
     layers `prunable_layers` leaves out stay dense). `importance` defaults to `pruning.prune`'s
     (L1 magnitude). The plan's `seed` is not used here: it is for making `weights`; nor is
     `compact`, which is for `simulate`."""
-    from pruning import prune
+    from pruning import as_granularity, prune
 
     plan = check_plan(plan)
     if plan is None:
@@ -162,7 +162,7 @@ def plan_masks(network: Network, weights: Mapping[str, Any], plan: Any, *, impor
     structure = plan_structure(plan)
     options = {} if importance is None else {"importance": importance}
     amount = None if isinstance(structure, NM) else plan["amount"]
-    return prune(network, weights, amount=amount, granularity=structure, scope=plan["scope"],
+    return prune(network, weights, amount=amount, granularity=as_granularity(structure), scope=plan["scope"],
                  layers=_plan_layers(network, plan), **options)
 
 
