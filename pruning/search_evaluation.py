@@ -126,6 +126,8 @@ class Evaluator:
         return accuracy, dict(cost)
 
     def _score(self, cost: Mapping[str, float], plan: Plan) -> float:
+        if self.reference is None:
+            raise RuntimeError("Evaluator: evaluate_dense must run before any plan is scored")
         value = self._objective(cost, self.reference)
         if not is_real(value) or not math.isfinite(float(value)):
             raise ValueError(

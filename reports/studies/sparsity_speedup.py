@@ -25,18 +25,18 @@ from typing import Any, Callable
 from accelsim.dse.plans import prunable_layers
 from accelsim.hardware import load_hardware
 from accelsim.simulate import simulate
-from pruning import prune
+from pruning import Granularity, prune
 from reports import figures
 from reports.save import save
 from reports.style import DOUBLE_COLUMN, paper_style
 from workloads.models import init_weights
-from workloads.sparsity import NM, Block, Channel, Structure, Unstructured
+from workloads.sparsity import NM, Block, Channel, Unstructured
 from workloads.zoo import get_network
 
 PRESETS = ("scalesim_32x32", "sparse_edge_16x16", "nm_tensor_32x32")
 SPARSITIES = (0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 TOY_SPARSITIES = (0.5, 0.9)
-PATTERNS: dict[str, Structure] = {
+PATTERNS: dict[str, Granularity] = {
     "unstructured": Unstructured(),
     "block 4x4": Block((4, 4)),
     "block 16x16": Block((16, 16)),
@@ -45,7 +45,7 @@ PATTERNS: dict[str, Structure] = {
 }
 
 
-def _masks(network, weights, pattern: Structure, sparsity: float):
+def _masks(network, weights, pattern: Granularity, sparsity: float):
     amount = None if isinstance(pattern, NM) else sparsity
     layers = prunable_layers(network, pattern)
     return prune(network, weights, amount=amount, granularity=pattern, layers=layers)
