@@ -48,6 +48,7 @@ import numpy as np
 
 from accelsim.analytical import time_layer
 from accelsim.compaction import compact_channels
+from accelsim.dataflow import dataflow as get_dataflow
 from accelsim.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.hardware import Hardware
 from accelsim.kernels import tile_stats
@@ -139,6 +140,7 @@ class SparseLayerModel:
         self._uncompacted = None
         pe, sparsity = hardware.pe, hardware.sparsity
         self.R, self.C, self.dataflow = pe.rows, pe.cols, pe.dataflow
+        self.flow = get_dataflow(pe.dataflow)
         gemm = layer.gemm
         self.gemm = gemm
         mask2d = gemm_view(np.asarray(mask, dtype=bool), layer=layer.name, what="mask")
@@ -213,7 +215,8 @@ class SparseLayerModel:
     @property
     def runs_dense(self) -> bool:
         """True when the mask changes no fold's time or traffic: the dense folds stand."""
-        activations = (self.ifmap.mode == "skipping" and self.ifmap_density < 1.0 and self.dataflow != "is")
+        activations = (self.ifmap.mode == "skipping" and self.ifmap_density < 1.0
+                       and self.flow.stationary != "ifmap")
         return not (self.skipping or self.compressed or activations)
 
     # -- summary --------------------------------------------------------------------------
@@ -239,9 +242,11 @@ class SparseLayerModel:
         if not skip:
             return T
         st = self.effectual if variant.perfect_pattern else self.processed
-        if self.dataflow == "os" or self.dataflow == "is":
-            lanes = st.col_nnz if self.dataflow == "os" else st.row_nnz
-            used = self.c if self.dataflow == "os" else self.r
+        if self.flow.stationary != "filter":
+            # Streamed weights: os feeds each column one output channel, is each row one reduction index.
+            by_column = self.flow.stationary == "ofmap"
+            lanes = st.col_nnz if by_column else st.row_nnz
+            used = self.c if by_column else self.r
             if variant.balanced:
                 return -(-lanes.sum(axis=1) // used)
             return lanes.max(axis=1)
@@ -253,9 +258,9 @@ class SparseLayerModel:
 
     def _activation_skip(self, streamed: np.ndarray) -> np.ndarray:
         d = self.ifmap_density
-        if self.ifmap.mode != "skipping" or d >= 1.0 or self.dataflow == "is":
+        if self.ifmap.mode != "skipping" or d >= 1.0 or self.flow.stationary == "ifmap":
             return streamed
-        lanes = self.r * self.c if self.dataflow == "os" else self.r
+        lanes = self.r * self.c if self.flow.stationary == "ofmap" else self.r
         distinct, index = np.unique(lanes, return_inverse=True)
         zl = np.array([_expected_max_normal(int(n)) for n in distinct])[index]
         L = streamed.astype(np.float64)
