@@ -9,7 +9,6 @@ from pruning.candidates import (
     DENSE,
     Option,
     SearchSpace,
-    granularity_label,
     parse_granularity_label,
 )
 from pruning.channels import (
@@ -20,7 +19,7 @@ from pruning.channels import (
     check_channel_consistency,
     group_masks,
 )
-from pruning.granularity import NM, Block, Channel, Granularity, Unstructured, make_granularity
+from pruning.granularity import NM, Block, Channel, Granularity, Unstructured, as_granularity
 from pruning.importance import (
     APoZ,
     Entropy,
@@ -41,6 +40,7 @@ from pruning.importance import (
     random_importance,
     taylor,
 )
+from pruning.layer_option import LayerOption
 from pruning.masks import Masks
 from pruning.methods import LayerPlan, compute_global_masks, compute_mask, plan_layers, prune, select_units
 from pruning.objectives import (
@@ -87,7 +87,8 @@ __all__ = [
     "Block",
     "NM",
     "Channel",
-    "make_granularity",
+    "as_granularity",
+    "LayerOption",
     "compute_mask",
     "compute_global_masks",
     "select_units",
@@ -113,7 +114,6 @@ __all__ = [
     "DENSE",
     "DEFAULT_LADDER",
     "DEFAULT_GRANULARITIES",
-    "granularity_label",
     "parse_granularity_label",
     "MinAccuracy",
     "MaxDrop",

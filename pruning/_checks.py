@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import numbers
+from typing import TypeGuard
 
 import numpy as np
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     # bool is an int subclass; True as a count or step is always a bug.
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def is_real(value: object) -> bool:
+def is_real(value: object) -> TypeGuard[float]:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 

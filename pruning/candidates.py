@@ -23,18 +23,20 @@ largest channel sparsity. Options that cannot apply to a layer (a block that doe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from numpy.typing import ArrayLike
 
 from pruning._checks import check_fraction
 from pruning.channels import channel_groups
-from pruning.granularity import NM, Block, Channel, Granularity, Unstructured, make_granularity
+from pruning.granularity import GRANULARITY_TYPES, NM, Block, Channel, Granularity, as_granularity
 from pruning.importance import Importance, magnitude_l1
+from pruning.layer_option import LayerOption
 from pruning.masks import Masks
-from pruning.methods import prune
+from pruning.methods import GranularitySpec, prune
 from workloads.network import Network
+from workloads.sparsity import parse
 
 Gene = tuple[str, float]
 Plan = tuple[Gene, ...]
@@ -44,33 +46,19 @@ DEFAULT_LADDER = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 DEFAULT_GRANULARITIES = ("unstructured", Block((4, 4)), NM(2, 4))
 
 
-def granularity_label(gran: Granularity) -> str:
-    """A short stable name: ``unstructured``, ``channel``, ``block4x4``, ``nm2:4``."""
-    if isinstance(gran, Block):
-        return f"block{gran.block_shape[0]}x{gran.block_shape[1]}"
-    if isinstance(gran, NM):
-        return f"nm{gran.n}:{gran.m}"
-    return gran.kind
-
-
-_LABEL = re.compile(r"^(?:(unstructured|channel)|block(\d+)x(\d+)|nm(\d+):(\d+))$")
-
-
-def parse_granularity_label(text: Any) -> Granularity:
-    """The granularity a :func:`granularity_label` names (``"block4x4"`` -> ``Block((4, 4))``)."""
-    match = _LABEL.match(text) if isinstance(text, str) else None
-    if match is None:
-        raise ValueError(f"granularity label must be unstructured, channel, block<rows>x<cols> or nm<n>:<m> "
+def parse_granularity_label(text: object) -> Granularity:
+    """The granularity a label names (``"block4x4"`` -> ``Block((4, 4))``); ``dense`` prunes nothing."""
+    try:
+        structure = parse(text)
+    except ValueError:
+        structure = None
+    if not isinstance(structure, GRANULARITY_TYPES):
+        raise ValueError("granularity label must be unstructured, channel, block<rows>x<cols> or nm<n>:<m> "
                          f"(e.g. block4x4, nm2:4), got {text!r}")
-    kind, rows, cols, n, m = match.groups()
-    if kind:
-        return make_granularity(kind)
-    if rows:
-        return make_granularity("block", block_shape=(int(rows), int(cols)))
-    return make_granularity("nm", n=int(n), m=int(m))
+    return structure
 
 
-def _check_ladder(ladder: Iterable[Any]) -> tuple[float, ...]:
+def _check_ladder(ladder: Iterable[object]) -> tuple[float, ...]:
     values = [check_fraction("search", "ladder level", v) for v in ladder]
     if not values:
         raise ValueError("search: ladder must hold at least one sparsity level")
@@ -90,7 +78,7 @@ class Option:
 
     def __post_init__(self) -> None:
         gran = self.granularity
-        if not isinstance(gran, (Unstructured, Block, Channel, NM)):
+        if not isinstance(gran, GRANULARITY_TYPES):
             raise ValueError(f"search: Option granularity must be a granularity object, got {gran!r}")
         levels = _check_ladder(self.levels if isinstance(self.levels, (tuple, list)) else [self.levels])
         if isinstance(gran, NM):
@@ -103,34 +91,30 @@ class Option:
 
     @property
     def label(self) -> str:
-        return granularity_label(self.granularity)
+        return self.granularity.label
 
     @classmethod
-    def make(cls, spec: Any, ladder: Sequence[float] = DEFAULT_LADDER) -> Option:
-        """From an ``Option``, a granularity object, or ``"unstructured"`` / ``"channel"``."""
+    def make(cls, spec: Option | GranularitySpec, ladder: Sequence[float] = DEFAULT_LADDER) -> Option:
+        """From an ``Option``, a granularity object, or a label (``"unstructured"``, ``"block4x4"``)."""
         if isinstance(spec, Option):
             return spec
-        gran = make_granularity(spec)
+        gran = as_granularity(spec)
         if isinstance(gran, NM):
             if not 0 < gran.n < gran.m:
                 raise ValueError(f"search: N:M option {gran!r} must prune something and keep something: 0 < n < m")
             return cls(gran, (1.0 - gran.n / gran.m,))
         return cls(gran, _check_ladder(ladder))
 
-    def override(self, sparsity: float) -> dict[str, Any]:
-        """The ``prune`` override giving a layer this option at ``sparsity``."""
-        gran = self.granularity
-        if isinstance(gran, NM):
-            return {"granularity": "nm", "n": gran.n, "m": gran.m}
-        if isinstance(gran, Block):
-            return {"granularity": "block", "block_shape": gran.block_shape, "amount": sparsity}
-        return {"granularity": gran.kind, "amount": sparsity}
+    def layer_option(self, sparsity: float) -> LayerOption:
+        """What ``prune`` gives a layer with this option at ``sparsity`` (N:M's pattern fixes its own)."""
+        amount = None if isinstance(self.granularity, NM) else sparsity
+        return LayerOption(structure=self.granularity, amount=amount)
 
 
 def _applies(option: Option, network: Network, name: str, prunable_channels: set[str]) -> bool:
     gran = option.granularity
     try:
-        gran.check(name, tuple(network[name].weight_shape))
+        gran.check_shape(name, tuple(network[name].weight_shape))
     except ValueError:
         return False
     if isinstance(gran, Channel):
@@ -144,9 +128,9 @@ class SearchSpace:
     def __init__(
         self,
         network: Network,
-        weights: Mapping[str, Any],
+        weights: Mapping[str, ArrayLike],
         *,
-        granularities: Sequence[Any] = DEFAULT_GRANULARITIES,
+        granularities: Sequence[Option | GranularitySpec] | Option | GranularitySpec = DEFAULT_GRANULARITIES,
         ladder: Sequence[float] = DEFAULT_LADDER,
         layers: Iterable[str] | None = None,
         importance: Importance = magnitude_l1,
@@ -154,9 +138,11 @@ class SearchSpace:
         self.network = network
         self.weights = weights
         self.importance = importance
-        if isinstance(granularities, (str, Unstructured, Block, Channel, NM, Option)):
-            granularities = [granularities]
-        options = [Option.make(spec, ladder) for spec in granularities]
+        if isinstance(granularities, Iterable) and not isinstance(granularities, str):
+            specs: list[Option | GranularitySpec] = list(granularities)
+        else:
+            specs = [granularities]
+        options = [Option.make(spec, ladder) for spec in specs]
         if not options:
             raise ValueError("search: granularities must name at least one granularity")
         labels = [o.label for o in options]
@@ -221,7 +207,7 @@ class SearchSpace:
                 return level
         return None
 
-    def check_gene(self, name: str, gene: Any) -> Gene:
+    def check_gene(self, name: str, gene: object) -> Gene:
         """``gene`` as a ``(label, sparsity)`` tuple, if layer ``name`` may take it; else a ValueError."""
         if not isinstance(gene, (tuple, list)) or len(gene) != 2:
             raise ValueError(f"search: layer {name!r}: a gene is (granularity label, sparsity), got {gene!r}")
@@ -252,7 +238,7 @@ class SearchSpace:
                     genes[i] = ("channel", top)
         return tuple(genes)
 
-    def describe(self, plan: Plan) -> dict[str, dict[str, Any]]:
+    def describe(self, plan: Plan) -> dict[str, dict[str, str | float]]:
         return {name: {"granularity": g, "sparsity": s} for name, (g, s) in zip(self.layers, plan)}
 
     # ------------------------------------------------------------------ masks
@@ -260,8 +246,8 @@ class SearchSpace:
     def masks(self, plan: Plan) -> Masks:
         """Masks of every weighted layer of the network for ``plan`` (unsearched layers stay dense)."""
         plan = self.normalize(plan)
-        overrides = {
-            name: self.options[label].override(sparsity)
+        overrides: dict[str, LayerOption] = {
+            name: self.options[label].layer_option(sparsity)
             for name, (label, sparsity) in zip(self.layers, plan)
             if label != "dense"
         }
@@ -285,5 +271,4 @@ __all__ = [
     "parse_granularity_label",
     "Option",
     "SearchSpace",
-    "granularity_label",
 ]

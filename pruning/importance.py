@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pruning._checks import as_generator, check_int
 
@@ -32,19 +33,20 @@ Scores = dict[str, np.ndarray]
 class Importance(Protocol):
     """What ``prune`` accepts as ``importance``."""
 
-    norm_power: int
+    @property
+    def norm_power(self) -> int: ...
 
     def __call__(
         self,
-        weights: Mapping[str, Any],
+        weights: Mapping[str, ArrayLike],
         *,
-        grads: Mapping[str, Any] | None = None,
-        activations: Mapping[str, Any] | None = None,
-        rng: Any = None,
+        grads: Mapping[str, ArrayLike] | None = None,
+        activations: Mapping[str, ArrayLike] | None = None,
+        rng: int | np.random.Generator | None = None,
     ) -> Scores: ...
 
 
-def weight_items(weights: Mapping[str, Any], owner: str) -> list[tuple[str, np.ndarray]]:
+def weight_items(weights: Mapping[str, ArrayLike], owner: str) -> list[tuple[str, np.ndarray]]:
     """(name, float64 array) for every non-bias entry, in sorted order (so rng draws are order-free)."""
     if not isinstance(weights, Mapping):
         raise ValueError(f"{owner}: weights must be a mapping layer -> array, got {type(weights).__name__}")
@@ -61,7 +63,9 @@ def weight_items(weights: Mapping[str, Any], owner: str) -> list[tuple[str, np.n
     return items
 
 
-def _companion(source: Mapping[str, Any] | None, field: str, name: str, shape: tuple, owner: str) -> np.ndarray:
+def _companion(
+    source: Mapping[str, ArrayLike] | None, field: str, name: str, shape: tuple, owner: str
+) -> np.ndarray:
     if source is None:
         raise ValueError(f"{owner}: needs {field} (a mapping layer -> array), got None")
     if name not in source:
@@ -136,7 +140,9 @@ class RandomImportance:
 # -------------------------------------------------------------------------- activation-based
 
 
-def _channel_view(name: str, weight: np.ndarray, activations: Mapping[str, Any] | None, owner: str) -> np.ndarray:
+def _channel_view(
+    name: str, weight: np.ndarray, activations: Mapping[str, ArrayLike] | None, owner: str
+) -> np.ndarray:
     """Recorded outputs of ``name`` as (samples, channels, positions) float64."""
     if activations is None:
         raise ValueError(f"{owner}: needs recorded activations (a mapping layer -> array), got None")

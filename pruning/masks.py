@@ -10,9 +10,9 @@ import hashlib
 import os
 import zipfile
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from workloads.network import Network
 
@@ -55,7 +55,7 @@ class Masks(Mapping[str, np.ndarray]):
 
     __slots__ = ("_masks",)
 
-    def __init__(self, masks: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, masks: Mapping[str, ArrayLike] | None = None) -> None:
         if masks is None:
             masks = {}
         if not isinstance(masks, Mapping):
@@ -71,7 +71,7 @@ class Masks(Mapping[str, np.ndarray]):
         """All-ones masks for every layer of ``network`` that has weights."""
         return cls({layer.name: np.ones(layer.weight_shape, dtype=bool) for layer in network if layer.weight_shape})
 
-    def replace(self, name: str, mask: Any) -> Masks:
+    def replace(self, name: str, mask: ArrayLike) -> Masks:
         """A copy with ``name``'s mask replaced; the layer must exist and keep its shape."""
         old = self[name]
         new = _as_mask(mask, f"Masks.replace: layer {name!r}")
@@ -153,13 +153,13 @@ class Masks(Mapping[str, np.ndarray]):
 
     # ------------------------------------------------------------------ use
 
-    def apply(self, weights: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def apply(self, weights: Mapping[str, ArrayLike]) -> dict[str, ArrayLike]:
         """A new weights dict with masked entries zeroed.
 
         Biases and unmasked layers are passed through as the caller's own arrays (not copied); a
         masked layer missing from ``weights`` or of another shape is an error naming it.
         """
-        out = dict(weights)
+        out: dict[str, ArrayLike] = dict(weights)
         for name, mask in self._masks.items():
             if name not in weights:
                 raise ValueError(f"Masks.apply: weights have no entry for masked layer {name!r}")

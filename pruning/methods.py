@@ -23,17 +23,24 @@ also offered. A global amount counts units over the pool (weights, for unstructu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pruning._checks import amount_to_count, check_int
 from pruning.channels import ChannelGroup, channel_groups, group_masks
-from pruning.granularity import NM, Channel, Granularity, make_granularity
+from pruning.granularity import NM, Channel, Granularity, as_granularity, expand, pattern_mask, unit_scores
 from pruning.importance import Importance, magnitude_l1
+from pruning.layer_option import Amount, LayerOption
 from pruning.masks import Masks
 from workloads.network import Network
+
+#: What ``prune`` and ``compute_mask`` take as a granularity: a structure or its label (``"block4x4"``).
+GranularitySpec = Union[Granularity, str]
+#: A per-layer override: the typed option, or its named-field spelling (`LayerOption.from_mapping`).
+Override = Union[LayerOption, Mapping[str, object]]
 
 NORMALIZATIONS = ("mean", "max", "l2", None)
 
@@ -41,7 +48,7 @@ NORMALIZATIONS = ("mean", "max", "l2", None)
 # ----------------------------------------------------------------------------------- per layer
 
 
-def _check_scores(name: str, scores: Any, current: Any) -> tuple[np.ndarray, np.ndarray]:
+def _check_scores(name: str, scores: ArrayLike, current: ArrayLike | None) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim == 0:
         raise ValueError(f"layer {name!r}: scores must be an array of the weight shape, got a scalar")
@@ -67,11 +74,11 @@ def select_units(unit_scores: np.ndarray, alive: np.ndarray, count: int) -> np.n
 
 
 def compute_mask(
-    scores: Any,
-    current_mask: Any = None,
+    scores: ArrayLike,
+    current_mask: ArrayLike | None = None,
     *,
-    amount: Any,
-    granularity: Granularity | str = "unstructured",
+    amount: Amount | None,
+    granularity: GranularitySpec = "unstructured",
     norm_power: int = 1,
     name: str = "<layer>",
 ) -> np.ndarray:
@@ -81,16 +88,16 @@ def compute_mask(
     ``amount`` must be ``None`` for ``NM``, whose pattern fixes the density. ``Channel`` prunes rows
     of this layer only; graph-coupled channel pruning is ``prune``'s job. ``name`` appears in errors.
     """
-    gran = make_granularity(granularity)
+    gran = as_granularity(granularity)
     s, mask = _check_scores(name, scores, current_mask)
-    gran.check(name, s.shape)
+    gran.check_shape(name, s.shape)
     if isinstance(gran, NM):
         if amount is not None:
             raise ValueError(f"layer {name!r}: amount does not apply to N:M (its density is n/m), got {amount!r}")
-        return gran.pattern_mask(s, mask)
-    units, alive = gran.unit_scores(s, mask, norm_power)
+        return pattern_mask(gran, s, mask)
+    units, alive = unit_scores(gran, s, mask, norm_power)
     count = amount_to_count(f"layer {name!r}", amount, units.size)
-    return mask & gran.expand(select_units(units, alive, count), s.shape)
+    return mask & expand(gran, select_units(units, alive, count), s.shape)
 
 
 def _normalize(units: np.ndarray, alive: np.ndarray, how: str | None) -> np.ndarray:
@@ -113,11 +120,11 @@ def _check_normalize(normalize: object) -> None:
 
 
 def compute_global_masks(
-    scores: Mapping[str, Any],
-    current: Mapping[str, Any] | None = None,
+    scores: Mapping[str, ArrayLike],
+    current: Mapping[str, ArrayLike] | None = None,
     *,
-    amount: Any,
-    granularity: Granularity | str = "unstructured",
+    amount: Amount,
+    granularity: GranularitySpec = "unstructured",
     normalize: str | None = "mean",
     norm_power: int = 1,
 ) -> dict[str, np.ndarray]:
@@ -125,7 +132,7 @@ def compute_global_masks(
 
     ``amount`` counts units over the whole pool; already-pruned units count toward it (see module doc).
     """
-    gran = make_granularity(granularity)
+    gran = as_granularity(granularity)
     if isinstance(gran, NM):
         raise ValueError("N:M fixes each group's density; it has no global selection (use scope='local')")
     _check_normalize(normalize)
@@ -134,8 +141,8 @@ def compute_global_masks(
     per_layer = []
     for name in names:
         s, mask = _check_scores(name, scores[name], current.get(name))
-        gran.check(name, s.shape)
-        units, alive = gran.unit_scores(s, mask, norm_power)
+        gran.check_shape(name, s.shape)
+        units, alive = unit_scores(gran, s, mask, norm_power)
         per_layer.append((s.shape, mask, _normalize(units, alive, normalize), alive))
     if not per_layer:
         return {}
@@ -145,7 +152,7 @@ def compute_global_masks(
     keep = select_units(all_units, all_alive, count)
     out, start = {}, 0
     for name, (shape, mask, units, _) in zip(names, per_layer):
-        out[name] = mask & gran.expand(keep[start : start + units.size], shape)
+        out[name] = mask & expand(gran, keep[start : start + units.size], shape)
         start += units.size
     return out
 
@@ -155,33 +162,39 @@ def compute_global_masks(
 
 @dataclass(frozen=True)
 class LayerPlan:
-    """What ``prune`` does to one layer: its amount and granularity, and whether an override set them."""
+    """What ``prune`` does to one layer: its amount and granularity, whether an override set them,
+    and whether that override named the granularity."""
 
-    amount: Any
+    amount: Amount | None
     granularity: Granularity
     overridden: bool = False
-    explicit_fields: frozenset = field(default_factory=frozenset)
+    granularity_given: bool = False
 
 
-_OVERRIDE_FIELDS = ("amount", "granularity", "block_shape", "n", "m")
+def _override_option(name: str, spec: Override) -> LayerOption:
+    if isinstance(spec, LayerOption):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"prune: overrides[{name!r}] must be a LayerOption or a dict, got {spec!r}")
+    try:
+        return LayerOption.from_mapping(spec)
+    except ValueError as exc:
+        raise ValueError(f"prune: overrides[{name!r}]: {exc}") from None
 
 
 def plan_layers(
     network: Network,
     *,
-    amount: Any,
-    granularity: Any = "unstructured",
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    amount: Amount | None,
+    granularity: GranularitySpec = "unstructured",
+    overrides: Mapping[str, Override] | None = None,
     layers: Iterable[str] | None = None,
-    block_shape: Any = None,
-    n: Any = None,
-    m: Any = None,
 ) -> dict[str, LayerPlan]:
     """Resolve defaults plus per-layer overrides into a validated plan for every layer to prune.
 
-    An override replaces the default granularity as a whole (``{"granularity": "nm", "n": 2,
-    "m": 4}``); giving only ``amount`` keeps the default granularity. N:M layers take no amount: the
-    default amount is not applied to them, and an override giving both is an error.
+    An override's structure replaces the default granularity as a whole
+    (``LayerOption(structure=NM(2, 4))``); giving only ``amount`` keeps the default granularity.
+    N:M layers take no amount: the default amount is not applied to them.
     """
     weighted = [layer.name for layer in network if layer.weight_shape is not None]
     if layers is None:
@@ -193,41 +206,23 @@ def plan_layers(
                 raise ValueError(f"prune: layers: {name!r} is not a weighted layer of {network.name!r}")
     overrides = {} if overrides is None else overrides
     if not isinstance(overrides, Mapping):
-        raise ValueError(f"prune: overrides must be a mapping layer -> dict, got {type(overrides).__name__}")
-    for name, spec in overrides.items():
+        raise ValueError(
+            f"prune: overrides must be a mapping layer -> LayerOption, got {type(overrides).__name__}"
+        )
+    for name in overrides:
         if name not in chosen:
             raise ValueError(f"prune: overrides: {name!r} is not a weighted layer being pruned in {network.name!r}")
-        if not isinstance(spec, Mapping):
-            raise ValueError(f"prune: overrides[{name!r}] must be a dict, got {spec!r}")
-        unknown = sorted(set(spec) - set(_OVERRIDE_FIELDS))
-        if unknown:
-            raise ValueError(f"prune: overrides[{name!r}]: unknown fields {unknown}; allowed: {list(_OVERRIDE_FIELDS)}")
-    default = make_granularity(granularity, block_shape=block_shape, n=n, m=m)
+    options = {name: _override_option(name, spec) for name, spec in overrides.items()}
+    default = as_granularity(granularity)
     plans = {}
     for name in chosen:
-        spec = overrides.get(name, {})
-        if any(k in spec for k in ("granularity", "block_shape", "n", "m")):
-            try:
-                gran = make_granularity(
-                    spec.get("granularity", "unstructured"),
-                    block_shape=spec.get("block_shape"), n=spec.get("n"), m=spec.get("m"),
-                )  # fmt: skip
-            except ValueError as exc:
-                raise ValueError(f"prune: overrides[{name!r}]: {exc}") from None
-        else:
-            gran = default
-        gran.check(name, tuple(network[name].weight_shape))
-        if isinstance(gran, NM):
-            if spec.get("amount") is not None:
-                raise ValueError(
-                    f"prune: overrides[{name!r}]: amount does not apply to N:M, got amount={spec['amount']!r}"
-                )
-            layer_amount = None
-        else:
-            layer_amount = spec.get("amount", amount)
-            if layer_amount is None:
-                raise ValueError(f"prune: layer {name!r}: amount is None but granularity {gran.kind!r} needs one")
-        plans[name] = LayerPlan(layer_amount, gran, bool(spec), frozenset(spec))
+        option = options.get(name, LayerOption())
+        gran = default if option.structure is None else option.structure
+        gran.check_shape(name, tuple(network[name].weight_shape))
+        layer_amount = None if isinstance(gran, NM) else (amount if option.amount is None else option.amount)
+        if layer_amount is None and not isinstance(gran, NM):
+            raise ValueError(f"prune: layer {name!r}: amount is None but granularity {gran.kind!r} needs one")
+        plans[name] = LayerPlan(layer_amount, gran, option != LayerOption(), option.structure is not None)
     return plans
 
 
@@ -247,7 +242,7 @@ def _channel_units(
 
 def _channel_plan(
     plans: Mapping[str, LayerPlan], groups: tuple[ChannelGroup, ...]
-) -> list[tuple[ChannelGroup, Any, bool]]:
+) -> list[tuple[ChannelGroup, Amount | None, bool]]:
     """(group, amount, overridden) for each group to channel-prune; a group's producers must agree."""
     selected = []
     for group in groups:
@@ -255,7 +250,7 @@ def _channel_plan(
         if not asking:
             continue
         if not group.prunable:
-            explicit = [p for p, plan in asking.items() if "granularity" in plan.explicit_fields]
+            explicit = [p for p, plan in asking.items() if plan.granularity_given]
             if explicit:
                 raise ValueError(f"prune: layer {explicit[0]!r}: its channels cannot be pruned ({group.reason})")
             continue  # a default granularity skips groups it cannot touch, e.g. the classifier's classes
@@ -272,12 +267,12 @@ def _channel_plan(
 
 def _prune_channel_groups(
     network: Network,
-    chosen: list[tuple[ChannelGroup, Any, bool]],
+    chosen: list[tuple[ChannelGroup, Amount | None, bool]],
     scores: Mapping[str, np.ndarray],
     masks: dict[str, np.ndarray],
     *,
     scope: str,
-    amount: Any,
+    amount: Amount | None,
     normalize: str | None,
     power: int,
 ) -> None:
@@ -334,28 +329,27 @@ def _remove_dead_channels(network: Network, groups: list[ChannelGroup], masks: d
 
 def prune(
     network: Network,
-    weights: Mapping[str, Any],
+    weights: Mapping[str, ArrayLike],
     *,
-    amount: Any,
-    granularity: Any = "unstructured",
+    amount: Amount | None,
+    granularity: GranularitySpec = "unstructured",
     importance: Importance = magnitude_l1,
     scope: str = "local",
     current: Masks | None = None,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    overrides: Mapping[str, Override] | None = None,
     layers: Iterable[str] | None = None,
-    block_shape: Any = None,
-    n: Any = None,
-    m: Any = None,
     normalize: str | None = "mean",
-    grads: Mapping[str, Any] | None = None,
-    activations: Mapping[str, Any] | None = None,
-    rng: Any = None,
+    grads: Mapping[str, ArrayLike] | None = None,
+    activations: Mapping[str, ArrayLike] | None = None,
+    rng: int | np.random.Generator | None = None,
 ) -> Masks:
     """Masks for every weighted layer of ``network``: ``current`` (default dense) pruned further.
 
-    Defaults (``amount``, ``granularity`` with ``block_shape`` / ``n``, ``m``) apply to ``layers``
-    (default: all weighted layers); ``overrides={layer: {"amount": ..., "granularity": ...}}`` set
-    single layers. ``importance`` scores the weights (``grads``, ``activations``, ``rng`` are passed to
+    Defaults (``amount``, ``granularity``: a structure such as ``Block((4, 4))`` or its label
+    ``"block4x4"``) apply to ``layers`` (default: all weighted layers);
+    ``overrides={layer: LayerOption(structure=..., amount=...)}`` set single layers (the
+    named-field spelling ``{"granularity": "nm", "n": 2, "m": 4}`` is read as one).
+    ``importance`` scores the weights (``grads``, ``activations``, ``rng`` are passed to
     it). Channel granularity prunes whole channel groups (see ``pruning.channels``): the group's
     consumers lose the matching inputs even if they are not in ``layers``.
 
@@ -368,10 +362,7 @@ def prune(
         raise ValueError(f"prune: scope must be 'local' or 'global', got {scope!r}")
     _check_normalize(normalize)
     power = check_int("prune", "importance.norm_power", getattr(importance, "norm_power", 1), minimum=1)
-    plans = plan_layers(
-        network, amount=amount, granularity=granularity, overrides=overrides, layers=layers,
-        block_shape=block_shape, n=n, m=m,
-    )  # fmt: skip
+    plans = plan_layers(network, amount=amount, granularity=granularity, overrides=overrides, layers=layers)
 
     base = Masks.dense(network) if current is None else current
     base.check_network(network)
@@ -396,10 +387,11 @@ def prune(
     rest = {name: plan for name, plan in plans.items() if not isinstance(plan.granularity, Channel)}
     pooled = []
     if scope == "global":
-        default_gran = make_granularity(granularity, block_shape=block_shape, n=n, m=m)
-        if not isinstance(default_gran, NM):
+        default_gran = as_granularity(granularity)
+        # A default amount of None has already been refused for every non-N:M layer using it.
+        if not isinstance(default_gran, NM) and amount is not None:
             pooled = [name for name, plan in rest.items() if not plan.overridden]
-    if pooled:
+    if pooled and amount is not None:
         new = compute_global_masks(
             {name: scores[name] for name in pooled}, {name: masks[name] for name in pooled},
             amount=amount, granularity=default_gran, normalize=normalize, norm_power=power,
@@ -416,10 +408,13 @@ def prune(
 
 def _score(
     importance: Importance,
-    weights: Mapping[str, Any],
+    weights: Mapping[str, ArrayLike],
     network: Network,
     names: list[str],
-    **context: Any,
+    *,
+    grads: Mapping[str, ArrayLike] | None,
+    activations: Mapping[str, ArrayLike] | None,
+    rng: int | np.random.Generator | None,
 ) -> dict[str, np.ndarray]:
     if not names:
         return {}
@@ -431,7 +426,7 @@ def _score(
         if w.shape != tuple(network[name].weight_shape):
             raise ValueError(f"prune: layer {name!r}: weight shape {w.shape} != {tuple(network[name].weight_shape)}")
         subset[name] = w
-    scores = importance(subset, **context)
+    scores = importance(subset, grads=grads, activations=activations, rng=rng)
     for name in names:
         if name not in scores or np.shape(scores[name]) != subset[name].shape:
             raise ValueError(

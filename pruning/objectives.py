@@ -15,9 +15,9 @@ allowance in percentage points (``MaxDrop(1.0)`` = at most one point below the r
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, cast
 
 from pruning._checks import is_real, number_field
 
@@ -33,13 +33,13 @@ class CostBreakdown:
 
     cycles: float
     energy_pj: float
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, float] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, float]:
         return {"cycles": self.cycles, "energy_pj": self.energy_pj, **dict(self.extra)}
 
 
-def as_cost(value: Any) -> dict[str, Any]:
+def as_cost(value: object) -> dict[str, float]:
     """A fresh ``dict`` of floats from a cost callable's result: ``cycles`` and ``energy_pj`` (finite,
     >= 0) and any further fields (finite numbers)."""
     if isinstance(value, CostBreakdown):
@@ -71,15 +71,19 @@ def as_cost(value: Any) -> dict[str, Any]:
 # -------------------------------------------------------------------------------- objectives
 
 
+#: What the search calls an objective: ``(cost, reference) -> float`` to minimise.
+ObjectiveFn = Callable[[Mapping[str, float], Mapping[str, float]], float]
+
+
 class Objective(Protocol):
     """``objective(cost, reference) -> float`` to minimise; ``reference`` is the dense model's cost."""
 
     name: str
 
-    def __call__(self, cost: Mapping[str, Any], reference: Mapping[str, Any]) -> float: ...
+    def __call__(self, cost: Mapping[str, float], reference: Mapping[str, float]) -> float: ...
 
 
-def _metric(cost: Mapping[str, Any], key: str) -> float:
+def _metric(cost: Mapping[str, float], key: str) -> float:
     if key == "cycles":
         return float(cost["cycles"])
     if key == "energy":
@@ -105,7 +109,7 @@ class Metric:
     def name(self) -> str:
         return self.key
 
-    def __call__(self, cost: Mapping[str, Any], reference: Mapping[str, Any]) -> float:
+    def __call__(self, cost: Mapping[str, float], reference: Mapping[str, float]) -> float:
         return _metric(cost, self.key)
 
 
@@ -132,7 +136,7 @@ class Weighted:
     def name(self) -> str:
         return "weighted(" + ",".join(f"{k}={w:g}" for k, w in self.weights.items()) + ")"
 
-    def __call__(self, cost: Mapping[str, Any], reference: Mapping[str, Any]) -> float:
+    def __call__(self, cost: Mapping[str, float], reference: Mapping[str, float]) -> float:
         total = 0.0
         for key, w in self.weights.items():
             ref = _metric(reference, key)
@@ -151,7 +155,7 @@ def weighted(**weights: float) -> Weighted:
 OBJECTIVES = ("cycles", "energy", "edp")
 
 
-def make_objective(spec: Any) -> Any:
+def make_objective(spec: object) -> ObjectiveFn:
     """An objective from ``"cycles"``, ``"energy"``, ``"edp"``, a mapping of weights, or a callable."""
     if isinstance(spec, str):
         if spec not in OBJECTIVES:
@@ -160,18 +164,18 @@ def make_objective(spec: Any) -> Any:
     if isinstance(spec, Mapping):
         return Weighted(spec)
     if callable(spec):
-        return spec
+        return cast(ObjectiveFn, spec)
     raise ValueError(f"objective must be one of {OBJECTIVES}, a weights mapping or a callable, got {spec!r}")
 
 
-def objective_name(objective: Any) -> str:
+def objective_name(objective: object) -> str:
     return getattr(objective, "name", None) or getattr(objective, "__name__", None) or repr(objective)
 
 
 # ------------------------------------------------------------------------------- constraints
 
 
-def check_accuracy(value: Any, where: str) -> float:
+def check_accuracy(value: object, where: str) -> float:
     """A finite accuracy fraction in [0, 1]; anything else is an error naming ``where`` and the value."""
     if not is_real(value) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{where} must return an accuracy fraction in [0, 1], got {value!r}")
@@ -225,7 +229,7 @@ Constraint = MinAccuracy | MaxDrop
 ACCURACY_TOLERANCE = 1e-9
 
 
-def check_constraint(constraint: Any) -> Any:
+def check_constraint(constraint: object) -> Constraint:
     if not isinstance(constraint, (MinAccuracy, MaxDrop)):
         raise ValueError(f"constraint must be MinAccuracy(value) or MaxDrop(points), got {constraint!r}")
     return constraint
@@ -235,6 +239,7 @@ __all__ = [
     "CostBreakdown",
     "as_cost",
     "Objective",
+    "ObjectiveFn",
     "Metric",
     "Weighted",
     "weighted",

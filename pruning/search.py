@@ -12,20 +12,21 @@ result's best is the feasible record with the lowest objective. Same inputs and 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from pruning._checks import is_int
 from pruning.candidates import SearchSpace
-from pruning.objectives import check_constraint, make_objective, objective_name
+from pruning.masks import Masks
+from pruning.objectives import Constraint, ObjectiveFn, check_constraint, make_objective, objective_name
 from pruning.search_evaluation import BudgetExhausted, Evaluator
 from pruning.search_records import CandidateRecord, SearchResult, pareto_front, select_best
-from pruning.search_strategies import Evolutionary, Greedy, Uniform, make_strategy
+from pruning.search_strategies import Evolutionary, Greedy, Strategy, Uniform, make_strategy
 from workloads.network import Network
 
 
-def _check_space(space: Any, network: Network, weights: Mapping[str, Any]) -> SearchSpace:
+def _check_space(space: object, network: Network, weights: Mapping[str, ArrayLike]) -> SearchSpace:
     if space is None:
         return SearchSpace(network, weights)
     if not isinstance(space, SearchSpace):
@@ -41,7 +42,8 @@ def _check_space(space: Any, network: Network, weights: Mapping[str, Any]) -> Se
 
 
 def _check_arguments(
-    network: Any, weights: Any, cost: Any, accuracy: Any, seed: Any, max_evaluations: Any, progress: Any
+    network: object, weights: object, cost: object, accuracy: object, seed: object, max_evaluations: object,
+    progress: object,
 ) -> None:
     if not isinstance(network, Network):
         raise ValueError(f"search_masks: network must be a workloads Network, got {type(network).__name__}")
@@ -60,17 +62,17 @@ def _check_arguments(
 
 def search_masks(
     network: Network,
-    weights: Mapping[str, Any],
+    weights: Mapping[str, ArrayLike],
     *,
-    cost: Callable[[Any], Any],
-    accuracy: Callable[[Any], float],
-    constraint: Any,
-    strategy: Any = "greedy",
-    objective: Any = "edp",
+    cost: Callable[[Masks], object],
+    accuracy: Callable[[Masks], float],
+    constraint: Constraint,
+    strategy: str | Strategy = "greedy",
+    objective: str | Mapping[str, float] | ObjectiveFn = "edp",
     seed: int = 0,
     space: SearchSpace | None = None,
     max_evaluations: int | None = None,
-    progress: Callable[[dict[str, Any]], Any] | None = None,
+    progress: Callable[[dict[str, object]], object] | None = None,
 ) -> SearchResult:
     """Search per-layer pruning plans of ``network`` minimising ``objective`` under ``constraint``.
 

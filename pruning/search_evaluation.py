@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from pruning._checks import is_real
 from pruning.candidates import Plan, SearchSpace
-from pruning.objectives import ACCURACY_TOLERANCE, as_cost, check_accuracy, objective_name
+from pruning.masks import Masks
+from pruning.objectives import (ACCURACY_TOLERANCE, Constraint, ObjectiveFn, as_cost, check_accuracy,
+                                objective_name)
 from pruning.search_records import LAYER_FIELD_SUFFIXES, RECORD_FIELDS, CandidateRecord, format_plan, select_best
 
 
@@ -24,7 +25,7 @@ class BudgetExhausted(Exception):
     """Raised by :meth:`Evaluator.evaluate` when a new plan would exceed ``max_evaluations``."""
 
 
-def _checked_cost(value: Any) -> dict[str, float]:
+def _checked_cost(value: object) -> dict[str, float]:
     cost = as_cost(value)
     for key in cost:
         if key in RECORD_FIELDS or key.endswith(LAYER_FIELD_SUFFIXES):
@@ -39,12 +40,12 @@ class Evaluator:
         self,
         space: SearchSpace,
         *,
-        cost: Callable[[Any], Any],
-        accuracy: Callable[[Any], Any],
-        objective: Callable[[Mapping[str, Any], Mapping[str, Any]], float],
-        constraint: Any,
+        cost: Callable[[Masks], object],
+        accuracy: Callable[[Masks], object],
+        objective: ObjectiveFn,
+        constraint: Constraint,
         max_evaluations: int | None = None,
-        progress: Callable[[dict[str, Any]], Any] | None = None,
+        progress: Callable[[dict[str, object]], object] | None = None,
     ) -> None:
         self.space = space
         self._cost = cost
@@ -101,7 +102,7 @@ class Evaluator:
 
     # ------------------------------------------------------------------ progress
 
-    def emit(self, event: str, **fields: Any) -> None:
+    def emit(self, event: str, **fields: object) -> None:
         """Tell the progress callable (if any) about ``event``; the library itself never prints."""
         if self._progress is None:
             return
@@ -115,7 +116,7 @@ class Evaluator:
 
     # ------------------------------------------------------------------ internals
 
-    def _measure(self, masks: Any) -> tuple[float, dict[str, float]]:
+    def _measure(self, masks: Masks) -> tuple[float, dict[str, float]]:
         key = masks.content_hash()
         if key not in self._by_masks:
             accuracy = check_accuracy(self._accuracy(masks), "accuracy")
@@ -125,6 +126,8 @@ class Evaluator:
         return accuracy, dict(cost)
 
     def _score(self, cost: Mapping[str, float], plan: Plan) -> float:
+        if self.reference is None:
+            raise RuntimeError("Evaluator: evaluate_dense must run before any plan is scored")
         value = self._objective(cost, self.reference)
         if not is_real(value) or not math.isfinite(float(value)):
             raise ValueError(
@@ -133,7 +136,7 @@ class Evaluator:
             )
         return float(value)
 
-    def _record(self, plan: Plan, accuracy: float, cost: dict[str, float], masks: Any) -> CandidateRecord:
+    def _record(self, plan: Plan, accuracy: float, cost: dict[str, float], masks: Masks) -> CandidateRecord:
         record = CandidateRecord(
             index=len(self.records),
             layers=self.space.layers,

@@ -10,9 +10,10 @@ result says ``feasible=False``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar, Union
 
 from pruning._checks import number_field
 from pruning.candidates import Plan
@@ -24,6 +25,10 @@ RECORD_FIELDS = (
     "strategy", "seed", "best",
 )  # fmt: skip
 LAYER_FIELD_SUFFIXES = (".granularity", ".sparsity")
+
+#: One flat row per candidate (`CandidateRecord.to_record`): numbers, flags and labels.
+Record = dict[str, Union[str, float, bool]]
+R = TypeVar("R")
 
 
 def format_plan(layers: Iterable[str], plan: Plan) -> str:
@@ -57,11 +62,11 @@ class CandidateRecord:
     def edp(self) -> float:
         return self.cost["cycles"] * self.cost["energy_pj"]
 
-    def genes(self) -> dict[str, dict[str, Any]]:
+    def genes(self) -> dict[str, dict[str, str | float]]:
         return {name: {"granularity": label, "sparsity": s} for name, (label, s) in zip(self.layers, self.plan)}
 
-    def to_record(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
+    def to_record(self) -> Record:
+        row: Record = {
             "index": self.index,
             "plan": format_plan(self.layers, self.plan),
             "density": self.density,
@@ -77,7 +82,7 @@ class CandidateRecord:
             row[f"{name}.sparsity"] = sparsity
         return row
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "index": self.index,
             "plan": [[label, sparsity] for label, sparsity in self.plan],
@@ -137,14 +142,14 @@ class SearchResult:
     def evaluations(self) -> int:
         return len(self.candidates)
 
-    def to_records(self) -> list[dict[str, Any]]:
+    def to_records(self) -> list[Record]:
         """One flat row per candidate, tagged with the strategy and seed so runs concatenate."""
         return [
             {"strategy": self.strategy, "seed": self.seed, "best": c.index == self.best_index, **c.to_record()}
             for c in self.candidates
         ]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Everything but the mask arrays (rebuild them from ``best.plan``), as JSON-serialisable values."""
         return {
             "strategy": self.strategy,
@@ -161,26 +166,44 @@ class SearchResult:
         }
 
 
-def pareto_front(records: Iterable[Any], x: str = "edp", y: str = "accuracy") -> list[Any]:
-    """The records no other record beats on both lower ``x`` and higher ``y``, sorted by ascending ``x``.
+def pareto_front(
+    records: Iterable[R],
+    x: str = "edp",
+    y: str = "accuracy",
+    *,
+    minimise: tuple[bool, bool] = (True, False),
+    skip_missing: bool = False,
+) -> list[R]:
+    """The records no other record beats on both ``x`` and ``y``, sorted by ascending ``x``.
 
-    ``records`` are :class:`CandidateRecord` objects or flat dicts (``to_records`` rows); the same
-    objects come back. Of records with equal ``(x, y)`` only the first is kept.
+    ``minimise`` says which way is better on each axis (default: lower ``x``, higher ``y``).
+    ``records`` are :class:`CandidateRecord` objects or flat dicts (``to_records`` rows, tidy-frame
+    rows); the same objects come back. Of records with equal ``(x, y)`` only the first is kept. A
+    missing or non-numeric field is an error, unless ``skip_missing`` leaves out records whose
+    ``x`` or ``y`` is missing or None.
     """
     items = list(records)
-    rows = [item.to_record() if isinstance(item, CandidateRecord) else item for item in items]
-    for position, row in enumerate(rows):
+    rows: list[Mapping[str, object]] = []
+    for position, item in enumerate(items):
+        row = item.to_record() if isinstance(item, CandidateRecord) else item
         if not isinstance(row, Mapping):
             raise ValueError(f"pareto_front: record {position} must be a CandidateRecord or a mapping, got {row!r}")
-    where = [f"pareto_front: record {i}" for i in range(len(rows))]
-    points = [(number_field(where[i], row, x), number_field(where[i], row, y), i) for i, row in enumerate(rows)]
-    front, best_y = [], float("-inf")
-    # Ascending x, then descending y: a point is on the front iff it beats every y seen before it.
-    for px, py, i in sorted(points, key=lambda p: (p[0], -p[1], p[2])):
-        if py > best_y:
-            front.append(items[i])
+        rows.append(row)
+    sign_x, sign_y = (1.0 if minimise[0] else -1.0), (1.0 if minimise[1] else -1.0)
+    points = [
+        (sign_x * number_field(f"pareto_front: record {i}", row, x),
+         sign_y * number_field(f"pareto_front: record {i}", row, y), i)
+        for i, row in enumerate(rows)
+        if not skip_missing or (row.get(x) is not None and row.get(y) is not None)
+    ]  # fmt: skip
+    front, best_y = [], math.inf
+    # Best x first, then best y: a point is on the front iff it beats every y seen before it.
+    for _, py, i in sorted(points):
+        if py < best_y:
+            front.append(i)
             best_y = py
-    return front
+    # The front's x values are strictly monotonic in sweep order: reverse it when x was maximised.
+    return [items[i] for i in (front if minimise[0] else front[::-1])]
 
 
 __all__ = [

@@ -12,7 +12,7 @@ nothing, because the best candidate is chosen over every record whoever proposed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -20,6 +20,15 @@ from pruning._checks import check_fraction, check_int, is_real
 from pruning.candidates import DENSE, Gene, Plan, SearchSpace
 from pruning.search_evaluation import Evaluator
 from pruning.search_records import CandidateRecord
+
+
+class Strategy(Protocol):
+    """What ``search_masks`` runs: a named proposer of plans (see the module doc)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def run(self, evaluator: Evaluator, rng: np.random.Generator) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -192,7 +201,12 @@ class Evolutionary:
             genes.append(pruned[rng.integers(len(pruned))] if rng.random() < 0.5 else DENSE)
         return tuple(genes)
 
-    def _select(self, population: list[CandidateRecord], fitness: list[Any], rng: np.random.Generator) -> Any:
+    def _select(
+        self,
+        population: list[CandidateRecord],
+        fitness: list[tuple[int, float, int]],
+        rng: np.random.Generator,
+    ) -> CandidateRecord:
         entrants = rng.integers(len(population), size=self.tournament)
         winner = min(entrants.tolist(), key=lambda i: (fitness[i], i))
         return population[winner]
@@ -216,7 +230,7 @@ class Evolutionary:
 STRATEGIES: dict[str, type] = {"uniform": Uniform, "greedy": Greedy, "evolutionary": Evolutionary}
 
 
-def make_strategy(spec: Any) -> Any:
+def make_strategy(spec: object) -> Strategy:
     """A strategy from its name (with default settings) or a configured instance (``Greedy(max_steps=5)``).
 
     Any object with a str ``name`` and a ``run(evaluator, rng)`` method is accepted as a strategy.
@@ -228,8 +242,8 @@ def make_strategy(spec: Any) -> Any:
     if isinstance(spec, type):
         raise ValueError(f"strategy must be an instance, e.g. {spec.__name__}(), got the class {spec!r}")
     if isinstance(getattr(spec, "name", None), str) and callable(getattr(spec, "run", None)):
-        return spec
+        return spec  # type: ignore[return-value]  # duck-typed: checked just above
     raise ValueError(f"strategy must be one of {list(STRATEGIES)} or a strategy object, got {spec!r}")
 
 
-__all__ = ["Uniform", "Greedy", "Evolutionary", "STRATEGIES", "make_strategy", "greedy_proposals"]
+__all__ = ["Strategy", "Uniform", "Greedy", "Evolutionary", "STRATEGIES", "make_strategy", "greedy_proposals"]

@@ -7,7 +7,6 @@ Axis labels come from column names via `axis_label` so units are stated once, in
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -15,6 +14,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from pruning.search_records import pareto_front
 from reports.frames import column
 
 __all__ = [
@@ -70,21 +70,6 @@ def _figure() -> tuple[Figure, Any]:
 
 
 # ---- Pareto -----------------------------------------------------------------------------
-def pareto_front(frame: Frame, x: str, y: str, *, minimise: tuple[bool, bool] = (True, True)) -> list[dict]:
-    """Rows not dominated in (`x`, `y`), sorted by `x`. A row is dominated if another is at least
-    as good in both and better in one. Rows with missing values are ignored."""
-    sign = (1.0 if minimise[0] else -1.0, 1.0 if minimise[1] else -1.0)
-    rows = [dict(r) for r in frame if r.get(x) is not None and r.get(y) is not None]
-    rows.sort(key=lambda r: (sign[0] * r[x], sign[1] * r[y]))
-    front, best = [], math.inf
-    for row in rows:  # sweep in order of x; keep a row iff it strictly improves y
-        value = sign[1] * row[y]
-        if value < best:
-            front.append(row)
-            best = value
-    return sorted(front, key=lambda r: r[x])
-
-
 def pareto(frame: Frame, x: str, y: str, *, minimise: tuple[bool, bool] = (True, True),
            group: str | None = None, title: str | None = None) -> Figure:
     """All points (grey, or coloured by `group`) with their Pareto front drawn as a line."""
@@ -97,7 +82,7 @@ def pareto(frame: Frame, x: str, y: str, *, minimise: tuple[bool, bool] = (True,
             ax.scatter(xs[mask], ys[mask], s=10, alpha=0.7, label=f"{group}={value}")
     else:
         ax.scatter(xs, ys, s=8, color="0.6", alpha=0.7, label="design points")
-    front = pareto_front(frame, x, y, minimise=minimise)
+    front = pareto_front(frame, x, y, minimise=minimise, skip_missing=True)
     ax.plot([r[x] for r in front], [r[y] for r in front], color="C3", marker="o", markersize=4,
             drawstyle="steps-post" if minimise == (True, True) else "default", label="Pareto front")
     ax.set_xlabel(axis_label(x))

@@ -16,16 +16,17 @@ import hashlib
 import sys
 
 from accelsim import list_presets, simulate
-from pruning import prune
+from accelsim.dse.plans import plan_masks
 from workloads import get_network, list_networks
 from workloads.models import init_weights
 
 SMALL = ("lenet5", "mlp", "resnet18", "mobilenet_v2")
+# Design-point plans: layers a block or N:M group cannot tile stay dense (`plan_masks`).
 SPARSE_PLANS = (
-    ("unstructured", {"granularity": "unstructured"}),
-    ("block4x4", {"granularity": "block", "block_shape": (4, 4)}),
+    ("unstructured", {"granularity": "unstructured", "amount": 0.6}),
+    ("block4x4", {"granularity": "block", "amount": 0.6, "block_shape": [4, 4]}),
     ("nm2:4", {"granularity": "nm", "n": 2, "m": 4}),
-    ("channel", {"granularity": "channel"}),
+    ("channel", {"granularity": "channel", "amount": 0.6}),
 )
 
 
@@ -46,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name} {preset} {mode} dense {_digest(report.to_json())}")
     network = get_network("resnet18", input_hw=64)
     weights = init_weights(network, seed=0)
-    for label, kwargs in SPARSE_PLANS:
-        masks = prune(network, weights, amount=0.6, **kwargs)
+    for label, plan in SPARSE_PLANS:
+        masks = plan_masks(network, weights, plan)
         for preset in ("sparse_edge_16x16", "nm_tensor_32x32", "scalesim_32x32"):
             for mode in ("analytical", "event"):
                 report = simulate(network, preset, mode=mode, masks=masks)

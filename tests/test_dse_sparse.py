@@ -12,12 +12,12 @@ import pytest
 from accelsim import load_hardware
 from accelsim.cli.main import main
 from accelsim.dse import RECORD_COLUMNS, Point, Store, evaluate, explore, process_pool, serial
-from accelsim.dse.plans import PLAN_GRANULARITIES, PlanError, check_plan, plan_columns, plan_masks, prunable_layers
+from accelsim.dse.plans import PlanError, check_plan, plan_columns, plan_masks, prunable_layers
 from accelsim.timing.report import SPEEDUP_LOSSES
 from accelsim.timing.simulate import simulate
 from pruning import prune
-from pruning.granularity import GRANULARITY_KINDS
 from workloads.models import init_weights
+from workloads.sparsity import NM, Block, Unstructured, from_fields
 from workloads.zoo import get_network
 
 SPARSE_COLUMNS = ("density", "dense_cycles", "ideal_speedup", "achieved_speedup",
@@ -25,10 +25,6 @@ SPARSE_COLUMNS = ("density", "dense_cycles", "ideal_speedup", "achieved_speedup"
 
 
 # ---- plans --------------------------------------------------------------------------------
-def test_plan_granularities_are_prunings_kinds():
-    assert set(PLAN_GRANULARITIES) == set(GRANULARITY_KINDS)
-
-
 def test_plans_are_canonical_with_defaults_filled_in():
     assert check_plan({"granularity": "block", "amount": 0.5, "block_shape": (4, 4)}) == {
         "granularity": "block", "amount": 0.5, "block_shape": [4, 4], "scope": "local", "seed": 0, "compact": True}
@@ -74,9 +70,9 @@ def test_dense_point_keys_are_unchanged():
 
 def test_prunable_layers_leave_untiled_layers_out():
     net = get_network("lenet5")  # weights (6,25) (16,150) (120,400) (84,120) (10,84)
-    assert prunable_layers(net, "block", block_shape=(2, 2)) == ["conv2", "fc1", "fc2", "fc3"]
-    assert prunable_layers(net, "nm", m=4) == ["fc1", "fc2", "fc3"]
-    assert prunable_layers(net, "unstructured") == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    assert prunable_layers(net, Block((2, 2))) == ["conv2", "fc1", "fc2", "fc3"]
+    assert prunable_layers(net, NM(2, 4)) == ["fc1", "fc2", "fc3"]
+    assert prunable_layers(net, Unstructured()) == ["conv1", "conv2", "fc1", "fc2", "fc3"]
     with pytest.raises(PlanError, match=r"pruning.block_shape: \[7, 7\] fits no weighted layer of 'lenet5'"):
         plan_masks(net, init_weights(net, seed=0), {"granularity": "block", "amount": 0.5, "block_shape": [7, 7]})
 
@@ -86,8 +82,11 @@ def _direct(network_name, params, preset, plan, eligible):
     """The same point by hand: seeded weights, `pruning.prune`, `simulate` with masks."""
     network = get_network(network_name, **params)
     weights = init_weights(network, seed=plan.get("seed", 0))
-    kwargs = {k: v for k, v in plan.items() if k != "seed"}
-    masks = prune(network, weights, layers=eligible(network), **{"amount": None, **kwargs})
+    shape = {k: plan[k] for k in ("block_shape", "n", "m") if k in plan}
+    kwargs = {k: v for k, v in plan.items() if k not in ("seed", "granularity", *shape)}
+    granularity = from_fields(plan["granularity"], **shape)
+    kwargs.setdefault("amount", None)
+    masks = prune(network, weights, layers=eligible(network), granularity=granularity, **kwargs)
     return simulate(network, preset, mode="analytical", masks=masks), masks
 
 

@@ -38,7 +38,7 @@ def _reference(enc, X, groups):
         return ref.csr_spmm(enc.indptr, enc.indices, enc.data, X, rpg, k)
     if isinstance(enc, F.BSR):
         return ref.bsr_spmm(enc.indptr, enc.indices, enc.blocks, X, rpg, k)
-    if isinstance(enc, F.NM):
+    if isinstance(enc, F.NMFormat):
         return ref.nm_spmm(enc.values, enc.offsets, enc.n, enc.m, X, rpg, k)
     return ref.bitmap_spmm(enc.bitmap, enc.values, X, rpg, k)
 

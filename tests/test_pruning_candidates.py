@@ -5,8 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pruning import DENSE, NM, Block, Channel, Masks, Option, SearchSpace, Unstructured
-from pruning.candidates import granularity_label
+from pruning import DENSE, NM, Block, Channel, LayerOption, Masks, Option, SearchSpace, Unstructured
 from pruning_networks import small_residual
 from workloads.models import init_weights, lenet_network
 
@@ -30,7 +29,7 @@ def residual():
 
 
 def test_labels_are_short_and_stable():
-    labels = [granularity_label(g) for g in (Unstructured(), Channel(), Block((4, 2)), NM(2, 4))]
+    labels = [g.label for g in (Unstructured(), Channel(), Block((4, 2)), NM(2, 4))]
     assert labels == ["unstructured", "channel", "block4x2", "nm2:4"]
 
 
@@ -38,7 +37,7 @@ def test_option_levels_come_from_the_ladder_except_nm():
     assert Option.make("unstructured", (0.2, 0.5)).levels == (0.2, 0.5)
     assert Option.make(NM(1, 4), (0.2, 0.5)).levels == (0.75,)
     option = Option.make(Block((2, 2)), (0.3,))
-    assert option.override(0.3) == {"granularity": "block", "block_shape": (2, 2), "amount": 0.3}
+    assert option.layer_option(0.3) == LayerOption(structure=Block((2, 2)), amount=0.3)
     assert Option.make(option) is option
 
 

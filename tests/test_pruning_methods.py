@@ -262,7 +262,7 @@ def test_prune_bad_inputs_named(mlp):
 
 
 def test_plan_resolves_defaults_plus_overrides(mlp):
-    plans = plan_layers(mlp, amount=0.3, granularity="block", block_shape=(2, 4), overrides={"fc3": {"amount": 2}})
+    plans = plan_layers(mlp, amount=0.3, granularity=Block((2, 4)), overrides={"fc3": {"amount": 2}})
     assert plans["fc1"].granularity == Block((2, 4)) and plans["fc1"].amount == 0.3
     assert plans["fc3"].amount == 2 and plans["fc3"].overridden and not plans["fc1"].overridden
     nm = plan_layers(mlp, amount=0.3, granularity=NM(2, 4))
@@ -279,6 +279,6 @@ def test_prune_random_is_seeded(mlp):
 
 def test_conv_block_prune_on_gemm_view():
     net = Network.sequential("c", [Conv2d("conv", 4, 8, 3, 6), Linear("fc", 8 * 16, 2)])
-    masks = prune(net, _weights(net), amount=0.5, granularity="block", block_shape=(4, 9), layers=["conv"])
+    masks = prune(net, _weights(net), amount=0.5, granularity=Block((4, 9)), layers=["conv"])
     view = masks["conv"].reshape(2, 4, 4, 9).swapaxes(1, 2).reshape(8, 36)
     assert masks.density_of("conv") == 0.5 and (view.all(axis=1) | ~view.any(axis=1)).all()

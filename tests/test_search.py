@@ -26,7 +26,7 @@ from pruning import (
     pareto_front,
     search_masks,
 )
-from pruning.candidates import granularity_label, parse_granularity_label
+from pruning.candidates import parse_granularity_label
 from pruning.granularity import NM, Block, Channel, Unstructured
 from pruning.search_strategies import _fitness, greedy_proposals
 from pruning_networks import small_residual
@@ -230,7 +230,7 @@ def test_evolutionary_improves_on_its_first_population(mlp, seed):
 
 @pytest.mark.parametrize("gran", [Unstructured(), Channel(), Block((4, 4)), Block((1, 16)), NM(2, 4), NM(1, 8)])
 def test_granularity_labels_parse_back(gran):
-    assert parse_granularity_label(granularity_label(gran)) == gran
+    assert parse_granularity_label(gran.label) == gran
 
 
 @pytest.mark.parametrize("label", ["block4", "blockx4", "nm2", "nm2/4", "Channel", "", None, "block4x4 "])

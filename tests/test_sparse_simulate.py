@@ -200,7 +200,7 @@ def test_compressed_bytes_moved_equal_format_storage(fmt, extra):
     w = rng.standard_normal(layer.weight_shape).astype(np.float32)
     if fmt == "nm":
         from pruning import prune
-        mask = prune(_one_layer(layer), {"conv": w}, amount=0.5, granularity="nm", n=2, m=4)["conv"]
+        mask = prune(_one_layer(layer), {"conv": w}, amount=0.5, granularity="nm2:4")["conv"]
     else:
         mask = rng.random(layer.weight_shape) < 0.3
     dense = simulate(_one_layer(layer), hardware, mode="analytical")
@@ -222,8 +222,8 @@ def test_nm_hardware_speeds_up_nm_masks_and_falls_back_otherwise():
     hardware = load_hardware("nm_tensor_32x32")
     w = np.random.default_rng(0).standard_normal(layer.weight_shape).astype(np.float32)
     dense = simulate(net, hardware, mode="analytical")
-    nm = simulate(net, hardware, mode="analytical", masks=prune(net, {"fc": w}, amount=0.5, granularity="nm", n=2, m=4),
-                  baseline=dense)
+    nm_masks = prune(net, {"fc": w}, amount=0.5, granularity="nm2:4")
+    nm = simulate(net, hardware, mode="analytical", masks=nm_masks, baseline=dense)
     assert nm.layer("fc").sparse.fallback is None and nm.layer("fc").sparse.skipping
     assert 1.6 < nm.achieved_speedup <= nm.ideal_speedup == 2.0
     unstructured = np.random.default_rng(1).random(layer.weight_shape) < 0.5

@@ -18,7 +18,10 @@ from typing import Any
 
 import yaml
 
+from workloads.sparsity import NM, Block, Dense, Structure, Unstructured
+
 from accelsim.arch import strict_yaml
+from accelsim.arch.dataflow import DATAFLOWS, OPERANDS
 
 __all__ = [
     "HardwareError", "PEArray", "Buffer", "Buffers", "DRAM", "Datatypes", "PowerPolicy", "Power",
@@ -26,10 +29,8 @@ __all__ = [
     "SparseOperand", "Sparsity", "SPARSE_MODES", "SPARSE_FORMATS",
 ]
 
-DATAFLOWS = ("ws", "os", "is")
 DATATYPE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "fp16": 2, "bf16": 2, "fp32": 4}
 POLICIES = ("never", "gate_after")
-OPERANDS = ("ifmap", "filter", "ofmap")
 _BUFFER_NAMES = {"ifmap": "ifmap_sram", "filter": "filter_sram", "ofmap": "ofmap_sram"}
 SPARSE_MODES = ("none", "gating", "skipping")
 SPARSE_FORMATS = ("dense", "csr", "bitmap", "bsr", "nm")
@@ -299,15 +300,21 @@ class SparseOperand:
             raise _StyleError(f"format nm is structured skipping hardware; it needs mode skipping, got {self.mode!r}")
 
     @property
-    def format_spec(self):
-        """The spec `accelsim.sparse.formats.encode` takes (``None`` for dense)."""
-        if self.format == "dense":
-            return None
+    def structure(self) -> Structure:
+        """The sparsity structure the format stores: none (dense), any (csr, bitmap), blocks or N:M."""
         if self.format == "bsr":
-            return ("bsr", tuple(self.block))
+            return Block(tuple(self.block))
         if self.format == "nm":
-            return ("nm", self.n, self.m)
-        return self.format
+            return NM(self.n, self.m)
+        return Dense() if self.format == "dense" else Unstructured()
+
+    @property
+    def format_spec(self) -> str | Block | NM | None:
+        """The spec `accelsim.sparse.formats.encode` takes (``None`` for dense)."""
+        structure = self.structure
+        if isinstance(structure, (Block, NM)):
+            return structure
+        return None if isinstance(structure, Dense) else self.format
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ A plan is plain data, the arguments of one `pruning.prune` call on seeded stand-
     {granularity: channel, amount: 0.3, scope: global, seed: 1}
     {granularity: channel, amount: 0.3, compact: false}      # keep layers at their specified size
 
-`granularity` takes `pruning`'s kinds. `amount` follows `pruning.prune` (a float is a fraction in
+`granularity` takes the sparsity kinds pruning makes (`workloads.sparsity.PRUNED_KINDS`); `plan_structure`
+gives the typed structure a plan names. `amount` follows `pruning.prune` (a float is a fraction in
 [0, 1], an int a count of units). `seed` seeds `workloads.models.init_weights` (He-initialised
 weights: magnitude pruning of those is the usual stand-in for trained weights at zoo scale).
 `compact` (default true) lets layers whose masks empty whole channels run without them
@@ -16,7 +17,7 @@ weights: magnitude pruning of those is the usual stand-in for trained weights at
 makes of the masks alone. `check_plan` fills in the defaults, so plans that mean the same hash
 the same.
 
-`plan_masks` prunes only the layers the granularity can tile (`prunable_layers`): a block shape
+`plan_masks` prunes only the layers the structure can tile (`prunable_layers`): a block shape
 or an N:M group that does not divide a layer's GEMM view leaves that layer dense, as sparse
 hardware would run it. `pruning` is imported lazily: validating a plan does not load it.
 """
@@ -26,19 +27,21 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-__all__ = ["PlanError", "PLAN_FIELDS", "PLAN_GRANULARITIES", "PLAN_SCOPES", "PLAN_COLUMNS", "check_plan",
-           "check_plan_fits", "prunable_layers", "plan_masks", "plan_columns"]
+from workloads.network import Network
+from workloads.sparsity import NM, PARAMETERS, PRUNED_KINDS, Structure, from_fields
 
-#: `pruning.granularity.GRANULARITY_KINDS` (a test keeps the two equal).
-PLAN_GRANULARITIES = ("unstructured", "block", "nm", "channel")
+__all__ = ["PlanError", "PLAN_FIELDS", "PLAN_GRANULARITIES", "PLAN_SCOPES", "PLAN_COLUMNS", "check_plan",
+           "check_plan_fits", "plan_structure", "prunable_layers", "plan_masks", "plan_columns"]
+
+PLAN_GRANULARITIES = PRUNED_KINDS
 PLAN_SCOPES = ("local", "global")
 PLAN_FIELDS = ("granularity", "amount", "block_shape", "n", "m", "scope", "seed", "compact")
 #: The flat record columns of a plan (`plan_columns`), in this order.
 PLAN_COLUMNS = tuple(f"pruning.{name}" for name in PLAN_FIELDS)
 _DEFAULTS = {"scope": "local", "seed": 0, "compact": True}
-# Which granularity takes which parameter: given for another granularity, a field is an error.
-_TAKES = {"unstructured": {"amount"}, "block": {"amount", "block_shape"}, "nm": {"n", "m"},
-          "channel": {"amount"}}
+# Which granularity takes which field: given for another granularity, a field is an error. N:M
+# takes no amount: its pattern fixes the density.
+_TAKES = {kind: {*PARAMETERS[kind], *(() if kind == "nm" else ("amount",))} for kind in PLAN_GRANULARITIES}
 
 
 class PlanError(ValueError):
@@ -107,25 +110,31 @@ def check_plan(plan: Any) -> dict[str, Any] | None:
     return out
 
 
-def prunable_layers(network, granularity: str, *, block_shape=None, m: int | None = None) -> list[str]:
-    """The weighted layers of `network` that `granularity` can prune: all of them, except that a
-    block shape must tile a layer's GEMM view (out, in*kh*kw) and N:M's `m` divide its reduction."""
+def plan_structure(plan: Mapping[str, Any]) -> Structure:
+    """The sparsity structure a checked plan names (``{granularity: nm, n: 2, m: 4}`` -> ``NM(2, 4)``)."""
+    block_shape = plan.get("block_shape")
+    return from_fields(plan["granularity"], block_shape=None if block_shape is None else tuple(block_shape),
+                       n=plan.get("n"), m=plan.get("m"))
+
+
+def prunable_layers(network: Network, structure: Structure) -> list[str]:
+    """The weighted layers of `network` that `structure` fits: all of them, except that a block
+    shape must tile a layer's GEMM view (out, in*kh*kw) and N:M's `m` divide its reduction."""
     out = []
     for layer in network.layers():
         shape = getattr(layer, "weight_shape", None)
         if shape is None:
             continue
-        rows, cols = shape[0], math.prod(shape[1:])
-        if granularity == "block" and (rows % block_shape[0] or cols % block_shape[1]):
-            continue
-        if granularity == "nm" and cols % m:
+        try:
+            structure.check_shape(layer.name, tuple(shape))
+        except ValueError:
             continue
         out.append(layer.name)
     return out
 
 
-def _plan_layers(network, plan: Mapping[str, Any]) -> list[str]:
-    layers = prunable_layers(network, plan["granularity"], block_shape=plan.get("block_shape"), m=plan.get("m"))
+def _plan_layers(network: Network, plan: Mapping[str, Any]) -> list[str]:
+    layers = prunable_layers(network, plan_structure(plan))
     if not layers:
         field = {"block": "block_shape", "nm": "m"}.get(plan["granularity"], "granularity")
         raise PlanError(field, f"{plan.get(field)!r} fits no weighted layer of {network.name!r}: "
@@ -133,28 +142,28 @@ def _plan_layers(network, plan: Mapping[str, Any]) -> list[str]:
     return layers
 
 
-def check_plan_fits(network, plan: Any) -> None:
+def check_plan_fits(network: Network, plan: Any) -> None:
     """Raise `PlanError` if a (valid) plan can prune no layer of `network`."""
     plan = check_plan(plan)
     if plan is not None:
         _plan_layers(network, plan)
 
 
-def plan_masks(network, weights: Mapping[str, Any], plan: Any, *, importance: Any = None):
+def plan_masks(network: Network, weights: Mapping[str, Any], plan: Any, *, importance: Any = None) -> Any:
     """`pruning.Masks` for every weighted layer of `network`: `plan` applied to `weights` (the
     layers `prunable_layers` leaves out stay dense). `importance` defaults to `pruning.prune`'s
     (L1 magnitude). The plan's `seed` is not used here: it is for making `weights`; nor is
     `compact`, which is for `simulate`."""
-    from pruning import prune
+    from pruning import as_granularity, prune
 
     plan = check_plan(plan)
     if plan is None:
         raise ValueError("plan_masks: no plan (None means dense: no masks)")
-    kwargs = {k: (tuple(v) if k == "block_shape" else v) for k, v in plan.items() if k not in ("seed", "compact")}
-    kwargs.setdefault("amount", None)  # N:M takes none, but `prune` wants the argument
-    if importance is not None:
-        kwargs["importance"] = importance
-    return prune(network, weights, layers=_plan_layers(network, plan), **kwargs)
+    structure = plan_structure(plan)
+    options = {} if importance is None else {"importance": importance}
+    amount = None if isinstance(structure, NM) else plan["amount"]
+    return prune(network, weights, amount=amount, granularity=as_granularity(structure), scope=plan["scope"],
+                 layers=_plan_layers(network, plan), **options)
 
 
 def plan_columns(plan: Mapping[str, Any] | None) -> dict[str, Any]:

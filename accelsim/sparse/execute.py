@@ -46,7 +46,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from accelsim.sparse import kernels
-from accelsim.sparse.formats import block_mask, check_mask, encode, gemm_view
+from accelsim.sparse.formats import FormatSpec, as_format, block_mask, check_mask, encode, gemm_view
 from workloads.layers import Add, Conv2d, LayerNorm, Linear, MatMul, Pool, Softmax
 
 __all__ = ["execute", "choose_format", "AUTO_DENSE_ABOVE", "AUTO_NM", "AUTO_BLOCKS", "LAYERNORM_EPS"]
@@ -98,19 +98,11 @@ def choose_format(mask: np.ndarray | None, *, groups: int = 1, layer: str | None
     return "csr"
 
 
-def _check_format(fmt, layer: str):
-    if fmt in ("dense", "csr", "bitmap"):
-        return fmt
-    if isinstance(fmt, (tuple, list)):
-        fmt = tuple(fmt)
-        if len(fmt) == 2 and fmt[0] == "bsr":
-            return ("bsr", tuple(fmt[1]) if isinstance(fmt[1], (tuple, list)) else fmt[1])
-        if len(fmt) == 3 and fmt[0] == "nm":
-            return fmt
-    raise ValueError(
-        f"layer {layer!r}: format must be 'dense', 'csr', 'bitmap', ('bsr', (br, bc)) or "
-        f"('nm', n, m), got {fmt!r}"
-    )
+def _check_format(fmt: object, layer: str) -> FormatSpec:
+    """``"dense"`` or a compressed format (`accelsim.sparse.formats.as_format`; lists are read as tuples)."""
+    if fmt == "dense":
+        return "dense"
+    return as_format(tuple(fmt) if isinstance(fmt, list) else fmt, layer=layer)
 
 
 # ----------------------------------------------------------------------------- preparation

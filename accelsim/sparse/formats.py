@@ -35,30 +35,61 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from typing import Union
+
 import numpy as np
+
+from workloads.sparsity import NM, Block, gemm_view
 
 INDEX_DTYPE = np.int32
 NM_INDEX_DTYPE = np.uint8
 
 __all__ = [
-    "CSR", "BSR", "NM", "Bitmap", "FORMAT_NAMES", "gemm_view", "check_mask",
+    "CSR", "BSR", "NMFormat", "Bitmap", "FORMAT_NAMES", "FormatSpec", "as_format", "gemm_view", "check_mask",
     "encode_csr", "encode_bsr", "encode_nm", "encode_bitmap", "encode", "block_mask",
     "stored_structure", "storage_breakdown_of",
 ]
 
 FORMAT_NAMES = ("dense", "csr", "bsr", "nm", "bitmap")
+#: A compressed format: ``"csr"`` or ``"bitmap"`` (any structure), or the structure a blocked or
+#: N:M format stores (``Block((br, bc))``, ``NM(n, m)``). See `as_format` for the tuple spelling.
+FormatSpec = Union[str, Block, NM]
+_EXPECTED = "'csr', 'bitmap', Block((br, bc)) / ('bsr', (br, bc)) or NM(n, m) / ('nm', n, m)"
 
 
 def _who(layer: str | None) -> str:
     return f"layer {layer!r}" if layer is not None else "weights"
 
 
-def gemm_view(array: np.ndarray, *, layer: str | None = None, what: str = "weights") -> np.ndarray:
-    """The 2-d ``(shape[0], prod(shape[1:]))`` view of a weight or mask (a copy only if needed)."""
-    array = np.asarray(array)
-    if array.ndim < 2:
-        raise ValueError(f"{_who(layer)}: {what} must have >= 2 dimensions, got shape {array.shape}")
-    return np.ascontiguousarray(array).reshape(array.shape[0], -1)
+def _check_nm_params(n: object, m: object, layer: str | None) -> NM:
+    for name, v in (("n", n), ("m", m)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{_who(layer)}: N:M {name} must be an int >= 1, got {v!r}")
+    if m > 256:  # type: ignore[operator]  # both checked ints above
+        raise ValueError(f"{_who(layer)}: N:M m={m} exceeds the 8-bit in-group offsets")
+    if n > m:  # type: ignore[operator]
+        raise ValueError(f"{_who(layer)}: N:M needs n <= m, got n={n} > m={m}")
+    return NM(int(n), int(m))  # type: ignore[call-overload]
+
+
+def as_format(fmt: object, *, layer: str | None = None) -> FormatSpec:
+    """``fmt`` as a `FormatSpec`; the tuples ``("bsr", (br, bc))`` and ``("nm", n, m)`` (the spelling
+    `accelsim.sparse.execute` takes) become ``Block`` and ``NM``. Errors name the layer and the value."""
+    if isinstance(fmt, str) and fmt in ("csr", "bitmap"):
+        return fmt
+    if isinstance(fmt, NM):
+        return _check_nm_params(fmt.n, fmt.m, layer)
+    if isinstance(fmt, Block):
+        return fmt
+    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
+        shape = tuple(fmt[1]) if isinstance(fmt[1], (tuple, list)) else fmt[1]
+        try:
+            return Block(shape)
+        except ValueError as exc:
+            raise ValueError(f"{_who(layer)}: {exc}") from None
+    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
+        return _check_nm_params(fmt[1], fmt[2], layer)
+    raise ValueError(f"{_who(layer)}: unknown format {fmt!r}; expected {_EXPECTED}")
 
 
 def check_mask(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = None) -> None:
@@ -208,7 +239,7 @@ class BSR(_Format):
 
 
 @dataclass(frozen=True, eq=False)
-class NM(_Format):
+class NMFormat(_Format):
     """N:M along the reduction (column) axis: every group of ``m`` consecutive columns keeps ``n``.
 
     ``values`` and ``offsets`` are (rows, cols/m*n): the kept values of group ``g`` sit at
@@ -286,28 +317,35 @@ def encode_csr(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = Non
     return CSR(shape, indptr.astype(INDEX_DTYPE), cols.astype(INDEX_DTYPE), np.ascontiguousarray(w2[m2]))
 
 
-def _check_block(block_shape, rows: int, cols: int, layer) -> tuple[int, int]:
-    if (not isinstance(block_shape, (tuple, list)) or len(block_shape) != 2
-            or any(isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1 for b in block_shape)):
-        raise ValueError(f"{_who(layer)}: block_shape must be a pair of ints >= 1, got {block_shape!r}")
-    br, bc = int(block_shape[0]), int(block_shape[1])
-    if rows % br or cols % bc:
-        raise ValueError(
-            f"{_who(layer)}: block_shape {(br, bc)} does not tile the GEMM view {(rows, cols)} of the weights"
-        )
-    return br, bc
+def _as_block(block_shape: object, layer: str | None) -> Block:
+    if isinstance(block_shape, Block):
+        return block_shape
+    try:
+        return Block(tuple(block_shape) if isinstance(block_shape, list) else block_shape)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValueError(f"{_who(layer)}: {exc}") from None
+
+
+def _tiling_block(block_shape: object, gemm_shape: tuple[int, int], layer: str | None) -> Block:
+    block = _as_block(block_shape, layer)
+    rows, cols = gemm_shape
+    if rows % block.rows or cols % block.cols:
+        # Worded as reports have always carried it (a layer's fallback reason).
+        raise ValueError(f"{_who(layer)}: block_shape {block.block_shape} does not tile the GEMM view "
+                         f"{(rows, cols)} of the weights")
+    return block
 
 
 def block_mask(mask: np.ndarray, block_shape, *, layer: str | None = None) -> np.ndarray:
     """(rows/br, cols/bc) bool grid: True where a block of the GEMM view keeps any weight."""
     m2 = gemm_view(mask, layer=layer, what="mask")
-    br, bc = _check_block(block_shape, *m2.shape, layer)
+    br, bc = _tiling_block(block_shape, m2.shape, layer).block_shape
     return m2.reshape(m2.shape[0] // br, br, m2.shape[1] // bc, bc).any(axis=(1, 3))
 
 
 def encode_bsr(weights: np.ndarray, mask: np.ndarray, block_shape, *, layer: str | None = None) -> BSR:
     w2, m2, shape = _prepare(weights, mask, layer)
-    br, bc = _check_block(block_shape, *m2.shape, layer)
+    br, bc = _tiling_block(block_shape, m2.shape, layer).block_shape
     grid = block_mask(m2, (br, bc), layer=layer)
     tiles = np.where(m2, w2, 0).reshape(m2.shape[0] // br, br, m2.shape[1] // bc, bc).transpose(0, 2, 1, 3)
     brow, bcol = np.nonzero(grid)
@@ -316,20 +354,16 @@ def encode_bsr(weights: np.ndarray, mask: np.ndarray, block_shape, *, layer: str
     return BSR(shape, (br, bc), indptr, bcol.astype(INDEX_DTYPE), np.ascontiguousarray(tiles[brow, bcol]))
 
 
-def encode_nm(weights: np.ndarray, mask: np.ndarray, n: int, m: int, *, layer: str | None = None) -> NM:
+def encode_nm(weights: np.ndarray, mask: np.ndarray, n: int, m: int, *, layer: str | None = None) -> NMFormat:
     w2, m2, shape = _prepare(weights, mask, layer)
-    for name, v in (("n", n), ("m", m)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{_who(layer)}: N:M {name} must be an int >= 1, got {v!r}")
-    if m > 256:
-        raise ValueError(f"{_who(layer)}: N:M m={m} exceeds the 8-bit in-group offsets")
+    _check_nm_params(n, m, layer)
     rows, cols = m2.shape
     groups = _check_nm(m2, n, m, layer)
     # Stable sort puts kept positions first (ascending); a group keeping fewer than n is padded
     # with the lowest pruned positions, whose values are stored as explicit zeros.
     order = np.argsort(~groups, axis=2, kind="stable")[:, :, :n]
     values = np.take_along_axis(np.where(m2, w2, 0).reshape(rows, cols // m, m), order, axis=2)
-    return NM(shape, int(n), int(m), np.ascontiguousarray(values.reshape(rows, -1)),
+    return NMFormat(shape, int(n), int(m), np.ascontiguousarray(values.reshape(rows, -1)),
               np.ascontiguousarray(order.reshape(rows, -1).astype(NM_INDEX_DTYPE)))
 
 
@@ -338,30 +372,25 @@ def encode_bitmap(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = 
     return Bitmap(shape, m2.copy(), np.ascontiguousarray(w2[m2]))
 
 
-def encode(weights: np.ndarray, mask: np.ndarray, fmt, *, layer: str | None = None):
-    """Encode by format spec: ``"csr"``, ``"bitmap"``, ``("bsr", (br, bc))`` or ``("nm", n, m)``."""
-    if fmt == "csr":
+def encode(weights: np.ndarray, mask: np.ndarray, fmt: object, *, layer: str | None = None
+           ) -> CSR | Bitmap | BSR | NMFormat:
+    """Encode by format spec (`as_format`): ``"csr"``, ``"bitmap"``, ``Block((br, bc))`` or ``NM(n, m)``."""
+    spec = as_format(fmt, layer=layer)
+    if isinstance(spec, Block):
+        return encode_bsr(weights, mask, spec, layer=layer)
+    if isinstance(spec, NM):
+        return encode_nm(weights, mask, spec.n, spec.m, layer=layer)
+    if spec == "csr":
         return encode_csr(weights, mask, layer=layer)
-    if fmt == "bitmap":
-        return encode_bitmap(weights, mask, layer=layer)
-    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
-        return encode_bsr(weights, mask, fmt[1], layer=layer)
-    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
-        return encode_nm(weights, mask, fmt[1], fmt[2], layer=layer)
-    raise ValueError(
-        f"{_who(layer)}: unknown format {fmt!r}; expected 'dense', 'csr', 'bitmap', "
-        "('bsr', (br, bc)) or ('nm', n, m)"
-    )
+    return encode_bitmap(weights, mask, layer=layer)
 
 
 # ------------------------------------------------------------------------ from the mask alone
 
 
 def _check_nm(m2: np.ndarray, n: int, m: int, layer) -> np.ndarray:
-    """(rows, cols/m, m) groups of an N:M-valid GEMM-view mask; errors as `encode_nm`'s."""
+    """(rows, cols/m, m) groups of an N:M-valid GEMM-view mask (``n`` and ``m`` checked already)."""
     rows, cols = m2.shape
-    if n > m:
-        raise ValueError(f"{_who(layer)}: N:M needs n <= m, got n={n} > m={m}")
     if cols % m:
         raise ValueError(f"{_who(layer)}: N:M group m={m} does not divide the reduction length {cols}")
     groups = m2.reshape(rows, cols // m, m)
@@ -377,50 +406,39 @@ def _check_nm(m2: np.ndarray, n: int, m: int, layer) -> np.ndarray:
     return groups
 
 
-def stored_structure(mask: np.ndarray, fmt, *, layer: str | None = None) -> np.ndarray:
+def stored_structure(mask: np.ndarray, fmt: object, *, layer: str | None = None) -> np.ndarray:
     """The GEMM-view bool matrix of slots format ``fmt`` stores for ``mask`` -- what
     ``encode(w, mask, fmt).mask()`` gives, in GEMM view, without encoding any values. Raises
     ValueError (as `encode` does) when the format cannot hold the mask."""
+    spec = as_format(fmt, layer=layer)
     m2 = gemm_view(mask, layer=layer, what="mask")
-    if fmt in ("csr", "bitmap"):
-        return m2
-    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
-        br, bc = _check_block(fmt[1], *m2.shape, layer)
-        grid = block_mask(m2, (br, bc), layer=layer)
-        return np.repeat(np.repeat(grid, br, axis=0), bc, axis=1)
-    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
-        n, m = int(fmt[1]), int(fmt[2])
-        groups = _check_nm(m2, n, m, layer)
+    if isinstance(spec, Block):
+        grid = block_mask(m2, spec, layer=layer)
+        return np.repeat(np.repeat(grid, spec.rows, axis=0), spec.cols, axis=1)
+    if isinstance(spec, NM):
+        groups = _check_nm(m2, spec.n, spec.m, layer)
         # Pads: the lowest pruned positions of a group keeping fewer than n (as encode_nm stores them).
         free = ~groups
-        pads = free & (np.cumsum(free, axis=2) <= (n - groups.sum(axis=2))[..., None])
+        pads = free & (np.cumsum(free, axis=2) <= (spec.n - groups.sum(axis=2))[..., None])
         return (groups | pads).reshape(m2.shape)
-    raise ValueError(
-        f"{_who(layer)}: unknown format {fmt!r}; expected 'csr', 'bitmap', ('bsr', (br, bc)) or ('nm', n, m)"
-    )
+    return m2
 
 
 def storage_breakdown_of(mask: np.ndarray, fmt, *, value_bits: int = 32, index_bits: int | None = 32,
                          pointer_bits: int = 32, layer: str | None = None) -> dict[str, int]:
     """``encode(w, mask, fmt).storage_breakdown(...)`` from the mask alone (N:M: ``index_bits=None``
-    means ceil(log2 m) bits, as `NM.storage_breakdown`)."""
+    means ceil(log2 m) bits, as `NMFormat.storage_breakdown`)."""
+    spec = as_format(fmt, layer=layer)
     m2 = gemm_view(mask, layer=layer, what="mask")
     v = _check_bits("value_bits", value_bits)
     rows, cols = m2.shape
-    if fmt == "csr":
-        return _csr_breakdown(int(np.count_nonzero(m2)), rows, v, _check_bits("index_bits", index_bits),
-                              _check_bits("pointer_bits", pointer_bits))
-    if fmt == "bitmap":
+    if isinstance(spec, NM):
+        _check_nm(m2, spec.n, spec.m, layer)
+        return _nm_breakdown(rows * (cols // spec.m) * spec.n, spec.m, v, index_bits)
+    if spec == "bitmap":
         return _bitmap_breakdown(int(np.count_nonzero(m2)), rows * cols, v)
-    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
-        br, bc = _check_block(fmt[1], rows, cols, layer)
-        nblocks = int(np.count_nonzero(block_mask(m2, (br, bc), layer=layer)))
-        return _bsr_breakdown(nblocks, (br, bc), rows // br, v, _check_bits("index_bits", index_bits),
-                              _check_bits("pointer_bits", pointer_bits))
-    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
-        n, m = int(fmt[1]), int(fmt[2])
-        _check_nm(m2, n, m, layer)
-        return _nm_breakdown(rows * (cols // m) * n, m, v, index_bits)
-    raise ValueError(
-        f"{_who(layer)}: unknown format {fmt!r}; expected 'csr', 'bitmap', ('bsr', (br, bc)) or ('nm', n, m)"
-    )
+    i, p = _check_bits("index_bits", index_bits), _check_bits("pointer_bits", pointer_bits)
+    if isinstance(spec, Block):
+        nblocks = int(np.count_nonzero(block_mask(m2, spec, layer=layer)))
+        return _bsr_breakdown(nblocks, spec.block_shape, rows // spec.rows, v, i, p)
+    return _csr_breakdown(int(np.count_nonzero(m2)), rows, v, i, p)

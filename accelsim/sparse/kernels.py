@@ -36,7 +36,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from accelsim.sparse.formats import BSR, CSR, NM, Bitmap, check_mask, gemm_view
+from accelsim.arch.dataflow import DATAFLOWS, WS
+from accelsim.arch.dataflow import dataflow as get_dataflow
+from accelsim.sparse.formats import BSR, CSR, Bitmap, NMFormat, check_mask, gemm_view
 
 __all__ = [
     "JIT", "JIT_PARALLEL", "PARALLEL_MIN_WORK", "ALIGN_BYTES", "aligned", "aligned_zeros", "aligned_empty",
@@ -331,19 +333,14 @@ def _gelu(x, out):
 
 
 @njit(**JIT)
-def _tile_stats(mask, groups, m, R, C, dataflow):
+def _tile_stats(mask, groups, m, R, C, dataflow, Sr, Sc):
     """Per-fold weight non-zeros in mapping.py's fold order; see :func:`tile_stats`.
 
-    ``mask`` is the (groups*n, k) GEMM view of the weights as uint8; ``dataflow`` 0=ws, 1=is, 2=os.
+    ``mask`` is the (groups*n, k) GEMM view of the weights as uint8; ``dataflow`` is
+    `accelsim.arch.dataflow.Dataflow.code` (0=ws, 1=is, 2=os) and ``Sr``, ``Sc`` its row and column sizes.
     """
     n = mask.shape[0] // groups
     k = mask.shape[1]
-    if dataflow == 0:
-        Sr, Sc = k, n
-    elif dataflow == 1:
-        Sr, Sc = k, m
-    else:
-        Sr, Sc = m, n
     nrf = (Sr + R - 1) // R
     ncf = (Sc + C - 1) // C
     folds = groups * ncf * nrf
@@ -502,10 +499,10 @@ def bsr_spmm(w: BSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None =
     return Y
 
 
-def nm_spmm(w: NM, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
+def nm_spmm(w: NMFormat, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
             layer: str | None = None) -> np.ndarray:
-    """``W @ X`` for an :class:`~accelsim.sparse.formats.NM` weight."""
-    if not isinstance(w, NM):
+    """``W @ X`` for an :class:`~accelsim.sparse.formats.NMFormat` weight."""
+    if not isinstance(w, NMFormat):
         raise ValueError(f"{_who(layer)}: nm_spmm needs an NM weight, got {type(w).__name__}")
     rows, k = w.gemm_shape
     X, rpg = _check_operand(rows, k, w.values.dtype, X, groups, layer)
@@ -551,7 +548,7 @@ def dense_gemm(w: np.ndarray, X: np.ndarray, *, groups: int = 1, out: np.ndarray
     return Y
 
 
-_SPMM: dict[type, Callable[..., np.ndarray]] = {CSR: csr_spmm, BSR: bsr_spmm, NM: nm_spmm, Bitmap: bitmap_spmm}
+_SPMM = {CSR: csr_spmm, BSR: bsr_spmm, NMFormat: nm_spmm, Bitmap: bitmap_spmm}
 
 
 def spmm(w, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None) -> np.ndarray:
@@ -637,7 +634,6 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- tile statistics
 
-_DATAFLOW_CODES = {"ws": 0, "is": 1, "os": 2}
 
 
 @dataclass(frozen=True, eq=False)
@@ -677,8 +673,10 @@ def tile_stats(layer, mask: np.ndarray | None, *, rows: int, cols: int, dataflow
     gemm = getattr(layer, "gemm", None)
     if gemm is None or getattr(layer, "weight_shape", None) is None:
         raise ValueError(f"layer {name!r}: tile_stats needs a layer with weights and a GEMM, got {type(layer).__name__}")
-    if dataflow not in _DATAFLOW_CODES:
-        raise ValueError(f"layer {name!r}: dataflow must be one of {tuple(_DATAFLOW_CODES)}, got {dataflow!r}")
+    if dataflow not in DATAFLOWS:
+        raise ValueError(f"layer {name!r}: dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
+    flow = get_dataflow(dataflow)
+    Sr, Sc, _ = flow.dims(gemm.m, gemm.k, gemm.n)
     for field, v in (("rows", rows), ("cols", cols)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"layer {name!r}: {field} must be an int >= 1, got {v!r}")
@@ -687,8 +685,8 @@ def tile_stats(layer, mask: np.ndarray | None, *, rows: int, cols: int, dataflow
         mask = np.ones(shape, dtype=bool)
     check_mask(np.empty(shape, dtype=np.uint8), mask, layer=name)
     m2 = gemm_view(mask, layer=name, what="mask").view(np.uint8)
-    nnz, macs, row_nnz, col_nnz = _tile_stats(m2, gemm.groups, gemm.m, int(rows), int(cols),
-                                              _DATAFLOW_CODES[dataflow])
+    nnz, macs, row_nnz, col_nnz = _tile_stats(m2, gemm.groups, gemm.m, int(rows), int(cols), flow.code,
+                                              Sr, Sc)
     return TileStats(name, dataflow, int(rows), int(cols), nnz, macs, row_nnz, col_nnz)
 
 
@@ -717,4 +715,4 @@ def warm_up(dtypes=(np.float32, np.float64)) -> None:
         _balanced_bounds(csr.indptr, 2)
         _balanced_bounds(np.arange(5, dtype=np.int64), 2)
         gelu(np.zeros(3, dtype=dtype))
-    _tile_stats(np.ones((4, 8), dtype=np.uint8), 1, 3, 2, 2, 0)
+    _tile_stats(np.ones((4, 8), dtype=np.uint8), 1, 3, 2, 2, WS.code, 8, 4)

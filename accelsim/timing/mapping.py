@@ -1,8 +1,8 @@
 """Dense mapping of one layer onto an R x C systolic array (SCALE-Sim 3.0.0 compatible).
 
 A layer with a GEMM shape ``groups x (m x k) @ (k x n)`` is cut into *folds* (one fill of the
-array).  Each dataflow decides which GEMM dimension goes on the array rows (``Sr``), which on
-the columns (``Sc``) and which is streamed in time (``T``):
+array).  Each dataflow (`accelsim.arch.dataflow`) decides which GEMM dimension goes on the array rows
+(``Sr``), which on the columns (``Sc``) and which is streamed in time (``T``):
 
 ==========  =========  =========  =====  ===================  ==================================
 dataflow    rows (Sr)  cols (Sc)  T      cycles of one fold   SRAM words of one fold (r x c used)
@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import IntEnum
 from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
 
-OPERANDS = ("ifmap", "filter", "ofmap")
-READ_OPERANDS = ("ifmap", "filter")
-DATAFLOWS = ("ws", "os", "is")
+from accelsim.arch.dataflow import OPERANDS, READ_OPERANDS, dataflow
 
 _EMPTY_READS = {"ifmap": 0, "filter": 0}
 _EMPTY_WRITES = {"ofmap": 0}
@@ -199,17 +198,9 @@ def _gemm_runs(df: str, m: int, k: int, n: int, R: int, C: int, hw) -> tuple[lis
     """Tiles of ONE group, plus (sum of per-fold mapping efficiency, sum of utilisation, folds)."""
     wb = {op: hw.word_bytes(op) for op in OPERANDS}
     cap = {op: hw.buffers.capacity_bytes(op) for op in OPERANDS}
-    if df == "ws":
-        Sr, Sc, T = k, n, m
-        cycles, denom = 2 * R + C + T - 2, 2 * R + 2 * C + T - 3
-    elif df == "is":
-        Sr, Sc, T = k, m, n
-        cycles, denom = 2 * R + C + T - 2, 2 * R + 2 * C + T - 3
-    elif df == "os":
-        Sr, Sc, T = m, n, k
-        cycles, denom = R + C + T - 2, R + C + T - 2
-    else:
-        raise ValueError(f"unknown dataflow {df!r}; expected one of {', '.join(DATAFLOWS)}")
+    flow = dataflow(df)
+    Sr, Sc, T = flow.dims(m, k, n)
+    cycles, denom = flow.fill_cycles(R, C) + T, flow.utilisation_denominator(R, C, T)
 
     # Which reused sets stay resident (fetched / accumulated once).
     if df == "ws":      # ifmap slice of a row fold reused by every column fold
@@ -287,9 +278,21 @@ def _gemm_runs(df: str, m: int, k: int, n: int, R: int, C: int, hw) -> tuple[lis
     return runs.runs, eff_sum, util_sum, folds
 
 
+class FoldColumn(IntEnum):
+    """The columns of a `fold_table`, by name: ``table[:, FoldColumn.macs]``."""
+
+    compute_cycles = 0
+    macs = 1
+    sram_ifmap = 2
+    sram_filter = 3
+    sram_ofmap = 4
+    dram_ifmap = 5
+    dram_filter = 6
+    dram_ofmap = 7
+
+
 #: Columns of `fold_table`, in order.
-FOLD_COLUMNS = ("compute_cycles", "macs", "sram_ifmap", "sram_filter", "sram_ofmap",
-                "dram_ifmap", "dram_filter", "dram_ofmap")
+FOLD_COLUMNS = tuple(column.name for column in FoldColumn)
 
 
 @dataclass(frozen=True)
@@ -317,8 +320,9 @@ def fold_table(layer, hardware) -> FoldTable:
     m, k, n = gemm.m, gemm.k, gemm.n
     wb = {op: hw.word_bytes(op) for op in OPERANDS}
     cap = {op: hw.buffers.capacity_bytes(op) for op in OPERANDS}
-    Sr, Sc, T = {"ws": (k, n, m), "is": (k, m, n), "os": (m, n, k)}[df]
-    fill, denom = (2 * R + C - 2, 2 * R + 2 * C + T - 3) if df != "os" else (R + C - 2, R + C + T - 2)
+    flow = dataflow(df)
+    Sr, Sc, T = flow.dims(m, k, n)
+    fill, denom = flow.fill_cycles(R, C), flow.utilisation_denominator(R, C, T)
     row_sizes = np.minimum(R, Sr - R * np.arange(-(-Sr // R)))
     col_sizes = np.minimum(C, Sc - C * np.arange(-(-Sc // C)))
     nrf, ncf = row_sizes.size, col_sizes.size
@@ -327,31 +331,32 @@ def fold_table(layer, hardware) -> FoldTable:
     first_col = np.repeat(np.arange(ncf) == 0, nrf)
     first_row = np.tile(np.arange(nrf) == 0, ncf)
     last_row = np.tile(np.arange(nrf) == nrf - 1, ncf)
-    one = np.zeros((r.size, 8), dtype=np.int64)
-    one[:, 0] = fill + T
-    one[:, 1] = r * c * T
+    col = FoldColumn
+    one = np.zeros((r.size, len(col)), dtype=np.int64)
+    one[:, col.compute_cycles] = fill + T
+    one[:, col.macs] = r * c * T
     if df == "ws":
         keep_row = _fits(m * k, wb["ifmap"], cap["ifmap"])
         keep_psums = _fits(m * min(n, C), wb["ofmap"], cap["ofmap"])
-        one[:, 2], one[:, 3], one[:, 4] = T * r, r * c, T * c
-        one[:, 5] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
-        one[:, 6] = r * c * wb["filter"]
+        one[:, col.sram_ifmap], one[:, col.sram_filter], one[:, col.sram_ofmap] = T * r, r * c, T * c
+        one[:, col.dram_ifmap] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
+        one[:, col.dram_filter] = r * c * wb["filter"]
     elif df == "is":
         keep_row = _fits(k * n, wb["filter"], cap["filter"])
         keep_psums = _fits(n * min(m, C), wb["ofmap"], cap["ofmap"])
-        one[:, 2], one[:, 3], one[:, 4] = r * c, T * r, T * c
-        one[:, 5] = r * c * wb["ifmap"]
-        one[:, 6] = np.where(first_col | (not keep_row), T * r, 0) * wb["filter"]
+        one[:, col.sram_ifmap], one[:, col.sram_filter], one[:, col.sram_ofmap] = r * c, T * r, T * c
+        one[:, col.dram_ifmap] = r * c * wb["ifmap"]
+        one[:, col.dram_filter] = np.where(first_col | (not keep_row), T * r, 0) * wb["filter"]
     else:
         keep_row = _fits(m * k, wb["ifmap"], cap["ifmap"])
         keep_col = _fits(k * min(n, C), wb["filter"], cap["filter"])
-        one[:, 2], one[:, 3], one[:, 4] = T * r, T * c, r * c
-        one[:, 5] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
-        one[:, 6] = np.where(first_row | (not keep_col), T * c, 0) * wb["filter"]
-        one[:, 7] = r * c * wb["ofmap"]
+        one[:, col.sram_ifmap], one[:, col.sram_filter], one[:, col.sram_ofmap] = T * r, T * c, r * c
+        one[:, col.dram_ifmap] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
+        one[:, col.dram_filter] = np.where(first_row | (not keep_col), T * c, 0) * wb["filter"]
+        one[:, col.dram_ofmap] = r * c * wb["ofmap"]
     if df != "os":
         psum = T * c * wb["ofmap"]
-        one[:, 7] = np.where(last_row | (not keep_psums), psum, 0)
+        one[:, col.dram_ofmap] = np.where(last_row | (not keep_psums), psum, 0)
     eff = float(np.sum(r * c / (R * C))) / r.size
     util = float(np.sum(r * c * T / (R * C * denom))) / r.size
     groups = gemm.groups
@@ -366,9 +371,11 @@ def tiles_of(table: np.ndarray) -> tuple[TileClass, ...]:
     counts = np.diff(np.append(starts, len(table)))
     tiles = []
     for start, count in zip(starts.tolist(), counts.tolist()):
-        cc, macs, si, sf, so, di, df, do = table[start].tolist()
-        tiles.append(TileClass._fresh(count, cc, macs, {"ifmap": si, "filter": sf}, {"ofmap": so},
-                                      {"ifmap": di, "filter": df}, {"ofmap": do}))
+        fold = dict(zip(FOLD_COLUMNS, table[start].tolist()))
+        tiles.append(TileClass._fresh(
+            count, fold["compute_cycles"], fold["macs"],
+            {"ifmap": fold["sram_ifmap"], "filter": fold["sram_filter"]}, {"ofmap": fold["sram_ofmap"]},
+            {"ifmap": fold["dram_ifmap"], "filter": fold["dram_filter"]}, {"ofmap": fold["dram_ofmap"]}))
     return tuple(tiles)
 
 

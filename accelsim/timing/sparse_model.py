@@ -48,10 +48,12 @@ import numpy as np
 
 from accelsim.timing.analytical import time_layer
 from accelsim.sparse.compaction import compact_channels
+from accelsim.arch.dataflow import dataflow as get_dataflow
 from accelsim.sparse.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.arch.hardware import Hardware
 from accelsim.sparse.kernels import tile_stats
-from accelsim.timing.mapping import LayerMapping, fold_table, map_layer, tiles_of
+from accelsim.timing.mapping import FoldColumn, LayerMapping, fold_table, map_layer, tiles_of
+from workloads.sparsity import NM
 
 @dataclass(frozen=True)
 class SparseLayer:
@@ -89,8 +91,8 @@ def _expected_max_normal(lanes: int) -> float:
 
 def _processed_mask(mask2d: np.ndarray, spec) -> tuple[np.ndarray | None, str | None]:
     """(processed GEMM-view mask, fallback reason) for a storage spec (``None``: dense storage)."""
-    if spec is None or spec in ("csr", "bitmap"):
-        return mask2d, None                  # they store exactly the mask
+    if spec is None or isinstance(spec, str):
+        return mask2d, None                  # csr and bitmap store exactly the mask
     try:
         return stored_structure(mask2d, spec), None
     except ValueError as exc:
@@ -138,6 +140,7 @@ class SparseLayerModel:
         self._uncompacted: SparseLayerModel | None = None
         pe, sparsity = hardware.pe, hardware.sparsity
         self.R, self.C, self.dataflow = pe.rows, pe.cols, pe.dataflow
+        self.flow = get_dataflow(pe.dataflow)
         gemm = layer.gemm
         self.gemm = gemm
         mask2d = gemm_view(np.asarray(mask, dtype=bool), layer=layer.name, what="mask")
@@ -165,10 +168,11 @@ class SparseLayerModel:
         else:
             self.processed = None
         self.processed_nnz = int(np.count_nonzero(processed)) if processed is not None else int(mask2d.size)
-        self.slice_words = self.table[:, 3]              # dense filter SRAM words = the fold's slice
+        # Dense filter SRAM words of a fold = the weight slice it holds.
+        self.slice_words = self.table[:, FoldColumn.sram_filter]
         wb = hardware.word_bytes("filter")
         if self.compressed:
-            index_bits = None if weights.format == "nm" else weights.index_bits
+            index_bits = None if isinstance(spec, NM) else weights.index_bits
             self.storage = storage_breakdown_of(mask2d, spec, value_bits=8 * wb, index_bits=index_bits,
                                                 pointer_bits=weights.index_bits)
         else:
@@ -189,7 +193,7 @@ class SparseLayerModel:
     @property
     def run_macs(self) -> int:
         """MACs of the layer as it runs (after compaction)."""
-        return int(self.table[:, 1].sum())
+        return int(self.table[:, FoldColumn.macs].sum())
 
     @property
     def uncompacted(self) -> SparseLayerModel:
@@ -211,7 +215,8 @@ class SparseLayerModel:
     @property
     def runs_dense(self) -> bool:
         """True when the mask changes no fold's time or traffic: the dense folds stand."""
-        activations = (self.ifmap.mode == "skipping" and self.ifmap_density < 1.0 and self.dataflow != "is")
+        activations = (self.ifmap.mode == "skipping" and self.ifmap_density < 1.0
+                       and self.flow.stationary != "ifmap")
         return not (self.skipping or self.compressed or activations)
 
     # -- summary --------------------------------------------------------------------------
@@ -237,9 +242,11 @@ class SparseLayerModel:
         if not skip:
             return T
         st = self.effectual if variant.perfect_pattern else self.processed
-        if self.dataflow == "os" or self.dataflow == "is":
-            lanes = st.col_nnz if self.dataflow == "os" else st.row_nnz
-            used = self.c if self.dataflow == "os" else self.r
+        if self.flow.stationary != "filter":
+            # Streamed weights: os feeds each column one output channel, is each row one reduction index.
+            by_column = self.flow.stationary == "ofmap"
+            lanes = st.col_nnz if by_column else st.row_nnz
+            used = self.c if by_column else self.r
             if variant.balanced:
                 return -(-lanes.sum(axis=1) // used)
             return lanes.max(axis=1)
@@ -251,9 +258,9 @@ class SparseLayerModel:
 
     def _activation_skip(self, streamed: np.ndarray) -> np.ndarray:
         d = self.ifmap_density
-        if self.ifmap.mode != "skipping" or d >= 1.0 or self.dataflow == "is":
+        if self.ifmap.mode != "skipping" or d >= 1.0 or self.flow.stationary == "ifmap":
             return streamed
-        lanes = self.r * self.c if self.dataflow == "os" else self.r
+        lanes = self.r * self.c if self.flow.stationary == "ofmap" else self.r
         distinct, index = np.unique(lanes, return_inverse=True)
         zl = np.array([_expected_max_normal(int(n)) for n in distinct])[index]
         L = streamed.astype(np.float64)
@@ -270,10 +277,11 @@ class SparseLayerModel:
     def _map(self, variant: Variant) -> LayerMapping:
         table = self.table.copy()
         streamed = self._activation_skip(self._streamed(variant))
-        fill = table[:, 0] - self.T
+        fill = table[:, FoldColumn.compute_cycles] - self.T
         busy = streamed > 0
-        table[:, 0] = np.where(busy, fill + streamed + self.decode_cycles, 1 + self.decode_cycles)
-        table[:, 1] = self.effectual.macs
+        table[:, FoldColumn.compute_cycles] = np.where(busy, fill + streamed + self.decode_cycles,
+                                                       1 + self.decode_cycles)
+        table[:, FoldColumn.macs] = self.effectual.macs
         if self.compressed:
             self._compress(table, variant)
         tiles = tiles_of(table)
@@ -287,19 +295,19 @@ class SparseLayerModel:
         wb = self.hardware.word_bytes("filter")
         nnz = self.processed.nnz
         slice_words = self.slice_words
-        fetched = table[:, 6] > 0
+        fetched = table[:, FoldColumn.dram_filter] > 0
         meta_idx = sum(v for k, v in self.storage.items() if k == "indices") if variant.metadata else 0
         meta_fixed = sum(v for k, v in self.storage.items() if k not in ("values", "indices")) if variant.metadata else 0
         per_pass_nnz, per_pass_words = self.processed_nnz, int(self.mask2d.size)
         # DRAM: each fetch of a slice moves its processed values and its share of the metadata.
         nnz_fetched = np.where(fetched, nnz, 0)
         words_fetched = np.where(fetched, slice_words, 0)
-        table[:, 6] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
+        table[:, FoldColumn.dram_filter] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
                        + _spread(meta_fixed, words_fetched, per_pass_words))
         # SRAM: the array reads the slice's processed values plus the metadata, in words.
         meta_bytes = (_spread(meta_idx, nnz, per_pass_nnz) + _spread(meta_fixed, slice_words, per_pass_words))
         cum = np.cumsum(meta_bytes) // wb
-        table[:, 3] = nnz + np.diff(np.concatenate(([0], cum)))
+        table[:, FoldColumn.sram_filter] = nnz + np.diff(np.concatenate(([0], cum)))
 
 
 def _analytical_cycles(model: SparseLayerModel) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from accelsim.arch.dataflow import DATAFLOWS
 from accelsim.dse import Point, explore, make_executor
 from accelsim.arch.hardware import load_hardware
 from reports import frames, figures
@@ -19,7 +20,6 @@ from reports.style import DOUBLE_COLUMN, paper_style
 
 FULL_NETWORKS = ("alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "bert_base_encoder")
 TOY_NETWORKS = ("lenet5", "mlp")
-DATAFLOWS = ("ws", "os", "is")
 
 
 def main(argv=None) -> list[Path]:

@@ -25,29 +25,30 @@ from typing import Any, Callable
 from accelsim.dse.plans import prunable_layers
 from accelsim.arch.hardware import load_hardware
 from accelsim.timing.simulate import simulate
-from pruning import prune
+from pruning import Granularity, prune
 from reports import figures
 from reports.save import save
 from reports.style import DOUBLE_COLUMN, paper_style
 from workloads.models import init_weights
+from workloads.sparsity import NM, Block, Channel, Unstructured
 from workloads.zoo import get_network
 
 PRESETS = ("scalesim_32x32", "sparse_edge_16x16", "nm_tensor_32x32")
 SPARSITIES = (0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 TOY_SPARSITIES = (0.5, 0.9)
-PATTERNS = {
-    "unstructured": dict(granularity="unstructured"),
-    "block 4x4": dict(granularity="block", block_shape=(4, 4)),
-    "block 16x16": dict(granularity="block", block_shape=(16, 16)),
-    "2:4": dict(granularity="nm", n=2, m=4),
-    "channel": dict(granularity="channel"),
+PATTERNS: dict[str, Granularity] = {
+    "unstructured": Unstructured(),
+    "block 4x4": Block((4, 4)),
+    "block 16x16": Block((16, 16)),
+    "2:4": NM(2, 4),
+    "channel": Channel(),
 }
 
 
-def _masks(network, weights, pattern: dict, sparsity: float):
-    layers = prunable_layers(network, pattern["granularity"], block_shape=pattern.get("block_shape"),
-                             m=pattern.get("m"))
-    return prune(network, weights, amount=sparsity, layers=layers, **pattern)
+def _masks(network, weights, pattern: Granularity, sparsity: float):
+    amount = None if isinstance(pattern, NM) else sparsity
+    layers = prunable_layers(network, pattern)
+    return prune(network, weights, amount=amount, granularity=pattern, layers=layers)
 
 
 def sweep(network_name: str = "resnet18", *, input_size: int = 224, presets=PRESETS, sparsities=SPARSITIES,

@@ -22,10 +22,9 @@ from accelsim.timing.engine.loaders import Loader, WriteBack
 from accelsim.timing.engine.pe_array import PEArray
 from accelsim.timing.engine.power import ACTIVE, IDLE, SLEEP, PowerState
 from accelsim.timing.engine.trace import PowerInterval, Trace
+from accelsim.arch.dataflow import OPERANDS
 from accelsim.arch.hardware import Hardware
 from accelsim.timing.mapping import LayerMapping
-
-OPERANDS = ("ifmap", "filter", "ofmap")
 
 
 @dataclass(frozen=True)
