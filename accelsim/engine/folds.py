@@ -30,12 +30,26 @@ class Fold(NamedTuple):
     last: bool                  # last fold of its layer
 
 
+class Run(NamedTuple):
+    """A stretch of consecutive identical folds of one layer: their shared figures (`Fold`'s)."""
+
+    layer: int
+    layer_start: int            # global index of the layer's first fold
+    compute_cycles: int
+    on_array: bool
+    read_bytes: dict
+    write_bytes: int
+    working_set_bytes: dict
+    first: bool
+    last: bool
+
+
 class FoldStream:
     """All folds of a run, run-length encoded; `fold(g)` builds global fold `g`."""
 
     def __init__(self, mappings: Sequence[LayerMapping], word_bytes: dict, half_bytes: dict):
         starts: list[int] = []          # global index of each run's first fold
-        runs: list[tuple] = []          # (layer, layer_start, compute, on_array, reads, write, working, first, last)
+        runs: list[Run] = []
         ids: list[int] = []
         layer_starts: list[int] = []
         work: dict = {}                 # raw per-fold figures -> (id, reads, write, working), shared
@@ -73,7 +87,8 @@ class FoldStream:
                     if rid >= 0 and ids and ids[-1] == rid:
                         continue                          # extends the previous run
                     starts.append(layer_start + lo)
-                    runs.append((layer_index, layer_start, compute, on_array, reads, write, working, first, last))
+                    runs.append(Run(layer_index, layer_start, compute, on_array, reads, write, working, first,
+                                    last))
                     ids.append(rid)
                 index = end
                 g += tile.count
