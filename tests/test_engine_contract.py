@@ -104,8 +104,8 @@ def test_power_state_snapshots_compare_relative_to_their_cycle():
 
 
 @settings(max_examples=200, deadline=None)
-@given(period=st.integers(2, 30), adds=st.lists(st.tuples(st.integers(0, 29), st.integers(-50, 50)), max_size=5),
-       count=st.integers(1, 6))
+@given(period=st.integers(2, 30), count=st.integers(1, 6),
+       adds=st.lists(st.tuples(st.integers(0, 29), st.integers(-50, 50)), max_size=5))
 def test_occupancy_replays_a_period_as_its_adds_would(period, adds, count):
     # Each period's adds sum to zero, so every period starts from the same bytes.
     adds = sorted((cycle % period, delta) for cycle, delta in adds)

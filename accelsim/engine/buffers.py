@@ -8,15 +8,17 @@ and power are per physical buffer: a unified `glb` is shared by all three operan
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import simpy
 
 from accelsim.engine.power import PowerState
 
 
-class OccupancySnapshot(NamedTuple):
-    """Bytes held at one cycle, and how long the change points were then (`Occupancy.snapshot`)."""
+@dataclass(slots=True)
+class OccupancySnapshot:
+    """Bytes held at one cycle, and how long the change points were then (`Occupancy.snapshot`).
+    Never changed once built (a slotted class, not a tuple: read on the coalescer's hot path)."""
 
     bytes: int
     changes: int                                # len(changes), 0 when they are not kept

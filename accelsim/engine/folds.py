@@ -11,6 +11,7 @@ coalescing (`accelsim.engine.coalesce`) needs. Each process walks the stream wit
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
 from accelsim.mapping import LayerMapping
@@ -30,8 +31,10 @@ class Fold(NamedTuple):
     last: bool                  # last fold of its layer
 
 
-class Run(NamedTuple):
-    """A stretch of consecutive identical folds of one layer: their shared figures (`Fold`'s)."""
+@dataclass(slots=True)
+class Run:
+    """A stretch of consecutive identical folds of one layer: their shared figures (`Fold`'s).
+    Never changed once built (a slotted class, not a tuple: read on the coalescer's hot path)."""
 
     layer: int
     layer_start: int            # global index of the layer's first fold
@@ -42,6 +45,12 @@ class Run(NamedTuple):
     working_set_bytes: dict
     first: bool
     last: bool
+    # The dicts' figures spread out, for the closed-form steps (`accelsim.engine.steps`).
+    read_ifmap_bytes: int
+    read_filter_bytes: int
+    working_ifmap_bytes: int
+    working_filter_bytes: int
+    working_ofmap_bytes: int
 
 
 class FoldStream:
@@ -52,7 +61,7 @@ class FoldStream:
         runs: list[Run] = []
         ids: list[int] = []
         layer_starts: list[int] = []
-        work: dict = {}                 # raw per-fold figures -> (id, reads, write, working), shared
+        work: dict = {}                 # raw per-fold figures -> (id, reads, write, working, ...), shared
         wi, wf, wo = word_bytes["ifmap"], word_bytes["filter"], word_bytes["ofmap"]
         hi_, hf, ho = half_bytes["ifmap"], half_bytes["filter"], half_bytes["ofmap"]
         g = 0
@@ -70,10 +79,12 @@ class FoldStream:
                 known = work.get(raw)
                 if known is None:
                     # A working set larger than a half streams through it: the half is full, not more.
+                    working_i, working_f = min(raw[5] * wi, hi_), min(raw[6] * wf, hf)
+                    working_o = min(raw[7] * wo, ho)
                     known = work[raw] = (len(work), {"ifmap": raw[2], "filter": raw[3]}, raw[4],
-                                         {"ifmap": min(raw[5] * wi, hi_), "filter": min(raw[6] * wf, hf),
-                                          "ofmap": min(raw[7] * wo, ho)})
-                run_id, reads, write, working = known
+                                         {"ifmap": working_i, "filter": working_f, "ofmap": working_o},
+                                         working_i, working_f, working_o)
+                run_id, reads, write, working, working_i, working_f, working_o = known
                 compute = raw[0]
                 end = index + tile.count
                 # Split off the layer's first and last folds: their flags make them unique.
@@ -88,7 +99,7 @@ class FoldStream:
                         continue                          # extends the previous run
                     starts.append(layer_start + lo)
                     runs.append(Run(layer_index, layer_start, compute, on_array, reads, write, working, first,
-                                    last))
+                                    last, raw[2], raw[3], working_i, working_f, working_o))
                     ids.append(rid)
                 index = end
                 g += tile.count
@@ -112,8 +123,9 @@ class FoldStream:
     def fold(self, g: int, run: int | None = None) -> Fold:
         if run is None:
             run = self.run_of(g)
-        layer, layer_start, compute, on_array, reads, write, working, first, last = self.runs[run]
-        return Fold(layer, g - layer_start, compute, on_array, reads, write, working, first, last)
+        r = self.runs[run]
+        return Fold(r.layer, g - r.layer_start, r.compute_cycles, r.on_array, r.read_bytes, r.write_bytes,
+                    r.working_set_bytes, r.first, r.last)
 
     def cursor(self) -> "FoldCursor":
         return FoldCursor(self)

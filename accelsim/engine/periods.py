@@ -17,7 +17,7 @@ fold), so a block containing coalesced runs is itself coalesced.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from accelsim.engine.buffers import Occupancy, OccupancySnapshot
 from accelsim.engine.dram import DramChannel
@@ -30,8 +30,10 @@ MAX_BLOCK_RUNS = 16          # longest repeating block of runs looked for in a l
 MISMATCHES_ALLOWED = 4       # runs of a layer that may break its block (first and last blocks)
 
 
-class SwapState(NamedTuple):
-    """The state at the swap of one fold: what decides the future, and the counters so far."""
+@dataclass(slots=True)
+class SwapState:
+    """The state at the swap of one fold: what decides the future, and the counters so far.
+    Never changed once built (a slotted class, not a tuple: read on the coalescer's hot path)."""
 
     fold: int
     now: int
@@ -122,8 +124,7 @@ class Periods:
         if current is None:
             # Keep a snapshot only where a later swap may use it: a layer with a repeating block,
             # or folds g-1 .. g+2 identical (one run), which a period of 1 needs at swap g+1.
-            one_run = stream.ids[r] >= 0 and stream.starts[r] <= g - 1 and stream.ends[r] > g + 2
-            if len(periods) == 1 and not one_run:
+            if len(periods) == 1 and not (stream.ids[r] >= 0 and stream.starts[r] < g < stream.ends[r] - 2):
                 return None
             current = self.snapshot(g, layer, now)
         snapshots[g] = current

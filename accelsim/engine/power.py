@@ -12,15 +12,17 @@ analytical mode; the PE array is clock-gated (`idle`) whenever it is not computi
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from accelsim.hardware import PowerPolicy
 
 ACTIVE, IDLE, SLEEP = "active", "idle", "sleep"
 
 
-class PowerSnapshot(NamedTuple):
-    """A power state at one cycle, and how long its records were then (`PowerState.snapshot`)."""
+@dataclass(slots=True)
+class PowerSnapshot:
+    """A power state at one cycle, and how long its records were then (`PowerState.snapshot`).
+    Never changed once built (a slotted class, not a tuple: read on the coalescer's hot path)."""
 
     users: int
     since: int                  # start of the current idle or active period

@@ -37,7 +37,6 @@ Buffers cannot make a loader wait at `t`: each still holds fold `g`'s half, so i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
 
 from accelsim.engine.buffers import DoubleBuffer
 from accelsim.engine.dram import DramChannel
@@ -49,23 +48,6 @@ from accelsim.engine.trace import Activity
 # Ranks of the completions after `t`, for SimPy's order on a tie: the array's compute end first,
 # then the transfers in the order they queued for the port.
 ARRAY, IFMAP_LOAD, FILTER_LOAD, WRITE_BACK = 0, 1, 2, 3
-
-
-class StepRun(NamedTuple):
-    """A run's figures as a step reads them (`Run`, with the per-operand dicts spread out)."""
-
-    layer: int
-    layer_start: int
-    compute_cycles: int
-    on_array: bool
-    read_ifmap_bytes: int
-    read_filter_bytes: int
-    write_bytes: int
-    working_ifmap_bytes: int
-    working_filter_bytes: int
-    working_ofmap_bytes: int
-    first: bool
-    last: bool
 
 
 class Steps:
@@ -88,21 +70,11 @@ class Steps:
         self._quiet = (activities is None and dram.power.always_on
                        and all(p.always_on for p in self._buffer_power)
                        and all(o.changes is None for o in self._occupancy))
-        self._runs: list[StepRun | None] = [None] * len(stream.runs)
         self._cycles_of: dict[int, int] = {}     # bytes -> streaming cycles
         # A DRAM transfer begun at a swap may wait for the channel to wake (the one wait the
         # closed-form step does not model): only with a gating policy and a wake latency.
         self._dram_may_wake = dram.power.may_delay_use()
         self.folds = 0                           # statistics, for benchmarks: folds stepped
-
-    def _run(self, r: int) -> StepRun:
-        run = self._runs[r]
-        if run is None:
-            layer, layer_start, compute, on_array, reads, write, working, first, last = self.stream.runs[r]
-            run = self._runs[r] = StepRun(layer, layer_start, compute, on_array, reads["ifmap"],
-                                          reads["filter"], write, working["ifmap"], working["filter"],
-                                          working["ofmap"], first, last)
-        return run
 
     def _queue(self, num_bytes: int, t: int, port: int) -> tuple[int, int, int]:
         """(time it leaves the port, time it ends, port free again) for a transfer queued at `t`
@@ -123,7 +95,8 @@ class Steps:
         in closed form (see the module docstring); returns that swap's cycle, or None where it
         does not apply (nothing is changed then)."""
         stream = self.stream
-        cur = self._runs[r] or self._run(r)
+        runs = stream.runs
+        cur = runs[r]
         if cur.last or g + 2 >= stream.total:
             # g is its layer's last fold (the next layer overlaps the drain), or g+1 is the last
             # fold of all (at its swap the loaders are done, not waiting for a half).
@@ -131,15 +104,14 @@ class Steps:
         if g > stream.starts[r]:
             prev = cur
         else:
-            prev = self._runs[r - 1] or self._run(r - 1)
+            prev = runs[r - 1]
             if prev.last:
                 return None        # g is its layer's first fold
-        nxt = cur if g + 1 < stream.ends[r] else (self._runs[r + 1] or self._run(r + 1))
-        layer, layer_start, compute, on_array, _, _, _, _, _, _, _, _ = cur
+        nxt = cur if g + 1 < stream.ends[r] else runs[r + 1]
+        compute = cur.compute_cycles
         if compute <= 0:
             return None
-        layer_prev, start_prev, _, _, _, _, write, prev_i, prev_f, prev_o, _, _ = prev
-        layer_next, start_next, _, next_on_array, read_i, read_f, _, next_i, next_f, next_o, _, _ = nxt
+        read_i, read_f, write = nxt.read_ifmap_bytes, nxt.read_filter_bytes, prev.write_bytes
         dram = self.dram
         if self._dram_may_wake and (read_i or read_f or write) and not dram.power.ready_at(t):
             return None            # the channel may be asleep: its wake would reorder the requests
@@ -159,6 +131,7 @@ class Steps:
         port_w, end_w, port = self._queue(write, t, port)
         dram.count_bytes(read_i + read_f, write)
         end = t + compute
+        layer, on_array = cur.layer, cur.on_array
         counters = self.counters
         array_power = self.array_power
         transfers = ((port_i, end_i), (port_f, end_f), (port_w, end_w))
@@ -166,15 +139,15 @@ class Steps:
             # No trace and every buffer and the channel always on: only the buffers' byte counts
             # and the array's power state change, in no order that matters.
             occ_i, occ_f, occ_o = self._occupancy
-            occ_i.bytes += next_i - prev_i
-            occ_f.bytes += next_f - prev_f
-            occ_o.bytes += next_o - prev_o
+            occ_i.bytes += nxt.working_ifmap_bytes - prev.working_ifmap_bytes
+            occ_f.bytes += nxt.working_filter_bytes - prev.working_filter_bytes
+            occ_o.bytes += nxt.working_ofmap_bytes - prev.working_ofmap_bytes
             counters.compute_cycles[layer] += compute
             if on_array:
                 array_power.release_at(end)
             stalls = counters.stalls[layer]
             at = _wait_for_transfers(stalls, end, transfers)
-            wake = array_power.acquire_at(at) if next_on_array else 0
+            wake = array_power.acquire_at(at) if nxt.on_array else 0
             if wake:
                 stalls["wake_up"] = stalls.get("wake_up", 0) + wake
             return at + wake
@@ -185,8 +158,10 @@ class Steps:
         dram_power = dram.power
         activities = self.activities
         names = self.layer_names
-        name_prev, name_next = names[layer_prev], names[layer_next]
-        index_prev, index_next = g - 1 - start_prev, g + 1 - start_next
+        name_prev, name_next = names[prev.layer], names[nxt.layer]
+        index_prev, index_next = g - 1 - prev.layer_start, g + 1 - nxt.layer_start
+        prev_i, prev_f, prev_o = prev.working_ifmap_bytes, prev.working_filter_bytes, prev.working_ofmap_bytes
+        next_i, next_f, next_o = nxt.working_ifmap_bytes, nxt.working_filter_bytes, nxt.working_ofmap_bytes
         # At t the array hands fold g-1's input halves back, ...
         occ_i.add_at(-prev_i, t)
         pow_i.release_at(t)
@@ -225,7 +200,7 @@ class Steps:
                     array_power.release_at(end)
                 if activities is not None:
                     activities.append(Activity("pe_array" if on_array else "vector_unit", names[layer],
-                                               g - layer_start, t, end))
+                                               g - cur.layer_start, t, end))
             elif rank == WRITE_BACK:
                 dram_power.release_at(cycle)
                 if activities is not None:
@@ -243,7 +218,7 @@ class Steps:
         # ... takes the half and wakes what it uses, which every other process waits for.
         occ_o.add_at(next_o, at)
         wake = pow_o.acquire_at(at)
-        if next_on_array:
+        if nxt.on_array:
             wake = max(wake, array_power.acquire_at(at))
         if wake:
             stalls["wake_up"] = stalls.get("wake_up", 0) + wake
