@@ -2,10 +2,10 @@
 
 Small single-concept modules: `folds` (the tile stream), `phases` (why a process was busy),
 `power` (power states per component), `dram` (the shared channel), `buffers` (double-buffered
-SRAM), `loaders` (DMA in and write-back out), `pe_array` (the consumer of tiles), `trace` (the
-tile-level timeline), `coalesce` (advancing steady runs of identical folds in one step, and
-folds that differ by closed-form steps, with identical results) and `run` (wiring, and turning
-the run into per-layer figures).
+SRAM), `loaders` (DMA in and write-back out), `pe_array` (the array process, the consumer of
+tiles), `trace` (the tile-level timeline), `coalesce` (advancing the pipeline without events,
+with identical results: by whole periods over repeating folds, `periods`, and by closed-form
+`steps` over folds that differ) and `run` (wiring, and turning the run into per-layer figures).
 """
 
 from accelsim.timing.engine.run import EngineResult, LayerTimeline, run_engine

@@ -8,9 +8,21 @@ and power are per physical buffer: a unified `glb` is shared by all three operan
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import simpy
 
 from accelsim.timing.engine.power import PowerState
+
+
+@dataclass(slots=True)
+class OccupancySnapshot:
+    """Bytes held at one cycle, and how long the change points were then (`Occupancy.snapshot`).
+    Never changed once built (a slotted class, not a tuple: read on the coalescer's hot path)."""
+
+    bytes: int
+    changes: int                                # len(changes), 0 when they are not kept
+    last_change: tuple[int, int] | None
 
 
 class Occupancy:
@@ -37,6 +49,32 @@ class Occupancy:
                 self.changes[-1] = (now, self.bytes)
             else:
                 self.changes.append((now, self.bytes))
+
+    def snapshot(self) -> OccupancySnapshot:
+        changes = self.changes
+        if not changes:
+            return OccupancySnapshot(self.bytes, 0, None)
+        return OccupancySnapshot(self.bytes, len(changes), changes[-1])
+
+    def repeat_period(self, start: OccupancySnapshot, count: int, cycles: int) -> None:
+        """The change points made since snapshot `start` happen `count` more times, shifted by
+        `i * cycles`, merged as `add` merges them (`accelsim.timing.engine.coalesce`)."""
+        changes = self.changes
+        if changes is None:
+            return
+        n_before = start.changes
+        calls = []
+        if n_before and changes[n_before - 1] != start.last_change:
+            calls.append(changes[n_before - 1])
+        calls.extend(changes[n_before:])
+        for i in range(1, count + 1):
+            d = i * cycles
+            for time, value in calls:
+                time += d
+                if changes and changes[-1][0] == time:
+                    changes[-1] = (time, value)
+                else:
+                    changes.append((time, value))
 
 
 class DoubleBuffer:

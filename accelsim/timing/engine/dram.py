@@ -18,7 +18,7 @@ from accelsim.timing.engine.power import PowerState
 
 class DramChannel:
     def __init__(self, env: simpy.Environment, bandwidth_bytes_per_cycle: float, latency_cycles: int,
-                 power: PowerState):
+                 power: PowerState) -> None:
         if not bandwidth_bytes_per_cycle > 0:
             raise ValueError(f"dram.bandwidth_bytes_per_cycle must be positive, got {bandwidth_bytes_per_cycle!r}")
         if latency_cycles < 0:
@@ -30,6 +30,16 @@ class DramChannel:
         self.port = simpy.Resource(env, capacity=1)
         self.read_bytes = 0
         self.write_bytes = 0
+
+    def idle(self) -> bool:
+        """No transfer holds or waits for the port."""
+        port = self.port
+        return not port.count and not port.queue
+
+    def count_bytes(self, read_bytes: int, write_bytes: int) -> None:
+        """Count transfers made without events (`accelsim.timing.engine.coalesce`)."""
+        self.read_bytes += read_bytes
+        self.write_bytes += write_bytes
 
     def streaming_cycles(self, num_bytes: int) -> int:
         if math.isinf(self.bandwidth):

@@ -11,6 +11,7 @@ coalescing (`accelsim.timing.engine.coalesce`) needs. Each process walks the str
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
 from accelsim.timing.mapping import LayerMapping
@@ -30,15 +31,37 @@ class Fold(NamedTuple):
     last: bool                  # last fold of its layer
 
 
+@dataclass(slots=True)
+class Run:
+    """A stretch of consecutive identical folds of one layer: their shared figures (`Fold`'s).
+    Never changed once built (a slotted class, not a tuple: read on the coalescer's hot path)."""
+
+    layer: int
+    layer_start: int            # global index of the layer's first fold
+    compute_cycles: int
+    on_array: bool
+    read_bytes: dict
+    write_bytes: int
+    working_set_bytes: dict
+    first: bool
+    last: bool
+    # The dicts' figures spread out, for the closed-form steps (`accelsim.timing.engine.steps`).
+    read_ifmap_bytes: int
+    read_filter_bytes: int
+    working_ifmap_bytes: int
+    working_filter_bytes: int
+    working_ofmap_bytes: int
+
+
 class FoldStream:
     """All folds of a run, run-length encoded; `fold(g)` builds global fold `g`."""
 
     def __init__(self, mappings: Sequence[LayerMapping], word_bytes: dict, half_bytes: dict):
         starts: list[int] = []          # global index of each run's first fold
-        runs: list[tuple] = []          # (layer, layer_start, compute, on_array, reads, write, working, first, last)
+        runs: list[Run] = []
         ids: list[int] = []
         layer_starts: list[int] = []
-        work: dict = {}                 # raw per-fold figures -> (id, reads, write, working), shared
+        work: dict = {}                 # raw per-fold figures -> (id, reads, write, working, ...), shared
         wi, wf, wo = word_bytes["ifmap"], word_bytes["filter"], word_bytes["ofmap"]
         hi_, hf, ho = half_bytes["ifmap"], half_bytes["filter"], half_bytes["ofmap"]
         g = 0
@@ -56,10 +79,12 @@ class FoldStream:
                 known = work.get(raw)
                 if known is None:
                     # A working set larger than a half streams through it: the half is full, not more.
+                    working_i, working_f = min(raw[5] * wi, hi_), min(raw[6] * wf, hf)
+                    working_o = min(raw[7] * wo, ho)
                     known = work[raw] = (len(work), {"ifmap": raw[2], "filter": raw[3]}, raw[4],
-                                         {"ifmap": min(raw[5] * wi, hi_), "filter": min(raw[6] * wf, hf),
-                                          "ofmap": min(raw[7] * wo, ho)})
-                run_id, reads, write, working = known
+                                         {"ifmap": working_i, "filter": working_f, "ofmap": working_o},
+                                         working_i, working_f, working_o)
+                run_id, reads, write, working, working_i, working_f, working_o = known
                 compute = raw[0]
                 end = index + tile.count
                 # Split off the layer's first and last folds: their flags make them unique.
@@ -73,7 +98,8 @@ class FoldStream:
                     if rid >= 0 and ids and ids[-1] == rid:
                         continue                          # extends the previous run
                     starts.append(layer_start + lo)
-                    runs.append((layer_index, layer_start, compute, on_array, reads, write, working, first, last))
+                    runs.append(Run(layer_index, layer_start, compute, on_array, reads, write, working, first,
+                                    last, raw[2], raw[3], working_i, working_f, working_o))
                     ids.append(rid)
                 index = end
                 g += tile.count
@@ -97,8 +123,9 @@ class FoldStream:
     def fold(self, g: int, run: int | None = None) -> Fold:
         if run is None:
             run = self.run_of(g)
-        layer, layer_start, compute, on_array, reads, write, working, first, last = self.runs[run]
-        return Fold(layer, g - layer_start, compute, on_array, reads, write, working, first, last)
+        r = self.runs[run]
+        return Fold(r.layer, g - r.layer_start, r.compute_cycles, r.on_array, r.read_bytes, r.write_bytes,
+                    r.working_set_bytes, r.first, r.last)
 
     def cursor(self) -> "FoldCursor":
         return FoldCursor(self)

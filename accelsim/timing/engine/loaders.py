@@ -60,6 +60,14 @@ class Loader:
                                                 start, env.now))
             buffer.resident.put(fold)
 
+    def waits_for(self, g: int) -> bool:
+        """Blocked on a free half for fold `g`, every fold before it loaded."""
+        return self.waiting_for_half and self.folds.position == g
+
+    def skip(self, folds: int) -> None:
+        """Folds loaded without events (`accelsim.timing.engine.coalesce`)."""
+        self.folds.skip(folds)
+
 
 class WriteBack:
     def __init__(self, env, folds, buffer: DoubleBuffer, dram: DramChannel, layers_written: list,
@@ -91,3 +99,11 @@ class WriteBack:
             buffer.free_half(fold.working_set_bytes["ofmap"])
             if fold.last:
                 self.layers_written[fold.layer].succeed()
+
+    def waits_for(self, g: int) -> bool:
+        """Blocked on fold `g`'s outputs, every fold before it written back."""
+        return self.waiting_for_fold and self.folds.position == g + 1
+
+    def skip(self, folds: int) -> None:
+        """Folds written back without events (`accelsim.timing.engine.coalesce`)."""
+        self.folds.skip(folds)

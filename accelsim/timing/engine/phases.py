@@ -26,6 +26,10 @@ class PhaseLog:
             self.ends.append(end)
             self.causes.append(cause)
 
+    def busy_after(self, now: int) -> bool:
+        """The last phase logged ends after `now`."""
+        return bool(self.ends) and self.ends[-1] > now
+
     def attribute(self, start: int, end: int, into: dict) -> None:
         """Add the cycles of `[start, end)` to `into[cause]`. Queries must not go back in time."""
         if end <= start:

@@ -15,11 +15,11 @@ from typing import Mapping, Sequence
 import simpy
 
 from accelsim.timing.engine.buffers import DoubleBuffer, Occupancy
-from accelsim.timing.engine.dram import DramChannel
 from accelsim.timing.engine.coalesce import Coalescer
+from accelsim.timing.engine.dram import DramChannel
 from accelsim.timing.engine.folds import FoldStream
 from accelsim.timing.engine.loaders import Loader, WriteBack
-from accelsim.timing.engine.pe_array import PEArray
+from accelsim.timing.engine.pe_array import ArrayProcess, LayerCounters
 from accelsim.timing.engine.power import ACTIVE, IDLE, SLEEP, PowerState
 from accelsim.timing.engine.trace import PowerInterval, Trace
 from accelsim.arch.dataflow import OPERANDS
@@ -78,17 +78,22 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
                for op in ("ifmap", "filter")}
     writer = WriteBack(env, stream.cursor(), double_buffers["ofmap"], dram, layers_written, names, activities)
     phases = {"ifmap": loaders["ifmap"].phases, "filter": loaders["filter"].phases, "ofmap": writer.phases}
-    pe = PEArray(env, stream.cursor(), double_buffers, pe_power, phases, len(mappings), names, activities)
     powers = [pe_power, *buffer_power.values(), dram_power]
+    counters = LayerCounters(len(mappings))
+    coalescer = None
     if coalesce:
-        pe.coalescer = Coalescer(env, stream, pe, loaders.values(), writer, powers, occupancy.values(), dram,
-                                 activities)
+        coalescer = Coalescer(env, stream, counters=counters, array_power=pe_power, buffers=double_buffers,
+                              loaders=loaders.values(), writer=writer, powers=powers,
+                              occupancies=occupancy.values(), dram=dram, layer_names=names,
+                              activities=activities)
+    ArrayProcess(env, stream.cursor(), double_buffers, pe_power, phases, counters, names, activities,
+                 swap_hook=coalescer)
     env.run()
     end = env.now
 
     last = len(mappings) - 1
-    writer.phases.attribute(pe.layer_end[last], end, pe.stalls[last])   # the final drain
-    boundaries = pe.layer_end[:-1] + [end]
+    writer.phases.attribute(counters.end_cycles[last], end, counters.stalls[last])   # the final drain
+    boundaries = counters.end_cycles[:-1] + [end]
     starts = [0] + boundaries[:-1]
     for power in powers:
         power.finish(end)
@@ -97,8 +102,8 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
     layers = tuple(
         LayerTimeline(
             cycles=boundaries[j] - starts[j],
-            compute_cycles=pe.compute_cycles[j],
-            stall_cycles=dict(pe.stalls[j]),
+            compute_cycles=counters.compute_cycles[j],
+            stall_cycles=dict(counters.stalls[j]),
             residency_cycles=residency[j],
             wakes=wakes[j],
         )
@@ -114,7 +119,6 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
             occupancy={name: tuple(o.changes) for name, o in occupancy.items()},
             capacity_bytes={name: buf.size_bytes for name, buf in buffers.components().items()},
         )
-    coalescer = pe.coalescer
     coalesced = coalescer.folds_coalesced + coalescer.folds_stepped if coalescer is not None else 0
     return EngineResult(layers, dram.read_bytes, dram.write_bytes, timeline, coalesced)
 
