@@ -1,6 +1,6 @@
 """Tidy frames: a frame is a list of dicts (one row per observation) with stable column names,
-units in the names. No pandas: frames are plain data, written to CSV by `to_csv`, and the only
-thing figures take.
+units in the names. Frames are plain data, written to CSV by `to_csv`, and the only thing figures
+take; `to_dataframe` hands one to pandas for notebooks (optional `pandas` extra).
 
 Sources: `from_report` (one row per layer), `energy_frame` (per layer, component, action),
 `from_store` (one row per design point), `from_trace` (component, state, start, end intervals).
@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from accelsim import report_views
 from accelsim.dse.store import Store
 
 __all__ = [
     "Frame", "from_report", "energy_frame", "from_store", "from_trace", "columns", "column",
-    "to_columns", "select", "where", "aggregate", "to_csv", "TRACE_COLUMNS",
+    "to_columns", "select", "where", "aggregate", "to_csv", "to_dataframe", "TRACE_COLUMNS",
 ]
 
 Frame = list[dict[str, Any]]
@@ -139,6 +140,11 @@ def _sort_key(value: Any) -> tuple:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (0, value)
     return (1, str(value))
+
+
+def to_dataframe(frame: Sequence[Mapping[str, Any]]) -> Any:
+    """A frame (e.g. `from_store(path)`) as a pandas DataFrame; needs the `pandas` extra."""
+    return report_views.to_frame(frame)
 
 
 def to_csv(frame: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Path:
