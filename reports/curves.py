@@ -39,8 +39,9 @@ def _achieved_and_ideal(ax: Any, xs: list, achieved: list, ideal: list | None, i
 
 
 def _style_key(ideal: bool) -> list[Line2D]:
-    """Legend entries that explain line and marker style (in black, independent of the group)."""
-    key = [Line2D([], [], color="k", marker="o", linestyle="-", label="achieved")]
+    """Legend entries that explain line and marker style (in black, independent of the group; no
+    filled marker, so no entry looks like a group's)."""
+    key = [Line2D([], [], color="k", linestyle="-", label="achieved")]
     if ideal:
         key.append(Line2D([], [], color="k", marker="o", markerfacecolor="none", linestyle="--",
                           linewidth=0.8, label="ideal"))

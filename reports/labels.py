@@ -152,7 +152,7 @@ def _prefix(spec: Field, values: Iterable[float]) -> tuple[str, float]:
     largest = max(finite, default=1.0)
     steps = _PREFIXES[spec.prefixes]
     for size, prefix in steps:
-        if largest >= size * (1 - 1e-12):
+        if largest >= size:
             return prefix, size
     return steps[-1][1], steps[-1][0]
 
