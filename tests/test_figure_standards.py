@@ -59,7 +59,8 @@ def _builders(store_frame, hardware):
                                                       normalise_to="ws"),
         "speedup": lambda: figures.speedup_curves([r for r in _speedup_rows() if r["hardware"] == "edge"],
                                                   group="granularity"),
-        "speedup panels": lambda: figures.speedup_panels(_speedup_rows(), panel="hardware", group="granularity"),
+        "speedup panels": lambda: figures.speedup_panels(_speedup_rows(), panel="hardware",
+                                                         group="granularity"),
         "roofline": lambda: figures.roofline(frames.from_report(report, hardware)),
         "timeline": lambda: figures.timeline(frames.from_trace(
             [(p.component, p.state, p.start_cycle, p.end_cycle) for p in report.trace.power])),
@@ -100,13 +101,15 @@ def test_labels_are_readable_and_state_units(drawn, name):
 def test_no_offset_or_exponent_text(drawn, name):
     for ax in drawn[name].axes:
         for axis in (ax.xaxis, ax.yaxis):
-            assert axis.get_offset_text().get_text() == "", f"{name}: offset {axis.get_offset_text().get_text()!r}"
+            offset = axis.get_offset_text().get_text()
+            assert offset == "", f"{name}: offset {offset!r}"
 
 
 def _signature(handle) -> tuple:
     """What tells a legend entry apart when printed in grey: marker shape, line style, fill, hatch."""
     if isinstance(handle, Line2D):
-        return ("line", handle.get_marker(), str(handle.get_linestyle()), handle.get_markerfacecolor() == "none")
+        hollow = handle.get_markerfacecolor() == "none"
+        return ("line", handle.get_marker(), str(handle.get_linestyle()), hollow)
     if isinstance(handle, PathCollection):
         return ("points", tuple(np.round(handle.get_paths()[0].vertices, 3).ravel()))
     if isinstance(handle, Patch):
@@ -149,7 +152,8 @@ def test_speedup_panels_draw_every_ideal_the_legend_promises(drawn):
         hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() == "none"]
         plotted = sorted((x, y) for line in hollow for x, y in zip(line.get_xdata(), line.get_ydata()))
         # Every row's ideal is drawn, including the lone N:M point, which has no line to dash.
-        assert plotted == sorted((r["sparsity"], r["ideal_speedup"]) for r in rows if r["hardware"] == hardware)
+        ideal = sorted((r["sparsity"], r["ideal_speedup"]) for r in rows if r["hardware"] == hardware)
+        assert plotted == ideal
 
 
 def test_layer_plan_marks_dense_layers_without_an_empty_legend_entry():
@@ -174,7 +178,8 @@ def test_energy_scales_into_one_to_a_thousand(energy_pj):
     assert 1.0 - 1e-9 <= energy_pj * unit.factor < 1000.0 * (1 + 1e-9), unit  # pJ .. MJ cover the range
 
 
-@given(st.lists(st.sampled_from(["energy", "pe", "dram", "rows", "size", "glb", "x"]), min_size=1, max_size=4),
+@given(st.lists(st.sampled_from(["energy", "pe", "dram", "rows", "size", "glb", "x"]), min_size=1,
+                max_size=4),
        st.sampled_from(["_", "."]), st.sampled_from(["", "_pj", "_bytes", "_cycles", "_s", "_mhz"]))
 def test_no_field_names_reach_a_label(words, joiner, suffix):
     name = joiner.join(words) + suffix
@@ -187,4 +192,5 @@ def test_value_labels_spell_out_identifiers_and_keep_names():
     assert value_label("pruning.granularity", "nm") == "N:M"
     assert value_label("buffers.ifmap.size_bytes", 65536) == "64 KiB"
     assert value_label("hardware", "scalesim_32x32") == "scalesim_32x32"  # a preset's name is a name
-    assert axis_label("seconds", [0.002]) == "Latency (ms)" and axis_label("cycles", [3e7]) == "Latency (Mcycles)"
+    assert axis_label("seconds", [0.002]) == "Latency (ms)"
+    assert axis_label("cycles", [3e7]) == "Latency (Mcycles)"

@@ -45,7 +45,8 @@ def test_timeline_runs_the_point_in_event_mode(store, tmp_path):
     event = simulate("lenet5", "scalesim_32x32", mode="event")
     power = [r for r in rows if r["kind"] == "power"]
     assert power and max(int(r["end_cycles"]) for r in power) == event.cycles
-    assert {r["component"] for r in rows if r["kind"] == "layer_end"} == {layer.name for layer in event.layers}
+    ends = {r["component"] for r in rows if r["kind"] == "layer_end"}
+    assert ends == {layer.name for layer in event.layers}
 
 
 def test_a_pruned_point_is_replayed_with_its_masks(store):
