@@ -153,8 +153,10 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             if missing:
                 raise ValueError(f"plot --kind speedup: the store has no column(s) {missing} "
                                  "(sweep pruning plans to get them)")
-            plotted = frames.select(frame, [panel, group, x, "ideal_speedup", "achieved_speedup"])
-            fig = figures.speedup_panels(plotted, panel=panel, group=group, x=x, achieved="achieved_speedup")
+            frame, series = frames.split_uncompacted(frame, group)
+            keep = [panel, group, *([series] if series != group else []), x]
+            plotted = frames.select(frame, keep + ["ideal_speedup", "achieved_speedup"])
+            fig = figures.speedup_panels(plotted, panel=panel, group=series, x=x, achieved="achieved_speedup")
         elif args.kind in ("roofline", "timeline"):
             from reports.replay import point_figure
 

@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from workloads.importers.errors import MissingExtraError
 
-if TYPE_CHECKING:  # pandas is optional; only the type checker needs its name here
-    import pandas
-
+if TYPE_CHECKING:
     from accelsim.report import Report
 
 __all__ = ["to_frame", "report_html", "TOP_LAYERS"]
@@ -26,10 +24,11 @@ _ENERGY_PREFIXES = (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3), ("pJ", 
 _TIME_PREFIXES = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9))
 
 
-def to_frame(records: Sequence[Mapping[str, Any]]) -> "pandas.DataFrame":
-    """Tidy rows as a DataFrame, columns in order of first appearance (the rows' own order)."""
+def to_frame(records: Sequence[Mapping[str, Any]]) -> Any:
+    """Tidy rows as a `pandas.DataFrame` (typed Any: pandas is optional and ships no stubs),
+    columns in order of first appearance (the rows' own order)."""
     try:
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]  # no stubs; the extra is optional
     except ImportError:
         raise MissingExtraError("pandas", "pandas") from None
     columns = list(dict.fromkeys(name for row in records for name in row))

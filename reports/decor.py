@@ -15,8 +15,8 @@ from matplotlib.ticker import ScalarFormatter
 from reports.frames import column
 
 __all__ = ["MARKERS", "LINESTYLES", "HATCHES", "marker", "linestyle", "hatch", "legend_outside",
-           "plain_ticks", "style_series", "numbers", "log_if_wide", "new_figure", "ordered", "category_key",
-           "Frame"]
+           "plain_ticks", "style_series", "category_ticks", "numbers", "log_if_wide", "new_figure", "ordered",
+           "category_key", "Frame"]
 
 Frame = Sequence[Mapping[str, Any]]
 
@@ -59,6 +59,14 @@ def legend_outside(ax: Axes, *, title: str | None = None, handles: Sequence[Any]
     # reaches its fixed point in one pass and re-saving a figure gives the same bytes.
     return ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
                      borderaxespad=0.8, alignment="left")
+
+
+def category_ticks(ax: Axes, texts: Sequence[str], *, room_chars: int = 30) -> None:
+    """Category names under the x axis, slanted only when together they are too wide to sit
+    level (about `room_chars` characters across a column-wide axis)."""
+    crowded = sum(len(t) for t in texts) > room_chars
+    ax.set_xticks(range(len(texts)), list(texts), rotation=30 if crowded else 0,
+                  ha="right" if crowded else "center")
 
 
 def plain_ticks(fig: Figure) -> Figure:

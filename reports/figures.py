@@ -4,7 +4,7 @@ Built on `Figure` directly (no pyplot): no GUI backend, no global figure registr
 behind. Style comes from the caller (`reports.style.paper_style`); saving is `reports.save.save`.
 Labels and units come from the one column map, `reports.labels`; values are scaled to the
 labelled unit, series differ in marker or hatch as well as colour, legends sit beside the data
-(`reports.decor`). Speedup and timeline figures live in `reports.curves` and are re-exported here.
+(`reports.decor`). Speedup and timeline figures live in `reports.curves`, re-exported here.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
 from reports.curves import speedup_curves, speedup_panels, timeline
-from reports.decor import (Frame, category_key, hatch, legend_outside, log_if_wide, new_figure, numbers,
-                           ordered, plain_ticks, style_series)
+from reports.decor import (Frame, category_key, category_ticks, hatch, legend_outside, log_if_wide,
+                           new_figure, numbers, ordered, plain_ticks, style_series)
 from reports.frames import column
 from reports.labels import axis_label, scaled, value_label
 from reports.labels import title as column_title
@@ -116,8 +116,7 @@ def energy_breakdown(frame: Frame, *, x: str = "component", stack: str = "action
         ax.bar(positions, heights, bottom=bottom, label=value_label(stack, part), width=0.7,
                color=f"C{i % 10}", hatch=hatch(i), edgecolor="k", linewidth=0.3)
         bottom += heights
-    ax.set_xticks(positions, [value_label(x, b) for b in bars], rotation=30 if len(bars) > 4 else 0,
-                  ha="right" if len(bars) > 4 else "center")
+    category_ticks(ax, [value_label(x, b) for b in bars])
     ax.set_xlabel(column_title(x))
     ax.set_ylabel(unit.label)
     # Largest part at the top of the legend, as in the stack.
@@ -194,10 +193,7 @@ def heatmap(frame: Frame, x: str, y: str, value: str, *, annotate: bool | None =
     fig, ax = new_figure()
     image = ax.imshow(np.ma.masked_invalid(cells), origin="lower", aspect="auto", cmap="viridis", norm=norm)
     (xticks, xlabel), (yticks, ylabel) = _tick_texts(x, xcats), _tick_texts(y, ycats)
-    # Names wider than a cell would run into each other: slant them.
-    crowded = sum(len(t) for t in xticks) > 30
-    ax.set_xticks(range(len(xcats)), xticks, rotation=30 if crowded else 0,
-                  ha="right" if crowded else "center")
+    category_ticks(ax, xticks)
     ax.set_yticks(range(len(ycats)), yticks)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -236,7 +232,7 @@ def grouped_bars(frame: Frame, x: str, group: str, value: str, *, normalise_to: 
     for i, gv in enumerate(groups):
         ax.bar(positions + (i - (len(groups) - 1) / 2) * width, table[i], width=width,
                label=value_label(group, gv), color=f"C{i % 10}", hatch=hatch(i), edgecolor="k", linewidth=0.3)
-    ax.set_xticks(positions, [value_label(x, c) for c in clusters], rotation=30, ha="right")
+    category_ticks(ax, [value_label(x, c) for c in clusters])
     ax.set_xlabel(column_title(x))
     ax.set_ylabel(ylabel)
     if log:

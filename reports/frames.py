@@ -19,7 +19,8 @@ from accelsim.dse.store import Store
 
 __all__ = [
     "Frame", "from_report", "energy_frame", "from_store", "from_trace", "columns", "column",
-    "to_columns", "select", "where", "aggregate", "to_csv", "to_dataframe", "TRACE_COLUMNS",
+    "to_columns", "select", "where", "aggregate", "to_csv", "to_dataframe", "split_uncompacted",
+    "TRACE_COLUMNS",
 ]
 
 Frame = list[dict[str, Any]]
@@ -140,6 +141,19 @@ def _sort_key(value: Any) -> tuple:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (0, value)
     return (1, str(value))
+
+
+def split_uncompacted(frame: Sequence[Mapping[str, Any]], group: str) -> tuple[Frame, str]:
+    """Channel plans swept both compacted and at full size (``pruning.compact``) are two designs
+    with one `group` value; a line through both would join unrelated points. Then the rows get a
+    ``plan`` column that tells them apart (``channel (full size)``) and that is the column to
+    group by; otherwise the frame and `group` come back unchanged."""
+    if not any(row.get("pruning.compact") is False for row in frame):
+        return [dict(row) for row in frame], group
+    def plan(row: Mapping[str, Any]) -> str:
+        return f"{row.get(group)}" + (" (full size)" if row.get("pruning.compact") is False else "")
+
+    return [dict(row, plan=plan(row)) for row in frame], "plan"
 
 
 def to_dataframe(frame: Sequence[Mapping[str, Any]]) -> Any:

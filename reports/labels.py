@@ -83,6 +83,7 @@ FIELDS: dict[str, Field] = {
     "search": Field("Search"),
     "state": Field("Power state"),
     "pattern": Field("Pattern"),
+    "plan": Field("Pruning plan"),
     "time_cycles": Field("Time", "{}cycles", 1.0, "count"),
     "occupancy_bytes": Field("Occupancy", "{}B", 1.0, "binary"),
 }
@@ -102,7 +103,7 @@ _WORDS = {"dram": "DRAM", "sram": "SRAM", "pe": "PE", "glb": "global buffer", "m
           "edp": "EDP", "nm": "N:M"}
 #: Columns whose values are internal identifiers worth spelling out; other values (network,
 #: preset and layer names) are names and print as they are.
-_SPELLED = {"component", "action", "state", "pruning.granularity", "granularity"}
+_SPELLED = {"component", "action", "state", "pruning.granularity", "granularity", "plan"}
 
 
 def _words(text: str) -> str:

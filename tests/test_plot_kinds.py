@@ -65,3 +65,15 @@ def test_several_matching_points_is_a_one_line_error(store, tmp_path, capsys):
     assert len(err.splitlines()) == 1
     assert "3 points match" in err and "--where" in err and "pe.rows" in err and "pruning.granularity" in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_uncompacted_channel_plans_are_their_own_series():
+    from reports import frames
+
+    rows = [{"pruning.granularity": "channel", "pruning.compact": compact, "density": 0.5}
+            for compact in (True, False)] + [{"pruning.granularity": "dense", "pruning.compact": None}]
+    split, group = frames.split_uncompacted(rows, "pruning.granularity")
+    assert group == "plan"
+    assert [r["plan"] for r in split] == ["channel", "channel (full size)", "dense"]
+    unchanged, group = frames.split_uncompacted(rows[:1] + rows[2:], "pruning.granularity")
+    assert group == "pruning.granularity" and unchanged == rows[:1] + rows[2:]
