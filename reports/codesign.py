@@ -111,8 +111,9 @@ def _layer_plan_figure(rows: list[dict]) -> Figure:
     ax.set_xlim(-0.5, len(layers) - 0.5)  # a first layer left dense has no bar to set the limit
     ax.set_xlabel(column_title("layer"))
     ax.set_ylabel(axis_label("sparsity"))
-    ax.set_ylim(0, 1.3)
+    ax.set_ylim(0, 1.3)  # headroom for the labels above the bars; the axis itself ends at 1
     ax.set_yticks(np.linspace(0, 1, 6))
+    ax.spines["left"].set_bounds(0, 1)
     ax.grid(axis="x", visible=False)
     handles = [Patch(facecolor=c, edgecolor="k", linewidth=0.4, label=_granularity_text(g))
                for g, c in colours.items()]

@@ -12,7 +12,7 @@ import csv
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from accelsim import report_views
 from accelsim.dse.store import Store
@@ -119,7 +119,8 @@ def where(frame: Sequence[Mapping[str, Any]], **equal: Any) -> Frame:
 def aggregate(frame: Sequence[Mapping[str, Any]], by: Sequence[str], value: str, *, how: str = "min") -> Frame:
     """One row per distinct `by` combination with `value` reduced by `how` (min, max, mean) and
     ``n_points``; rows sorted by the `by` columns."""
-    reducers = {"min": min, "max": max, "mean": lambda xs: math.fsum(xs) / len(xs)}
+    reducers: dict[str, Callable[[list[Any]], Any]] = {"min": min, "max": max,
+                                                        "mean": lambda xs: math.fsum(xs) / len(xs)}
     if how not in reducers:
         raise ValueError(f"how: must be one of {', '.join(reducers)}, got {how!r}")
     for name in [*by, value]:

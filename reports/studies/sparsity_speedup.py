@@ -35,7 +35,7 @@ from workloads.zoo import get_network
 PRESETS = ("scalesim_32x32", "sparse_edge_16x16", "nm_tensor_32x32")
 SPARSITIES = (0.25, 0.5, 0.7, 0.8, 0.9, 0.95)
 TOY_SPARSITIES = (0.5, 0.9)
-PATTERNS = {
+PATTERNS: dict[str, dict[str, Any]] = {
     "unstructured": dict(granularity="unstructured"),
     "block 4x4": dict(granularity="block", block_shape=(4, 4)),
     "block 16x16": dict(granularity="block", block_shape=(16, 16)),
