@@ -13,9 +13,9 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from report_stores import small_grid_store
 
 from accelsim import load_hardware, simulate
-from accelsim.dse import Point, explore, grid, serial
 from reports import codesign, figures, frames
 from reports.labels import axis_label, scaled, value_label
 from reports.power import power_timeline, trace_frame
@@ -31,11 +31,7 @@ def hardware():
 
 @pytest.fixture(scope="module")
 def store_frame(tmp_path_factory, hardware):
-    path = tmp_path_factory.mktemp("standards") / "s.sqlite"
-    points = [Point(n, hw) for n in ("lenet5", "mlp")
-              for hw in grid(hardware, {"pe.rows": [8, 16, 32], "pe.dataflow": ["ws", "os"]})]
-    explore(points, executor=serial(), store=path)
-    return frames.from_store(path)
+    return frames.from_store(small_grid_store(tmp_path_factory.mktemp("standards") / "s.sqlite", hardware))
 
 
 def _speedup_rows():

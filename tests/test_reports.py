@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from report_stores import small_grid_store
 
 from accelsim import load_hardware, simulate
-from accelsim.dse import Point, Store, explore, grid, serial
+from accelsim.dse import Store
 from reports import figures, frames
 from reports.labels import value_label
 from reports.save import save
@@ -40,11 +41,7 @@ def report(hardware):
 
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory, hardware):
-    path = tmp_path_factory.mktemp("store") / "s.sqlite"
-    points = [Point(n, hw) for n in ("lenet5", "mlp")
-              for hw in grid(hardware, {"pe.rows": [8, 16, 32], "pe.dataflow": ["ws", "os"]})]
-    explore(points, executor=serial(), store=path)
-    return path
+    return small_grid_store(tmp_path_factory.mktemp("store") / "s.sqlite", hardware)
 
 
 # ---- frames -----------------------------------------------------------------------------
