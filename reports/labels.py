@@ -2,7 +2,7 @@
 readable category names. Every figure takes its labels from here, so a column is named the same way
 in every plot and no internal field name (``energy_pj``, ``pe.dataflow``) reaches a page.
 
-    scaled("energy_pj", values)   -> Scaled("Energy (mJ)", 1e-9)   multiply values by the factor
+    scaled("energy_pj", values)   -> Scaled("Energy (mJ)", "mJ", 1e-9)   multiply values by the factor
     axis_label("pe.rows")         -> "PE rows"
     value_label("pe.dataflow", "ws") -> "WS"
 
@@ -142,9 +142,11 @@ def title(name: str) -> str:
 
 @dataclass(frozen=True)
 class Scaled:
-    """An axis label and the factor that turns stored values into the labelled unit."""
+    """An axis label, its unit alone (``"mJ"``, empty for none) and the factor that turns stored
+    values into that unit."""
 
     label: str
+    unit: str
     factor: float
 
 
@@ -165,7 +167,7 @@ def scaled(name: str, values: Iterable[Any] = ()) -> Scaled:
     prefix, size = _prefix(spec, numbers)
     unit = spec.unit.replace("{}", prefix)
     label = f"{spec.text} ({unit})" if unit else spec.text
-    return Scaled(label, spec.to_unit / size)
+    return Scaled(label, unit, spec.to_unit / size)
 
 
 def axis_label(name: str, values: Iterable[Any] = ()) -> str:
@@ -185,7 +187,7 @@ def value_label(name: str, value: Any) -> str:
         spec = field(name)
         if spec.prefixes == "binary":
             got = scaled(name, [value])
-            return f"{value * got.factor:g} {got.label.rsplit('(', 1)[1].rstrip(')')}"
+            return f"{value * got.factor:g} {got.unit}"
         return f"{value:g}"
     if name == "pe.dataflow":
         return str(value).upper()
