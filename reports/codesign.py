@@ -23,7 +23,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from reports import figures
+from reports.decor import hatch, legend_outside, plain_ticks
 from reports.frames import to_csv
+from reports.labels import axis_label, scaled
+from reports.labels import title as column_title
 from reports.save import save
 from reports.style import COLUMN, DOUBLE_COLUMN, paper_style
 
@@ -63,40 +66,71 @@ def _candidate_rows(result) -> list[dict[str, Any]]:
 
 
 def _pareto_figure(rows: list[dict], result) -> Figure:
-    fig = figures.pareto(rows, "edp", "accuracy", minimise=(True, False), group="search")
+    # "uniform" names both a search and the design it chose: say which is which in the legend.
+    named = [dict(r, search=f"{r['search']} search") for r in rows]
+    fig = figures.pareto(named, "edp", "accuracy", minimise=(True, False), group="search")
     ax = fig.axes[0]
-    ax.axhline(result.search.threshold, color="0.4", linestyle=":", linewidth=0.8, label="constraint (val)")
-    for design, marker in ((result.dense, "s"), (result.uniform, "^"), (result.searched, "*")):
-        ax.scatter([design.edp], [design.val_accuracy], marker=marker, s=60, edgecolor="k", zorder=5,
-                   label=design.label)
-    ax.set_xlabel("EDP [cycles × pJ]")
-    ax.set_ylabel("validation accuracy")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    edp = scaled("edp", [r["edp"] for r in rows])
+    accuracy = scaled("accuracy", [r["accuracy"] for r in rows])
+    ax.axhline(result.search.threshold * accuracy.factor, color="0.4", linestyle=":", linewidth=0.8,
+               label="constraint (validation)")
+    # Shapes unlike the candidates' (circles, squares), so the three designs stand out in grey too.
+    for i, (design, shape) in enumerate(((result.dense, "X"), (result.uniform, "^"), (result.searched, "*"))):
+        ax.scatter([design.edp * edp.factor], [design.val_accuracy * accuracy.factor], marker=shape, s=60,
+                   color=f"C{i + 2}", edgecolor="k", linewidth=0.5, zorder=5, label=f"{design.label} design")
+    ax.set_ylabel(f"Validation {accuracy.label.lower()}")
+    legend_outside(ax, title="Candidates / designs")
     return fig
 
 
 def _layer_plan_figure(rows: list[dict]) -> Figure:
+    """Sparsity per layer, one bar per design (plain or hatched), coloured by granularity and
+    labelled with it, so the plot reads without colour. A layer left dense has no bar to colour:
+    it is marked "dense" on the axis instead of getting a legend entry for an invisible bar."""
     fig = Figure(layout="constrained")
     ax = fig.add_subplot()
     designs = list(dict.fromkeys(r["design"] for r in rows))
     layers = list(dict.fromkeys(r["layer"] for r in rows))
     width = 0.8 / max(len(designs), 1)
-    colours = {}
+    colours: dict[str, str] = {}
     for j, design in enumerate(designs):
         for i, layer in enumerate(layers):
             row = next(r for r in rows if r["design"] == design and r["layer"] == layer)
-            colour = colours.setdefault(row["granularity"], f"C{len(colours)}")
             x = i + (j - (len(designs) - 1) / 2) * width
-            ax.bar(x, 1.0 - row["density"], width=width * 0.95, color=colour, hatch="//" if j == 0 else None,
-                   edgecolor="k", linewidth=0.4)
+            sparsity = 1.0 - row["density"]
+            if sparsity <= 0.0:
+                ax.text(x, 0.01, "dense", rotation=90, ha="center", va="bottom", fontsize="x-small",
+                        color="0.3")
+                continue
+            colour = colours.setdefault(row["granularity"], f"C{len(colours)}")
+            ax.bar(x, sparsity, width=width * 0.95, color=colour, hatch=hatch(j), edgecolor="k",
+                   linewidth=0.4)
+            ax.text(x, sparsity + 0.01, _granularity_text(row["granularity"]), rotation=90, ha="center",
+                    va="bottom", fontsize="x-small")
     ax.set_xticks(np.arange(len(layers)), layers)
-    ax.set_ylabel("sparsity (fraction pruned)")
-    ax.set_ylim(0, 1)
-    handles = [Patch(facecolor=c, edgecolor="k", linewidth=0.4, label=g) for g, c in colours.items()]
-    handles += [Patch(facecolor="w", edgecolor="k", linewidth=0.4, hatch="//" if j == 0 else None, label=d)
+    ax.set_xlim(-0.5, len(layers) - 0.5)  # a first layer left dense has no bar to set the limit
+    ax.set_xlabel(column_title("layer"))
+    ax.set_ylabel(axis_label("sparsity"))
+    ax.set_ylim(0, 1.3)  # headroom for the labels above the bars; the axis itself ends at 1
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.spines["left"].set_bounds(0, 1)
+    ax.grid(axis="x", visible=False)
+    handles = [Patch(facecolor=c, edgecolor="k", linewidth=0.4, label=_granularity_text(g))
+               for g, c in colours.items()]
+    handles += [Patch(facecolor="w", edgecolor="k", linewidth=0.4, hatch=hatch(j), label=d)
                 for j, d in enumerate(designs)]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), title="granularity / design")
-    return fig
+    legend_outside(ax, title="Granularity / design", handles=handles,
+                   labels=[str(h.get_label()) for h in handles])
+    return plain_ticks(fig)
+
+
+def _granularity_text(granularity: str) -> str:
+    """``nm2:4`` -> ``2:4``, ``block4x4`` -> ``block 4×4``: the plan's option as a reader names it."""
+    if granularity.startswith("nm"):
+        return granularity[2:]
+    if granularity.startswith("block"):
+        return "block " + granularity[5:].replace("x", "×")
+    return granularity
 
 
 def _energy_rows(result) -> list[dict[str, Any]]:

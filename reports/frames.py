@@ -1,6 +1,6 @@
 """Tidy frames: a frame is a list of dicts (one row per observation) with stable column names,
-units in the names. No pandas: frames are plain data, written to CSV by `to_csv`, and the only
-thing figures take.
+units in the names. Frames are plain data, written to CSV by `to_csv`, and the only thing figures
+take; `to_dataframe` hands one to pandas for notebooks (optional `pandas` extra).
 
 Sources: `from_report` (one row per layer), `energy_frame` (per layer, component, action),
 `from_store` (one row per design point), `from_trace` (component, state, start, end intervals).
@@ -12,13 +12,15 @@ import csv
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from accelsim.timing import report_views
 from accelsim.dse.store import Store
 
 __all__ = [
     "Frame", "from_report", "energy_frame", "from_store", "from_trace", "columns", "column",
-    "to_columns", "select", "where", "aggregate", "to_csv", "TRACE_COLUMNS",
+    "to_columns", "select", "where", "aggregate", "to_csv", "to_dataframe", "split_uncompacted",
+    "TRACE_COLUMNS",
 ]
 
 Frame = list[dict[str, Any]]
@@ -117,7 +119,8 @@ def where(frame: Sequence[Mapping[str, Any]], **equal: Any) -> Frame:
 def aggregate(frame: Sequence[Mapping[str, Any]], by: Sequence[str], value: str, *, how: str = "min") -> Frame:
     """One row per distinct `by` combination with `value` reduced by `how` (min, max, mean) and
     ``n_points``; rows sorted by the `by` columns."""
-    reducers = {"min": min, "max": max, "mean": lambda xs: math.fsum(xs) / len(xs)}
+    reducers: dict[str, Callable[[list[Any]], Any]] = {"min": min, "max": max,
+                                                        "mean": lambda xs: math.fsum(xs) / len(xs)}
     if how not in reducers:
         raise ValueError(f"how: must be one of {', '.join(reducers)}, got {how!r}")
     for name in [*by, value]:
@@ -139,6 +142,24 @@ def _sort_key(value: Any) -> tuple:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (0, value)
     return (1, str(value))
+
+
+def split_uncompacted(frame: Sequence[Mapping[str, Any]], group: str) -> tuple[Frame, str]:
+    """Channel plans swept both compacted and at full size (``pruning.compact``) are two designs
+    with one `group` value; a line through both would join unrelated points. Then the rows get a
+    ``plan`` column that tells them apart (``channel (full size)``) and that is the column to
+    group by; otherwise the frame and `group` come back unchanged."""
+    if not any(row.get("pruning.compact") is False for row in frame):
+        return [dict(row) for row in frame], group
+    def plan(row: Mapping[str, Any]) -> str:
+        return f"{row.get(group)}" + (" (full size)" if row.get("pruning.compact") is False else "")
+
+    return [dict(row, plan=plan(row)) for row in frame], "plan"
+
+
+def to_dataframe(frame: Sequence[Mapping[str, Any]]) -> Any:
+    """A frame (e.g. `from_store(path)`) as a pandas DataFrame; needs the `pandas` extra."""
+    return report_views.to_frame(frame)
 
 
 def to_csv(frame: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Path:

@@ -21,10 +21,18 @@ def save(fig, frame: Sequence[Mapping[str, Any]], path_stem: str | os.PathLike, 
         stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    for fmt in formats:
-        path = stem.with_name(f"{stem.name}.{fmt}")
-        metadata = {"CreationDate": None} if fmt == "pdf" else None
-        fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
-        written.append(path)
+    # Constrained layout with a legend beside the axes moves by a fraction of a point on every
+    # draw; lay out once, then hold it, so every format (and every re-save) has the same geometry.
+    engine = fig.get_layout_engine()
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    try:
+        for fmt in formats:
+            path = stem.with_name(f"{stem.name}.{fmt}")
+            metadata = {"CreationDate": None} if fmt == "pdf" else None
+            fig.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
+            written.append(path)
+    finally:
+        fig.set_layout_engine(engine)
     written.append(to_csv(frame, stem.with_name(f"{stem.name}.csv")))
     return written

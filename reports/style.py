@@ -52,5 +52,5 @@ def paper_style(width: float = COLUMN, aspect: float = GOLDEN, **overrides) -> I
     if not width > 0 or not aspect > 0:
         raise ValueError(f"paper_style: width and aspect must be positive, got {width!r}, {aspect!r}")
     rc = dict(PAPER_RC, **{"figure.figsize": (width, width * aspect)}, **overrides)
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context(rc):  # type: ignore[arg-type]  # keys are rc names, typed as Literal there
         yield rc

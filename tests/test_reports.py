@@ -7,14 +7,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from report_stores import small_grid_store
 
 from accelsim import load_hardware, simulate
-from accelsim.dse import Point, Store, explore, grid, serial
+from accelsim.dse import Store
 from reports import figures, frames
+from reports.labels import value_label
 from reports.save import save
 from reports.style import COLUMN, DOUBLE_COLUMN, paper_style
 
 ROOT = Path(__file__).resolve().parents[1]
+# Unit prefixes written out independently of reports.labels: value in the label's unit x factor = stored.
+SECONDS = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "ns": 1e-9}
+JOULES_IN_PJ = {"J": 1e12, "mJ": 1e9, "µJ": 1e6, "nJ": 1e3, "pJ": 1.0}
+CYCLES = {"cycles": 1.0, "kcycles": 1e3, "Mcycles": 1e6, "Gcycles": 1e9}
+
+
+def unit_of(label: str) -> str:
+    """The unit in a label's trailing parentheses: "Energy (mJ)" -> "mJ"."""
+    assert label.endswith(")"), label
+    return label.rsplit("(", 1)[1][:-1]
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +41,7 @@ def report(hardware):
 
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory, hardware):
-    path = tmp_path_factory.mktemp("store") / "s.sqlite"
-    points = [Point(n, hw) for n in ("lenet5", "mlp")
-              for hw in grid(hardware, {"pe.rows": [8, 16, 32], "pe.dataflow": ["ws", "os"]})]
-    explore(points, executor=serial(), store=path)
-    return path
+    return small_grid_store(tmp_path_factory.mktemp("store") / "s.sqlite", hardware)
 
 
 # ---- frames -----------------------------------------------------------------------------
@@ -91,12 +99,18 @@ def test_pareto_figure_plots_all_points_and_highlights_the_front(store_path):
     fig = figures.pareto(frame, "seconds", "energy_pj")
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "latency [s]" and ax.get_ylabel() == "energy [pJ]"
+    x_unit, y_unit = unit_of(ax.get_xlabel()), unit_of(ax.get_ylabel())
+    assert ax.get_xlabel() == f"Latency ({x_unit})" and ax.get_ylabel() == f"Energy ({y_unit})"
     (points,) = ax.collections
-    assert len(points.get_offsets()) == 12
+    offsets = points.get_offsets()
+    assert len(offsets) == 12
+    # The plotted numbers are the frame's, converted to the units the labels name.
+    assert list(offsets[:, 0] * SECONDS[x_unit]) == pytest.approx([r["seconds"] for r in frame])
+    assert list(offsets[:, 1] * JOULES_IN_PJ[y_unit]) == pytest.approx([r["energy_pj"] for r in frame])
     (front_line,) = [line for line in ax.get_lines() if line.get_label() == "Pareto front"]
     front = figures.pareto_front(frame, "seconds", "energy_pj", minimise=(True, True), skip_missing=True)
-    assert list(front_line.get_xdata()) == [r["seconds"] for r in front]
+    front_seconds = list(np.array(front_line.get_xdata()) * SECONDS[x_unit])
+    assert front_seconds == pytest.approx([r["seconds"] for r in front])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["design points", "Pareto front"]
 
 
@@ -106,10 +120,10 @@ def test_energy_breakdown_stacks_actions_per_component(report):
     ax = fig.axes[0]
     actions = list(dict.fromkeys(r["action"] for r in frame))
     components = list(dict.fromkeys(r["component"] for r in frame))
-    assert [c.get_label() for c in ax.containers] == actions
-    assert [t.get_text() for t in ax.get_xticklabels()] == components
-    unit = ax.get_ylabel().split("[")[1].rstrip("]")
-    scale = {"pJ": 1, "nJ": 1e3, "µJ": 1e6, "mJ": 1e9, "J": 1e12}[unit]
+    assert [c.get_label() for c in ax.containers] == [value_label("action", a) for a in actions]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [value_label("component", c) for c in components]
+    assert "PE array" in [t.get_text() for t in ax.get_xticklabels()]
+    scale = JOULES_IN_PJ[unit_of(ax.get_ylabel())]
     heights = sum(np.array([bar.get_height() for bar in c]) for c in ax.containers)
     assert heights.sum() * scale == pytest.approx(report.energy_pj)
 
@@ -118,8 +132,8 @@ def test_roofline_places_layers_under_both_roofs(report, hardware):
     frame = frames.from_report(report, hardware)
     fig = figures.roofline(frame)
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "operational intensity [MAC/byte]"
-    assert ax.get_ylabel() == "throughput [MAC/cycle]"
+    assert ax.get_xlabel() == "Operational intensity (MAC/byte)"
+    assert ax.get_ylabel() == "Throughput (MAC/cycle)"
     assert ax.get_xscale() == ax.get_yscale() == "log"
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels == ["compute roof (1024 MAC/cycle)", "bandwidth roof (64 bytes/cycle)"]
@@ -137,9 +151,11 @@ def test_heatmap_cells_hold_the_values(store_path):
     ax, colorbar_ax = fig.axes
     data = ax.get_images()[0].get_array()
     assert data.shape == (2, 3)
-    assert data[0, 0] == cells[0]["cycles"] and data[1, 2] == cells[-1]["cycles"]
+    scale = CYCLES[unit_of(colorbar_ax.get_ylabel())]
+    assert data[0, 0] * scale == pytest.approx(cells[0]["cycles"]) and data[1, 2] * scale == pytest.approx(
+        cells[-1]["cycles"])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["8", "16", "32"]
-    assert ax.get_xlabel() == "PE rows" and colorbar_ax.get_ylabel() == "cycles"
+    assert ax.get_xlabel() == "PE rows" and colorbar_ax.get_ylabel().startswith("Latency (")
     with pytest.raises(ValueError, match="aggregate the frame first"):
         figures.heatmap(frames.from_store(store_path), "pe.rows", "network", "cycles")
 
@@ -149,36 +165,43 @@ def test_grouped_bars_normalise_to_a_group():
              for n, d, c in [("a", "ws", 10), ("a", "os", 5), ("b", "ws", 4), ("b", "os", 8)]]
     ax = figures.grouped_bars(frame, "network", "pe.dataflow", "cycles", normalise_to="ws").axes[0]
     assert [[bar.get_height() for bar in c] for c in ax.containers] == [[1.0, 1.0], [0.5, 2.0]]
-    assert ax.get_ylabel() == "cycles relative to pe.dataflow ws"
+    assert ax.get_ylabel() == "Latency relative to WS dataflow"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["WS", "OS"]
 
 
 def test_speedup_curves_show_ideal_and_achieved():
     frame = [{"sparsity": s, "ideal_speedup": 1 / (1 - s), "speedup": 1 + s, "granularity": g}
              for g in ("element", "block") for s in (0.0, 0.5, 0.75)]
     ax = figures.speedup_curves(frame, group="granularity").axes[0]
-    lines = {line.get_label(): line for line in ax.get_lines()}
-    assert set(lines) == {"ideal", "element", "block"}
-    assert list(lines["ideal"].get_ydata()) == [1.0, 2.0, 4.0]
-    assert list(lines["block"].get_ydata()) == [1.0, 1.5, 1.75]
-    assert ax.get_xlabel() == "sparsity" and "speedup" in ax.get_ylabel()
+    lines = ax.get_lines()
+    achieved = {line.get_label(): line for line in lines if not line.get_label().startswith("_")}
+    assert set(achieved) == {"element", "block"}
+    assert list(achieved["block"].get_ydata()) == [1.0, 1.5, 1.75]
+    ideal = [line for line in lines if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in ideal] == [[1.0, 2.0, 4.0]] * 2
+    # Each group's ideal has that group's marker, hollow, so even a lone point shows its ideal.
+    assert {line.get_marker() for line in ideal} == {line.get_marker() for line in achieved.values()}
+    assert all(line.get_markerfacecolor() == "none" for line in ideal)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["element", "block", "achieved", "ideal"]
+    assert ax.get_xlabel() == "Sparsity (fraction pruned)" and ax.get_ylabel() == "Speedup over dense (×)"
 
 
 def test_timeline_lanes_and_states():
     frame = frames.from_trace([("pe_array", "active", 0, 10), ("pe_array", "idle", 10, 12),
                                ("dram", "active", 0, 4), ("dram", "sleep", 4, 12)])
     ax = figures.timeline(frame).axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["pe_array", "dram"]
-    assert ax.get_xlabel() == "time [cycles]"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["PE array", "DRAM"]
+    assert ax.get_xlabel() == "Time (cycles)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["active", "idle", "sleep"]
     spans = sorted(tuple(map(tuple, c.get_paths()[0].vertices[:1])) for c in ax.collections)
     assert len(ax.collections) == 4 and spans
 
 
-def test_axis_labels_carry_units():
-    assert figures.axis_label("energy_pj") == "energy [pJ]"
-    assert figures.axis_label("buffers.glb.size_bytes") == "buffers.glb.size [bytes]"
-    assert figures.axis_label("edp_j_s") == "energy-delay product [J·s]"
-    assert figures.axis_label("stall_dram_bandwidth_cycles") == "stall dram bandwidth [cycles]"
+def test_axis_labels_carry_scaled_units():
+    assert figures.axis_label("energy_pj", [3.0e9]) == "Energy (mJ)"
+    assert figures.axis_label("buffers.glb.size_bytes", [256 * 1024]) == "Global buffer buffer (KiB)"
+    assert figures.axis_label("edp_j_s", [2e-5]) == "Energy-delay product (µJ·s)"
+    assert figures.axis_label("stall_dram_bandwidth_cycles", [5e6]) == "Stall: DRAM bandwidth (Mcycles)"
 
 
 # ---- style and save ---------------------------------------------------------------------

@@ -125,7 +125,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     frame = frames.where(frames.from_store(args.store), **_parse_where(args.where))
     if not frame:
         raise ValueError(f"{args.store}: no finished points match {args.where or 'the store'}")
-    double = args.width == "double" or (args.width is None and args.kind == "speedup")
+    double = args.width == "double" or (args.width is None and args.kind in ("speedup", "timeline"))
     width = style.DOUBLE_COLUMN if double else style.COLUMN
     with style.paper_style(width=width):
         if args.kind == "pareto":
@@ -153,8 +153,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             if missing:
                 raise ValueError(f"plot --kind speedup: the store has no column(s) {missing} "
                                  "(sweep pruning plans to get them)")
-            plotted = frames.select(frame, [panel, group, x, "ideal_speedup", "achieved_speedup"])
-            fig = figures.speedup_panels(plotted, panel=panel, group=group, x=x, achieved="achieved_speedup")
+            frame, series = frames.split_uncompacted(frame, group)
+            keep = [panel, group, *([series] if series != group else []), x]
+            plotted = frames.select(frame, keep + ["ideal_speedup", "achieved_speedup"])
+            fig = figures.speedup_panels(plotted, panel=panel, group=series, x=x, achieved="achieved_speedup")
+        elif args.kind in ("roofline", "timeline"):
+            from reports.replay import point_figure
+
+            fig, plotted = point_figure(args.kind, args.store, frame)
         else:  # scatter
             if not (args.x and args.y):
                 raise ValueError("plot --kind scatter: give --x and --y columns")
@@ -180,10 +186,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     plot = commands.add_parser("plot", help="draw a figure from a results store (PDF, PNG and CSV)")
     plot.add_argument("store", metavar="STORE", help="results store written by `accelsim sweep`")
-    plot.add_argument("--kind", choices=["pareto", "heatmap", "scatter", "energy", "speedup"], default="pareto",
+    kinds = ["pareto", "heatmap", "scatter", "energy", "speedup", "roofline", "timeline"]
+    plot.add_argument("--kind", choices=kinds, default="pareto",
                       help="energy: stacked energy by component per --x value (summed over matching points); "
                            "speedup: achieved (solid) and ideal (dashed) speedup against --x (default density), "
-                           "one panel per --panel, one line per --group (default pruning.granularity)")
+                           "one panel per --panel, one line per --group (default pruning.granularity); "
+                           "roofline (per layer), timeline (power states, buffer occupancy; event mode): "
+                           "the one point --where selects, re-simulated")
     plot.add_argument("--panel", default="hardware", help="speedup: one panel per value of this column")
     plot.add_argument("--x", help="x column (pareto default: seconds; heatmap: a swept axis, e.g. pe.rows)")
     plot.add_argument("--y", help="y column (pareto default: energy_pj)")
@@ -194,6 +203,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     plot.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
                       help="keep only rows with COLUMN == VALUE (repeatable), e.g. --where pe.dataflow=ws")
     plot.add_argument("--width", choices=["column", "double"], default=None,
-                      help="paper figure width (default: column; double for --kind speedup)")
+                      help="paper figure width (default: column; double for --kind speedup and timeline)")
     plot.add_argument("--out", required=True, metavar="STEM", help="output path without extension")
     plot.set_defaults(func=_cmd_plot)

@@ -397,6 +397,15 @@ class Report:
                 })
         return rows
 
+    def to_frame(self, *, energy: bool = False) -> Any:
+        """`to_records()` (or, with `energy`, `energy_records()`) as a pandas DataFrame (extra `pandas`)."""
+        from accelsim.timing.report_views import to_frame
+        return to_frame(self.energy_records() if energy else self.to_records())
+
+    def _repr_html_(self) -> str:
+        from accelsim.timing.report_views import report_html
+        return report_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,

@@ -98,7 +98,7 @@ def main(argv=None) -> list[Path]:
         fig = figures.speedup_panels(rows, panel="hardware", group="pattern")
         written += save(fig, rows, args.out / "sparsity_speedup")
         fig = figures.speedup_panels(rows, panel="hardware", group="pattern", achieved="relative_energy",
-                                     ideal=None, ylabel="energy relative to dense")
+                                     ideal=None)
         written += save(fig, rows, args.out / "sparsity_energy")
     return written
 
