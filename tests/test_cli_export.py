@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from accelsim.cli.main import export as cli_export
+from accelsim.cli import export as cli_export
 from accelsim.cli.main import main
 from accelsim.timing.report import Report
 from workloads.importers import MissingExtraError
