@@ -220,6 +220,37 @@ def paired_bootstrap_interval(correct_a: np.ndarray, correct_b: np.ndarray, *,
     return Interval(estimate, float(low), float(high), confidence, "paired-bootstrap")
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """What a report states for a searched model against the dense one on the same examples."""
+
+    dense: Interval
+    searched: Interval
+    difference: Interval     # searched - dense, paired (Newcombe method 10)
+    mcnemar_p: float
+    counts: PairedCounts
+
+    def to_dict(self) -> dict[str, object]:
+        return {"dense": self.dense.to_dict(), "searched": self.searched.to_dict(),
+                "difference": self.difference.to_dict(), "mcnemar_p": self.mcnemar_p,
+                "n": self.counts.n, "only_dense_correct": self.counts.only_b,
+                "only_searched_correct": self.counts.only_a}
+
+
+def compare(correct_dense: np.ndarray, correct_searched: np.ndarray, *,
+            confidence: float = DEFAULT_CONFIDENCE) -> Comparison:
+    """Wilson intervals for both accuracies, the paired interval of their difference and McNemar's p."""
+    counts = PairedCounts.from_correct(correct_searched, correct_dense)
+    n = counts.n
+    return Comparison(
+        dense=wilson_interval(counts.both + counts.only_b, n, confidence=confidence),
+        searched=wilson_interval(counts.both + counts.only_a, n, confidence=confidence),
+        difference=newcombe_paired_interval(counts, confidence=confidence),
+        mcnemar_p=mcnemar_exact_p(counts.only_a, counts.only_b),
+        counts=counts,
+    )
+
+
 def constraint_holds(correct_dense: np.ndarray, correct_pruned: np.ndarray, max_drop_points: float, *,
                      confidence: float | None = None) -> bool:
     """Does "accuracy drop <= ``max_drop_points``" hold for the pruned model against the dense one?
@@ -240,10 +271,12 @@ def constraint_holds(correct_dense: np.ndarray, correct_pruned: np.ndarray, max_
 
 
 __all__ = [
+    "Comparison",
     "DEFAULT_CONFIDENCE",
     "Interval",
     "PairedCounts",
     "clopper_pearson_interval",
+    "compare",
     "constraint_holds",
     "mcnemar_exact_p",
     "newcombe_paired_interval",

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pruning.statistics import (
     PairedCounts,
     clopper_pearson_interval,
+    compare,
     constraint_holds,
     mcnemar_exact_p,
     newcombe_paired_interval,
@@ -154,3 +155,15 @@ def test_intervals_bracket_the_estimate_and_nest_by_confidence(kn, confidence):
         cp = clopper_pearson_interval(k, n, confidence=confidence)
         w = wilson_interval(k, n, confidence=confidence)
         assert cp.high - cp.low >= w.high - w.low - 1e-12
+
+
+def test_compare_reports_both_accuracies_the_paired_difference_and_mcnemar():
+    # 10 examples: dense right on 9, searched on 8; searched fixes 1 of dense's errors and adds 2.
+    dense = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 0], dtype=bool)
+    searched = np.array([1, 1, 1, 1, 1, 1, 1, 0, 0, 1], dtype=bool)
+    result = compare(dense, searched)
+    assert (result.dense.low, result.dense.high) == pytest.approx(wilson_by_hand(9, 10), abs=1e-12)
+    assert (result.searched.low, result.searched.high) == pytest.approx(wilson_by_hand(8, 10), abs=1e-12)
+    assert result.difference.estimate == pytest.approx(-0.1)
+    assert result.mcnemar_p == 1.0  # b=1, c=2: 2 * (1 + 3) / 8 = 1, capped
+    assert result.to_dict()["only_dense_correct"] == 2 and result.to_dict()["only_searched_correct"] == 1
