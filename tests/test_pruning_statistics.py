@@ -35,15 +35,19 @@ def test_wilson_8_of_10_matches_the_closed_form_and_its_known_value():
     assert (interval.low, interval.high) == pytest.approx((0.4902, 0.9433), abs=1e-4)
 
 
-@pytest.mark.parametrize("k, n, low, high", [
-    # Newcombe (1998), Stat Med 17:857, Table II, method 3 (score, no continuity correction).
-    (81, 263, 0.2553, 0.3662),
-    (15, 148, 0.0624, 0.1605),
-    (0, 20, 0.0, 0.1611),
-    (1, 29, 0.0061, 0.1718),
+@pytest.mark.parametrize("method, k, n, low, high", [
+    # Newcombe (1998), Stat Med 17:857, Table II: method 3 (Wilson score, no continuity correction) ...
+    (wilson_interval, 81, 263, 0.2553, 0.3662),
+    (wilson_interval, 15, 148, 0.0624, 0.1605),
+    (wilson_interval, 0, 20, 0.0, 0.1611),
+    (wilson_interval, 1, 29, 0.0061, 0.1718),
+    # ... and method 5 (Clopper-Pearson "exact").
+    (clopper_pearson_interval, 81, 263, 0.2527, 0.3676),
+    (clopper_pearson_interval, 15, 148, 0.0578, 0.1617),
+    (clopper_pearson_interval, 1, 29, 0.0009, 0.1776),
 ])
-def test_wilson_matches_newcombe_table(k, n, low, high):
-    interval = wilson_interval(k, n)
+def test_intervals_match_newcombe_table(method, k, n, low, high):
+    interval = method(k, n)
     assert (interval.low, interval.high) == pytest.approx((low, high), abs=1e-4)
 
 
@@ -54,17 +58,6 @@ def test_clopper_pearson_at_the_edges_has_closed_forms():
     assert zero.high == pytest.approx(0.3085, abs=1e-4)
     full = clopper_pearson_interval(10, 10)
     assert full.high == 1.0 and full.low == pytest.approx(0.025 ** (1 / 10), abs=1e-12)
-
-
-@pytest.mark.parametrize("k, n, low, high", [
-    # Newcombe (1998), Stat Med 17:857, Table II, method 5 (Clopper-Pearson "exact").
-    (81, 263, 0.2527, 0.3676),
-    (15, 148, 0.0578, 0.1617),
-    (1, 29, 0.0009, 0.1776),
-])
-def test_clopper_pearson_matches_newcombe_table(k, n, low, high):
-    interval = clopper_pearson_interval(k, n)
-    assert (interval.low, interval.high) == pytest.approx((low, high), abs=1e-4)
 
 
 def test_mcnemar_exact_p_for_1_against_8_is_twice_the_binomial_tail():

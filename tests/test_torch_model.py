@@ -144,7 +144,7 @@ def test_weights_round_trip_and_with_weights_checks_keys_and_shapes(model):
 
 
 @pytest.mark.parametrize("masks, message", [
-    ({"bn1": np.ones(4, bool)}, "mask for 'bn1': model 'small_cnn' has no such prunable layer"),
+    ({"bn1": np.ones(4, bool)}, "mask for 'bn1': model 'small_cnn' has no such layer"),
     ({"fc1": np.ones((10, 64), np.float32)}, "mask for 'fc1': dtype must be bool, got float32"),
     ({"fc1": np.ones((64, 10), bool)},
      r"mask for 'fc1': shape must be the weight shape \(10, 64\), got \(64, 10\)"),

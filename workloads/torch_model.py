@@ -40,7 +40,7 @@ import numpy as np
 from workloads import nn
 from workloads.datasets import Dataset
 from workloads.importers.errors import MissingExtraError
-from workloads.models import EVAL_BATCH, Evaluation
+from workloads.models import EVAL_BATCH, Evaluation, check_mask_shapes
 from workloads.training import Optimizer, TrainConfig
 
 if TYPE_CHECKING:
@@ -170,23 +170,7 @@ class TorchModel:
 
     def check_masks(self, masks: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
         """Validate ``masks`` (layer name -> bool array of the weight shape); a plain dict, empty if None."""
-        if masks is None:
-            return {}
-        if not isinstance(masks, Mapping):
-            raise TypeError(f"masks must be a mapping layer name -> bool ndarray, got {type(masks).__name__}")
-        checked = {}
-        for name, mask in masks.items():
-            if name not in self._layers:
-                raise ValueError(f"mask for {name!r}: model {self._name!r} has no such prunable layer "
-                                 f"(layers: {list(self._layers)})")
-            array = np.asarray(mask)
-            if array.dtype != np.bool_:
-                raise ValueError(f"mask for {name!r}: dtype must be bool, got {array.dtype}")
-            if array.shape != self._layers[name]:
-                raise ValueError(f"mask for {name!r}: shape must be the weight shape {self._layers[name]}, "
-                                 f"got {array.shape}")
-            checked[name] = array
-        return checked
+        return check_mask_shapes(masks, self._layers, owner=f"model {self._name!r}")
 
     # ------------------------------------------------------------------ compute
 
