@@ -1,7 +1,5 @@
 """TorchModel: masked evaluation, masked fine-tuning that never revives a weight, determinism by seed."""
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -9,9 +7,8 @@ torch = pytest.importorskip("torch")
 
 from workloads import nn as wnn  # noqa: E402
 from workloads.datasets import Dataset, load_digits  # noqa: E402
-from workloads.importers.errors import MissingExtraError  # noqa: E402
 from workloads.models import mlp_digits  # noqa: E402
-from workloads.torch_model import TorchModel, prunable_layers  # noqa: E402
+from workloads.torch_model import TorchModel  # noqa: E402
 from workloads.torch_training import make_optimizer, pruned_entries, zero_pruned  # noqa: E402
 from workloads.training import SGD, Adam, TrainConfig  # noqa: E402
 
@@ -158,9 +155,3 @@ def test_inputs_of_the_wrong_size_are_refused(model):
     message = r"takes inputs of shape \(1, 8, 8\), got examples of shape \(1, 28, 28\)"
     with pytest.raises(ValueError, match=message):
         model.logits(np.zeros((2, 1, 28, 28), np.float32))
-
-
-def test_without_torch_the_error_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
-    with pytest.raises(MissingExtraError, match=r"accelsim\[torch\]"):
-        prunable_layers(object())  # type: ignore[arg-type]
