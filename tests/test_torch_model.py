@@ -155,3 +155,17 @@ def test_inputs_of_the_wrong_size_are_refused(model):
     message = r"takes inputs of shape \(1, 8, 8\), got examples of shape \(1, 28, 28\)"
     with pytest.raises(ValueError, match=message):
         model.logits(np.zeros((2, 1, 28, 28), np.float32))
+
+
+def test_the_search_oracle_fine_tunes_a_torch_model_the_same_way(model, digits):
+    from pruning.finetuned_accuracy import FinetunedAccuracy
+
+    oracle = FinetunedAccuracy(model, digits, epochs=1, optimizer=Adam(lr=2e-3), seed=0, batch_size=64)
+    masks = random_masks(model, 0.5)
+    direct = model.finetune(digits, masks, epochs=1, optimizer=Adam(lr=2e-3), seed=0, batch_size=64).model
+    assert oracle(masks) == direct.accuracy(digits, "val", masks=masks)
+    # A sparser mask set nested in the first warm-starts from the first's tuned weights.
+    nested = {name: mask & random_masks(model, 0.5, seed=1)[name] for name, mask in masks.items()}
+    warm = direct.finetune(digits, nested, epochs=1, optimizer=Adam(lr=2e-3), seed=0, batch_size=64).model
+    assert oracle(nested) == warm.accuracy(digits, "val", masks=nested)
+    assert oracle.finetunes == 2
