@@ -9,6 +9,9 @@ so far, the one with fewest weights whose masks contain the new ones (pruning ne
 weight) -- or from the dense model when there is none. Along a greedy path this is gradual
 pruning with retraining at every step. Results depend only on the order of calls, which a
 seeded search fixes, so the same search gives the same numbers.
+
+The model is a numpy ``workloads.Model`` or a ``workloads.torch_model.TorchModel``: both evaluate
+under masks, and a model with its own ``finetune`` method (the torch adapter) tunes itself.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from pruning._checks import check_int
 from pruning.masks import Masks
 from workloads.datasets import Dataset
 from workloads.models import Model
+from workloads.torch_model import TorchModel
 from workloads.training import Adam, Optimizer, finetune
+
+AnyModel = Model | TorchModel
 
 
 class FinetunedAccuracy:
     """``accuracy(masks)``: top-1 on ``split`` after a short warm-started masked fine-tune."""
 
-    def __init__(self, model: Model, dataset: Dataset, *, split: str = "val", epochs: int = 3,
+    def __init__(self, model: AnyModel, dataset: Dataset, *, split: str = "val", epochs: int = 3,
                  optimizer: Optimizer | None = None, seed: int = 0, batch_size: int = 64,
                  max_models: int = 512) -> None:
         if split not in ("train", "val", "test"):
@@ -40,10 +46,10 @@ class FinetunedAccuracy:
         self.epochs, self.seed, self.batch_size = epochs, seed, batch_size
         self.optimizer = Adam(lr=2e-3) if optimizer is None else optimizer
         self.max_models = max_models
-        self._tuned: OrderedDict[str, tuple[Masks, Model, int]] = OrderedDict()
+        self._tuned: OrderedDict[str, tuple[Masks, AnyModel, int]] = OrderedDict()
         self.finetunes = 0
 
-    def _ancestor(self, masks: Masks) -> Model:
+    def _ancestor(self, masks: Masks) -> AnyModel:
         best, best_nnz = self.model, None
         for old, model, nnz in self._tuned.values():
             if best_nnz is not None and nnz >= best_nnz:
@@ -52,7 +58,7 @@ class FinetunedAccuracy:
                 best, best_nnz = model, nnz
         return best
 
-    def tuned_model(self, masks: Mapping[str, np.ndarray]) -> Model:
+    def tuned_model(self, masks: Mapping[str, np.ndarray]) -> AnyModel:
         """The fine-tuned model for ``masks`` (tuning it now if it was never asked for)."""
         masks = masks if isinstance(masks, Masks) else Masks(masks)
         if all(m.all() for m in masks.values()):
@@ -62,14 +68,19 @@ class FinetunedAccuracy:
         if entry is not None:
             return entry[1]
         start = self._ancestor(masks)
-        model = start if self.epochs == 0 else finetune(
-            start, self.dataset, dict(masks), epochs=self.epochs, optimizer=self.optimizer, seed=self.seed,
-            batch_size=self.batch_size).model
+        model = start if self.epochs == 0 else self._finetune(start, masks)
         self.finetunes += 1
         self._tuned[key] = (masks, model, masks.nnz)
         if len(self._tuned) > self.max_models:
             self._tuned.popitem(last=False)
         return model
+
+    def _finetune(self, start: AnyModel, masks: Masks) -> AnyModel:
+        if isinstance(start, TorchModel):
+            return start.finetune(self.dataset, dict(masks), epochs=self.epochs, optimizer=self.optimizer,
+                                  seed=self.seed, batch_size=self.batch_size).model
+        return finetune(start, self.dataset, dict(masks), epochs=self.epochs, optimizer=self.optimizer,
+                        seed=self.seed, batch_size=self.batch_size).model
 
     def __call__(self, masks: Mapping[str, np.ndarray]) -> float:
         masks = masks if isinstance(masks, Masks) else Masks(masks)

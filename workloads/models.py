@@ -81,15 +81,22 @@ def lenet_network(*, input_hw: int | Pair = (8, 8), in_channels: int = 1, num_cl
 
 def check_masks(network: Network, masks: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
     """Validate ``masks`` against ``network``; return a plain dict of bool arrays (empty if None)."""
+    shapes = {layer.name: layer.weight_shape for layer in network.layers()}
+    return check_mask_shapes(masks, shapes, owner=f"network {network.name!r}")
+
+
+def check_mask_shapes(masks: Mapping[str, np.ndarray] | None, shapes: Mapping[str, tuple[int, ...] | None], *,
+                      owner: str) -> dict[str, np.ndarray]:
+    """Validate ``masks`` against layer name -> weight shape (None: no weight) of ``owner``."""
     if masks is None:
         return {}
     if not isinstance(masks, Mapping):
         raise TypeError(f"masks must be a mapping layer name -> bool ndarray, got {type(masks).__name__}")
     checked = {}
     for name, mask in masks.items():
-        if name not in network:
-            raise ValueError(f"mask for {name!r}: network {network.name!r} has no such layer")
-        shape = network[name].weight_shape
+        if name not in shapes:
+            raise ValueError(f"mask for {name!r}: {owner} has no such layer")
+        shape = shapes[name]
         if shape is None:
             raise ValueError(f"mask for {name!r}: layer has no weight to mask")
         mask = np.asarray(mask)
@@ -312,6 +319,7 @@ __all__ = [
     "Model",
     "apply_masks",
     "build_model",
+    "check_mask_shapes",
     "check_masks",
     "init_weights",
     "lenet_digits",
