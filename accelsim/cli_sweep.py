@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from accelsim.dse.sweep_config import DEFAULT_MAX_POINTS
+
 __all__ = ["register", "Progress"]
 
 
@@ -72,7 +74,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from accelsim.dse.store import Store
     from accelsim.dse.sweep_config import SweepConfigError, load_sweep
 
-    config = load_sweep(args.sweep)  # validates everything before any point runs
+    config = load_sweep(args.sweep, max_points=args.max_points)  # validates everything before any point runs
     store_path = Path(args.store) if args.store else config.store
     if store_path is None:
         raise SweepConfigError(f"{args.sweep}: store: no results store given (add `store:` or pass --store)")
@@ -166,6 +168,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text[:40]!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `sweep` and `plot` subcommands to the CLI's subparsers."""
     sweep = commands.add_parser("sweep", help="run a design-space sweep from a YAML file into a results store")
@@ -175,6 +187,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--workers", type=int, metavar="N", help="worker processes (process pool / local Dask)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (implies --executor dask)")
     sweep.add_argument("--csv", metavar="PATH", help="also export the store as a CSV table")
+    sweep.add_argument("--max-points", type=_positive_int, default=DEFAULT_MAX_POINTS, metavar="N",
+                       help=f"refuse sweeps of more than N points (default {DEFAULT_MAX_POINTS:,})")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sweep.set_defaults(func=_cmd_sweep)
 
