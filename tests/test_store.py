@@ -202,7 +202,8 @@ def test_opening_retries_the_wal_switch_while_another_opener_holds_the_file(tmp_
     with Store(tmp_path / "new.sqlite", timeout_s=10) as store:
         assert refusals["left"] == 0 and len(store) == 0
     refusals["left"] = 10**6                       # never free: the timeout ends the wait
-    with pytest.raises(store_module.StoreError, match=r"other\.sqlite: results store error: database is locked"):
+    locked = r"other\.sqlite: results store error: database is locked"
+    with pytest.raises(store_module.StoreError, match=locked):
         Store(tmp_path / "other.sqlite", timeout_s=0.05)
 
 

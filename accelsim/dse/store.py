@@ -138,7 +138,8 @@ class Store:
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(STORE_SCHEMA),))
             elif row[0] != str(STORE_SCHEMA):
-                raise StoreError(f"{self.path}: results store schema {str(row[0])[:20]} is not {STORE_SCHEMA}")
+                found = str(row[0])[:20]
+                raise StoreError(f"{self.path}: results store schema {found} is not {STORE_SCHEMA}")
 
     def _check_tables(self) -> None:
         """Refuse a SQLite file that is not ours (other tables, or our table names with other columns)
