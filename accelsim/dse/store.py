@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 from workloads.quoting import short
 
 from accelsim.dse.plans import PLAN_COLUMNS
+from accelsim.outputs import atomic_output
 from accelsim.report import SPEEDUP_LOSSES
 
 __all__ = ["RECORD_COLUMNS", "STORE_SCHEMA", "Store", "StoreError", "ordered_columns"]
@@ -292,10 +293,10 @@ class Store:
         return [{column: record.get(column) for column in columns} for record in records]
 
     def export_csv(self, path: str | os.PathLike) -> Path:
-        """Write the tidy table to `path` (header row; empty cells for missing values)."""
+        """Write the tidy table to `path` (header row; empty cells for missing values), atomically."""
         table = self.tidy()
         path = Path(path)
-        with open(path, "w", newline="", encoding="utf-8") as fh:
+        with atomic_output(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=ordered_columns(table), lineterminator="\n")
             writer.writeheader()
             writer.writerows(table)
