@@ -11,14 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from accelsim import strict_yaml
 from accelsim.cli import main
 from accelsim.dse.store import Store
 from accelsim.dse.sweep_config import SweepConfigError, parse_sweep
-from accelsim.hardware import HardwareError, Hardware, load_hardware
+from accelsim.hardware import HardwareError, load_hardware
 from accelsim.outputs import MANIFEST_NAME, OutputError, check_run_directory, run_directory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,7 +250,8 @@ def _start_sweep(tmp_path: Path, executor: str) -> tuple[subprocess.Popen[str], 
     process = subprocess.Popen(
         [sys.executable, "-m", "accelsim", "sweep", str(sweep), "--store", str(store), "--executor", executor,
          "--workers", "2", "--no-progress"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
     return process, store
 
 
