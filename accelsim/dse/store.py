@@ -78,6 +78,14 @@ def _explain(path: Path, exc: BaseException) -> str:
     return f"{path}: results store error: {text[:200]}"
 
 
+def _row(text: Any) -> dict[str, Any]:
+    """A stored point or record: a JSON object (anything else means the file was tampered with)."""
+    value = json.loads(text) if isinstance(text, (str, bytes)) else None
+    if not isinstance(value, dict):
+        raise json.JSONDecodeError(f"expected a JSON object, got {short(text)}", str(text)[:80], 0)
+    return value
+
+
 def _named_errors(method: Callable[..., _T]) -> Callable[..., _T]:
     """Re-raise SQLite's errors (and undecodable rows) as `StoreError` naming the store's path."""
 
@@ -255,7 +263,7 @@ class Store:
         """``key -> record`` of the finished (``ok``) points, restricted to `keys` if given."""
         if keys is None:
             rows = self._db.execute("SELECT point_key, record FROM points WHERE status = 'ok'")
-            return {key: json.loads(record) for key, record in rows}
+            return {key: _row(record) for key, record in rows}
         out = {}
         keys = list(keys)
         for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
@@ -263,27 +271,27 @@ class Store:
             rows = self._db.execute(
                 f"SELECT point_key, record FROM points WHERE status = 'ok' AND point_key IN"
                 f" ({','.join('?' * len(chunk))})", chunk)
-            out.update((key, json.loads(record)) for key, record in rows)
+            out.update((key, _row(record)) for key, record in rows)
         return out
 
     @_named_errors
     def records(self) -> list[dict[str, Any]]:
         """Records of all finished points, ordered by point key (deterministic)."""
         rows = self._db.execute("SELECT record FROM points WHERE status = 'ok' ORDER BY point_key")
-        return [json.loads(record) for (record,) in rows]
+        return [_row(record) for (record,) in rows]
 
     @_named_errors
     def points(self) -> list[dict[str, Any]]:
         """The point dicts (`Point.to_dict()` form) of all finished points, by point key."""
         rows = self._db.execute("SELECT point FROM points WHERE status = 'ok' ORDER BY point_key")
-        return [json.loads(point) for (point,) in rows]
+        return [_row(point) for (point,) in rows]
 
     @_named_errors
     def failures(self) -> list[dict[str, Any]]:
         """``{point_key, error, point}`` for the points whose last attempt failed."""
         rows = self._db.execute(
             "SELECT point_key, error, point FROM points WHERE status = 'error' ORDER BY point_key")
-        return [{"point_key": key, "error": error, "point": json.loads(point)} for key, error, point in rows]
+        return [{"point_key": key, "error": error, "point": _row(point)} for key, error, point in rows]
 
     def tidy(self) -> list[dict[str, Any]]:
         """Finished records as a tidy table: every row has every column (missing -> None), in
