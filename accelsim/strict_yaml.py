@@ -111,7 +111,10 @@ def load(text: str, source: str = "<string>"):
     if len(text) > MAX_TEXT_CHARS:
         raise StrictYAMLError(f"{source}: {len(text):,} characters; a YAML file may have at most "
                               f"{MAX_TEXT_CHARS:,}")
-    loader = StrictLoader(text)
+    try:
+        loader = StrictLoader(text)  # the reader already checks the characters
+    except yaml.YAMLError as exc:
+        raise StrictYAMLError(f"{source}: invalid YAML: {short(str(exc), 200)}") from None
     loader.source = source
     try:
         return loader.get_single_data()

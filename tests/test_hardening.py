@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hostile_inputs import alias_bomb, deep_nesting
 
 from accelsim import strict_yaml
 from accelsim.cli import main
@@ -24,13 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SWEEP = "hardware: scalesim_32x32\nnetworks: [lenet5]\nmodes: [analytical]\nexecutor: serial\n"
 
 
-def _alias_bomb(levels: int = 9) -> str:
-    text = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
-    for level in range(1, levels):
-        text += f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]\n"
-    return text
-
-
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
@@ -40,20 +34,20 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
 # ---- bounded input ------------------------------------------------------------------------------
 def test_alias_bomb_is_refused_before_it_expands():
     with pytest.raises(strict_yaml.StrictYAMLError, match=r"bomb\.yaml:\d+: more than 200,000 YAML nodes"):
-        strict_yaml.load(_alias_bomb(), "bomb.yaml")
+        strict_yaml.load(alias_bomb(), "bomb.yaml")
     # The same structure below the limit still loads, aliases shared rather than copied.
-    small = strict_yaml.load(_alias_bomb(3), "small.yaml")
+    small = strict_yaml.load(alias_bomb(3), "small.yaml")
     assert small["a2"][0] is small["a1"]
 
 
 def test_alias_bomb_in_a_hardware_file_through_the_cli(tmp_path, capsys):
     path = tmp_path / "hw.yaml"
-    path.write_text(_alias_bomb() + "name: x\n")
+    path.write_text(alias_bomb() + "name: x\n")
     assert main(["simulate", "--network", "lenet5", "--hardware", str(path)]) == 2
     assert "hw.yaml" in _error_line(capsys)
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "{a: " * 100_000, "- " * 100_000 + "x"])
+@pytest.mark.parametrize("text", [deep_nesting(100_000), "{a: " * 100_000, "- " * 100_000 + "x"])
 def test_deep_nesting_is_refused(text):
     with pytest.raises(strict_yaml.StrictYAMLError, match=r"deep\.yaml:1: nested deeper than 64 levels"):
         strict_yaml.load(text, "deep.yaml")
