@@ -12,6 +12,7 @@ quoted in a message). Configuration files are far below these limits.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -104,6 +105,67 @@ class StrictLoader(yaml.SafeLoader):
 StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, StrictLoader.construct_mapping)
 
 
+_FLOW_TOKENS = re.compile(r"[\[\]{}'\"#\n]")
+_TOKEN_START = " \t\n,:"
+
+
+def _flow_nesting_line(text: str, limit: int) -> int | None:
+    """The line where flow brackets (``[``, ``{``) nest deeper than ``limit``, or None.
+
+    PyYAML's scanner keeps every open flow level as a possible simple key and checks them all for
+    each token, so 10^5 nested brackets take seconds before the composer sees a node; this pass
+    visits only bracket, quote and comment characters. A bracket or quote counts only where a
+    token may start, so ``a[0]`` or ``don't`` in a plain scalar are not miscounted."""
+    if text.count("[") + text.count("{") <= limit:
+        return None
+    depth, line, skip_to, last_open = 0, 1, 0, -2
+    for match in _FLOW_TOKENS.finditer(text):
+        at = match.start()
+        char = text[at]
+        if char == "\n":
+            line += 1
+            continue
+        if at < skip_to:
+            continue
+        before = text[at - 1] if at else "\n"
+        starts_token = before in _TOKEN_START or (before in "[{" and last_open == at - 1)
+        if char in "[{" and starts_token:
+            depth, last_open = depth + 1, at
+            if depth > limit:
+                return line
+        elif char in "]}" and depth:
+            depth -= 1
+        elif char == "#" and starts_token:
+            end = text.find("\n", at)
+            skip_to = len(text) if end < 0 else end
+        elif char in "'\"" and starts_token:
+            skip_to = _quoted_end(text, at)
+    return None
+
+
+def _quoted_end(text: str, start: int) -> int:
+    quote = text[start]
+    at = start + 1
+    while True:
+        at = text.find(quote, at)
+        if at < 0:
+            return len(text)
+        if quote == "'" and text.startswith("''", at):
+            at += 2
+        elif quote == '"' and _escaped(text, at):
+            at += 1
+        else:
+            return at + 1
+
+
+def _escaped(text: str, at: int) -> bool:
+    """Whether the character at ``at`` follows an odd number of backslashes."""
+    backslashes = 0
+    while at - backslashes - 1 >= 0 and text[at - backslashes - 1] == "\\":
+        backslashes += 1
+    return backslashes % 2 == 1
+
+
 def load(text: str, source: str = "<string>"):
     """Parse one YAML document strictly; errors are :class:`StrictYAMLError` naming ``source``."""
     if not isinstance(text, str):
@@ -111,6 +173,9 @@ def load(text: str, source: str = "<string>"):
     if len(text) > MAX_TEXT_CHARS:
         raise StrictYAMLError(f"{source}: {len(text):,} characters; a YAML file may have at most "
                               f"{MAX_TEXT_CHARS:,}")
+    deep = _flow_nesting_line(text, MAX_DEPTH)
+    if deep is not None:
+        raise StrictYAMLError(f"{source}:{deep}: nested deeper than {MAX_DEPTH} levels")
     try:
         loader = StrictLoader(text)  # the reader already checks the characters
     except yaml.YAMLError as exc:

@@ -308,3 +308,12 @@ def test_pool_workers_exit_when_the_sweep_is_sigkilled(tmp_path):
     assert not alive, f"workers {alive} outlived their parent"
     with Store(store) as db:
         assert db.integrity_check() == "ok"
+
+
+def test_brackets_in_quotes_and_comments_are_not_nesting():
+    text = ("a: '" + "[" * 200 + "'\nb: \"\\\"" + "{" * 200 + "\"\n# " + "[" * 200 + "\n"
+            "c: [[1, {d: [2]}]]\n")
+    data = strict_yaml.load(text, "q.yaml")
+    assert data["a"] == "[" * 200 and data["b"] == '"' + "{" * 200 and data["c"] == [[1, {"d": [2]}]]
+    with pytest.raises(strict_yaml.StrictYAMLError, match=r"q\.yaml:5: nested deeper than 64 levels"):
+        strict_yaml.load(text + "e: " + deep_nesting(65) + "\n", "q.yaml")
