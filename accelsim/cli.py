@@ -270,19 +270,19 @@ USER_ERRORS = (CliError, ValueError, KeyError, OSError, ImportError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)} \
         if in_main_thread else {}
     for signum in handlers:
         signal.signal(signum, _raise_interrupted)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-        print(f"accelsim: interrupted by {signal.Signals(signum).name}; finished work is kept "
+        number = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+        print(f"accelsim: interrupted by {signal.Signals(number).name}; finished work is kept "
               "(a sweep resumes where it stopped)", file=sys.stderr)
-        return 128 + signum
+        return 128 + number
     except USER_ERRORS as exc:
         print(f"accelsim: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
