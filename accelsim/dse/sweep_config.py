@@ -183,7 +183,7 @@ class _Parser:
         for i, spec in enumerate(specs if listed else [specs]):
             where = f"hardware[{i}]" if listed else "hardware"
             if not isinstance(spec, str) or not spec:
-                raise self.fail(d, "hardware", where, f"must be a preset name or a YAML path, "
+                raise self.fail(d, "hardware", where, "must be a preset name or a YAML path, "
                                                       f"got {short(spec)}")
             if spec.endswith((".yaml", ".yml")) and not os.path.isabs(spec):
                 spec = str(self.base_dir / spec)
@@ -198,7 +198,7 @@ class _Parser:
 
         d, entries = self.data, self.data["networks"]
         if not isinstance(entries, list) or not entries:
-            raise self.fail(d, "networks", "networks", f"must be a non-empty list of zoo names, "
+            raise self.fail(d, "networks", "networks", "must be a non-empty list of zoo names, "
                                                        f"got {short(entries)}")
         out = []
         for i, entry in enumerate(entries):
@@ -212,7 +212,7 @@ class _Parser:
                                                       f"got {short(entry)}")
             if name not in list_networks():
                 raise self.fail(d, "networks", where,
-                                f"unknown network "
+                                "unknown network "
                                 f"{short(name)}; known networks: {', '.join(list_networks())}")
             if not isinstance(params, dict):
                 raise self.fail(entry, "params", f"{where}.params", f"must be a mapping, got {short(params)}")
@@ -265,7 +265,7 @@ class _Parser:
             raise self.fail(d, "modes", "modes", f"must be a non-empty list of modes, got {short(modes)}")
         for i, mode in enumerate(modes):
             if mode not in MODES:
-                raise self.fail(d, "modes", f"modes[{i}]", f"unknown mode "
+                raise self.fail(d, "modes", f"modes[{i}]", "unknown mode "
                                                            f"{short(mode)}; choose from {list(MODES)}")
         return list(modes)
 
@@ -295,7 +295,7 @@ class _Parser:
             return None
         z = d["zip"]
         if not isinstance(z, dict) or not z:
-            raise self.fail(d, "zip", "zip", f"must be a non-empty mapping of hardware path -> values, "
+            raise self.fail(d, "zip", "zip", "must be a non-empty mapping of hardware path -> values, "
                                              f"got {short(z)}")
         columns = {p: self._axis("zip", z, p, bases) for p in z}
         lengths = {p: len(v) for p, v in columns.items()}
@@ -308,7 +308,7 @@ class _Parser:
         d = self.data
         g = d.get("grid", {})
         if g is None or not isinstance(g, dict):
-            raise self.fail(d, "grid", "grid", f"must be a mapping of hardware path -> values, "
+            raise self.fail(d, "grid", "grid", "must be a mapping of hardware path -> values, "
                                                f"got {short(g)}")
         taken = set(zip_axis[0]) if zip_axis else set()
         out = []
@@ -359,7 +359,7 @@ class _Parser:
         for key in ("workers", "chunksize"):
             value = spec.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise self.fail(spec, key, f"executor.{key}", f"must be a positive integer, "
+                raise self.fail(spec, key, f"executor.{key}", "must be a positive integer, "
                                                               f"got {short(value)}")
         return {"kind": kind, **{k: spec[k] for k in ("workers", "address", "chunksize") if k in spec}}
 
