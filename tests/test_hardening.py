@@ -317,3 +317,14 @@ def test_brackets_in_quotes_and_comments_are_not_nesting():
     assert data["a"] == "[" * 200 and data["b"] == '"' + "{" * 200 and data["c"] == [[1, {"d": [2]}]]
     with pytest.raises(strict_yaml.StrictYAMLError, match=r"q\.yaml:5: nested deeper than 64 levels"):
         strict_yaml.load(text + "e: " + deep_nesting(65) + "\n", "q.yaml")
+
+
+@pytest.mark.parametrize("argv", [["simulate", "--network", "lenet5", "--json", "{d}/r.json"],
+                                  ["codesign", "--out", "{d}/run", "--no-progress"],
+                                  ["plot", "{d}/s.sqlite", "--out", "{d}/fig"]])
+def test_unwritable_output_directory_is_refused_before_work(tmp_path, monkeypatch, capsys, argv):
+    # Root may write anywhere, so the refusal os.access would give another user is simulated.
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path and real_access(path, mode))
+    assert main([arg.format(d=tmp_path) for arg in argv]) == 2
+    assert f"directory {tmp_path} is not writable" in _error_line(capsys)
