@@ -21,6 +21,26 @@ import yaml
 from workloads.quoting import short
 
 from . import strict_yaml
+from .hardware_fields import (
+    FieldError as _Bad,
+    positive_int as _positive_int,
+    nonneg_int as _nonneg_int,
+    upto as _upto,
+    positive_float as _positive_float,
+    positive_or_unbounded as _positive_or_unbounded,
+    name as _name,
+    one_of as _one_of,
+    split as _split,
+    pair_of_positive_ints as _pair_of_positive_ints,
+    index_bits as _index_bits,
+    MAX_PE_DIM,
+    MAX_BUFFER_BYTES,
+    MAX_BANKS,
+    MAX_PORT_BYTES_PER_CYCLE,
+    MAX_CLOCK_MHZ,
+    MAX_LATENCY_CYCLES,
+    MAX_NM_GROUP,
+)
 
 __all__ = [
     "HardwareError", "PEArray", "Buffer", "Buffers", "DRAM", "Datatypes", "PowerPolicy", "Power",
@@ -39,109 +59,6 @@ SPARSE_FORMATS = ("dense", "csr", "bitmap", "bsr", "nm")
 
 class HardwareError(ValueError):
     """Invalid hardware description; the message names source, path, value and line if known."""
-
-
-class _Bad(Exception):
-    """Internal: a field check failed; carries the message without location."""
-
-
-# ---------------------------------------------------------------- field checks
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-# Physical upper bounds: a value beyond them is a typo (pe.rows=10**9), not a design, and would
-# only produce absurd figures. Each bound leaves a wide margin over the largest real part cited.
-MAX_PE_DIM = 16_384          # TPU v1: a 256x256 array (Jouppi et al., ISCA 2017); 64x margin
-MAX_BUFFER_BYTES = 1 << 36   # 64 GiB; Cerebras WSE-3 has 44 GB of on-chip SRAM (Cerebras, 2024)
-MAX_BANKS = 4_096
-MAX_PORT_BYTES_PER_CYCLE = 1 << 30
-MAX_DRAM_BYTES_PER_CYCLE = 1e6   # HBM3E stacks give ~1.2 TB/s, ~1e3 bytes per cycle at 1 GHz
-MAX_CLOCK_MHZ = 10_000.0     # 10 GHz: above any CMOS logic clock (ITRS 2015)
-MAX_LATENCY_CYCLES = 10**9   # one second at 1 GHz
-MAX_SPARSE_BLOCK = 4_096
-MAX_NM_GROUP = 1_024
-
-
-def _positive_int(v, upper=None):
-    if not _is_int(v) or v <= 0:
-        raise _Bad(f"must be a positive integer, got {short(v)}")
-    if upper is not None and v > upper:
-        raise _Bad(f"must be at most {upper:,} (a physical upper bound), got {short(v)}")
-    return v
-
-
-def _nonneg_int(v, upper=None):
-    if not _is_int(v) or v < 0:
-        raise _Bad(f"must be a non-negative integer, got {short(v)}")
-    if upper is not None and v > upper:
-        raise _Bad(f"must be at most {upper:,} (a physical upper bound), got {short(v)}")
-    return v
-
-
-def _upto(check, upper):
-    """``check`` with an upper bound, as a one-argument field check."""
-    return lambda v: check(v, upper)
-
-
-def _positive_float(v, upper=None):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise _Bad(f"must be a positive finite number, got {short(v)}")
-    if upper is not None and v > upper:
-        raise _Bad(f"must be at most {upper:,g} (a physical upper bound), got {short(v)}")
-    return float(v)
-
-
-def _positive_or_unbounded(v):
-    # An infinite bandwidth (YAML `.inf`) models an ideal channel for what-if and validation runs.
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v <= 0:
-        raise _Bad(f"must be a positive number (or .inf for an unbounded channel), got {short(v)}")
-    if math.isfinite(v) and v > MAX_DRAM_BYTES_PER_CYCLE:
-        raise _Bad(f"must be at most {MAX_DRAM_BYTES_PER_CYCLE:,g} (a physical upper bound) or .inf for an "
-                   f"unbounded channel, got {short(v)}")
-    return float(v)
-
-
-def _name(v):
-    if not isinstance(v, str) or not v.strip():
-        raise _Bad(f"must be a non-empty string, got {short(v)}")
-    return v
-
-
-def _one_of(options):
-    def check(v):
-        if not isinstance(v, str) or v not in options:
-            raise _Bad(f"must be one of {', '.join(options)}, got {short(v)}")
-        return v
-    return check
-
-
-def _split(v):
-    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or len(v) != 3:
-        raise _Bad(f"must be a list of three fractions (ifmap, filter, ofmap), got {short(v)}")
-    out = tuple(_nonneg_fraction(x) for x in v)
-    if abs(sum(out) - 1.0) > 1e-9:
-        raise _Bad(f"fractions must sum to 1, got {short(list(v))}")
-    return out
-
-
-def _nonneg_fraction(x):
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1:
-        raise _Bad(f"each fraction must be a number in [0, 1], got {short(x)}")
-    return float(x)
-
-
-def _pair_of_positive_ints(v):
-    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or len(v) != 2 \
-            or not all(_is_int(x) and 0 < x <= MAX_SPARSE_BLOCK for x in v):
-        raise _Bad(f"must be a list of two integers in 1..{MAX_SPARSE_BLOCK} [rows, cols], got {short(v)}")
-    return tuple(v)
-
-
-def _index_bits(v):
-    if not _is_int(v) or not 1 <= v <= 32:
-        raise _Bad(f"must be an integer number of bits in 1..32, got {short(v)}")
-    return v
 
 
 def _f(check, **kw):
