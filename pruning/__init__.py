@@ -19,12 +19,13 @@ from pruning.channels import (
     check_channel_consistency,
     group_masks,
 )
+from pruning.finetuned_accuracy import FinetunedAccuracy
 from pruning.granularity import NM, Block, Channel, Granularity, Unstructured, as_granularity
 from pruning.importance import (
+    IMPORTANCES,
     APoZ,
     Entropy,
     Gradient,
-    IMPORTANCES,
     Importance,
     Magnitude,
     MeanActivation,
@@ -57,7 +58,6 @@ from pruning.objectives import (
 from pruning.schedules import IterativeLinear, OneShot, PolynomialDecay, Schedule
 from pruning.search import search_masks
 from pruning.search_records import CandidateRecord, SearchResult, format_plan, pareto_front
-from pruning.finetuned_accuracy import FinetunedAccuracy
 from pruning.search_strategies import STRATEGIES, Evolutionary, Greedy, Uniform, make_strategy
 
 __all__ = [

@@ -13,8 +13,17 @@ from typing import Union
 
 import numpy as np
 
-from workloads.sparsity import (KINDS, NM, PRUNED_KINDS, Block, Channel, Unstructured, from_fields, gemm_view,
-                                parse)
+from workloads.sparsity import (
+    KINDS,
+    NM,
+    PRUNED_KINDS,
+    Block,
+    Channel,
+    Unstructured,
+    from_fields,
+    gemm_view,
+    parse,
+)
 
 Granularity = Union[Unstructured, Block, Channel, NM]
 GRANULARITY_TYPES = (Unstructured, Block, Channel, NM)

@@ -15,6 +15,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from workloads.network import Network
+from workloads.npz import MAX_NPZ_BYTES, NpzFormatError, read_npz
+from workloads.quoting import short
 
 # A marker entry in the npz so a foreign archive is recognised; bumped if the layout changes.
 FORMAT_KEY = "__accelsim_masks__"
@@ -207,39 +209,34 @@ class Masks(Mapping[str, np.ndarray]):
                     np.lib.format.write_array(handle, np.asarray(entries[key]), allow_pickle=False)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Masks:
-        """Read a file written by ``save``; any problem is a ValueError naming the file and the key."""
+    def load(cls, path: str | os.PathLike[str], *, max_bytes: int = MAX_NPZ_BYTES) -> Masks:
+        """Read a file written by ``save``; any problem is a :class:`MaskFileError` naming the file and
+        the key (a missing file raises ``FileNotFoundError``). At most ``max_bytes`` decompressed."""
         where = f"masks file {os.fspath(path)!r}"
         try:
-            archive = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(f"{where}: not a readable .npz archive ({exc})") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{where}: expected an .npz archive of masks, got a single .npy array")
-        with archive:
-            keys = list(archive.files)
-            if FORMAT_KEY not in keys:
-                raise ValueError(f"{where}: key {FORMAT_KEY!r} is missing; not written by Masks.save")
-            masks = {}
-            for key in keys:
-                try:
-                    arr = archive[key]
-                except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-                    raise ValueError(f"{where}: key {key!r}: cannot be read ({exc})") from None
-                if key == FORMAT_KEY:
-                    if arr.shape != () or arr.dtype.kind not in "iu" or int(arr) != FORMAT_VERSION:
-                        raise ValueError(f"{where}: key {key!r}: unsupported format version {arr!r}")
-                    continue
-                if key.endswith(".bias") or not key:
-                    raise ValueError(f"{where}: key {key!r}: masks cover weights only")
-                if arr.dtype != np.bool_:
-                    raise ValueError(f"{where}: key {key!r}: mask must have dtype bool, got {arr.dtype}")
-                if arr.ndim == 0:
-                    raise ValueError(f"{where}: key {key!r}: mask must be an array, got a scalar")
-                masks[key] = arr
+            entries = read_npz(path, where=where, max_bytes=max_bytes)
+        except NpzFormatError as exc:
+            raise MaskFileError(str(exc)) from None
+        if FORMAT_KEY not in entries:
+            raise MaskFileError(f"{where}: key {FORMAT_KEY!r} is missing; not written by Masks.save")
+        masks = {}
+        for key, arr in entries.items():
+            if key == FORMAT_KEY:
+                if arr.shape != () or arr.dtype.kind not in "iu" or int(arr) != FORMAT_VERSION:
+                    raise MaskFileError(f"{where}: key {key!r}: unsupported format version {short(arr)}")
+                continue
+            if key.endswith(".bias") or not key:
+                raise MaskFileError(f"{where}: key {short(key)}: masks cover weights only")
+            if arr.dtype != np.bool_:
+                raise MaskFileError(f"{where}: key {short(key)}: mask must have dtype bool, got {arr.dtype}")
+            if arr.ndim == 0:
+                raise MaskFileError(f"{where}: key {short(key)}: mask must be an array, got a scalar")
+            masks[key] = arr
         return cls(masks)
 
 
-__all__ = ["Masks", "FORMAT_KEY", "FORMAT_VERSION"]
+class MaskFileError(ValueError):
+    """A masks file that cannot be read as masks; the message names the file and the key."""
+
+
+__all__ = ["FORMAT_KEY", "FORMAT_VERSION", "MaskFileError", "Masks"]

@@ -16,9 +16,21 @@ from collections.abc import Callable, Mapping
 from pruning._checks import is_real
 from pruning.candidates import Plan, SearchSpace
 from pruning.masks import Masks
-from pruning.objectives import (ACCURACY_TOLERANCE, Constraint, ObjectiveFn, as_cost, check_accuracy,
-                                objective_name)
-from pruning.search_records import LAYER_FIELD_SUFFIXES, RECORD_FIELDS, CandidateRecord, format_plan, select_best
+from pruning.objectives import (
+    ACCURACY_TOLERANCE,
+    Constraint,
+    ObjectiveFn,
+    as_cost,
+    check_accuracy,
+    objective_name,
+)
+from pruning.search_records import (
+    LAYER_FIELD_SUFFIXES,
+    RECORD_FIELDS,
+    CandidateRecord,
+    format_plan,
+    select_best,
+)
 
 
 class BudgetExhausted(Exception):

@@ -1,9 +1,30 @@
 """Tables and figures: tidy frames from reports and stores, figures as pure functions, paper style."""
 
-from reports.figures import (axis_label, energy_breakdown, grouped_bars, heatmap, pareto, pareto_front,
-                             roofline, scatter, speedup_curves, speedup_panels, timeline)
-from reports.frames import (aggregate, energy_frame, from_report, from_store, from_trace, select, to_csv,
-                            to_columns, to_dataframe, where)
+from reports.figures import (
+                             axis_label,
+                             energy_breakdown,
+                             grouped_bars,
+                             heatmap,
+                             pareto,
+                             pareto_front,
+                             roofline,
+                             scatter,
+                             speedup_curves,
+                             speedup_panels,
+                             timeline,
+)
+from reports.frames import (
+                             aggregate,
+                             energy_frame,
+                             from_report,
+                             from_store,
+                             from_trace,
+                             select,
+                             to_columns,
+                             to_csv,
+                             to_dataframe,
+                             where,
+)
 from reports.labels import scaled, value_label
 from reports.save import save
 from reports.style import COLUMN, DOUBLE_COLUMN, paper_style

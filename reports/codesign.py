@@ -25,8 +25,7 @@ from matplotlib.patches import Patch
 from reports import figures
 from reports.decor import hatch, legend_outside, plain_ticks
 from reports.frames import to_csv
-from reports.labels import axis_label, scaled
-from reports.labels import title as column_title
+from reports.labels import axis_label, scaled, title as column_title
 from reports.save import save
 from reports.style import COLUMN, DOUBLE_COLUMN, paper_style
 

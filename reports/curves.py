@@ -12,8 +12,17 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from reports.decor import (Frame, hatch, legend_outside, log_if_wide, new_figure, numbers, ordered,
-                           plain_ticks, style_series)
+from reports.decor import (
+    Frame,
+    hatch,
+    legend_outside,
+    log_if_wide,
+    new_figure,
+    numbers,
+    ordered,
+    plain_ticks,
+    style_series,
+)
 from reports.frames import column
 from reports.labels import axis_label, scaled, title, value_label
 

@@ -17,11 +17,21 @@ from matplotlib.figure import Figure
 
 from pruning.search_records import pareto_front
 from reports.curves import speedup_curves, speedup_panels, timeline
-from reports.decor import (Frame, category_key, category_ticks, hatch, legend_outside, log_if_wide,
-                           new_figure, numbers, ordered, plain_ticks, style_series)
+from reports.decor import (
+    Frame,
+    category_key,
+    category_ticks,
+    hatch,
+    legend_outside,
+    log_if_wide,
+    new_figure,
+    numbers,
+    ordered,
+    plain_ticks,
+    style_series,
+)
 from reports.frames import column
-from reports.labels import axis_label, scaled, value_label
-from reports.labels import title as column_title
+from reports.labels import axis_label, scaled, title as column_title, value_label
 
 __all__ = [
     "axis_label", "pareto_front", "pareto", "scatter", "energy_breakdown", "roofline", "heatmap",

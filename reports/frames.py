@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from accelsim.timing import report_views
 from accelsim.dse.store import Store
+from accelsim.timing import report_views
 
 __all__ = [
     "Frame", "from_report", "energy_frame", "from_store", "from_trace", "columns", "column",

@@ -13,8 +13,8 @@ from typing import Any, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from accelsim.dse import Point, Store, plan_masks
 from accelsim.arch.hardware import Hardware
+from accelsim.dse import Point, Store, plan_masks
 from accelsim.timing.report import Report
 from accelsim.timing.simulate import simulate
 from reports import frames

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from accelsim.dse import Point, explore, grid, serial
 from accelsim.arch.hardware import Hardware
+from accelsim.dse import Point, explore, grid, serial
 
 
 def small_grid_store(path: Path, hardware: Hardware) -> Path:

@@ -2,8 +2,7 @@
 
 import math
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from accelsim.timing.analytical import time_layer
 from accelsim.timing.mapping import TileClass

@@ -1,8 +1,7 @@
 """Bottleneck classification, shares and search budgets on hand-built reports."""
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from accelsim.timing.bottleneck import (
     allocate_trials,

@@ -72,9 +72,9 @@ def test_simulate_with_codesign_masks_reports_speedup_and_compaction(tmp_path, c
     on = Report.from_json((tmp_path / "on.json").read_text())
     off = Report.from_json((tmp_path / "off.json").read_text())
     assert on.achieved_speedup > 1.2 and off.achieved_speedup == pytest.approx(1.0, abs=0.01)
-    # Masks of another network are refused, naming the layer and the shapes.
+    # Masks of another network are refused, naming the file, the layer and the shapes.
     assert main(["simulate", "--network", "lenet5", "--masks", str(path)]) == 2
-    assert "masks['conv1']: shape must be the weight shape" in capsys.readouterr().err
+    assert "masks.npz: Masks: layer 'conv1': mask shape (6, 1, 3, 3) != weight shape" in capsys.readouterr().err
 
 
 def test_malformed_yaml_file_exits_2_naming_file_and_line(tmp_path, capsys):

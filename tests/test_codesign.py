@@ -73,10 +73,9 @@ def test_results_directory(result, tmp_path):
 
 def test_simulated_cost_reuses_unchanged_layers(result):
     res, _ = result
-    from accelsim.codesign.loop import SimulatedCost
     from accelsim.arch.hardware import load_hardware
+    from accelsim.codesign.loop import SimulatedCost
     from accelsim.timing.simulate import simulate
-
     from workloads.models import lenet_network
 
     hw = load_hardware("sparse_edge_16x16")

@@ -5,15 +5,14 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
+from reference_kernels import conv2d as conv_reference
 
-from accelsim.sparse.compaction import compact_channels
 from accelsim.arch.hardware import load_hardware
+from accelsim.sparse.compaction import compact_channels
 from accelsim.timing.report import SPEEDUP_LOSSES, Report
 from accelsim.timing.simulate import simulate
 from pruning import prune
-from reference_kernels import conv2d as conv_reference
 from workloads.layers import Conv2d, Linear
 from workloads.network import Network
 from workloads.zoo import get_network

@@ -6,8 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from accelsim.arch.dataflow import DATAFLOWS, IS, OS, WS, dataflow
 from accelsim.arch.hardware import HardwareError, load_hardware

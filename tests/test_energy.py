@@ -7,7 +7,12 @@ from hypothesis import given, settings, strategies as st
 
 from accelsim.arch import energy
 from accelsim.arch.energy import (
-    EnergyEntry, EnergyTable, EnergyTableError, MissingEnergyError, list_energy_tables, load_energy_table,
+    EnergyEntry,
+    EnergyTable,
+    EnergyTableError,
+    MissingEnergyError,
+    list_energy_tables,
+    load_energy_table,
 )
 from accelsim.arch.hardware import list_presets, load_hardware
 

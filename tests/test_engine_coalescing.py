@@ -4,13 +4,12 @@ reports (to_json) and traces, across the zoo, dataflows, contention, latency and
 import math
 from functools import partial
 
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 import engine_hardware
-from accelsim.timing.engine import run_engine
+import pytest
+from hypothesis import given, settings, strategies as st
+
 from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.timing.engine import run_engine
 from accelsim.timing.mapping import LayerMapping, TileClass, map_layer
 from accelsim.timing.simulate import simulate
 from workloads.layers import Conv2d

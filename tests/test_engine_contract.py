@@ -6,12 +6,11 @@ the state later calls build on. The reference is the component itself, driven ca
 """
 
 import simpy
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
+from accelsim.arch.hardware import PowerPolicy
 from accelsim.timing.engine.buffers import Occupancy
 from accelsim.timing.engine.power import PowerState
-from accelsim.arch.hardware import PowerPolicy
 
 WARM_UP = 3          # periods made call by call before the snapshots
 

@@ -3,12 +3,11 @@
 import math
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
+from accelsim.arch.hardware import load_hardware
 from accelsim.timing.analytical import time_layer
 from accelsim.timing.engine import run_engine
-from accelsim.arch.hardware import load_hardware
 from accelsim.timing.mapping import LayerMapping, TileClass
 from accelsim.timing.simulate import simulate
 from workloads.zoo import get_network, list_networks

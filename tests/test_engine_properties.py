@@ -2,11 +2,10 @@
 
 import math
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from accelsim.timing.engine import run_engine
 from accelsim.arch.hardware import Hardware
+from accelsim.timing.engine import run_engine
 from accelsim.timing.mapping import LayerMapping, TileClass
 from accelsim.timing.report import POWER_STATES
 from accelsim.timing.simulate import simulate

@@ -1,7 +1,7 @@
 """Tiny event-mode scenarios with exact `(event, cycle)` logs (SimPy style)."""
 
-from accelsim.timing.engine import run_engine
 from accelsim.arch.hardware import Hardware
+from accelsim.timing.engine import run_engine
 from accelsim.timing.mapping import LayerMapping, TileClass
 
 

@@ -10,14 +10,13 @@ random folds that all differ on random hardware (contention, latency, gating, a 
 import math
 from functools import partial
 
+import engine_hardware
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-import engine_hardware
-from accelsim.timing.engine import run_engine
 from accelsim.arch.hardware import load_hardware
+from accelsim.timing.engine import run_engine
 from accelsim.timing.mapping import LayerMapping, TileClass, map_layer
 from accelsim.timing.simulate import simulate
 from accelsim.timing.sparse_model import SparseLayerModel

@@ -9,9 +9,20 @@ from pathlib import Path
 import pytest
 
 from accelsim import load_hardware
-from accelsim.dse import (Point, PointFailed, Store, dask, evaluate, explore, grid, process_pool, random_sample,
-                          serial, zipped)
 from accelsim.arch.hardware import HardwareError
+from accelsim.dse import (
+    Point,
+    PointFailed,
+    Store,
+    dask,
+    evaluate,
+    explore,
+    grid,
+    process_pool,
+    random_sample,
+    serial,
+    zipped,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,8 +6,19 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from accelsim.arch.hardware import (
-    DATAFLOWS, DATATYPE_BYTES, DRAM, PEArray, Buffer, Buffers, Datatypes, Hardware, HardwareError,
-    Power, PowerPolicy, list_presets, load_hardware,
+    DATAFLOWS,
+    DATATYPE_BYTES,
+    DRAM,
+    Buffer,
+    Buffers,
+    Datatypes,
+    Hardware,
+    HardwareError,
+    PEArray,
+    Power,
+    PowerPolicy,
+    list_presets,
+    load_hardware,
 )
 
 PRESETS = ["cloud_128x128", "edge_16x16", "scalesim_32x32", "tpu_v1_like"]
@@ -210,7 +221,7 @@ _buffers = st.one_of(
 )
 _dtype = st.sampled_from(sorted(DATATYPE_BYTES))
 _policy = st.builds(PowerPolicy, st.sampled_from(["never", "gate_after"]), st.integers(0, 10**6), st.integers(0, 10**4))
-_pos_float = st.floats(1e-3, 1e6, allow_nan=False, allow_infinity=False)
+_pos_float = st.floats(1e-3, 1e4, allow_nan=False, allow_infinity=False)  # within the physical bounds
 _hardware = st.builds(
     Hardware,
     name=st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(str.strip),

@@ -7,12 +7,10 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 import reference_kernels as ref
-from accelsim.sparse import formats as F
-from accelsim.sparse import kernels as K
+from hypothesis import given, settings, strategies as st
+
+from accelsim.sparse import formats as F, kernels as K
 from accelsim.timing.mapping import map_layer
 from workloads.layers import Conv2d, Linear
 

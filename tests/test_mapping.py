@@ -151,9 +151,8 @@ def test_real_preset_hardware():
 def test_fold_table_is_map_layer_fold_by_fold(m, k, n, groups, rows, cols, dataflow, sram):
     import numpy as np
 
-    from accelsim.timing.mapping import fold_table, tiles_of
-
     from accelsim.arch.hardware import load_hardware
+    from accelsim.timing.mapping import fold_table, tiles_of
 
     hw = load_hardware("scalesim_32x32")
     for path, value in (("pe.rows", rows), ("pe.cols", cols), ("pe.dataflow", dataflow),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from workloads.importers import ImportFormatError
 from workloads.importers.network_yaml import dump_network, parse_network, read_network

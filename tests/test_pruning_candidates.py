@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
+from pruning_networks import small_residual
 
 from pruning import DENSE, NM, Block, Channel, LayerOption, Masks, Option, SearchSpace, Unstructured
-from pruning_networks import small_residual
 from workloads.models import init_weights, lenet_network
 
 FAST = settings(max_examples=40, deadline=None)

@@ -5,8 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from pruning import CostBreakdown, MaxDrop, Metric, MinAccuracy, Weighted, as_cost, make_objective, weighted
 from pruning.objectives import check_accuracy, check_constraint, objective_name

@@ -17,8 +17,7 @@ import math
 
 import numpy as np
 import pytest
-from scalesim_peer import load_script
-from scalesim_peer import scalesim_python as find_scalesim_python
+from scalesim_peer import load_script, scalesim_python as find_scalesim_python
 
 from accelsim.arch.hardware import load_hardware
 from accelsim.timing.mapping import map_layer

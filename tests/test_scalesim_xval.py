@@ -18,8 +18,8 @@ import pytest
 from scalesim_peer import load_script, scalesim_python
 
 from accelsim.arch.hardware import load_hardware
-from accelsim.timing.mapping import map_layer
 from accelsim.arch.scalesim_cfg import format_cfg, read_cfg, write_scalesim
+from accelsim.timing.mapping import map_layer
 from workloads.importers.scalesim_topology import format_layout, layer_rows, parse_topology, read_topology
 from workloads.layers import Conv2d, Linear, MatMul
 from workloads.network import Network

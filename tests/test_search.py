@@ -9,8 +9,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
+from pruning_networks import small_residual
 
 from pruning import (
     DENSE,
@@ -29,7 +29,6 @@ from pruning import (
 from pruning.candidates import parse_granularity_label
 from pruning.granularity import NM, Block, Channel, Unstructured
 from pruning.search_strategies import _fitness, greedy_proposals
-from pruning_networks import small_residual
 from workloads.layers import Linear
 from workloads.models import init_weights, mlp_network
 from workloads.network import Network

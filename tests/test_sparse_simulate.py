@@ -5,11 +5,10 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from accelsim.sparse.formats import encode
 from accelsim.arch.hardware import load_hardware
+from accelsim.sparse.formats import encode
 from accelsim.timing.report import SPEEDUP_LOSSES, Report
 from accelsim.timing.simulate import simulate
 from workloads.layers import Conv2d, Linear

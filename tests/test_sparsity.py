@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from workloads.sparsity import (KINDS, NM, PRUNED_KINDS, Block, Channel, Dense, Unstructured, from_fields,
-                                parse)
+from workloads.sparsity import (
+    KINDS,
+    NM,
+    PRUNED_KINDS,
+    Block,
+    Channel,
+    Dense,
+    Unstructured,
+    from_fields,
+    parse,
+)
 
 blocks = st.builds(lambda r, c: Block((r, c)), st.integers(1, 64), st.integers(1, 64))
 nms = st.integers(1, 16).flatmap(lambda m: st.builds(NM, st.integers(0, m), st.just(m)))

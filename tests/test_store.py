@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from accelsim.dse import Point, Store, explore, serial
 from accelsim.arch.hardware import load_hardware
+from accelsim.dse import Point, Store, explore, serial
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -202,5 +202,65 @@ def test_opening_retries_the_wal_switch_while_another_opener_holds_the_file(tmp_
     with Store(tmp_path / "new.sqlite", timeout_s=10) as store:
         assert refusals["left"] == 0 and len(store) == 0
     refusals["left"] = 10**6                       # never free: the timeout ends the wait
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
+    locked = r"other\.sqlite: results store error: database is locked"
+    with pytest.raises(store_module.StoreError, match=locked):
         Store(tmp_path / "other.sqlite", timeout_s=0.05)
+
+
+# ---- damaged, foreign, read-only and misplaced stores: StoreError naming the path -----------------
+def test_damaged_store_is_a_named_error(tmp_path):
+    from accelsim.dse.store import StoreError
+
+    path = tmp_path / "damaged.sqlite"
+    with Store(path) as store:
+        store.put("k", {"a": 1}, {"b": 2})
+    data = bytearray(path.read_bytes())
+    data[:16] = b"garbage garbage!"  # the SQLite header
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"damaged\.sqlite: not a results store \(the file is damaged"):
+        Store(path)
+
+
+def test_foreign_sqlite_file_is_refused_untouched(tmp_path):
+    from accelsim.dse.store import StoreError
+
+    path = tmp_path / "other.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=r"other\.sqlite: not a results store: it holds other tables"):
+        Store(path)
+    assert path.read_bytes() == before
+    same_names = tmp_path / "lookalike.sqlite"
+    db = sqlite3.connect(same_names)
+    db.execute("CREATE TABLE points (x INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match=r"lookalike\.sqlite: not a results store: table points has columns"):
+        Store(same_names)
+
+
+def test_read_only_store_is_a_named_error(tmp_path, monkeypatch):
+    from accelsim.dse.store import StoreError
+
+    path = tmp_path / "ro.sqlite"
+    with Store(path) as store:
+        store.put("k", {"a": 1}, {"b": 2})
+    real_connect = sqlite3.connect
+    # A read-only connection: the same refusal a read-only file gives a non-root user.
+    monkeypatch.setattr(sqlite3, "connect",
+                        lambda p, **kw: real_connect(f"file:{p}?mode=ro", uri=True, **kw))
+    with pytest.raises(StoreError, match=r"ro\.sqlite: the results store is read-only"):
+        with Store(path) as store:
+            store.put("k2", {"a": 2}, {"b": 3})
+
+
+def test_store_in_a_missing_directory_or_at_a_directory(tmp_path):
+    from accelsim.dse.store import StoreError
+
+    with pytest.raises(StoreError, match=r"directory .*/nowhere does not exist"):
+        Store(tmp_path / "nowhere" / "s.sqlite")
+    with pytest.raises(StoreError, match=r"is a directory"):
+        Store(tmp_path)

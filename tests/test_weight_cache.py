@@ -123,3 +123,34 @@ def test_pretrained_uses_the_recipe_and_the_cache(cache, digits):
     assert weight_cache.cache_path(mlp_digits(seed=0), digits, recipe("mlp_digits", seed=0)).is_file()
     assert weight_cache.pretrained("mlp_digits", digits, seed=0).digest() == model.digest()
     assert len(cache) == 1
+
+
+def test_undecodable_checksum_is_rebuilt_not_fatal(cache, digits):
+    first = weight_cache.load_or_train(mlp_digits(), digits, CONFIG)
+    path = weight_cache.cache_path(mlp_digits(), digits, CONFIG)
+    checksum = Path(str(path) + ".sha256")
+    checksum.write_bytes(b"\xff\xfe\x00not ascii\x80")
+    again = weight_cache.load_or_train(mlp_digits(), digits, CONFIG)
+    assert len(cache) == 2 and _same(first, again)
+    assert checksum.read_text().strip() == weight_cache.hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_nan_weight_with_a_matching_checksum_is_not_trusted(cache, digits):
+    first = weight_cache.load_or_train(mlp_digits(), digits, CONFIG)
+    path = weight_cache.cache_path(mlp_digits(), digits, CONFIG)
+    poisoned = dict(first.model.weights)
+    name = sorted(poisoned)[0]
+    poisoned[name] = poisoned[name].copy()
+    poisoned[name].flat[0] = np.nan
+    weight_cache._write_entry(path, weight_cache.TrainResult(first.model.with_weights(poisoned),
+                                                             first.train_loss, first.val_accuracy))
+    again = weight_cache.load_or_train(mlp_digits(), digits, CONFIG)
+    assert len(cache) == 2 and _same(first, again)
+
+
+def test_unwritable_cache_names_the_directory(tmp_path, monkeypatch, digits):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv(weight_cache.ENV_VAR, str(blocker))
+    with pytest.raises(OSError, match=r"file/weights: cannot write the weight cache.*ACCELSIM_CACHE_DIR"):
+        weight_cache.load_or_train(mlp_digits(), digits, CONFIG)

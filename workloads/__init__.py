@@ -3,6 +3,14 @@
 Imports nothing from the rest of accelsim (see DESIGN.md section 1).
 """
 
+from workloads.datasets import (
+    Dataset,
+    IdxFormatError,
+    load_dataset,
+    load_digits,
+    load_fashion_mnist,
+    load_mnist,
+)
 from workloads.layers import (
     LAYER_TYPES,
     Add,
@@ -15,14 +23,6 @@ from workloads.layers import (
     Pool,
     Softmax,
     depthwise_conv2d,
-)
-from workloads.datasets import (
-    Dataset,
-    IdxFormatError,
-    load_dataset,
-    load_digits,
-    load_fashion_mnist,
-    load_mnist,
 )
 from workloads.models import Model, build_model, lenet_digits, magnitude_masks, mlp_digits
 from workloads.network import Network, NetworkBuilder

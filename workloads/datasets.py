@@ -192,13 +192,28 @@ def load_digits(*, seed: int = DEFAULT_SPLIT_SEED, fractions: Sequence[float] = 
 # --------------------------------------------------------------------------------------- IDX
 
 
-def _read_bytes(path: Path) -> bytes:
-    if path.suffix != ".gz":
-        return path.read_bytes()
+#: Largest IDX file read (after decompression): 1 GiB, 20x MNIST's 47 MB training images.
+MAX_IDX_BYTES = 1 << 30
+
+
+def _read_bytes(path: Path, max_bytes: int = MAX_IDX_BYTES) -> bytes:
     try:
-        return gzip.decompress(path.read_bytes())
-    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; truncation is EOFError
+        if path.suffix != ".gz":
+            with open(path, "rb") as raw:
+                data = raw.read(max_bytes + 1)
+        else:
+            with gzip.open(path, "rb") as unzipped:
+                data = unzipped.read(max_bytes + 1)  # bounded: a gzip bomb stops here
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # truncation is EOFError
         raise IdxFormatError(path, f"cannot decompress gzip data ({exc})") from None
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise IdxFormatError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        size = "decompressed bytes" if path.suffix == ".gz" else "bytes"
+        raise IdxFormatError(path, f"more than {max_bytes:,} {size}; not an IDX file this reader accepts")
+    return data
 
 
 def load_idx(path: Path | str, *, expect_magic: int | None = None) -> np.ndarray:

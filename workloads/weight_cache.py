@@ -30,6 +30,7 @@ import numpy as np
 
 from workloads.datasets import Dataset, load_digits
 from workloads.models import Model, build_model, check_masks
+from workloads.npz import read_npz
 from workloads.training import TrainConfig, TrainResult, recipe, train_with_config
 
 ENV_VAR = "ACCELSIM_CACHE_DIR"
@@ -106,22 +107,25 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _read_entry(path: Path, model: Model) -> TrainResult | None:
-    """The cached result, or None if the entry is absent, fails its checksum or does not parse."""
+    """The cached result, or None if the entry is absent, fails its checksum, does not parse or
+    holds a non-finite number (an entry that trains to NaN is never worth trusting)."""
     checksum_path = path.with_name(path.name + CHECKSUM_SUFFIX)
     try:
         data = path.read_bytes()
-        expected = checksum_path.read_text().strip()
-    except FileNotFoundError:
+        expected = checksum_path.read_bytes()[:256].decode("ascii", errors="replace").strip()
+    except OSError:  # absent, or a cache directory we cannot read: a miss; writing names the problem
         return None
     if hashlib.sha256(data).hexdigest() != expected:
         return None
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+        arrays = read_npz(data, where=str(path))
         history = [tuple(float(v) for v in arrays.pop(k)) for k in _HISTORY_KEYS]
         trained = model.with_weights(arrays)  # validates names, shapes and dtype
-    except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError):
+    except (ValueError, KeyError, TypeError):
         # A checksum collision with garbage is astronomically unlikely; a format change is not.
+        return None
+    numbers = [*trained.weights.values(), np.asarray(history[0]), np.asarray(history[1])]
+    if not all(np.isfinite(array).all() for array in numbers if array.dtype.kind == "f"):
         return None
     return TrainResult(trained, *history)
 
@@ -151,11 +155,29 @@ def load_or_train(model: Model, dataset: Dataset, config: TrainConfig, *,
     cached = _read_entry(path, model)
     if cached is not None:
         return cached
-    for stale in (path, path.with_name(path.name + CHECKSUM_SUFFIX)):
-        stale.unlink(missing_ok=True)
+    _check_writable(path.parent)  # before training, not after it
     result = train_with_config(model, dataset, config, masks=masks)
-    _write_entry(path, result)
+    try:
+        for stale in (path, path.with_name(path.name + CHECKSUM_SUFFIX)):
+            stale.unlink(missing_ok=True)
+        _write_entry(path, result)
+    except OSError as exc:
+        raise _unwritable(path.parent, exc) from None
     return result
+
+
+def _unwritable(directory: Path, exc: OSError) -> OSError:
+    return OSError(f"{directory}: cannot write the weight cache ({exc.strerror or exc}); "
+                   f"set {ENV_VAR} to a writable directory")
+
+
+def _check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(directory, exc) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise _unwritable(directory, PermissionError(13, "permission denied"))
 
 
 def pretrained(model_name: str, dataset: Dataset | None = None, *, seed: int = 0) -> Model:

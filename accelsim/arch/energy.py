@@ -15,8 +15,9 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Iterator, Mapping
 
-from accelsim.arch import strict_yaml
 from accelsim.arch.hardware import DATATYPE_BYTES, Hardware
+from workloads import strict_yaml
+from workloads.quoting import short
 
 __all__ = [
     "EnergyEntry", "EnergyTable", "EnergyTableError", "MissingEnergyError",
@@ -63,7 +64,8 @@ class EnergyTable:
         except KeyError:
             known = sorted({c for c, _ in mapping})
             raise MissingEnergyError(
-                f"energy table {self.name!r} has no {what} for component {component!r}, {key!r} "
+                "energy table "
+                f"{short(self.name)} has no {what} for component {short(component)}, {short(key)} "
                 f"(components: {', '.join(known)})") from None
 
     def energy_pj(self, component: str, action: str) -> float:
@@ -95,7 +97,7 @@ class EnergyTable:
     def leakage_energy_pj(self, residency_cycles: Mapping, clock_mhz: float) -> float:
         """E[pJ] = P[mW] * t[s] * 1e9 with t = cycles / (clock_mhz * 1e6)."""
         if not clock_mhz > 0:
-            raise ValueError(f"clock_mhz must be positive, got {clock_mhz!r}")
+            raise ValueError(f"clock_mhz must be positive, got {short(clock_mhz)}")
         return math.fsum(self.leak_mw(c, s) * n * 1e3 / clock_mhz
                          for (c, s), n in residency_cycles.items() if n)
 
@@ -112,7 +114,8 @@ def list_energy_tables() -> list[str]:
 def _read(name: str):
     resource = _tables_dir().joinpath(f"{name}.yaml")
     if not resource.is_file():
-        raise EnergyTableError(f"unknown energy table {name!r}; available: {', '.join(list_energy_tables())}")
+        raise EnergyTableError("unknown energy table "
+                               f"{short(name)}; available: {', '.join(list_energy_tables())}")
     try:
         doc = strict_yaml.load(resource.read_text(encoding="utf-8"), f"energy_tables/{name}.yaml")
     except strict_yaml.StrictYAMLError as exc:
@@ -137,10 +140,10 @@ class _Doc:
         else:
             value = node[key] if isinstance(node, list) and isinstance(key, int) and key < len(node) else None
         if not isinstance(value, dict):
-            self.fail(node, key, path, f"must be a mapping, got {value!r}")
+            self.fail(node, key, path, f"must be a mapping, got {short(value)}")
         for k in value:
             if allowed is not None and k not in allowed:
-                self.fail(value, k, f"{path}.{k}", f"unknown key {k!r}; allowed: {', '.join(allowed)}")
+                self.fail(value, k, f"{path}.{k}", f"unknown key {short(k)}; allowed: {', '.join(allowed)}")
         for k in required:
             if k not in value:
                 self.fail(value, None, f"{path}.{k}", "missing required key")
@@ -151,11 +154,11 @@ class _Doc:
         e = self.mapping(node, key, path, ("value", "unit", "source") + tuple(extra), ("value", "unit", "source"))
         v = e["value"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            self.fail(e, "value", f"{path}.value", f"must be a non-negative number, got {v!r}")
+            self.fail(e, "value", f"{path}.value", f"must be a non-negative number, got {short(v)}")
         if e["unit"] != unit:
-            self.fail(e, "unit", f"{path}.unit", f"must be {unit!r}, got {e['unit']!r}")
+            self.fail(e, "unit", f"{path}.unit", f"must be {short(unit)}, got {short(e['unit'])}")
         if not isinstance(e["source"], str) or not e["source"].strip():
-            self.fail(e, "source", f"{path}.source", f"must be a non-empty string, got {e['source']!r}")
+            self.fail(e, "source", f"{path}.source", f"must be a non-empty string, got {short(e['source'])}")
         return EnergyEntry(float(v), unit, e["source"])
 
 
@@ -166,15 +169,16 @@ _RATIO_KEYS = ("name", "kind", "base", "ratios")
 def _check_root(doc: _Doc, allowed):
     root = doc.root
     if not isinstance(root, dict):
-        doc.fail(root, None, "<root>", f"must be a mapping, got {root!r}")
+        doc.fail(root, None, "<root>", f"must be a mapping, got {short(root)}")
     for k in root:
         if k not in allowed:
-            doc.fail(root, k, k, f"unknown key {k!r}; allowed: {', '.join(allowed)}")
+            doc.fail(root, k, k, f"unknown key {short(k)}; allowed: {', '.join(allowed)}")
     for k in allowed:
         if k not in root:
             doc.fail(root, None, k, "missing required key")
     if root["name"] != doc.name:
-        doc.fail(root, "name", "name", f"must equal the file name {doc.name!r}, got {root['name']!r}")
+        doc.fail(root, "name", "name", f"must equal the file name {short(doc.name)}, "
+                                       f"got {short(root['name'])}")
 
 
 def _interp_log(anchors, size):
@@ -214,13 +218,14 @@ def _resolve_absolute(doc: _Doc, hw: Hardware):
     sram = doc.mapping(root, "sram", "sram", ("anchors", "write_over_read"), ("anchors", "write_over_read"))
     raw = sram["anchors"]
     if not isinstance(raw, list) or not raw:
-        doc.fail(sram, "anchors", "sram.anchors", f"must be a non-empty list, got {raw!r}")
+        doc.fail(sram, "anchors", "sram.anchors", f"must be a non-empty list, got {short(raw)}")
     anchors = []
     for i, node in enumerate(raw):
         e = doc.entry(raw, i, f"sram.anchors[{i}]", "pJ per 64-bit read", extra=("size_bytes",))
         size = node.get("size_bytes")
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            doc.fail(node, "size_bytes", f"sram.anchors[{i}].size_bytes", f"must be a positive integer, got {size!r}")
+            doc.fail(node, "size_bytes", f"sram.anchors[{i}].size_bytes", "must be a positive integer, "
+                                                                          f"got {short(size)}")
         anchors.append((size, e.value, e.source))
     anchors.sort()
     w_sram = doc.entry(sram, "write_over_read", "sram.write_over_read", "ratio")
@@ -270,7 +275,7 @@ def _resolve_ratio(doc: _Doc, hw: Hardware):
     _check_root(doc, _RATIO_KEYS)
     base_name = doc.root["base"]
     if base_name == doc.name or base_name not in list_energy_tables():
-        doc.fail(doc.root, "base", "base", f"must name another energy table, got {base_name!r}")
+        doc.fail(doc.root, "base", "base", f"must name another energy table, got {short(base_name)}")
     base = load_energy_table(base_name, hw)
     keys = ("mac", "rf", "array", "buffer", "dram")
     ratios = doc.mapping(doc.root, "ratios", "ratios", keys, keys)
@@ -303,4 +308,4 @@ def load_energy_table(name: str, hardware: Hardware) -> EnergyTable:
         return _resolve_absolute(doc, hardware)
     if kind == "ratio":
         return _resolve_ratio(doc, hardware)
-    doc.fail(doc.root, "kind", "kind", f"must be 'absolute' or 'ratio', got {kind!r}")
+    doc.fail(doc.root, "kind", "kind", f"must be 'absolute' or 'ratio', got {short(kind)}")

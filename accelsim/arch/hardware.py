@@ -18,10 +18,30 @@ from typing import Any
 
 import yaml
 
-from workloads.sparsity import NM, Block, Dense, Structure, Unstructured
-
-from accelsim.arch import strict_yaml
 from accelsim.arch.dataflow import DATAFLOWS, OPERANDS
+from accelsim.arch.hardware_fields import (
+    MAX_BANKS,
+    MAX_BUFFER_BYTES,
+    MAX_CLOCK_MHZ,
+    MAX_LATENCY_CYCLES,
+    MAX_NM_GROUP,
+    MAX_PE_DIM,
+    MAX_PORT_BYTES_PER_CYCLE,
+    FieldError as _Bad,
+    index_bits as _index_bits,
+    name as _name,
+    nonneg_int as _nonneg_int,
+    one_of as _one_of,
+    pair_of_positive_ints as _pair_of_positive_ints,
+    positive_float as _positive_float,
+    positive_int as _positive_int,
+    positive_or_unbounded as _positive_or_unbounded,
+    split as _split,
+    upto as _upto,
+)
+from workloads import strict_yaml
+from workloads.quoting import short
+from workloads.sparsity import NM, Block, Dense, Structure, Unstructured
 
 __all__ = [
     "HardwareError", "PEArray", "Buffer", "Buffers", "DRAM", "Datatypes", "PowerPolicy", "Power",
@@ -40,82 +60,6 @@ class HardwareError(ValueError):
     """Invalid hardware description; the message names source, path, value and line if known."""
 
 
-class _Bad(Exception):
-    """Internal: a field check failed; carries the message without location."""
-
-
-# ---------------------------------------------------------------- field checks
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _positive_int(v):
-    if not _is_int(v) or v <= 0:
-        raise _Bad(f"must be a positive integer, got {v!r}")
-    return v
-
-
-def _nonneg_int(v):
-    if not _is_int(v) or v < 0:
-        raise _Bad(f"must be a non-negative integer, got {v!r}")
-    return v
-
-
-def _positive_float(v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise _Bad(f"must be a positive finite number, got {v!r}")
-    return float(v)
-
-
-def _positive_or_unbounded(v):
-    # An infinite bandwidth (YAML `.inf`) models an ideal channel for what-if and validation runs.
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v <= 0:
-        raise _Bad(f"must be a positive number (or .inf for an unbounded channel), got {v!r}")
-    return float(v)
-
-
-def _name(v):
-    if not isinstance(v, str) or not v.strip():
-        raise _Bad(f"must be a non-empty string, got {v!r}")
-    return v
-
-
-def _one_of(options):
-    def check(v):
-        if not isinstance(v, str) or v not in options:
-            raise _Bad(f"must be one of {', '.join(options)}, got {v!r}")
-        return v
-    return check
-
-
-def _split(v):
-    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or len(v) != 3:
-        raise _Bad(f"must be a list of three fractions (ifmap, filter, ofmap), got {v!r}")
-    out = tuple(_nonneg_fraction(x) for x in v)
-    if abs(sum(out) - 1.0) > 1e-9:
-        raise _Bad(f"fractions must sum to 1, got {list(v)!r}")
-    return out
-
-
-def _nonneg_fraction(x):
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1:
-        raise _Bad(f"each fraction must be a number in [0, 1], got {x!r}")
-    return float(x)
-
-
-def _pair_of_positive_ints(v):
-    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or len(v) != 2 \
-            or not all(_is_int(x) and x > 0 for x in v):
-        raise _Bad(f"must be a list of two positive integers [rows, cols], got {v!r}")
-    return tuple(v)
-
-
-def _index_bits(v):
-    if not _is_int(v) or not 1 <= v <= 32:
-        raise _Bad(f"must be an integer number of bits in 1..32, got {v!r}")
-    return v
-
-
 def _f(check, **kw):
     return field(metadata={"check": check}, **kw)
 
@@ -127,7 +71,8 @@ def _validate(obj):
         check = f.metadata.get("check")
         if check is None:
             if value is not None and not isinstance(value, f.metadata.get("cls", object)):
-                raise HardwareError(f"{type(obj).__name__}.{f.name}: expected {f.metadata['cls'].__name__}, got {value!r}")
+                raise HardwareError(f"{type(obj).__name__}.{f.name}: expected {f.metadata['cls'].__name__}, "
+                                    f"got {short(value)}")
             continue
         try:
             object.__setattr__(obj, f.name, check(value))
@@ -142,8 +87,8 @@ def _sub(cls, omit_default=False, **kw):
 # ---------------------------------------------------------------- dataclasses
 @dataclass(frozen=True)
 class PEArray:
-    rows: int = _f(_positive_int)
-    cols: int = _f(_positive_int)
+    rows: int = _f(_upto(_positive_int, MAX_PE_DIM))
+    cols: int = _f(_upto(_positive_int, MAX_PE_DIM))
     dataflow: str = _f(_one_of(DATAFLOWS))
 
     def __post_init__(self):
@@ -156,10 +101,10 @@ class PEArray:
 
 @dataclass(frozen=True, kw_only=True)
 class Buffer:
-    size_bytes: int = _f(_positive_int)
-    banks: int = _f(_positive_int, default=1)
-    read_bytes_per_cycle: int = _f(_positive_int)
-    write_bytes_per_cycle: int = _f(_positive_int)
+    size_bytes: int = _f(_upto(_positive_int, MAX_BUFFER_BYTES))
+    banks: int = _f(_upto(_positive_int, MAX_BANKS), default=1)
+    read_bytes_per_cycle: int = _f(_upto(_positive_int, MAX_PORT_BYTES_PER_CYCLE))
+    write_bytes_per_cycle: int = _f(_upto(_positive_int, MAX_PORT_BYTES_PER_CYCLE))
 
     def __post_init__(self):
         _validate(self)
@@ -188,7 +133,7 @@ class Buffers:
 
     def _operand(self, operand):
         if operand not in OPERANDS:
-            raise KeyError(f"unknown operand {operand!r}; expected one of {', '.join(OPERANDS)}")
+            raise KeyError(f"unknown operand {short(operand)}; expected one of {', '.join(OPERANDS)}")
         return operand
 
     def for_operand(self, operand: str) -> Buffer:
@@ -218,7 +163,7 @@ class _StyleError(HardwareError):
 @dataclass(frozen=True)
 class DRAM:
     bandwidth_bytes_per_cycle: float = _f(_positive_or_unbounded)
-    latency_cycles: int = _f(_nonneg_int)
+    latency_cycles: int = _f(_upto(_nonneg_int, MAX_LATENCY_CYCLES))
 
     def __post_init__(self):
         _validate(self)
@@ -236,7 +181,7 @@ class Datatypes:
 
     def bytes(self, operand: str) -> int:
         if operand not in ("ifmap", "filter", "ofmap", "accum"):
-            raise KeyError(f"unknown operand {operand!r}; expected ifmap, filter, ofmap or accum")
+            raise KeyError(f"unknown operand {short(operand)}; expected ifmap, filter, ofmap or accum")
         return DATATYPE_BYTES[getattr(self, operand)]
 
     @property
@@ -253,8 +198,8 @@ class Datatypes:
 @dataclass(frozen=True)
 class PowerPolicy:
     policy: str = _f(_one_of(POLICIES), default="never")
-    idle_cycles_to_gate: int = _f(_nonneg_int, default=0)
-    wake_latency_cycles: int = _f(_nonneg_int, default=0)
+    idle_cycles_to_gate: int = _f(_upto(_nonneg_int, MAX_LATENCY_CYCLES), default=0)
+    wake_latency_cycles: int = _f(_upto(_nonneg_int, MAX_LATENCY_CYCLES), default=0)
 
     def __post_init__(self):
         _validate(self)
@@ -287,17 +232,18 @@ class SparseOperand:
     mode: str = _f(_one_of(SPARSE_MODES), default="none")
     format: str = _f(_one_of(SPARSE_FORMATS), default="dense")
     block: tuple = _f(_pair_of_positive_ints, default=(1, 1))
-    n: int = _f(_positive_int, default=2)
-    m: int = _f(_positive_int, default=4)
+    n: int = _f(_upto(_positive_int, MAX_NM_GROUP), default=2)
+    m: int = _f(_upto(_positive_int, MAX_NM_GROUP), default=4)
     index_bits: int = _f(_index_bits, default=16)
-    decode_cycles_per_fold: int = _f(_nonneg_int, default=0)
+    decode_cycles_per_fold: int = _f(_upto(_nonneg_int, MAX_LATENCY_CYCLES), default=0)
 
     def __post_init__(self):
         _validate(self)
         if self.n > self.m:
             raise _StyleError(f"n must be <= m, got n={self.n}, m={self.m}")
         if self.format == "nm" and self.mode != "skipping":
-            raise _StyleError(f"format nm is structured skipping hardware; it needs mode skipping, got {self.mode!r}")
+            raise _StyleError("format nm is structured skipping hardware; it needs mode skipping, "
+                              f"got {short(self.mode)}")
 
     @property
     def structure(self) -> Structure:
@@ -328,8 +274,8 @@ class Sparsity:
     def __post_init__(self):
         _validate(self)
         if self.ifmap.format != "dense":
-            raise _StyleError(f"ifmap.format: compressed activations are not modelled, got {self.ifmap.format!r}"
-                              " (use dense with mode gating or skipping)")
+            raise _StyleError("ifmap.format: compressed activations are not modelled, "
+                              f"got {short(self.ifmap.format)} (use dense with mode gating or skipping)")
 
     @property
     def enabled(self) -> bool:
@@ -339,7 +285,7 @@ class Sparsity:
 @dataclass(frozen=True)
 class Hardware:
     name: str = _f(_name)
-    clock_mhz: float = _f(_positive_float)
+    clock_mhz: float = _f(_upto(_positive_float, MAX_CLOCK_MHZ))
     pe: PEArray = _sub(PEArray)
     buffers: Buffers = _sub(Buffers)
     dram: DRAM = _sub(DRAM)
@@ -389,8 +335,8 @@ class Hardware:
         for i, part in enumerate(parts):
             fields = {f.name: f for f in dataclasses.fields(cls)} if cls is not None else {}
             if part not in fields:
-                raise HardwareError(f"{self.name}: replace: unknown path {dotted_path!r} "
-                                    f"({part!r} is not one of {', '.join(fields) or 'nothing'})")
+                raise HardwareError(f"{self.name}: replace: unknown path {short(dotted_path)} "
+                                    f"({short(part)} is not one of {', '.join(fields) or 'nothing'})")
             f = fields[part]
             sub_cls = f.metadata.get("cls")
             if i == len(parts) - 1:
@@ -403,11 +349,11 @@ class Hardware:
             if sub_cls is not None and part not in node and current is not None:
                 node[part] = _to_dict(current)      # a part omitted from to_dict as default
             if sub_cls is None or part not in node:
-                raise HardwareError(f"{self.name}: replace: unknown path {dotted_path!r} "
+                raise HardwareError(f"{self.name}: replace: unknown path {short(dotted_path)} "
                                     f"({'.'.join(parts[:i + 1])} is not present)")
             node, cls, obj = node[part], sub_cls, current
         else:
-            raise HardwareError(f"{self.name}: replace: unknown path {dotted_path!r}")
+            raise HardwareError(f"{self.name}: replace: unknown path {short(dotted_path)}")
         return Hardware.from_dict(d, source=f"{self.name} (replace {dotted_path})")
 
 
@@ -438,12 +384,13 @@ def _build(cls, d, source, path, parent, key):
     """Build dataclass ``cls`` from mapping ``d`` located at ``path`` (recursive, strict)."""
     if not isinstance(d, dict):
         raise HardwareError(f"{_where(source, strict_yaml.line_of(parent, key), path or '<root>')}: "
-                            f"must be a mapping, got {d!r}")
+                            f"must be a mapping, got {short(d)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in d:
         if k not in fields:
-            kpath = f"{path}.{k}" if path else str(k)
-            raise HardwareError(f"{_where(source, strict_yaml.line_of(d, k), kpath)}: unknown key {k!r}; "
+            kpath = f"{path}.{str(k)[:80]}" if path else str(k)[:80]
+            where = _where(source, strict_yaml.line_of(d, k), kpath)
+            raise HardwareError(f"{where}: unknown key {short(k)}; "
                                 f"allowed keys under {path or '<root>'}: {', '.join(fields)}")
     kwargs = {}
     for name, f in fields.items():
@@ -451,7 +398,7 @@ def _build(cls, d, source, path, parent, key):
         if name not in d:
             if f.default is dataclasses.MISSING:
                 raise HardwareError(f"{_where(source, strict_yaml.line_of(d), fpath)}: missing required key "
-                                    f"{name!r} under {path or '<root>'}")
+                                    f"{short(name)} under {path or '<root>'}")
             continue
         value, line = d[name], strict_yaml.line_of(d, name)
         sub_cls = f.metadata.get("cls")
@@ -478,16 +425,30 @@ def list_presets() -> list[str]:
 
 
 def load_hardware(name_or_path) -> Hardware:
-    """Load a preset by name (``"edge_16x16"``) or a hardware YAML file by path."""
-    text = os.fspath(name_or_path)
-    if text.endswith((".yaml", ".yml")) or os.sep in text or os.path.exists(text):
+    """Load a preset by name (``"edge_16x16"``) or a hardware YAML file by path.
+
+    A path is anything ending in ``.yaml``/``.yml`` or containing a directory separator; any other
+    text is a preset name, so a file in the working directory named like a preset never shadows it
+    (write ``./edge_16x16`` to load such a file)."""
+    try:
+        text = os.fspath(name_or_path)
+    except TypeError:
+        raise HardwareError(f"hardware: expected a preset name or a path, got {short(name_or_path)}") \
+            from None
+    if not isinstance(text, str):
+        text = os.fsdecode(text)
+    separators = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    if text.endswith((".yaml", ".yml")) or any(sep in text for sep in separators):
         try:
             with open(text, encoding="utf-8") as fh:
-                content = fh.read()
-        except OSError as exc:
-            raise HardwareError(f"{text}: cannot read hardware file: {exc.strerror}") from None
+                content = fh.read(strict_yaml.MAX_TEXT_CHARS + 1)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text ({exc.reason})"
+            raise HardwareError(f"{text}: cannot read hardware file: {reason}") from None
         return Hardware.from_yaml(content, source=text)
+    if text not in list_presets():
+        hint = f" (to load the file {short(text)}, write ./{text})" if os.path.exists(text) else ""
+        raise HardwareError(f"unknown hardware preset {short(text)}; "
+                            f"available: {', '.join(list_presets())}{hint}")
     resource = _preset_dir().joinpath(f"{text}.yaml")
-    if not resource.is_file():
-        raise HardwareError(f"unknown hardware preset {text!r}; available: {', '.join(list_presets())}")
     return Hardware.from_yaml(resource.read_text(encoding="utf-8"), source=f"presets/{text}.yaml")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from accelsim.codesign.loop import OBJECTIVES, CodesignConfig, run_codesign
+from accelsim.dse.outputs import check_run_directory, run_directory
 from pruning.search_strategies import STRATEGIES
 from workloads.models import MODELS
 
@@ -76,9 +77,11 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
     config = CodesignConfig(model=args.network, hardware=args.hardware, objective=args.objective,
                             max_accuracy_drop=args.max_accuracy_drop, strategy=args.strategy, seed=args.seed,
                             mode=args.mode, granularities=args.granularities)
+    replacing = any(check_run_directory(args.out).glob("*"))  # before the search, not after it
     status = None if args.no_progress else Status(sys.stderr)
     result = run_codesign(config, progress=status)
-    written = write_results(result, args.out)
+    with run_directory(args.out, command="codesign") as staging:
+        written = write_results(result, staging)
     summary = json.loads((Path(args.out) / "summary.json").read_text())
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
@@ -94,7 +97,8 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
     print(f"searched EDP {ratios['edp_dense_over_searched']:.2f}x below dense, "
           f"{ratios['edp_uniform_over_searched']:.2f}x below uniform; "
           f"accuracy constraint on test: {'met' if met else 'NOT met'}")
-    print(f"results: {args.out} ({len(written)} files; report.md, summary.json, figures)")
+    print(f"results: {args.out} ({len(written)} files; report.md, summary.json, figures)"
+          + ("; replaced the previous run's results" if replacing else ""))
     return 0
 
 
@@ -123,7 +127,9 @@ def register(commands) -> None:
                           "block<r>x<c>, nm<n>:<m> (default: " + ",".join(CodesignConfig.granularities) + ")")
     cmd.add_argument("--seed", type=int, default=0, help="seed of training, fine-tuning and search")
     cmd.add_argument("--mode", default="event", choices=["event", "analytical"], help="simulation mode")
-    cmd.add_argument("--out", type=Path, default=Path("results/codesign"), help="results directory")
+    cmd.add_argument("--out", type=Path, default=Path("results/codesign"),
+                     help="results directory: created, or replaced if an earlier accelsim run wrote it; "
+                          "any other non-empty directory is refused")
     cmd.add_argument("--json", action="store_true", help="print summary.json to stdout instead of the table")
     cmd.add_argument("--no-progress", action="store_true", help="no status line on stderr")
     cmd.set_defaults(func=_cmd_codesign)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from pathlib import Path
-from typing import Sequence
+import threading
+from typing import NoReturn, Sequence
 
-import yaml
+from accelsim.dse.outputs import check_output_file, write_text_atomic
+from workloads.quoting import short
 
 EXIT_USAGE = 2
 
@@ -16,15 +18,28 @@ class CliError(Exception):
     """A user mistake: reported as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (naming the command and pointing at --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def parse_value(option: str, raw: str) -> object:
+    """A command-line value as YAML (``64``, ``ws``, ``[1, 2]``), bounded like any YAML we read."""
+    from workloads import strict_yaml
+
+    try:
+        return strict_yaml.load(raw, source=option)
+    except strict_yaml.StrictYAMLError as exc:
+        raise CliError(f"cannot parse value {short(raw)}: {exc}") from None
+
+
 def _parse_override(text: str) -> tuple[str, object]:
     path, sep, raw = text.partition("=")
     if not sep or not path:
-        raise CliError(f"--set: expected PATH=VALUE (e.g. pe.rows=64), got {text!r}")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise CliError(f"--set {path}: cannot parse value {raw!r}: {exc}") from None
-    return path, value
+        raise CliError(f"--set: expected PATH=VALUE (e.g. pe.rows=64), got {short(text)}")
+    return path, parse_value(f"--set {short(path)}", raw)
 
 
 def _load_hardware(spec: str, overrides: Sequence[str]):
@@ -102,19 +117,38 @@ def render_sparsity(report) -> str:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from accelsim.timing.simulate import simulate
-    from pruning import Masks
 
+    if args.json:
+        check_output_file(args.json, force=args.force, what="the JSON report")
     network = _network(args.network, args.input_size)
     hardware = _load_hardware(args.hardware, args.set)
-    masks = Masks.load(args.masks) if args.masks else None
+    masks = _load_masks(args.masks, network) if args.masks else None
     report = simulate(network, hardware, mode=args.mode, masks=masks, compact_channels=not args.no_compact)
     print(render_report(report))
     if masks is not None:
         print(render_sparsity(report))
     if args.json:
-        Path(args.json).write_text(report.to_json(indent=1))
+        write_text_atomic(args.json, report.to_json(indent=1))
         print(f"\nreport written to {args.json}")
     return 0
+
+
+def _load_masks(path: str, network):
+    """A masks file for every weighted layer of ``network``: a file covering only some layers is
+    refused, since the rest would silently run dense."""
+    from pruning import Masks
+
+    masks = Masks.load(path)
+    try:
+        masks.check_network(network)
+    except ValueError as exc:
+        raise CliError(f"--masks {path}: {exc}") from None
+    weighted = [layer.name for layer in network if layer.weight_shape]
+    missing = [name for name in weighted if name not in masks]
+    if missing:
+        raise CliError(f"--masks {path}: covers {len(weighted) - len(missing)} of the {len(weighted)} weighted "
+                       f"layers of {network.name}; missing {short(missing)}")
+    return masks
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -153,8 +187,21 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_INPUT_PIXELS = 8192
+
+
+def _input_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of pixels, got {text[:40]!r}") from None
+    if not 1 <= value <= MAX_INPUT_PIXELS:
+        raise argparse.ArgumentTypeError(f"must be in 1..{MAX_INPUT_PIXELS} pixels, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="accelsim", description="Cycle-approximate DNN accelerator simulator.")
+    parser = _Parser(prog="accelsim", description="Cycle-approximate DNN accelerator simulator.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = commands.add_parser("simulate", help="simulate a network on a hardware preset or YAML file")
@@ -165,13 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="simulation mode: event (SimPy, default) or analytical (closed form)")
     sim.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                      help="what-if override of a hardware field, e.g. --set pe.rows=64 (repeatable)")
-    sim.add_argument("--input-size", type=int, default=None, metavar="PIXELS",
+    sim.add_argument("--input-size", type=_input_size, default=None, metavar="PIXELS",
                      help="square input resolution for convolutional networks")
     sim.add_argument("--masks", metavar="NPZ", help="pruning masks to simulate with, e.g. the masks_searched.npz "
                                                      "`accelsim codesign` writes (pruning.Masks.save)")
     sim.add_argument("--no-compact", action="store_true",
                      help="keep layers at their specified size even where the masks empty whole channels")
     sim.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
+    sim.add_argument("--force", action="store_true", help="replace an existing --json file")
     sim.set_defaults(func=_cmd_simulate)
 
     lister = commands.add_parser("list", help="list networks, presets or energy tables")
@@ -189,14 +237,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: unwind (closing stores, removing partial outputs) and exit."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(text.split())[:2000] or type(exc).__name__
+
+
+#: What a user's mistake raises: our named errors (all ValueError, KeyError, OSError or ImportError
+#: subclasses: HardwareError, SweepConfigError, StoreError, MaskFileError, UnknownNetworkError, ...).
+USER_ERRORS = (CliError, ValueError, KeyError, OSError, ImportError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)} \
+        if in_main_thread else {}
+    for signum in handlers:
+        signal.signal(signum, _raise_interrupted)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
-    except (CliError, ValueError, KeyError, OSError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"accelsim: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        number = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+        print(f"accelsim: interrupted by {signal.Signals(number).name}; finished work is kept "
+              "(a sweep resumes where it stopped)", file=sys.stderr)
+        return 128 + number
+    except USER_ERRORS as exc:
+        print(f"accelsim: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from accelsim.dse.outputs import check_output_file
+from accelsim.dse.sweep_config import DEFAULT_MAX_POINTS
+
 __all__ = ["register", "Progress"]
 
 
@@ -72,7 +75,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from accelsim.dse.store import Store
     from accelsim.dse.sweep_config import SweepConfigError, load_sweep
 
-    config = load_sweep(args.sweep)  # validates everything before any point runs
+    if args.csv:
+        check_output_file(args.csv, force=args.force, what="the CSV table")
+    config = load_sweep(args.sweep, max_points=args.max_points)  # validates everything before any point runs
     store_path = Path(args.store) if args.store else config.store
     if store_path is None:
         raise SweepConfigError(f"{args.sweep}: store: no results store given (add `store:` or pass --store)")
@@ -104,22 +109,24 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _parse_where(items: list[str]) -> dict[str, Any]:
-    import yaml
+    from accelsim.cli.main import parse_value
 
     out = {}
     for item in items:
         column, sep, raw = item.partition("=")
         if not sep or not column:
-            raise ValueError(f"--where: expected COLUMN=VALUE (e.g. pe.dataflow=ws), got {item!r}")
-        out[column] = yaml.safe_load(raw)
+            raise ValueError(f"--where: expected COLUMN=VALUE (e.g. pe.dataflow=ws), got {item[:80]!r}")
+        out[column] = parse_value(f"--where {column[:80]}", raw)
     return out
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     # Lazily: this module is part of the application shell, the one place allowed to reach reports.
     from reports import figures, frames, style
-    from reports.save import save
+    from reports.save import output_paths, save
 
+    for path in output_paths(args.out):
+        check_output_file(path, force=args.force, what="the figure")
     if not Path(args.store).is_file():
         raise ValueError(f"{args.store}: no such results store")
     frame = frames.where(frames.from_store(args.store), **_parse_where(args.where))
@@ -172,6 +179,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text[:40]!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `sweep` and `plot` subcommands to the CLI's subparsers."""
     sweep = commands.add_parser("sweep", help="run a design-space sweep from a YAML file into a results store")
@@ -181,6 +198,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--workers", type=int, metavar="N", help="worker processes (process pool / local Dask)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (implies --executor dask)")
     sweep.add_argument("--csv", metavar="PATH", help="also export the store as a CSV table")
+    sweep.add_argument("--force", action="store_true", help="replace an existing --csv file")
+    sweep.add_argument("--max-points", type=_positive_int, default=DEFAULT_MAX_POINTS, metavar="N",
+                       help=f"refuse sweeps of more than N points (default {DEFAULT_MAX_POINTS:,})")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sweep.set_defaults(func=_cmd_sweep)
 
@@ -205,4 +225,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     plot.add_argument("--width", choices=["column", "double"], default=None,
                       help="paper figure width (default: column; double for --kind speedup and timeline)")
     plot.add_argument("--out", required=True, metavar="STEM", help="output path without extension")
+    plot.add_argument("--force", action="store_true", help="replace existing output files")
     plot.set_defaults(func=_cmd_plot)

@@ -31,8 +31,17 @@ from accelsim.arch.hardware import Hardware, load_hardware
 from accelsim.timing.layer_cache import LayerCache
 from accelsim.timing.report import Report
 from accelsim.timing.simulate import MODES, simulate
-from pruning import (DEFAULT_GRANULARITIES, FinetunedAccuracy, Masks, MaxDrop, Option, SearchResult, SearchSpace,
-                     parse_granularity_label, search_masks)
+from pruning import (
+    DEFAULT_GRANULARITIES,
+    FinetunedAccuracy,
+    Masks,
+    MaxDrop,
+    Option,
+    SearchResult,
+    SearchSpace,
+    parse_granularity_label,
+    search_masks,
+)
 from pruning.search_strategies import STRATEGIES
 from workloads.datasets import load_digits
 from workloads.models import MODELS, Model

@@ -5,6 +5,11 @@ completion order (any order). `explore` stays ignorant of how work is spread; ad
 `serial()`, `process_pool()` (the default) and `dask()` (distributed; imported lazily).
 
 `fn` and the items must pickle for the parallel adapters (a module-level function, plain data).
+Pool workers ignore SIGINT (the parent handles Ctrl-C and stops them) and exit on their own when
+their parent dies, even by SIGKILL, so no orphan keeps computing (or holding files) after a kill.
+When the consumer stops early (an error, Ctrl-C, a closed generator) the running workers are
+terminated rather than awaited: their results are not wanted, and the parent does all the writing.
+
 Pools chunk the items, because a task per cheap point (milliseconds) would spend more time in
 inter-process messaging than in simulation.
 """
@@ -12,6 +17,9 @@ inter-process messaging than in simulation.
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterator, Sequence
 
@@ -23,6 +31,31 @@ Executor = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[tuple[int, A
 def default_chunksize(n_items: int, workers: int) -> int:
     """About eight chunks per worker (load balance), at most 64 items (bounded loss on a kill)."""
     return max(1, min(64, n_items // (8 * max(1, workers))))
+
+
+#: More workers than this is a typo, not a machine (each is a process with its own interpreter).
+MAX_WORKERS = 1024
+#: How often a worker checks that its parent is still alive.
+PARENT_POLL_S = 0.5
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)  # reparented: the parent died without stopping us
+
+
+def _init_worker(parent_pid: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="exit-with-parent", daemon=True).start()
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor has no public way to stop running work before Python 3.14
+    # (terminate_workers); its worker table is the only handle on the processes.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def _run_chunk(fn: Callable[[Any], Any], chunk: Sequence[tuple[int, Any]]) -> list[tuple[int, Any]]:
@@ -37,8 +70,8 @@ def _chunks(items: Sequence[Any], size: int) -> list[list[tuple[int, Any]]]:
 def _check_workers(workers: int | None) -> int:
     if workers is None:
         return os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers: must be a positive integer, got {workers!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers: must be an integer in 1..{MAX_WORKERS}, got {str(workers)[:40]}")
     return workers
 
 
@@ -62,15 +95,20 @@ def process_pool(workers: int | None = None, *, chunksize: int | None = None, mp
         if not items:
             return
         size = chunksize or default_chunksize(len(items), workers)
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=mp_context)
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=mp_context,
+                                   initializer=_init_worker, initargs=(os.getpid(),))
+        finished = False
         try:
             pending = {pool.submit(_run_chunk, fn, chunk) for chunk in _chunks(items, size)}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield from future.result()
+            finished = True
         finally:
-            # Also runs when the consumer stops early (an error, a closed generator): drop the queue.
+            # Also runs when the consumer stops early (an error, Ctrl-C, a closed generator).
+            if not finished:
+                _terminate_workers(pool)
             pool.shutdown(wait=True, cancel_futures=True)
 
     return run

@@ -28,6 +28,7 @@ import math
 from typing import Any, Mapping
 
 from workloads.network import Network
+from workloads.quoting import short
 from workloads.sparsity import NM, PARAMETERS, PRUNED_KINDS, Structure, from_fields
 
 __all__ = ["PlanError", "PLAN_FIELDS", "PLAN_GRANULARITIES", "PLAN_SCOPES", "PLAN_COLUMNS", "check_plan",
@@ -62,13 +63,15 @@ def check_plan(plan: Any) -> dict[str, Any] | None:
     if plan is None:
         return None
     if not isinstance(plan, Mapping):
-        raise PlanError("", f"must be a mapping like {{granularity: unstructured, amount: 0.5}}, got {plan!r}")
+        raise PlanError("", f"must be a mapping like {{granularity: unstructured, amount: 0.5}}, "
+                            f"got {short(plan)}")
     for key in plan:
         if key not in PLAN_FIELDS:
             raise PlanError(str(key), f"unknown field; allowed: {', '.join(PLAN_FIELDS)}")
     granularity = plan.get("granularity")
     if granularity not in PLAN_GRANULARITIES:
-        raise PlanError("granularity", f"must be one of {', '.join(PLAN_GRANULARITIES)}, got {granularity!r}")
+        raise PlanError("granularity", f"must be one of {', '.join(PLAN_GRANULARITIES)}, "
+                                       f"got {short(granularity)}")
     takes = _TAKES[granularity]
     for key in ("amount", "block_shape", "n", "m"):
         if key in plan and key not in takes:
@@ -82,30 +85,31 @@ def check_plan(plan: Any) -> dict[str, Any] | None:
         ok = (isinstance(amount, float) and math.isfinite(amount) and 0.0 <= amount <= 1.0) or (
             _is_int(amount) and amount >= 0)
         if not ok:
-            raise PlanError("amount", f"must be a fraction in [0, 1] or a non-negative count, got {amount!r}")
+            raise PlanError("amount", "must be a fraction in [0, 1] or a non-negative count, "
+                                      f"got {short(amount)}")
         out["amount"] = amount
     if "block_shape" in takes:
         shape = plan["block_shape"]
         if not (isinstance(shape, (list, tuple)) and len(shape) == 2 and all(_is_int(v) and v >= 1 for v in shape)):
-            raise PlanError("block_shape", f"must be [rows, cols], two integers >= 1, got {shape!r}")
+            raise PlanError("block_shape", f"must be [rows, cols], two integers >= 1, got {short(shape)}")
         out["block_shape"] = [int(shape[0]), int(shape[1])]
     if granularity == "nm":
         n, m = plan["n"], plan["m"]
         if not (_is_int(m) and m >= 1):
-            raise PlanError("m", f"must be an integer >= 1, got {m!r}")
+            raise PlanError("m", f"must be an integer >= 1, got {short(m)}")
         if not (_is_int(n) and 0 <= n <= m):
-            raise PlanError("n", f"must be an integer in 0..m={m}, got {n!r}")
+            raise PlanError("n", f"must be an integer in 0..m={m}, got {short(n)}")
         out.update(n=n, m=m)
     scope = plan.get("scope", _DEFAULTS["scope"])
     if scope not in PLAN_SCOPES:
-        raise PlanError("scope", f"must be one of {', '.join(PLAN_SCOPES)}, got {scope!r}")
+        raise PlanError("scope", f"must be one of {', '.join(PLAN_SCOPES)}, got {short(scope)}")
     seed = plan.get("seed", _DEFAULTS["seed"])
     if not (_is_int(seed) and seed >= 0):
-        raise PlanError("seed", f"must be an integer >= 0 (it seeds the stand-in weights), got {seed!r}")
+        raise PlanError("seed", f"must be an integer >= 0 (it seeds the stand-in weights), got {short(seed)}")
     compact = plan.get("compact", _DEFAULTS["compact"])
     if not isinstance(compact, bool):
-        raise PlanError("compact", f"must be true or false (run layers without their emptied channels), "
-                                   f"got {compact!r}")
+        raise PlanError("compact", "must be true or false (run layers without their emptied channels), "
+                                   f"got {short(compact)}")
     out.update(scope=scope, seed=seed, compact=compact)
     return out
 
@@ -137,7 +141,7 @@ def _plan_layers(network: Network, plan: Mapping[str, Any]) -> list[str]:
     layers = prunable_layers(network, plan_structure(plan))
     if not layers:
         field = {"block": "block_shape", "nm": "m"}.get(plan["granularity"], "granularity")
-        raise PlanError(field, f"{plan.get(field)!r} fits no weighted layer of {network.name!r}: "
+        raise PlanError(field, f"{short(plan.get(field))} fits no weighted layer of {short(network.name)}: "
                                "the plan prunes nothing")
     return layers
 

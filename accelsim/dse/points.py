@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from accelsim.dse.plans import check_plan
 from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.dse.plans import check_plan
 
 __all__ = ["Point", "POINT_SCHEMA", "canonical_json", "flatten_hardware"]
 

@@ -6,6 +6,9 @@ the WAL and survives. ``synchronous=NORMAL`` is enough for that (it only risks t
 on power loss, not on a process crash). Several processes may write at once: writers queue on
 SQLite's lock for up to `timeout_s` (busy timeout) instead of failing.
 
+Every SQLite problem (a damaged or foreign file, a read-only file or directory, a missing
+directory, a full disk) is a :class:`StoreError` naming the path, never a raw ``sqlite3`` error.
+
 A finished point (status ``ok``) is never overwritten, so reruns and concurrent duplicate work
 cannot duplicate or change it; a failed point (status ``error``) is replaced when it later succeeds.
 """
@@ -13,17 +16,20 @@ cannot duplicate or change it; a failed point (status ``error``) is replaced whe
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
+from accelsim.dse.outputs import atomic_output
 from accelsim.dse.plans import PLAN_COLUMNS
 from accelsim.timing.report import SPEEDUP_LOSSES
+from workloads.quoting import short
 
-__all__ = ["Store", "STORE_SCHEMA", "RECORD_COLUMNS", "ordered_columns"]
+__all__ = ["RECORD_COLUMNS", "STORE_SCHEMA", "Store", "StoreError", "ordered_columns"]
 
 STORE_SCHEMA = 1
 
@@ -49,6 +55,49 @@ CREATE TABLE IF NOT EXISTS points (
 """
 
 
+_TABLES = {"meta": ["name", "value"], "points": ["point_key", "status", "point", "record", "error"]}
+
+_T = TypeVar("_T")
+
+
+class StoreError(ValueError):
+    """A results store that cannot be opened, read or written; the message names the path."""
+
+
+def _explain(path: Path, exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
+        return f"{path}: not a results store (the file is damaged or is not SQLite)"
+    if "readonly" in text or "read-only" in text:
+        return f"{path}: the results store is read-only ({text}); sweep into a writable store"
+    if "unable to open" in text and not path.parent.is_dir():
+        return f"{path}: cannot create the results store: directory {path.parent} does not exist"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{path}: a stored point or record is not valid JSON ({text[:80]}); the store is damaged"
+    return f"{path}: results store error: {text[:200]}"
+
+
+def _row(text: Any) -> dict[str, Any]:
+    """A stored point or record: a JSON object (anything else means the file was tampered with)."""
+    value = json.loads(text) if isinstance(text, (str, bytes)) else None
+    if not isinstance(value, dict):
+        raise json.JSONDecodeError(f"expected a JSON object, got {short(text)}", str(text)[:80], 0)
+    return value
+
+
+def _named_errors(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Re-raise SQLite's errors (and undecodable rows) as `StoreError` naming the store's path."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Store", *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, json.JSONDecodeError) as exc:
+            raise StoreError(_explain(self.path, exc)) from None
+
+    return wrapper
+
+
 def ordered_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     """Stable column order for a set of rows: known record columns first, the rest sorted."""
     seen: set[str] = set()
@@ -65,12 +114,29 @@ class Store:
 
     def __init__(self, path: str | os.PathLike, *, timeout_s: float = 60.0) -> None:
         self.path = Path(path)
-        # isolation_level=None: we issue BEGIN ourselves, so every transaction is explicit and short.
-        self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a directory, not a results store file")
+        if not self.path.parent.is_dir():
+            raise StoreError(f"{self.path}: cannot create the results store: directory {self.path.parent} "
+                             "does not exist")
+        try:
+            # isolation_level=None: we issue BEGIN ourselves, so every transaction is explicit and short.
+            self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(self.path, exc)) from None
+        try:
+            self._open(timeout_s)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @_named_errors
+    def _open(self, timeout_s: float) -> None:
         self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+        self._check_tables()
         mode = self._switch_to_wal(timeout_s)
         if mode.lower() != "wal":
-            raise OSError(f"{self.path}: cannot switch the results store to WAL mode (got {mode!r})")
+            raise StoreError(f"{self.path}: cannot switch the results store to WAL mode (got {mode!r})")
         self._db.execute("PRAGMA synchronous = NORMAL")
         with self._transaction():
             for statement in _SCHEMA_SQL.split(";"):
@@ -80,7 +146,22 @@ class Store:
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(STORE_SCHEMA),))
             elif row[0] != str(STORE_SCHEMA):
-                raise ValueError(f"{self.path}: results store schema {row[0]} is not {STORE_SCHEMA}")
+                found = str(row[0])[:20]
+                raise StoreError(f"{self.path}: results store schema {found} is not {STORE_SCHEMA}")
+
+    def _check_tables(self) -> None:
+        """Refuse a SQLite file that is not ours (other tables, or our table names with other columns)
+        before anything is written to it."""
+        tables = [name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        foreign = sorted(set(tables) - set(_TABLES))
+        if foreign:
+            raise StoreError(f"{self.path}: not a results store: it holds other tables ({short(foreign)}); "
+                             "give a new file or an accelsim store")
+        for table in tables:
+            columns = [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
+            if columns != _TABLES[table]:
+                raise StoreError(f"{self.path}: not a results store: table {table} has columns "
+                                 f"{short(columns)}")
 
     def _switch_to_wal(self, timeout_s: float) -> str:
         # Switching a new file to WAL needs it exclusively, and SQLite answers "database is
@@ -97,6 +178,7 @@ class Store:
                 time.sleep(delay_s)
                 delay_s = min(2 * delay_s, 0.1)
 
+    @_named_errors
     def claim_model_version(self, version: str) -> None:
         """Tie the store to the model that writes its records: the first claim sets ``version``,
         a later one with another version is refused, so results of two models never mix (and
@@ -113,7 +195,7 @@ class Store:
                         "store")
                 self._db.execute("INSERT INTO meta VALUES ('model_version', ?)", (version,))
             elif row[0] != version:
-                raise ValueError(f"{self.path}: results store holds records of model version {row[0]}; this "
+                raise StoreError(f"{self.path}: results store holds records of model version {row[0]}; this "
                                  f"accelsim writes model version {version}: sweep into a new store")
 
     # ---- plumbing -----------------------------------------------------------------------
@@ -149,6 +231,7 @@ class Store:
     def put_error(self, key: str, point: Mapping[str, Any], error: str) -> None:
         self.put_many([(key, point, None, error)])
 
+    @_named_errors
     def put_many(self, rows: Sequence[tuple[str, Mapping, Mapping | None, str | None]]) -> None:
         """Write ``(key, point dict, record or None, error or None)`` rows in one transaction."""
         params = [
@@ -165,18 +248,21 @@ class Store:
             )
 
     # ---- reading ------------------------------------------------------------------------
+    @_named_errors
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM points WHERE status = 'ok'").fetchone()[0]
 
+    @_named_errors
     def __contains__(self, key: object) -> bool:
         return self._db.execute(
             "SELECT 1 FROM points WHERE point_key = ? AND status = 'ok'", (key,)).fetchone() is not None
 
+    @_named_errors
     def finished(self, keys: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         """``key -> record`` of the finished (``ok``) points, restricted to `keys` if given."""
         if keys is None:
             rows = self._db.execute("SELECT point_key, record FROM points WHERE status = 'ok'")
-            return {key: json.loads(record) for key, record in rows}
+            return {key: _row(record) for key, record in rows}
         out = {}
         keys = list(keys)
         for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
@@ -184,24 +270,27 @@ class Store:
             rows = self._db.execute(
                 f"SELECT point_key, record FROM points WHERE status = 'ok' AND point_key IN"
                 f" ({','.join('?' * len(chunk))})", chunk)
-            out.update((key, json.loads(record)) for key, record in rows)
+            out.update((key, _row(record)) for key, record in rows)
         return out
 
+    @_named_errors
     def records(self) -> list[dict[str, Any]]:
         """Records of all finished points, ordered by point key (deterministic)."""
         rows = self._db.execute("SELECT record FROM points WHERE status = 'ok' ORDER BY point_key")
-        return [json.loads(record) for (record,) in rows]
+        return [_row(record) for (record,) in rows]
 
+    @_named_errors
     def points(self) -> list[dict[str, Any]]:
         """The point dicts (`Point.to_dict()` form) of all finished points, by point key."""
         rows = self._db.execute("SELECT point FROM points WHERE status = 'ok' ORDER BY point_key")
-        return [json.loads(point) for (point,) in rows]
+        return [_row(point) for (point,) in rows]
 
+    @_named_errors
     def failures(self) -> list[dict[str, Any]]:
         """``{point_key, error, point}`` for the points whose last attempt failed."""
         rows = self._db.execute(
             "SELECT point_key, error, point FROM points WHERE status = 'error' ORDER BY point_key")
-        return [{"point_key": key, "error": error, "point": json.loads(point)} for key, error, point in rows]
+        return [{"point_key": key, "error": error, "point": _row(point)} for key, error, point in rows]
 
     def tidy(self) -> list[dict[str, Any]]:
         """Finished records as a tidy table: every row has every column (missing -> None), in
@@ -211,15 +300,16 @@ class Store:
         return [{column: record.get(column) for column in columns} for record in records]
 
     def export_csv(self, path: str | os.PathLike) -> Path:
-        """Write the tidy table to `path` (header row; empty cells for missing values)."""
+        """Write the tidy table to `path` (header row; empty cells for missing values), atomically."""
         table = self.tidy()
         path = Path(path)
-        with open(path, "w", newline="", encoding="utf-8") as fh:
+        with atomic_output(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=ordered_columns(table), lineterminator="\n")
             writer.writeheader()
             writer.writerows(table)
         return path
 
+    @_named_errors
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check``: ``'ok'`` for a sound file."""
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]

@@ -28,7 +28,6 @@ second core, a two-thread call measured 0.4-1.5x the serial speed on the 2-core 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +35,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from accelsim.arch.dataflow import DATAFLOWS, WS
-from accelsim.arch.dataflow import dataflow as get_dataflow
+from accelsim.arch.dataflow import DATAFLOWS, WS, dataflow as get_dataflow
 from accelsim.sparse.formats import BSR, CSR, Bitmap, NMFormat, check_mask, gemm_view
 
 __all__ = [

@@ -7,12 +7,19 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from accelsim.timing.actions import (count_actions, count_wakes, leakage_energy_pj, leaking_components,
-                              price_actions, sparse_mac_actions, sram_bytes)
-from accelsim.timing.analytical import time_layer
-from accelsim.sparse.compaction import input_channels
 from accelsim.arch.energy import load_energy_table
 from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.sparse.compaction import input_channels
+from accelsim.timing.actions import (
+    count_actions,
+    count_wakes,
+    leakage_energy_pj,
+    leaking_components,
+    price_actions,
+    sparse_mac_actions,
+    sram_bytes,
+)
+from accelsim.timing.analytical import time_layer
 from accelsim.timing.layer_cache import LayerCache
 from accelsim.timing.mapping import LayerMapping, map_layer
 from accelsim.timing.report import STALL_CAUSES, LayerReport, Report, SparseInfo
@@ -150,7 +157,7 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
                 for layer in layers]
     timeline = None
     if mode == "event":
-        from accelsim.timing.engine import run_engine   # SimPy is only needed in event mode
+        from accelsim.timing.engine import run_engine  # SimPy is only needed in event mode
 
         result = run_engine(mappings, [layer.name for layer in layers], hardware, trace=trace,
                             coalesce=_coalesce)

@@ -46,14 +46,15 @@ from statistics import NormalDist
 
 import numpy as np
 
-from accelsim.timing.analytical import time_layer
-from accelsim.sparse.compaction import compact_channels
 from accelsim.arch.dataflow import dataflow as get_dataflow
-from accelsim.sparse.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.arch.hardware import Hardware
+from accelsim.sparse.compaction import compact_channels
+from accelsim.sparse.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.sparse.kernels import tile_stats
+from accelsim.timing.analytical import time_layer
 from accelsim.timing.mapping import FoldColumn, LayerMapping, fold_table, map_layer, tiles_of
 from workloads.sparsity import NM
+
 
 @dataclass(frozen=True)
 class SparseLayer:

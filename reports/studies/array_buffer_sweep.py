@@ -13,9 +13,9 @@ import argparse
 import itertools
 from pathlib import Path
 
-from accelsim.dse import Point, explore, make_executor, zipped
 from accelsim.arch.hardware import load_hardware
-from reports import frames, figures
+from accelsim.dse import Point, explore, make_executor, zipped
+from reports import figures, frames
 from reports.save import save
 from reports.style import COLUMN, paper_style
 

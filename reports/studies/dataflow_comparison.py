@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 
 from accelsim.arch.dataflow import DATAFLOWS
-from accelsim.dse import Point, explore, make_executor
 from accelsim.arch.hardware import load_hardware
-from reports import frames, figures
+from accelsim.dse import Point, explore, make_executor
+from reports import figures, frames
 from reports.save import save
 from reports.style import DOUBLE_COLUMN, paper_style
 

@@ -22,8 +22,8 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-from accelsim.dse.plans import prunable_layers
 from accelsim.arch.hardware import load_hardware
+from accelsim.dse.plans import prunable_layers
 from accelsim.timing.simulate import simulate
 from pruning import Granularity, prune
 from reports import figures

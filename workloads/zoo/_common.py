@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from workloads.layers import Conv2d, Layer, Pair, Pool
+from workloads.layers import Layer, Pair, Pool
 
 
 def as_pair(value: int | Pair, what: str) -> Pair:

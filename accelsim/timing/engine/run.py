@@ -14,6 +14,8 @@ from typing import Mapping, Sequence
 
 import simpy
 
+from accelsim.arch.dataflow import OPERANDS
+from accelsim.arch.hardware import Hardware
 from accelsim.timing.engine.buffers import DoubleBuffer, Occupancy
 from accelsim.timing.engine.coalesce import Coalescer
 from accelsim.timing.engine.dram import DramChannel
@@ -22,8 +24,6 @@ from accelsim.timing.engine.loaders import Loader, WriteBack
 from accelsim.timing.engine.pe_array import ArrayProcess, LayerCounters
 from accelsim.timing.engine.power import ACTIVE, IDLE, SLEEP, PowerState
 from accelsim.timing.engine.trace import PowerInterval, Trace
-from accelsim.arch.dataflow import OPERANDS
-from accelsim.arch.hardware import Hardware
 from accelsim.timing.mapping import LayerMapping
 
 
