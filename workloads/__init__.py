@@ -6,6 +6,7 @@ Imports nothing from the rest of accelsim (see DESIGN.md section 1).
 from workloads.layers import (
     LAYER_TYPES,
     Add,
+    Concat,
     Conv2d,
     GemmShape,
     Layer,
@@ -33,6 +34,7 @@ from workloads.zoo import UnknownNetworkError, get_network, list_networks
 __all__ = [
     "LAYER_TYPES",
     "Add",
+    "Concat",
     "Conv2d",
     "GemmShape",
     "Layer",
