@@ -109,8 +109,8 @@ class GraphBuilder:
         if message not in self._notes:
             self._notes.append(message)
 
-    def _fusable(self, tid: str, v: Value, kinds: tuple[type, ...]) -> Layer | None:
-        if v.producer is None or not v.direct or self._uses.get(tid, 0) != 1:
+    def _fusable(self, tid: str, v: Value, kinds: tuple[type, ...], consumers: int = 1) -> Layer | None:
+        if v.producer is None or not v.direct or self._uses.get(tid, 0) != consumers:
             return None
         layer = self._layers[v.producer]
         return layer if isinstance(layer, kinds) else None
@@ -195,14 +195,31 @@ class GraphBuilder:
             self._weights[f"{layer.name}.bias"] = (bias * scale + shift).astype(w.dtype)
         self._values[out] = v
 
-    def activation(self, out: str, x: str, kind: str, *, node: str) -> None:
+    def activation(self, out: str, x: str, kind: str, *, node: str, consumers: int = 1) -> None:
+        """Fuse ``kind`` into the layer producing ``x``; ``consumers`` counts the reads of ``x`` the
+        activation itself makes (2 where an exporter spells it out, as ``x * sigmoid(x)``)."""
         v = self.value(x, node)
-        layer = self._fusable(x, v, FUSABLE)
+        layer = self._fusable(x, v, FUSABLE, consumers)
         if layer is None or layer.activation is not None:
             raise self.error(node, f"activation {kind!r} is supported only directly after a convolution, "
                                    "linear layer or residual add whose output nothing else reads")
         self._layers[layer.name] = replace(layer, activation=kind)
         self._values[out] = v
+
+    def fold_bias(self, out: str, x: str, bias: np.ndarray | None, bias_shape: Sequence[int], *,
+                  node: str) -> bool:
+        """Fold a constant add into the bias of the linear layer before it (ONNX's MatMul + Add);
+        False when ``x`` is not such a layer's sole, bias-free output."""
+        v = self.value(x, node)
+        layer = self._fusable(x, v, (Linear,))
+        if layer is None or layer.activation is not None or tuple(bias_shape) != (layer.out_features,):
+            return False
+        if f"{layer.name}.bias" in self._weights:
+            return False
+        if bias is not None:
+            self._weights[f"{layer.name}.bias"] = np.asarray(bias)
+        self._values[out] = v
+        return True
 
     # ------------------------------------------------------------------ layers without weights
 
@@ -238,6 +255,9 @@ class GraphBuilder:
             if tuple(padding[:2]) != tuple(padding[2:]):
                 raise self.error(node, f"asymmetric padding {tuple(padding)} is not supported")
             padding = padding[:2]
+        if tuple(_pair(kernel)) == (1, 1) and tuple(_pair(stride or kernel)) == (1, 1) and not any(padding):
+            self.alias(out, x, out_shape, node)  # a 1x1 window copies its input (VGG's 7x7 adaptive pool)
+            return
         c, h, w = self.per_sample(v.shape, node)
         layer = Pool(self._unique(name), c, (h, w), _pair(kernel), _pair(stride or kernel), _pair(padding),
                      kind=kind)

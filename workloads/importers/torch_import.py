@@ -52,8 +52,11 @@ class _Context:
         return fqn
 
     def scope_name(self, node: Any, op: str) -> str:
+        """``{module}.{op}`` for a functional op; a pooling or softmax module's own path for its op."""
         stack = node.meta.get("nn_module_stack") or {}
-        scope = list(stack.values())[-1][0] if stack else ""
+        scope, kind = list(stack.values())[-1] if stack else ("", "")
+        if scope and (str(kind).startswith("torch.nn.modules.pooling.") or str(kind).endswith(".Softmax")):
+            return str(scope)
         return f"{scope}.{op}" if scope else op
 
 

@@ -1,0 +1,170 @@
+"""PyTorch import: the zoo's networks from module definitions, execute against torch, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import torch_models  # noqa: E402
+from importer_checks import random_masks, relative_error, same_but_names, same_reports  # noqa: E402
+
+from accelsim import execute  # noqa: E402
+from workloads import Concat, Conv2d, Linear, MatMul, Softmax, get_network  # noqa: E402
+from workloads.importers import ImportFormatError, MissingExtraError  # noqa: E402
+from workloads.importers.torch_import import from_torch  # noqa: E402
+
+IMAGE_224 = (1, 3, 224, 224)
+
+
+@pytest.fixture(scope="module")
+def imported_224() -> dict:
+    torch.manual_seed(0)
+    return {name: from_torch(getattr(torch_models, name)(), torch.randn(IMAGE_224))
+            for name in ("resnet18", "resnet50", "mobilenet_v2", "vgg16")}
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenet_v2", "vgg16"])
+def test_imports_the_zoo_network(imported_224: dict, name: str) -> None:
+    imported = imported_224[name]
+    same_but_names(imported.network, get_network(name))
+    assert imported.notes == ()
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "vgg16", "resnet50"])
+def test_simulates_like_the_zoo_network(imported_224: dict, name: str) -> None:
+    same_reports(imported_224[name].network, get_network(name), "scalesim_32x32")
+
+
+def test_layer_names_are_module_paths(imported_224: dict) -> None:
+    names = imported_224["resnet18"].network.layer_names
+    assert names[:4] == ["conv1", "maxpool", "layer1.0.conv1", "layer1.0.conv2"]
+    assert "layer2.0.downsample.0" in names and "layer2.0.add" in names and names[-1] == "fc"
+    weights = imported_224["resnet18"].weights
+    assert weights["layer1.0.conv1"].shape == (64, 64, 3, 3) and weights["fc.bias"].shape == (1000,)
+
+
+def test_vit_b16_macs_match_the_published_figure() -> None:
+    imported = from_torch(torch_models.vit_b_16(), torch.randn(IMAGE_224))
+    # 17.56 GMACs for ViT-B/16 at 224 including the attention matmuls (the issue's figure).
+    assert imported.network.total_macs == pytest.approx(17.56e9, rel=0.01)
+    scores = imported.network["layers.0.self_attn.attention.scores"]
+    assert isinstance(scores, MatMul) and (scores.heads, scores.m, scores.k, scores.n) == (12, 197, 64, 197)
+    assert any("execute() does not reproduce" in note for note in imported.notes)
+
+
+def _settled(model: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module:
+    """Random affine batch-norm parameters and running statistics from a few training passes."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5, generator=gen)
+                module.bias.uniform_(-0.2, 0.2, generator=gen)
+        model.train()
+        for _ in range(3):
+            model(torch.randn(shape, generator=gen) * 2 + 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("factory", [torch_models.resnet18, torch_models.mobilenet_v2])
+def test_execute_matches_torch_with_and_without_masks(factory) -> None:
+    shape = (2, 3, 64, 64)  # the numerical check runs below 224 to stay fast
+    model = _settled(factory(num_classes=10), shape)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(2))
+    imported = from_torch(model, x)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    actual = execute(imported.network, imported.weights, None, x.numpy())
+    assert relative_error(actual, expected) < 1e-4
+
+    masks = random_masks(imported.network, dict(imported.weights), 0.3, np.random.default_rng(3))
+    with torch.no_grad():
+        for name, mask in masks.items():
+            model.get_submodule(name).weight.mul_(torch.from_numpy(mask))
+        expected_pruned = model(x).numpy()
+    actual_pruned = execute(imported.network, imported.weights, masks, x.numpy())
+    assert relative_error(actual_pruned, expected_pruned) < 1e-4
+    assert relative_error(expected_pruned, expected) > 1e-2  # the masks did change the output
+
+
+class _Mixed(torch.nn.Module):
+    """Dilated and grouped convs, SiLU/Hardswish/GELU, concat, avg pool and an attention matmul."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = torch.nn.Conv2d(4, 8, 3, padding=2, dilation=2)
+        self.b = torch.nn.Conv2d(4, 8, 3, stride=1, padding=1, groups=2)
+        self.act_a, self.act_b = torch.nn.SiLU(), torch.nn.Hardswish()
+        self.pool = torch.nn.AvgPool2d(2)
+        self.fc = torch.nn.Linear(16 * 4 * 4, 6)
+        self.gelu = torch.nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.cat([self.act_a(self.a(x)), self.act_b(self.b(x))], dim=1)
+        return self.gelu(self.fc(torch.flatten(self.pool(y), 1)))
+
+
+def test_mixed_ops_import_and_execute_exactly() -> None:
+    model = _Mixed().eval()
+    x = torch.randn(3, 4, 8, 8)
+    imported = from_torch(model, x)
+    net = imported.network
+    assert net["a"] == Conv2d("a", 4, 8, 3, (8, 8), padding=2, dilation=2, activation="silu")
+    assert net["b"].groups == 2 and net["b"].activation == "hardswish"
+    assert isinstance(net["cat"], Concat) and net["cat"].output_shape == (16, 8, 8)
+    assert net["fc"] == Linear("fc", 256, 6, activation="gelu")
+    with torch.no_grad():
+        expected = model(x).numpy()
+    assert relative_error(execute(net, imported.weights, None, x.numpy()), expected) < 1e-4
+
+
+class _Attention(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = torch.nn.Linear(16, 48)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(x).view(1, 5, 3, 2, 8).permute(2, 0, 3, 1, 4)
+        scores = torch.softmax(q @ k.transpose(-2, -1), dim=-1)
+        return scores @ v
+
+
+def test_explicit_attention_matmuls_have_heads() -> None:
+    net = from_torch(_Attention(), torch.randn(1, 5, 16)).network
+    matmuls = [layer for layer in net.layers() if isinstance(layer, MatMul)]
+    assert [(m.heads, m.m, m.k, m.n) for m in matmuls] == [(2, 5, 8, 5), (2, 5, 5, 8)]
+    assert any(isinstance(layer, Softmax) and layer.shape == (2, 5, 5) for layer in net.layers())
+
+
+class _Unsupported(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cumsum(x, dim=1)
+
+
+def test_unsupported_op_names_node_op_and_supported_list() -> None:
+    with pytest.raises(ImportFormatError, match=r"node 'cumsum'.*unsupported op 'cumsum'.*supported ops: .*conv2d"):
+        from_torch(_Unsupported(), torch.randn(1, 4))
+
+
+def test_standalone_batchnorm_is_a_clear_error() -> None:
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(3))
+    with pytest.raises(ImportFormatError, match="batch normalisation is supported only directly after"):
+        from_torch(model, torch.randn(1, 3, 4, 4))
+
+
+def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(MissingExtraError, match=r"accelsim\[torch\]"):
+        from_torch(object(), None)
+
+
+def test_importing_workloads_does_not_import_torch_or_onnx() -> None:
+    code = ("import sys, workloads, workloads.importers, workloads.importers.torch_import, "
+            "workloads.importers.onnx_import; print(sorted({'torch', 'onnx'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
