@@ -72,7 +72,7 @@ def _shortcut(cin: int, cout: int, stride: int) -> nn.Sequential | None:
 
 
 class ResNet(nn.Module):
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], blocks: tuple[int, ...],
+    def __init__(self, block: type[BasicBlock | Bottleneck], blocks: tuple[int, ...],
                  num_classes: int = 1000, width: int = 64) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)

@@ -19,13 +19,22 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-import networkx as nx
 import numpy as np
 
 from workloads.importers.errors import ImportFormatError
 from workloads.importers.imported import Imported
-from workloads.layers import Add, Concat, Conv2d, Layer, LayerNorm, Linear, MatMul, Pool, Softmax
-from workloads.network import Network
+from workloads.layers import (
+    Add,
+    Concat,
+    Conv2d,
+    Layer,
+    LayerNorm,
+    Linear,
+    MatMul,
+    Pool,
+    Softmax,
+)
+from workloads.network import NetworkBuilder
 
 FUSABLE = (Conv2d, Linear, Add)
 
@@ -109,11 +118,16 @@ class GraphBuilder:
         if message not in self._notes:
             self._notes.append(message)
 
-    def _fusable(self, tid: str, v: Value, kinds: tuple[type, ...], consumers: int = 1) -> Layer | None:
+    def _fusable(self, tid: str, v: Value, kinds: tuple[type, ...],
+                 consumers: int = 1) -> Conv2d | Linear | Add | None:
+        """The conv, linear or add layer (of ``kinds``) whose output ``tid`` is, with no activation yet
+        and no reader besides the ``consumers`` fusing into it; else ``None``."""
         if v.producer is None or not v.direct or self._uses.get(tid, 0) != consumers:
             return None
         layer = self._layers[v.producer]
-        return layer if isinstance(layer, kinds) else None
+        if not isinstance(layer, FUSABLE) or not isinstance(layer, kinds) or layer.activation is not None:
+            return None
+        return layer
 
     # ------------------------------------------------------------------ sources and views
 
@@ -185,7 +199,7 @@ class GraphBuilder:
         """
         v = self.value(x, node)
         layer = self._fusable(x, v, (Conv2d, Linear))
-        if layer is None or layer.activation is not None:
+        if layer is None:
             raise self.error(node, "batch normalisation is supported only directly after a convolution "
                                    "or linear layer whose output nothing else reads")
         if scale is not None and shift is not None and layer.name in self._weights:
@@ -200,7 +214,7 @@ class GraphBuilder:
         activation itself makes (2 where an exporter spells it out, as ``x * sigmoid(x)``)."""
         v = self.value(x, node)
         layer = self._fusable(x, v, FUSABLE, consumers)
-        if layer is None or layer.activation is not None:
+        if layer is None:
             raise self.error(node, f"activation {kind!r} is supported only directly after a convolution, "
                                    "linear layer or residual add whose output nothing else reads")
         self._layers[layer.name] = replace(layer, activation=kind)
@@ -212,7 +226,7 @@ class GraphBuilder:
         False when ``x`` is not such a layer's sole, bias-free output."""
         v = self.value(x, node)
         layer = self._fusable(x, v, (Linear,))
-        if layer is None or layer.activation is not None or tuple(bias_shape) != (layer.out_features,):
+        if not isinstance(layer, Linear) or tuple(bias_shape) != (layer.out_features,):
             return False
         if f"{layer.name}.bias" in self._weights:
             return False
@@ -271,7 +285,7 @@ class GraphBuilder:
                       node: str) -> None:
         """Adaptive pooling: identity when sizes agree (VGG's 7x7 at 224), else an even window."""
         v = self.value(x, node)
-        c, h, w = self.per_sample(v.shape, node)
+        _, h, w = self.per_sample(v.shape, node)
         _, ho, wo = self.per_sample(out_shape, node)
         if (ho, wo) == (h, w):
             self.alias(out, x, out_shape, node)
@@ -295,8 +309,12 @@ class GraphBuilder:
             self._weights[f"{layer.name}.operand"] = self._sample_const(b, out_shape, node)
         self._emit(layer, operands, out, out_shape)
 
-    def concat(self, out: str, operands: Sequence[str | np.ndarray], axis: int, out_shape: Sequence[int], *,
+    def concat(self, out: str, given: Sequence[str | np.ndarray | None], axis: int, out_shape: Sequence[int], *,
                name: str, node: str) -> None:
+        """Tensor ids and constant operands in order (``None``: a constant whose value is missing)."""
+        operands = [o for o in given if o is not None]
+        if len(operands) != len(given):
+            raise self.error(node, "a concatenated constant is stored externally and missing")
         full = [self.value(o, node).shape if isinstance(o, str) else np.shape(o) for o in operands]
         axis = axis % len(out_shape)
         batch_axis = tuple(out_shape).index(self._batch) if self._batch in out_shape else -1
@@ -336,17 +354,16 @@ class GraphBuilder:
     def finish(self, *, with_weights: bool = True) -> Imported:
         if not self._layers:
             raise ImportFormatError(f"{self._where}: the graph has no layer this simulator models")
-        graph = nx.DiGraph()
-        for name, layer in self._layers.items():
-            graph.add_node(name, layer=layer)
-        graph.add_edges_from(self._edges)
+        network = NetworkBuilder(self._name)
+        for name, layer in self._layers.items():  # creation order: every input exists already
+            network.add(layer, inputs=[u for u, v in self._edges if v == name])
         notes = list(self._notes)
         if self._inexact:
             shown = ", ".join(self._inexact[:5]) + (", ..." if len(self._inexact) > 5 else "")
             notes.append(f"{len(self._inexact)} data-moving views are not layers ({shown}); shapes and MACs "
                          "are exact, but execute() does not reproduce this model")
         weights = self._weights if with_weights else None
-        return Imported(Network(self._name, graph), weights, tuple(notes))
+        return Imported(network.build(), weights, tuple(notes))
 
 
 def _pair(values: Sequence[int] | int) -> tuple[int, int]:

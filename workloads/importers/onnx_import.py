@@ -12,7 +12,7 @@ once in the notes). onnx is imported lazily: ``import workloads`` never needs it
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,9 @@ from workloads.importers.errors import ImportFormatError, MissingExtraError
 from workloads.importers.imported import Imported
 
 Handler = Callable[["_Graph", Any], None]
+
+# Initializers up to this many elements (shape vectors, scalars) keep their values for shape inference.
+SMALL_CONSTANT = 1024
 
 
 def module_path(node_name: str) -> str:
@@ -59,12 +62,7 @@ class _Graph:
         return tensor in self.consts
 
     def attr(self, node: Any, name: str, default: Any = None) -> Any:
-        from onnx import helper
-
-        for a in node.attribute:
-            if a.name == name:
-                return helper.get_attribute_value(a)
-        return default
+        return _attr(node, name, default)
 
     def scoped(self, node: Any, op: str) -> str:
         scope = module_path(node.name)
@@ -72,6 +70,15 @@ class _Graph:
 
     def layer_name(self, node: Any, fallback: str) -> str:
         return module_path(node.name) or fallback
+
+
+def _attr(node: Any, name: str, default: Any = None) -> Any:
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
 
 
 def _scalar(value: np.ndarray | None) -> float | None:
@@ -121,7 +128,7 @@ def _matmul(g: _Graph, node: Any) -> None:
 def _batch_norm(g: _Graph, node: Any) -> None:
     gamma, beta, mean, var = (g.const(t) for t in node.input[1:5])
     scale = shift = None
-    if not any(v is None for v in (gamma, beta, mean, var)):
+    if gamma is not None and beta is not None and mean is not None and var is not None:
         scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + g.attr(node, "epsilon", 1e-5))
         shift = beta - mean * scale
     g.builder.batchnorm(node.output[0], node.input[0], scale=scale, shift=shift, node=node.name)
@@ -173,7 +180,8 @@ def _global_pool(kind: str) -> Handler:
 
 def _reduce_mean(g: _Graph, node: Any) -> None:
     x = node.input[0]
-    axes = g.attr(node, "axes") or (list(g.const(node.input[1])) if len(node.input) > 1 else [])
+    given = g.const(node.input[1]) if len(node.input) > 1 else None
+    axes = g.attr(node, "axes") or ([] if given is None else given.tolist())
     if len(g.shape(x, node)) != 4 or {int(a) % 4 for a in axes} != {2, 3}:
         raise g.builder.error(node.name, f"ReduceMean over axes {axes} is supported only as global pooling")
     _global_pool("avg")(g, node)
@@ -244,9 +252,7 @@ def _pattern_start(stage: str) -> Handler:
 
 
 def _concat(g: _Graph, node: Any) -> None:
-    operands = [t if not g.is_const(t) else g.const(t) for t in node.input]
-    if any(o is None for o in operands):
-        raise g.builder.error(node.name, "a concatenated constant is stored externally and missing")
+    operands: list[str | np.ndarray | None] = [t if not g.is_const(t) else g.const(t) for t in node.input]
     g.builder.concat(node.output[0], operands, g.attr(node, "axis"), g.shape(node.output[0], node),
                      name=g.scoped(node, "cat"), node=node.name)
 
@@ -304,9 +310,89 @@ def _load(path: str | os.PathLike[str]) -> tuple[Any, list[str]]:
     if any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer):
         try:
             onnx.load_external_data_for_model(model, os.path.dirname(os.fspath(path)) or ".")
-        except (FileNotFoundError, OSError) as exc:
-            notes.append(f"weights stored externally are missing ({exc.filename or exc}); imported shapes only")
+        except (OSError, onnx.checker.ValidationError) as exc:
+            notes.append(f"weights stored externally are missing or unreadable ({exc}); imported shapes only")
     return model, notes
+
+
+def _light_model(model: Any, nodes: list[Any], consts: Mapping[str, np.ndarray | None]) -> Any:
+    """``nodes`` with the constants they read: small known ones as initializers (shape inference may
+    need their values), the rest as typed inputs. Serialising hundreds of megabytes of weights for
+    shape inference used to dominate import time; it only needs their shapes."""
+    from onnx import helper, numpy_helper
+
+    produced = {out for node in nodes for out in node.output}
+    read = {t for node in nodes for t in node.input if t and t not in produced}
+    listed = {i.name for i in model.graph.input}
+    big = {init.name: init for init in model.graph.initializer}
+    small, typed = [], []
+    for name in sorted(read - listed):
+        value = consts.get(name)
+        if value is not None and np.size(value) <= SMALL_CONSTANT:
+            small.append(numpy_helper.from_array(np.asarray(value), name))
+        elif name in big:
+            typed.append(helper.make_tensor_value_info(name, big[name].data_type, list(big[name].dims)))
+    graph = helper.make_graph(nodes, model.graph.name or "graph", [*model.graph.input, *typed],
+                              list(model.graph.output), initializer=small)
+    return helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+
+
+def _infer(model: Any, nodes: list[Any], consts: Mapping[str, np.ndarray | None],
+           path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
+    from onnx import shape_inference
+
+    try:
+        inferred = shape_inference.infer_shapes(_light_model(model, nodes, consts), data_prop=True)
+    except Exception as exc:
+        raise ImportFormatError(f"{path}: ONNX shape inference failed: {exc}") from exc
+    graph = inferred.graph
+    shapes = {}
+    for info in [*graph.input, *graph.value_info, *graph.output]:
+        shape = _static_shape(info)
+        if shape is not None:
+            shapes[info.name] = shape
+    return shapes
+
+
+def _fold_constants(model: Any, consts: dict[str, np.ndarray | None], shapes: Mapping[str, tuple[int, ...]],
+                    inputs: set[str]) -> list[Any]:
+    """Evaluate every node that does not depend on the input (weights' Identity copies, shape
+    arithmetic, a class token's Expand) into ``consts``; return the nodes that do, in order."""
+    from onnx import numpy_helper
+
+    live = set(inputs)
+    dynamic = []
+    for node in model.graph.node:
+        if node.op_type == "Shape" and node.input[0] in live:
+            shape = shapes.get(node.input[0])
+            start, end = _attr(node, "start", 0), _attr(node, "end", None)
+            consts[node.output[0]] = None if shape is None else np.asarray(shape[start:end], dtype=np.int64)
+        elif any(t in live for t in node.input):
+            live.update(node.output)
+            dynamic.append(node)
+        elif node.op_type == "Constant":
+            value = next((a for a in node.attribute if a.name == "value"), None)
+            consts[node.output[0]] = None if value is None else numpy_helper.to_array(value.t)
+        else:
+            for out, value in zip(node.output, _fold(consts, node)):
+                consts[out] = value
+    return dynamic
+
+
+def _fold(consts: Mapping[str, np.ndarray | None], node: Any) -> list[np.ndarray | None]:
+    """The outputs of a node whose inputs are all constants; ``None`` where an input is unknown
+    (external weights missing) or the reference evaluator cannot run the node alone."""
+    feeds = {t: consts.get(t) for t in node.input if t}
+    if node.op_type == "Identity":
+        return [feeds.get(node.input[0])]
+    if any(v is None for v in feeds.values()):
+        return [None] * len(node.output)
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        return list(ReferenceEvaluator(node).run(None, feeds))
+    except Exception:  # noqa: BLE001 - an op the reference cannot run alone: its value stays unknown
+        return [None] * len(node.output)
 
 
 def _static_shape(value_info: Any) -> tuple[int, ...] | None:
@@ -316,7 +402,7 @@ def _static_shape(value_info: Any) -> tuple[int, ...] | None:
     dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
     if dims and dims[0] is None:  # a symbolic batch: import one sample
         dims[0] = 1
-    return None if None in dims else tuple(dims)
+    return None if None in dims else tuple(int(d) for d in dims if d is not None)
 
 
 def from_onnx(path: str | os.PathLike[str], *, name: str | None = None) -> Imported:
@@ -327,7 +413,7 @@ def from_onnx(path: str | os.PathLike[str], *, name: str | None = None) -> Impor
     """
     try:
         import onnx
-        from onnx import numpy_helper, shape_inference
+        from onnx import numpy_helper
     except ImportError:
         raise MissingExtraError("onnx", "onnx") from None
     model, notes = _load(path)
@@ -335,65 +421,39 @@ def from_onnx(path: str | os.PathLike[str], *, name: str | None = None) -> Impor
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset < 11:
         raise ImportFormatError(f"{path}: opset {opset} is not supported (11 and later)")
-    try:
-        inferred = shape_inference.infer_shapes(model)
-    except Exception as exc:
-        raise ImportFormatError(f"{path}: ONNX shape inference failed: {exc}") from exc
-    graph = inferred.graph
-    shapes: dict[str, tuple[int, ...]] = {}
-    for info in [*graph.input, *graph.value_info, *graph.output]:
-        shape = _static_shape(info)
-        if shape is not None:
-            shapes[info.name] = shape
     consts: dict[str, np.ndarray | None] = {}
-    for init in graph.initializer:
-        shapes[init.name] = tuple(init.dims)
+    for init in model.graph.initializer:
         external = init.data_location == onnx.TensorProto.EXTERNAL
         consts[init.name] = None if external and missing else numpy_helper.to_array(init)
-    inputs = [i for i in graph.input if i.name not in consts]
+    inputs = [i for i in model.graph.input if i.name not in consts]
     if not inputs:
         raise ImportFormatError(f"{path}: the graph has no non-constant input")
-    batch = shapes[inputs[0].name][0] if inputs[0].name in shapes else 1
+    shapes = _infer(model, list(model.graph.node), consts, path)
+    nodes = _fold_constants(model, consts, shapes, {i.name for i in inputs})
+    if any(out not in shapes for node in nodes for out in node.output):
+        shapes.update(_infer(model, nodes, consts, path))  # again, with data-derived shapes folded
+    for init in model.graph.initializer:
+        shapes[init.name] = tuple(init.dims)
     uses: dict[str, int] = {}
-    for node in graph.node:
+    for node in nodes:
         for t in node.input:
             uses[t] = uses.get(t, 0) + 1
     net_name = name or os.path.splitext(os.path.basename(os.fspath(path)))[0]
+    batch = shapes[inputs[0].name][0] if inputs[0].name in shapes else 1
     builder = GraphBuilder(net_name, batch=batch, uses=uses, where=os.fspath(path))
     g = _Graph(builder, shapes, consts)
     for i in inputs:
         if i.name not in shapes:
             raise ImportFormatError(f"{path}: input {i.name!r} has no static shape")
         builder.input(i.name, shapes[i.name])
-    for node in graph.node:
-        _lower_node(g, node, numpy_helper)
+    for node in nodes:
+        handler = ONNX_OPS.get(node.op_type)
+        if handler is None or node.domain not in ("", "ai.onnx"):
+            raise builder.error(node.name, f"unsupported op type {node.op_type!r}; supported op types: "
+                                           f"{', '.join(sorted(ONNX_OPS))}")
+        handler(g, node)
     imported = builder.finish(with_weights=not missing)
     return Imported(imported.network, imported.weights, tuple(notes) + imported.notes)
-
-
-def _lower_node(g: _Graph, node: Any, numpy_helper: Any) -> None:
-    dynamic = [t for t in node.input if t and (g.builder.has(t) or t in g.pattern)]
-    if node.op_type == "Constant":
-        value = next((a for a in node.attribute if a.name == "value"), None)
-        g.consts[node.output[0]] = None if value is None else numpy_helper.to_array(value.t)
-        return
-    if node.op_type == "Shape" and dynamic:
-        g.consts[node.output[0]] = np.asarray(g.shape(node.input[0], node), dtype=np.int64)
-        return
-    if not dynamic:  # shape arithmetic or constant folding the exporter left behind
-        if node.op_type == "Identity" and node.input[0] in g.consts:
-            g.consts[node.output[0]] = g.consts[node.input[0]]
-        elif node.op_type == "Transpose" and g.consts.get(node.input[0]) is not None:
-            g.consts[node.output[0]] = np.transpose(g.consts[node.input[0]], g.attr(node, "perm"))
-        else:
-            for out in node.output:
-                g.consts.setdefault(out, None)
-        return
-    handler = ONNX_OPS.get(node.op_type)
-    if handler is None or (node.domain not in ("", "ai.onnx")):
-        raise g.builder.error(node.name, f"unsupported op type {node.op_type!r}; supported op types: "
-                                         f"{', '.join(sorted(ONNX_OPS))}")
-    handler(g, node)
 
 
 __all__ = ["ONNX_OPS", "from_onnx", "module_path"]

@@ -197,15 +197,16 @@ def _scale(ctx: _Context, node: Any) -> None:
 
 
 def _cat(ctx: _Context, node: Any) -> None:
-    operands = [t.name if ctx.const(t) is None else ctx.const(t) for t in node.args[0]]
+    operands: list[str | np.ndarray | None] = [t.name if ctx.const(t) is None else ctx.const(t)
+                                               for t in node.args[0]]
     ctx.builder.concat(node.name, operands, int(_arg(node, 1, "dim", 0)), _shape(node),
                        name=ctx.scope_name(node, "cat"), node=node.name)
 
 
 def _matmul(ctx: _Context, node: Any) -> None:
     a, b = node.args[0], node.args[1]
-    if ctx.const(b) is not None:  # x @ W: a linear layer without bias
-        weight = ctx.const(b)
+    weight = ctx.const(b)
+    if weight is not None:  # x @ W: a linear layer without bias
         ctx.builder.linear(node.name, a.name, _shape(node), name=ctx.weight_name(node, b),
                            weight=weight.T, weight_shape=_shape(b)[::-1], bias=None, node=node.name)
         return
@@ -257,7 +258,7 @@ TORCH_OPS: dict[str, Handler] = {
     "adaptive_avg_pool2d": _adaptive("avg"), "adaptive_max_pool2d": _adaptive("max"), "mean": _mean,
     "add": _add, "mul": _scale, "div": _scale, "cat": _cat, "concat": _cat,
     "matmul": _matmul, "bmm": _matmul, "mm": _matmul, "scaled_dot_product_attention": _sdpa,
-    "layer_norm": _layer_norm, "softmax": _softmax, "_softmax": _softmax,
+    "layer_norm": _layer_norm, "softmax": _softmax, "_softmax": _softmax, "getitem": _getitem,
     **{op: _alias for op in ("flatten", "view", "reshape", "_unsafe_view", "unflatten", "squeeze", "unsqueeze",
                              "contiguous", "clone", "dropout", "feature_dropout", "alpha_dropout", "detach",
                              "to", "_to_copy", "type_as", "alias", "lift_fresh_copy")},
@@ -270,7 +271,7 @@ def _op_name(node: Any) -> str:
     if node.target is operator.getitem:
         return "getitem"
     packet = getattr(node.target, "_overloadpacket", None)
-    name = getattr(packet, "__name__", None) or getattr(node.target, "__name__", str(node.target))
+    name = str(getattr(packet, "__name__", None) or getattr(node.target, "__name__", node.target))
     return name[:-1] if name.endswith("_") and not name.startswith("_") else name
 
 
