@@ -11,52 +11,14 @@ import math
 from dataclasses import dataclass
 from typing import Union
 
+from workloads.concat import Concat
+from workloads.layer_checks import Pair, check_name, check_positive, set_pair, set_shape
+
 ACTIVATIONS = (None, "relu", "relu6", "gelu", "silu", "hardswish")
 POOL_KINDS = ("max", "avg")
 
-Pair = tuple[int, int]
-
 
 # --------------------------------------------------------------------------------------- helpers
-
-
-def _check_name(name: object) -> None:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"layer name must be a non-empty str, got {name!r}")
-
-
-def _check_positive(layer: str, field: str, value: object, *, minimum: int = 1) -> None:
-    # bool is an int subclass; a True kernel size is always a bug, not a 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"layer {layer!r}: {field} must be an int >= {minimum}, got {value!r}")
-
-
-def _pair(obj: object, layer: str, field: str, *, minimum: int = 1) -> Pair:
-    """Normalise an int or a 2-sequence of ints to a validated ``(h, w)`` tuple."""
-    value = getattr(obj, field)
-    if isinstance(value, int) and not isinstance(value, bool):
-        pair = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        pair = (value[0], value[1])
-    else:
-        raise ValueError(f"layer {layer!r}: {field} must be an int or a pair of ints, got {value!r}")
-    for v in pair:
-        _check_positive(layer, field, v, minimum=minimum)
-    object.__setattr__(obj, field, pair)
-    return pair
-
-
-def _shape(obj: object, layer: str, field: str = "shape") -> tuple[int, ...]:
-    value = getattr(obj, field)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,)
-    if not isinstance(value, (tuple, list)) or not value:
-        raise ValueError(f"layer {layer!r}: {field} must be a non-empty tuple of ints, got {value!r}")
-    for v in value:
-        _check_positive(layer, field, v)
-    shape = tuple(value)
-    object.__setattr__(obj, field, shape)
-    return shape
 
 
 def _check_activation(layer: str, activation: object) -> None:
@@ -99,7 +61,7 @@ class GemmShape:
 
     def __post_init__(self) -> None:
         for field in ("groups", "m", "k", "n"):
-            _check_positive("GemmShape", field, getattr(self, field))
+            check_positive("GemmShape", field, getattr(self, field))
 
     @property
     def macs(self) -> int:
@@ -125,14 +87,14 @@ class Conv2d:
     activation: str | None = None
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        check_name(self.name)
         for field in ("in_channels", "out_channels", "groups"):
-            _check_positive(self.name, field, getattr(self, field))
-        kernel = _pair(self, self.name, "kernel_size")
-        hw = _pair(self, self.name, "input_hw")
-        stride = _pair(self, self.name, "stride")
-        padding = _pair(self, self.name, "padding", minimum=0)
-        dilation = _pair(self, self.name, "dilation")
+            check_positive(self.name, field, getattr(self, field))
+        kernel = set_pair(self, self.name, "kernel_size")
+        hw = set_pair(self, self.name, "input_hw")
+        stride = set_pair(self, self.name, "stride")
+        padding = set_pair(self, self.name, "padding", minimum=0)
+        dilation = set_pair(self, self.name, "dilation")
         for field in ("in_channels", "out_channels"):
             if getattr(self, field) % self.groups:
                 raise ValueError(
@@ -215,9 +177,9 @@ class Linear:
     activation: str | None = None
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        check_name(self.name)
         for field in ("in_features", "out_features", "tokens"):
-            _check_positive(self.name, field, getattr(self, field))
+            check_positive(self.name, field, getattr(self, field))
         _check_activation(self.name, self.activation)
 
     @property
@@ -260,9 +222,9 @@ class MatMul:
     heads: int = 1
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        check_name(self.name)
         for field in ("m", "k", "n", "heads"):
-            _check_positive(self.name, field, getattr(self, field))
+            check_positive(self.name, field, getattr(self, field))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -314,12 +276,12 @@ class Pool:
     kind: str = "max"
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
-        _check_positive(self.name, "channels", self.channels)
-        hw = _pair(self, self.name, "input_hw")
-        kernel = _pair(self, self.name, "kernel_size")
-        stride = _pair(self, self.name, "stride")
-        padding = _pair(self, self.name, "padding", minimum=0)
+        check_name(self.name)
+        check_positive(self.name, "channels", self.channels)
+        hw = set_pair(self, self.name, "input_hw")
+        kernel = set_pair(self, self.name, "kernel_size")
+        stride = set_pair(self, self.name, "stride")
+        padding = set_pair(self, self.name, "padding", minimum=0)
         if self.kind not in POOL_KINDS:
             raise ValueError(f"layer {self.name!r}: kind must be one of {POOL_KINDS}, got {self.kind!r}")
         _output_hw(self.name, hw, kernel, stride, padding, (1, 1))
@@ -369,8 +331,8 @@ class _Elementwise:
     shape: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
-        _shape(self, self.name)
+        check_name(self.name)
+        set_shape(self, self.name)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -424,71 +386,6 @@ class Softmax(_Elementwise):
 @dataclass(frozen=True, slots=True)
 class LayerNorm(_Elementwise):
     """Layer normalisation over the last axis; its affine scale/shift are not counted as weights."""
-
-
-@dataclass(frozen=True, slots=True)
-class Concat:
-    """Joins its operands along ``axis`` of the per-sample shapes: data moves, nothing is computed.
-
-    ``input_shapes`` are in operand order; the operands are the layer's predecessors in insertion
-    order, except where the network holds a constant operand (see ``accelsim.execute``).
-    """
-
-    name: str
-    input_shapes: tuple[tuple[int, ...], ...]
-    axis: int
-
-    def __post_init__(self) -> None:
-        _check_name(self.name)
-        shapes = self.input_shapes
-        if not isinstance(shapes, (tuple, list)) or len(shapes) < 2:
-            raise ValueError(f"layer {self.name!r}: input_shapes must hold at least 2 shapes, got {shapes!r}")
-        rank = len(shapes[0]) if isinstance(shapes[0], (tuple, list)) else 0
-        if isinstance(self.axis, bool) or not isinstance(self.axis, int) or not 0 <= self.axis < max(rank, 1):
-            raise ValueError(f"layer {self.name!r}: axis must be an int in [0, {rank}), got {self.axis!r}")
-        normalised = []
-        for shape in shapes:
-            if not isinstance(shape, (tuple, list)) or len(shape) != rank:
-                raise ValueError(f"layer {self.name!r}: input_shapes must all have rank {rank}, got {shapes!r}")
-            for v in shape:
-                _check_positive(self.name, "input_shapes", v)
-            if any(a != b for i, (a, b) in enumerate(zip(shape, shapes[0])) if i != self.axis):
-                raise ValueError(
-                    f"layer {self.name!r}: input_shapes {shapes!r} differ outside axis {self.axis}"
-                )
-            normalised.append(tuple(shape))
-        object.__setattr__(self, "input_shapes", tuple(normalised))
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        out = list(self.input_shapes[0])
-        out[self.axis] = sum(shape[self.axis] for shape in self.input_shapes)
-        return tuple(out)
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """Every operand element is read once, so the words read equal the output's."""
-        return self.output_shape
-
-    @property
-    def weight_shape(self) -> None:
-        return None
-
-    @property
-    def weight_count(self) -> int:
-        return 0
-
-    @property
-    def gemm(self) -> None:
-        return None
-
-    @property
-    def macs(self) -> int:
-        return 0
-
-    @property
-    def ops(self) -> int:
-        return 0
 
 
 LAYER_TYPES = (Conv2d, Linear, MatMul, Pool, Add, Softmax, LayerNorm, Concat)
