@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workloads.layer_checks import check_name, check_positive
+from workloads.layer_checks import NoWeights, check_name, check_positive
 
 
 @dataclass(frozen=True, slots=True)
-class Concat:
+class Concat(NoWeights):
     """Joins its operands along ``axis`` of the per-sample shapes: data moves, nothing is computed.
 
     ``input_shapes`` are in operand order; the operands are the layer's predecessors in insertion
@@ -50,22 +50,6 @@ class Concat:
     def input_shape(self) -> tuple[int, ...]:
         """Every operand element is read once, so the words read equal the output's."""
         return self.output_shape
-
-    @property
-    def weight_shape(self) -> None:
-        return None
-
-    @property
-    def weight_count(self) -> int:
-        return 0
-
-    @property
-    def gemm(self) -> None:
-        return None
-
-    @property
-    def macs(self) -> int:
-        return 0
 
     @property
     def ops(self) -> int:

@@ -1,4 +1,5 @@
-"""Validation every layer shape shares: errors name the layer, the field and the value."""
+"""What every layer shape shares: validation (errors name the layer, the field and the value) and
+the derived figures of a layer without weights or a GEMM."""
 
 from __future__ import annotations
 
@@ -44,4 +45,26 @@ def set_shape(obj: object, layer: str, field: str = "shape") -> tuple[int, ...]:
     return shape
 
 
-__all__ = ["Pair", "check_name", "check_positive", "set_pair", "set_shape"]
+class NoWeights:
+    """Derived figures of a layer that has no weights and no GEMM (pooling, element-wise, concat)."""
+
+    __slots__ = ()
+
+    @property
+    def weight_shape(self) -> None:
+        return None
+
+    @property
+    def weight_count(self) -> int:
+        return 0
+
+    @property
+    def gemm(self) -> None:
+        return None
+
+    @property
+    def macs(self) -> int:
+        return 0
+
+
+__all__ = ["NoWeights", "Pair", "check_name", "check_positive", "set_pair", "set_shape"]

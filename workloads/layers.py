@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from workloads.concat import Concat
-from workloads.layer_checks import Pair, check_name, check_positive, set_pair, set_shape
+from workloads.layer_checks import NoWeights, Pair, check_name, check_positive, set_pair, set_shape
 
 ACTIVATIONS = (None, "relu", "relu6", "gelu", "silu", "hardswish")
 POOL_KINDS = ("max", "avg")
@@ -212,8 +212,11 @@ class Linear:
 
 
 @dataclass(frozen=True, slots=True)
-class MatMul:
-    """Activation x activation product (heads, m, k) @ (heads, k, n), e.g. attention QK^T and AV."""
+class MatMul(NoWeights):
+    """Activation x activation product (heads, m, k) @ (heads, k, n), e.g. attention QK^T and AV.
+
+    No weights (both operands are activations), but a GEMM: ``gemm`` and ``macs`` are its own.
+    """
 
     name: str
     m: int
@@ -240,14 +243,6 @@ class MatMul:
         return (self.heads, self.m, self.n)
 
     @property
-    def weight_shape(self) -> None:
-        return None
-
-    @property
-    def weight_count(self) -> int:
-        return 0
-
-    @property
     def gemm(self) -> GemmShape:
         return GemmShape(groups=self.heads, m=self.m, k=self.k, n=self.n)
 
@@ -264,7 +259,7 @@ class MatMul:
 
 
 @dataclass(frozen=True, slots=True)
-class Pool:
+class Pool(NoWeights):
     """Max or average pooling over (C, H, W); global pooling is kernel_size == input_hw."""
 
     name: str
@@ -303,28 +298,12 @@ class Pool:
         return (self.channels, *self.output_hw)
 
     @property
-    def weight_shape(self) -> None:
-        return None
-
-    @property
-    def weight_count(self) -> int:
-        return 0
-
-    @property
-    def gemm(self) -> None:
-        return None
-
-    @property
-    def macs(self) -> int:
-        return 0
-
-    @property
     def ops(self) -> int:
         return math.prod(self.output_shape) * math.prod(self.kernel_size)
 
 
 @dataclass(frozen=True, slots=True)
-class _Elementwise:
+class _Elementwise(NoWeights):
     """Shared body of shape-preserving layers whose work is one op per element."""
 
     name: str
@@ -341,22 +320,6 @@ class _Elementwise:
     @property
     def output_shape(self) -> tuple[int, ...]:
         return self.shape
-
-    @property
-    def weight_shape(self) -> None:
-        return None
-
-    @property
-    def weight_count(self) -> int:
-        return 0
-
-    @property
-    def gemm(self) -> None:
-        return None
-
-    @property
-    def macs(self) -> int:
-        return 0
 
     @property
     def ops(self) -> int:
