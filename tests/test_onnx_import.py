@@ -13,7 +13,6 @@ onnx = pytest.importorskip("onnx")
 
 import torch_models
 from importer_checks import random_masks, relative_error, same_but_names
-from test_torch_import import _Mixed, _settled
 
 from accelsim import execute
 from workloads import MatMul, get_network
@@ -33,7 +32,7 @@ def export(model: torch.nn.Module, x: torch.Tensor, path: Path, opset: int = 17)
 @pytest.mark.parametrize(("factory", "opset"), [(torch_models.resnet18, 11), (torch_models.mobilenet_v2, 13)])
 def test_onnx_export_imports_to_the_torch_network_and_executes(tmp_path: Path, factory, opset: int) -> None:
     shape = (2, 3, 64, 64)  # below 224 to stay fast; the 224 zoo checks run through from_torch
-    model = _settled(factory(num_classes=10), shape)
+    model = torch_models.settle_batchnorm(factory(num_classes=10), shape)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(5))
     from_file = from_onnx(export(model, x, tmp_path / "model.onnx", opset))
     from_module = from_torch(model, x)
@@ -53,7 +52,7 @@ def test_onnx_export_imports_to_the_torch_network_and_executes(tmp_path: Path, f
 
 
 def test_spelled_out_activations_fuse_and_execute_exactly(tmp_path: Path) -> None:
-    model = _Mixed().eval()
+    model = torch_models.MixedOps().eval()
     x = torch.randn(3, 4, 8, 8)
     imported = from_onnx(export(model, x, tmp_path / "mixed.onnx"))
     same_but_names(imported.network, from_torch(model, x).network)

@@ -57,24 +57,10 @@ def test_vit_b16_macs_match_the_published_figure() -> None:
     assert any("execute() does not reproduce" in note for note in imported.notes)
 
 
-def _settled(model: torch.nn.Module, shape: tuple[int, ...]) -> torch.nn.Module:
-    """Random affine batch-norm parameters and running statistics from a few training passes."""
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5, generator=gen)
-                module.bias.uniform_(-0.2, 0.2, generator=gen)
-        model.train()
-        for _ in range(3):
-            model(torch.randn(shape, generator=gen) * 2 + 0.5)
-    return model.eval()
-
-
 @pytest.mark.parametrize("factory", [torch_models.resnet18, torch_models.mobilenet_v2])
 def test_execute_matches_torch_with_and_without_masks(factory) -> None:
     shape = (2, 3, 64, 64)  # the numerical check runs below 224 to stay fast
-    model = _settled(factory(num_classes=10), shape)
+    model = torch_models.settle_batchnorm(factory(num_classes=10), shape)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(2))
     imported = from_torch(model, x)
     with torch.no_grad():
@@ -92,25 +78,8 @@ def test_execute_matches_torch_with_and_without_masks(factory) -> None:
     assert relative_error(expected_pruned, expected) > 1e-2  # the masks did change the output
 
 
-class _Mixed(torch.nn.Module):
-    """Dilated and grouped convs, SiLU/Hardswish/GELU, concat, avg pool and an attention matmul."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.a = torch.nn.Conv2d(4, 8, 3, padding=2, dilation=2)
-        self.b = torch.nn.Conv2d(4, 8, 3, stride=1, padding=1, groups=2)
-        self.act_a, self.act_b = torch.nn.SiLU(), torch.nn.Hardswish()
-        self.pool = torch.nn.AvgPool2d(2)
-        self.fc = torch.nn.Linear(16 * 4 * 4, 6)
-        self.gelu = torch.nn.GELU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.cat([self.act_a(self.a(x)), self.act_b(self.b(x))], dim=1)
-        return self.gelu(self.fc(torch.flatten(self.pool(y), 1)))
-
-
 def test_mixed_ops_import_and_execute_exactly() -> None:
-    model = _Mixed().eval()
+    model = torch_models.MixedOps().eval()
     x = torch.randn(3, 4, 8, 8)
     imported = from_torch(model, x)
     net = imported.network

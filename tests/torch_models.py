@@ -209,3 +209,35 @@ class ViT(nn.Module):
 
 def vit_b_16(num_classes: int = 1000) -> ViT:
     return ViT(num_classes=num_classes)
+
+
+class MixedOps(nn.Module):
+    """A small mix of what the importers cover: dilated and grouped convs, SiLU, Hardswish, concat,
+    average pooling, flatten, and a linear layer with GELU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(4, 8, 3, padding=2, dilation=2)
+        self.b = nn.Conv2d(4, 8, 3, stride=1, padding=1, groups=2)
+        self.act_a, self.act_b = nn.SiLU(), nn.Hardswish()
+        self.pool = nn.AvgPool2d(2)
+        self.fc = nn.Linear(16 * 4 * 4, 6)
+        self.gelu = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.cat([self.act_a(self.a(x)), self.act_b(self.b(x))], dim=1)
+        return self.gelu(self.fc(torch.flatten(self.pool(y), 1)))
+
+
+def settle_batchnorm(model: nn.Module, shape: tuple[int, ...]) -> nn.Module:
+    """Random affine batch-norm parameters and running statistics from a few training passes."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5, generator=gen)
+                module.bias.uniform_(-0.2, 0.2, generator=gen)
+        model.train()
+        for _ in range(3):
+            model(torch.randn(shape, generator=gen) * 2 + 0.5)
+    return model.eval()
