@@ -134,3 +134,16 @@ def test_missing_onnx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 ])
 def test_module_path_from_exporter_node_names(node: str, path: str) -> None:
     assert module_path(node) == path
+
+
+def test_asymmetric_padding_is_a_clear_error_naming_the_node(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((2, 1, 3, 3), dtype=np.float32), "w")
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="/stem/Conv", pads=[1, 1, 0, 0])
+    graph = helper.make_graph([conv], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[weight])
+    path = tmp_path / "pad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    with pytest.raises(ImportFormatError, match=r"node '/stem/Conv': asymmetric padding \(1, 1, 0, 0\)"):
+        from_onnx(path)

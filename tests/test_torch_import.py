@@ -140,3 +140,19 @@ def test_importing_workloads_does_not_import_torch_or_onnx() -> None:
             "workloads.importers.onnx_import; print(sorted({'torch', 'onnx'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+class _ComputedWeight(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(2, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(x, self.weight * 2)
+
+
+def test_weights_computed_from_parameters_fold_into_constants() -> None:
+    imported = from_torch(_ComputedWeight(), torch.randn(1, 3, 4, 4))
+    (name,) = imported.network.layer_names
+    assert isinstance(imported.network[name], Conv2d)
+    np.testing.assert_array_equal(imported.weights[name], np.full((2, 3, 1, 1), 2.0, dtype=np.float32))

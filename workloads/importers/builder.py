@@ -304,6 +304,8 @@ class GraphBuilder:
         operands = [self.value(a, node)]
         if isinstance(b, str):
             operands.append(self.value(b, node))
+            if operands[0].producer == operands[1].producer:
+                self._inexact.append(f"{node} (a sum of one tensor with itself)")
         layer = Add(self._unique(name), shape)
         if not isinstance(b, str):
             self._weights[f"{layer.name}.operand"] = self._sample_const(b, out_shape, node)
@@ -324,10 +326,12 @@ class GraphBuilder:
         layer = Concat(self._unique(name), shapes, axis - (axis > batch_axis >= 0))
         values = [self.value(o, node) for o in operands if isinstance(o, str)]
         producers = [val.producer for val in values]
-        order = [p for p in self._layers if p in producers]
-        if producers != order[: len(producers)] and len(set(producers)) == len(producers):
-            raise self.error(node, f"concatenation operands {producers} are not in the order they were "
-                                   "computed, which the network cannot record")
+        created = {layer: i for i, layer in enumerate(self._layers)}
+        # execute() takes a Concat's operands in the order their layers were created.
+        if None in producers or len(set(producers)) != len(producers) or \
+                [created[p] for p in producers] != sorted(created[p] for p in producers):  # type: ignore[index]
+            raise self.error(node, f"concatenation operands {producers} are not distinct layers in the order "
+                                   "they were computed, which the network cannot record")
         for i, o in enumerate(operands):
             if not isinstance(o, str):
                 self._weights[f"{layer.name}.operand{i}"] = self._sample_const(o, full[i], node)

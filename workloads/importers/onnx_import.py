@@ -338,7 +338,12 @@ def from_onnx(path: str | os.PathLike[str], *, name: str | None = None) -> Impor
         if handler is None or node.domain not in ("", "ai.onnx"):
             raise builder.error(node.name, f"unsupported op type {node.op_type!r}; supported op types: "
                                            f"{', '.join(sorted(ONNX_OPS))}")
-        handler(g, node)
+        try:
+            handler(g, node)
+        except ImportFormatError:
+            raise
+        except ValueError as exc:  # a layer rejecting the shapes it was given
+            raise builder.error(node.name, str(exc)) from exc
     imported = builder.finish(with_weights=not missing)
     return Imported(imported.network, imported.weights, tuple(notes) + imported.notes)
 

@@ -191,7 +191,9 @@ def _add(ctx: _Context, node: Any) -> None:
 
 def _scale(ctx: _Context, node: Any) -> None:
     a, b = node.args[0], node.args[1]
-    if ctx.const(b) is None or not hasattr(a, "name"):
+    if ctx.const(a) is not None:
+        a, b = b, a
+    if ctx.const(b) is None:
         raise ctx.builder.error(node.name, "products of two activations are supported only as matmul")
     ctx.builder.reorder(node.name, a.name, _shape(node), node.name, "constant scaling")
 
@@ -341,7 +343,12 @@ def _lower(exported: Any, batch: int, name: str) -> Imported:
             if handler is None:
                 raise builder.error(node.name, f"unsupported op {op!r} (aten {node.target}); supported ops: "
                                                f"{', '.join(sorted(TORCH_OPS))}")
-            handler(ctx, node)
+            try:
+                handler(ctx, node)
+            except ImportFormatError:
+                raise
+            except ValueError as exc:  # a layer rejecting the shapes it was given
+                raise builder.error(node.name, str(exc)) from exc
     return builder.finish()
 
 
