@@ -98,7 +98,7 @@ def test_unsupported_op_names_node_op_type_and_supported_list(tmp_path: Path) ->
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
     path = tmp_path / "cos.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    with pytest.raises(ImportFormatError, match=r"cos.onnx: node 'my_cos': unsupported op type 'Cos'.*Conv"):
+    with pytest.raises(ImportFormatError, match=r"cos.onnx: node 'my_cos': unsupported op type 'Cos'; supported ops: .*Conv"):
         from_onnx(path)
 
 

@@ -16,7 +16,7 @@ shape with the batch axis) and turns operations into layers:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -65,6 +65,18 @@ class GraphBuilder:
         self._inexact: list[str] = []
 
     # ------------------------------------------------------------------ helpers
+
+    def lower(self, node: str, handler: Callable[[], None] | None, op: str, supported: Iterable[str]) -> None:
+        """Run one operation's handler (``None``: an op outside the table, named with the ones in it);
+        a layer rejecting the shapes it was given becomes an error naming the node."""
+        if handler is None:
+            raise self.error(node, f"unsupported op {op}; supported ops: {', '.join(sorted(supported))}")
+        try:
+            handler()
+        except ImportFormatError:
+            raise
+        except ValueError as exc:
+            raise self.error(node, str(exc)) from exc
 
     def error(self, node: str, message: str) -> ImportFormatError:
         return ImportFormatError(f"{self._where}: node {node!r}: {message}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -334,16 +335,8 @@ def from_onnx(path: str | os.PathLike[str], *, name: str | None = None) -> Impor
             raise ImportFormatError(f"{path}: input {i.name!r} has no static shape")
         builder.input(i.name, shapes[i.name])
     for node in nodes:
-        handler = ONNX_OPS.get(node.op_type)
-        if handler is None or node.domain not in ("", "ai.onnx"):
-            raise builder.error(node.name, f"unsupported op type {node.op_type!r}; supported op types: "
-                                           f"{', '.join(sorted(ONNX_OPS))}")
-        try:
-            handler(g, node)
-        except ImportFormatError:
-            raise
-        except ValueError as exc:  # a layer rejecting the shapes it was given
-            raise builder.error(node.name, str(exc)) from exc
+        handler = ONNX_OPS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        builder.lower(node.name, handler and partial(handler, g, node), f"type {node.op_type!r}", ONNX_OPS)
     imported = builder.finish(with_weights=not missing)
     return Imported(imported.network, imported.weights, tuple(notes) + imported.notes)
 

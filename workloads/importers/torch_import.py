@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -340,15 +341,8 @@ def _lower(exported: Any, batch: int, name: str) -> Imported:
                 continue
             op = _op_name(node)
             handler = TORCH_OPS.get(op)
-            if handler is None:
-                raise builder.error(node.name, f"unsupported op {op!r} (aten {node.target}); supported ops: "
-                                               f"{', '.join(sorted(TORCH_OPS))}")
-            try:
-                handler(ctx, node)
-            except ImportFormatError:
-                raise
-            except ValueError as exc:  # a layer rejecting the shapes it was given
-                raise builder.error(node.name, str(exc)) from exc
+            builder.lower(node.name, handler and partial(handler, ctx, node), f"{op!r} (aten {node.target})",
+                          TORCH_OPS)
     return builder.finish()
 
 
