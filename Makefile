@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,pandas]'
+	$(PY) -m pip install --quiet -e '.[dev,torch,onnx,pandas]'
 	touch $@
 
 # SCALE-Sim 3.0.0 needs numpy < 2.4, so it lives in an environment of its own and the
@@ -35,6 +35,7 @@ bench: $(VENV)/.installed $(SCALESIM_VENV)/.installed
 	$(PY) benchmarks/bench_kernels.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_import.py
 
 clean:
 	rm -rf $(VENV) $(SCALESIM_VENV)

@@ -6,6 +6,7 @@ from hypothesis import given, strategies as st
 from workloads.layers import (
     LAYER_TYPES,
     Add,
+    Concat,
     Conv2d,
     GemmShape,
     LayerNorm,
@@ -151,3 +152,36 @@ def test_layers_are_frozen_and_hashable(layer):
 def test_gemm_macs_equals_layer_macs_for_mac_layers():
     for layer in (Conv2d("c", 6, 12, (3, 5), (9, 11), stride=(2, 1), groups=3), Linear("l", 7, 5, tokens=3)):
         assert layer.gemm.macs == layer.macs == layer.ops
+
+
+@given(
+    st.lists(st.integers(1, 5), min_size=2, max_size=4),
+    st.integers(0, 2),
+    st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)),
+)
+def test_concat_output_sums_the_axis_and_does_no_work(sizes, axis, base):
+    shapes = []
+    for size in sizes:
+        shape = list(base)
+        shape[axis] = size
+        shapes.append(tuple(shape))
+    layer = Concat("cat", tuple(shapes), axis)
+    expected = list(base)
+    expected[axis] = sum(sizes)
+    assert layer.output_shape == tuple(expected) == layer.input_shape
+    assert layer.macs == layer.ops == layer.weight_count == 0 and layer.gemm is None
+
+
+@pytest.mark.parametrize(
+    ("shapes", "axis", "message"),
+    [
+        (((2, 3),), 0, "at least 2 shapes"),
+        (((2, 3), (2, 4)), 0, "differ outside axis 0"),
+        (((2, 3), (2, 3, 1)), 1, "rank 2"),
+        (((2, 3), (2, 3)), 2, "axis must be an int in"),
+    ],
+)
+def test_concat_validation_names_layer_and_values(shapes, axis, message):
+    with pytest.raises(ValueError, match=message) as info:
+        Concat("bad", shapes, axis)
+    assert "'bad'" in str(info.value)

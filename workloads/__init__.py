@@ -14,6 +14,7 @@ from workloads.datasets import (
 from workloads.layers import (
     LAYER_TYPES,
     Add,
+    Concat,
     Conv2d,
     GemmShape,
     Layer,
@@ -33,6 +34,7 @@ from workloads.zoo import UnknownNetworkError, get_network, list_networks
 __all__ = [
     "LAYER_TYPES",
     "Add",
+    "Concat",
     "Conv2d",
     "GemmShape",
     "Layer",

@@ -11,52 +11,14 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-ACTIVATIONS = (None, "relu", "relu6", "gelu")
-POOL_KINDS = ("max", "avg")
+from workloads.concat import Concat
+from workloads.layer_checks import NoWeights, Pair, check_name, check_positive, set_pair, set_shape
 
-Pair = tuple[int, int]
+ACTIVATIONS = (None, "relu", "relu6", "gelu", "silu", "hardswish")
+POOL_KINDS = ("max", "avg")
 
 
 # --------------------------------------------------------------------------------------- helpers
-
-
-def _check_name(name: object) -> None:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"layer name must be a non-empty str, got {name!r}")
-
-
-def _check_positive(layer: str, field: str, value: object, *, minimum: int = 1) -> None:
-    # bool is an int subclass; a True kernel size is always a bug, not a 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"layer {layer!r}: {field} must be an int >= {minimum}, got {value!r}")
-
-
-def _pair(obj: object, layer: str, field: str, *, minimum: int = 1) -> Pair:
-    """Normalise an int or a 2-sequence of ints to a validated ``(h, w)`` tuple."""
-    value = getattr(obj, field)
-    if isinstance(value, int) and not isinstance(value, bool):
-        pair = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        pair = (value[0], value[1])
-    else:
-        raise ValueError(f"layer {layer!r}: {field} must be an int or a pair of ints, got {value!r}")
-    for v in pair:
-        _check_positive(layer, field, v, minimum=minimum)
-    object.__setattr__(obj, field, pair)
-    return pair
-
-
-def _shape(obj: object, layer: str, field: str = "shape") -> tuple[int, ...]:
-    value = getattr(obj, field)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,)
-    if not isinstance(value, (tuple, list)) or not value:
-        raise ValueError(f"layer {layer!r}: {field} must be a non-empty tuple of ints, got {value!r}")
-    for v in value:
-        _check_positive(layer, field, v)
-    shape = tuple(value)
-    object.__setattr__(obj, field, shape)
-    return shape
 
 
 def _check_activation(layer: str, activation: object) -> None:
@@ -99,7 +61,7 @@ class GemmShape:
 
     def __post_init__(self) -> None:
         for field in ("groups", "m", "k", "n"):
-            _check_positive("GemmShape", field, getattr(self, field))
+            check_positive("GemmShape", field, getattr(self, field))
 
     @property
     def macs(self) -> int:
@@ -133,14 +95,14 @@ class Conv2d:
         ) -> None: ...  # fmt: skip
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        check_name(self.name)
         for field in ("in_channels", "out_channels", "groups"):
-            _check_positive(self.name, field, getattr(self, field))
-        kernel = _pair(self, self.name, "kernel_size")
-        hw = _pair(self, self.name, "input_hw")
-        stride = _pair(self, self.name, "stride")
-        padding = _pair(self, self.name, "padding", minimum=0)
-        dilation = _pair(self, self.name, "dilation")
+            check_positive(self.name, field, getattr(self, field))
+        kernel = set_pair(self, self.name, "kernel_size")
+        hw = set_pair(self, self.name, "input_hw")
+        stride = set_pair(self, self.name, "stride")
+        padding = set_pair(self, self.name, "padding", minimum=0)
+        dilation = set_pair(self, self.name, "dilation")
         for field in ("in_channels", "out_channels"):
             if getattr(self, field) % self.groups:
                 raise ValueError(
@@ -223,9 +185,9 @@ class Linear:
     activation: str | None = None
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        check_name(self.name)
         for field in ("in_features", "out_features", "tokens"):
-            _check_positive(self.name, field, getattr(self, field))
+            check_positive(self.name, field, getattr(self, field))
         _check_activation(self.name, self.activation)
 
     @property
@@ -258,8 +220,11 @@ class Linear:
 
 
 @dataclass(frozen=True, slots=True)
-class MatMul:
-    """Activation x activation product (heads, m, k) @ (heads, k, n), e.g. attention QK^T and AV."""
+class MatMul(NoWeights):
+    """Activation x activation product (heads, m, k) @ (heads, k, n), e.g. attention QK^T and AV.
+
+    No weights (both operands are activations), but a GEMM: ``gemm`` and ``macs`` are its own.
+    """
 
     name: str
     m: int
@@ -268,9 +233,9 @@ class MatMul:
     heads: int = 1
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        check_name(self.name)
         for field in ("m", "k", "n", "heads"):
-            _check_positive(self.name, field, getattr(self, field))
+            check_positive(self.name, field, getattr(self, field))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -284,14 +249,6 @@ class MatMul:
     @property
     def output_shape(self) -> tuple[int, int, int]:
         return (self.heads, self.m, self.n)
-
-    @property
-    def weight_shape(self) -> None:
-        return None
-
-    @property
-    def weight_count(self) -> int:
-        return 0
 
     @property
     def gemm(self) -> GemmShape:
@@ -310,7 +267,7 @@ class MatMul:
 
 
 @dataclass(frozen=True, slots=True)
-class Pool:
+class Pool(NoWeights):
     """Max or average pooling over (C, H, W); global pooling is kernel_size == input_hw."""
 
     name: str
@@ -328,12 +285,12 @@ class Pool:
         ) -> None: ...  # fmt: skip
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
-        _check_positive(self.name, "channels", self.channels)
-        hw = _pair(self, self.name, "input_hw")
-        kernel = _pair(self, self.name, "kernel_size")
-        stride = _pair(self, self.name, "stride")
-        padding = _pair(self, self.name, "padding", minimum=0)
+        check_name(self.name)
+        check_positive(self.name, "channels", self.channels)
+        hw = set_pair(self, self.name, "input_hw")
+        kernel = set_pair(self, self.name, "kernel_size")
+        stride = set_pair(self, self.name, "stride")
+        padding = set_pair(self, self.name, "padding", minimum=0)
         if self.kind not in POOL_KINDS:
             raise ValueError(f"layer {self.name!r}: kind must be one of {POOL_KINDS}, got {self.kind!r}")
         _output_hw(self.name, hw, kernel, stride, padding, (1, 1))
@@ -355,36 +312,20 @@ class Pool:
         return (self.channels, *self.output_hw)
 
     @property
-    def weight_shape(self) -> None:
-        return None
-
-    @property
-    def weight_count(self) -> int:
-        return 0
-
-    @property
-    def gemm(self) -> None:
-        return None
-
-    @property
-    def macs(self) -> int:
-        return 0
-
-    @property
     def ops(self) -> int:
         return math.prod(self.output_shape) * math.prod(self.kernel_size)
 
 
 @dataclass(frozen=True, slots=True)
-class _Elementwise:
+class _Elementwise(NoWeights):
     """Shared body of shape-preserving layers whose work is one op per element."""
 
     name: str
     shape: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
-        _shape(self, self.name)
+        check_name(self.name)
+        set_shape(self, self.name)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -393,22 +334,6 @@ class _Elementwise:
     @property
     def output_shape(self) -> tuple[int, ...]:
         return self.shape
-
-    @property
-    def weight_shape(self) -> None:
-        return None
-
-    @property
-    def weight_count(self) -> int:
-        return 0
-
-    @property
-    def gemm(self) -> None:
-        return None
-
-    @property
-    def macs(self) -> int:
-        return 0
 
     @property
     def ops(self) -> int:
@@ -440,8 +365,8 @@ class LayerNorm(_Elementwise):
     """Layer normalisation over the last axis; its affine scale/shift are not counted as weights."""
 
 
-LAYER_TYPES = (Conv2d, Linear, MatMul, Pool, Add, Softmax, LayerNorm)
-Layer = Union[Conv2d, Linear, MatMul, Pool, Add, Softmax, LayerNorm]
+LAYER_TYPES = (Conv2d, Linear, MatMul, Pool, Add, Softmax, LayerNorm, Concat)
+Layer = Union[Conv2d, Linear, MatMul, Pool, Add, Softmax, LayerNorm, Concat]
 
 __all__ = [
     "ACTIVATIONS",
@@ -455,6 +380,7 @@ __all__ = [
     "Add",
     "Softmax",
     "LayerNorm",
+    "Concat",
     "LAYER_TYPES",
     "Layer",
     "conv_output_size",

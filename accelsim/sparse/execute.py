@@ -19,10 +19,13 @@ Conventions
   MatMul's ``(heads, tokens, d)`` output has its heads merged back to ``(tokens, heads*d)``),
   MatMul, Pool (max pads with -inf; avg counts the padding, PyTorch's default), Add (sum of its
   two predecessors, then its activation), Softmax and LayerNorm over the last axis.  Activations:
-  relu, relu6 and exact (erf) gelu.
+  relu, relu6, exact (erf) gelu, silu and hardswish.  Concat joins its predecessors (insertion
+  order) along its axis; operand ``i`` that is a constant of the source model (a class token)
+  comes from ``weights[f"{name}.operand{i}"]`` instead.
 * Sources (layers without predecessors) are fed ``inputs`` (one array for every source, or a
   mapping ``source name -> array``).  An Add with a single predecessor adds the network input as
-  its other operand (BERT's ``attention.add``: the encoder input is implicit).
+  its other operand (BERT's ``attention.add``: the encoder input is implicit), or
+  ``weights[f"{name}.operand"]`` when the network holds that constant (a position embedding).
 * MatMul operands: the graph does not record operand order, so both predecessors are tried as
   the left ``(heads, m, k)`` and right ``(heads, k, n)`` operands.  A 2-d ``(tokens, heads*d)``
   projection is split into heads; as the right operand it is used transposed, ``(heads, d,
@@ -47,7 +50,7 @@ import numpy as np
 
 from accelsim.sparse import kernels
 from accelsim.sparse.formats import FormatSpec, as_format, block_mask, check_mask, encode, gemm_view
-from workloads.layers import Add, Conv2d, LayerNorm, Linear, MatMul, Pool, Softmax
+from workloads.layers import Add, Concat, Conv2d, LayerNorm, Linear, MatMul, Pool, Softmax
 
 __all__ = ["execute", "choose_format", "AUTO_DENSE_ABOVE", "AUTO_NM", "AUTO_BLOCKS", "LAYERNORM_EPS"]
 
@@ -210,6 +213,10 @@ def _activate(x: np.ndarray, activation) -> np.ndarray:
         return np.clip(x, 0, 6, out=x)
     if activation == "gelu":
         return kernels.gelu(x)
+    if activation == "silu":
+        return x / (1 + np.exp(-x))
+    if activation == "hardswish":
+        return x * np.clip(x + 3, 0, 6) / 6
     raise ValueError(f"unknown activation {activation!r}")  # layers validate; defensive only
 
 
@@ -292,6 +299,22 @@ def _pool(layer: Pool, x):
     return np.ascontiguousarray(out)
 
 
+def _concat(layer: Concat, xs: list[np.ndarray], weights, batch: int, dtype) -> np.ndarray:
+    pending = list(xs)
+    parts = []
+    for i, shape in enumerate(layer.input_shapes):
+        constant = _get(weights, f"{layer.name}.operand{i}")
+        if constant is not None:
+            parts.append(np.broadcast_to(np.asarray(constant, dtype=dtype), (batch, *shape)))
+        elif pending:
+            parts.append(_reshape(pending.pop(0), shape, layer.name))
+        else:
+            raise ValueError(f"layer {layer.name!r}: operand {i} is neither a predecessor nor a constant")
+    if pending:
+        raise ValueError(f"layer {layer.name!r}: {len(xs)} predecessors for {len(layer.input_shapes)} operands")
+    return np.concatenate(parts, axis=layer.axis + 1)
+
+
 def _softmax(layer: Softmax, x):
     x = _reshape(x, layer.shape, layer.name)
     e = np.exp(x - x.max(axis=-1, keepdims=True))
@@ -360,7 +383,10 @@ def execute(network, weights, masks=None, inputs=None, *, formats=None, return_a
         if isinstance(layer, MatMul):
             y = _matmul(layer, list(zip(preds, xs)))
         elif isinstance(layer, Add):
-            if len(xs) == 1:  # the other operand is the network input (BERT's attention.add)
+            constant = _get(weights, f"{name}.operand")
+            if len(xs) == 1 and constant is not None:
+                xs.append(np.broadcast_to(np.asarray(constant, dtype=dtype), (batch, *layer.shape)))
+            elif len(xs) == 1:  # the other operand is the network input (BERT's attention.add)
                 if isinstance(inputs, Mapping):
                     if name not in inputs:
                         raise ValueError(f"layer {name!r}: Add has one predecessor and inputs has no {name!r} entry")
@@ -374,6 +400,8 @@ def execute(network, weights, masks=None, inputs=None, *, formats=None, return_a
             if a.shape[0] != b.shape[0]:
                 raise ValueError(f"layer {name!r}: operands have batch sizes {a.shape[0]} and {b.shape[0]}")
             y = _activate(a + b, layer.activation)
+        elif isinstance(layer, Concat):
+            y = _concat(layer, xs, weights, batch, dtype)
         else:
             if len(xs) != 1:
                 raise ValueError(f"layer {name!r}: {type(layer).__name__} takes 1 input, got predecessors {preds}")

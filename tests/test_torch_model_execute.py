@@ -5,7 +5,6 @@ PENDING: this file is not collected (its name does not match ``test_*.py``) unti
 ``tests/test_torch_model_execute.py``.
 """
 
-# ruff: noqa: I001  (until torch_import is merged, ruff takes it for a third-party module)
 import numpy as np
 import pytest
 
