@@ -7,7 +7,9 @@ Exact command for the table in docs/validation.md (from the repo root; ZigZag's 
         .venv/bin/python scripts/zigzag_compare.py --out results/zigzag_resnet18
 
 It writes ``<out>/zigzag_resnet18.csv`` (one row per layer) and ``<out>/zigzag_resnet18.md`` (the
-markdown table pasted into docs/validation.md). ``--layers a,b`` restricts the run.
+markdown table pasted into docs/validation.md), and keeps ZigZag's figures in
+``<out>/zigzag_figures.json``, reused while the ZigZag spec is unchanged (delete it to re-run ZigZag).
+``--layers a,b`` restricts the run.
 
 The matched hierarchy (``zigzag_spec``): accelsim's array and dataflow become ZigZag's spatial
 unrolling (ws: C down the rows, K across; os: OX down, K across), per-PE registers that cost nothing
@@ -21,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from accelsim.energy import load_energy_table
 from accelsim.hardware import Hardware, load_hardware
@@ -35,7 +39,7 @@ from workloads.network import Network
 from workloads.zoo import get_network
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import zigzag_run  # noqa: E402  (the driver beside this script; it runs in ZigZag's interpreter)
+import zigzag_run  # the driver beside this script; it runs in ZigZag's interpreter
 
 OPERANDS = ("ifmap", "filter", "ofmap")
 #: The hardware of the comparison: SCALE-Sim's default 32x32 array and 64 KiB buffers, weight
@@ -70,8 +74,8 @@ def zigzag_layer(layer: Layer) -> dict[str, Any]:
                 "n": layer.out_features}
     if isinstance(layer, Conv2d):
         if layer.groups != 1 or tuple(layer.dilation) != (1, 1):
-            raise ZigZagCompareError(f"layer {layer.name!r}: groups={layer.groups}, dilation={layer.dilation}:"
-                                     " the matched ZigZag workload has neither")
+            raise ZigZagCompareError(f"layer {layer.name!r}: groups={layer.groups}, "
+                                     f"dilation={layer.dilation}: the matched ZigZag workload has neither")
         (oy, ox), (iy, ix) = layer.output_hw, layer.input_hw
         return {"name": layer.name, "kind": "conv", "k": layer.out_channels, "c": layer.in_channels,
                 "oy": oy, "ox": ox, "fy": layer.kernel_size[0], "fx": layer.kernel_size[1],
@@ -100,8 +104,8 @@ def zigzag_spec(hardware: Hardware, layers: Sequence[Layer], *, lpf_limit: int =
     for operand in OPERANDS:
         name = buffers.buffer_name(operand)
         pj_per_byte[f"{operand}_sram"] = {a: table.energy_pj(name, a) for a in ("read", "write")}
-    port = {op: int(max(buffers.for_operand(op).read_bytes_per_cycle, buffers.for_operand(op).write_bytes_per_cycle))
-            for op in OPERANDS}
+    ports = {op: buffers.for_operand(op) for op in OPERANDS}
+    port = {op: int(max(b.read_bytes_per_cycle, b.write_bytes_per_cycle)) for op, b in ports.items()}
     return {
         "array": [hardware.pe.rows, hardware.pe.cols], "dataflow": hardware.pe.dataflow,
         # accelsim double-buffers: a tile may use half its buffer.
@@ -129,12 +133,17 @@ def _rel(ours: float, theirs: float) -> float:
     return (ours - theirs) / theirs
 
 
+def _total(figures: dict, level: str) -> int:
+    return sum(figures[f"{level}_read_bytes"].values()) + sum(figures[f"{level}_write_bytes"].values())
+
+
 def compare_rows(report_layers: Sequence[LayerReport], zigzag_layers: Sequence[dict]) -> list[dict]:
     """One row per layer: DRAM bytes per operand and in total, SRAM bytes, energy per level, both sides."""
     rows = []
     for ours, theirs in zip(report_layers, zigzag_layers, strict=True):
         if ours.name != theirs["name"]:
-            raise ZigZagCompareError(f"layer order differs: accelsim {ours.name!r}, ZigZag {theirs['name']!r}")
+            raise ZigZagCompareError(
+                f"layer order differs: accelsim {ours.name!r}, ZigZag {theirs['name']!r}")
         row: dict[str, Any] = {"layer": ours.name}
         for operand in OPERANDS:
             direction = "write" if operand == "ofmap" else "read"
@@ -142,14 +151,15 @@ def compare_rows(report_layers: Sequence[LayerReport], zigzag_layers: Sequence[d
             z = theirs[f"dram_{direction}_bytes"][operand]
             row[f"dram_{operand}_bytes_accelsim"], row[f"dram_{operand}_bytes_zigzag"] = a, z
         row["dram_bytes_accelsim"] = ours.dram_bytes
-        row["dram_bytes_zigzag"] = sum(theirs["dram_read_bytes"].values()) + sum(theirs["dram_write_bytes"].values())
+        row["dram_bytes_zigzag"] = _total(theirs, "dram")
         row["dram_rel_diff"] = _rel(row["dram_bytes_accelsim"], row["dram_bytes_zigzag"])
         row["sram_bytes_accelsim"] = ours.sram_bytes
-        row["sram_bytes_zigzag"] = sum(theirs["sram_read_bytes"].values()) + sum(theirs["sram_write_bytes"].values())
+        row["sram_bytes_zigzag"] = _total(theirs, "sram")
         ours_pj = _energy_by_level(ours)
         row["dram_energy_pj_accelsim"] = ours_pj.get("dram", 0.0)
         row["dram_energy_pj_zigzag"] = theirs["energy_pj"]["dram"]
-        row["sram_energy_pj_accelsim"] = sum(v for k, v in ours_pj.items() if k.endswith("_sram") or k == "glb")
+        row["sram_energy_pj_accelsim"] = sum(v for k, v in ours_pj.items()
+                                             if k.endswith("_sram") or k == "glb")
         row["sram_energy_pj_zigzag"] = sum(v for k, v in theirs["energy_pj"].items() if k.endswith("_sram"))
         row["mac_energy_pj_accelsim"] = ours_pj.get("pe_array", 0.0)
         row["mac_energy_pj_zigzag"] = theirs["energy_pj"]["mac"]
@@ -159,11 +169,26 @@ def compare_rows(report_layers: Sequence[LayerReport], zigzag_layers: Sequence[d
     return rows
 
 
+def run_zigzag(spec: dict[str, Any], python: str, *, cache: Path | None = None,
+               timeout: float | None = None) -> dict[str, Any]:
+    """ZigZag's figures for ``spec``; with ``cache``, reused while the spec is unchanged (ZigZag's side
+    does not depend on accelsim's memory model, and its mapping search is the slow part)."""
+    if cache is not None and cache.is_file():
+        stored = json.loads(cache.read_text())
+        if stored.get("spec") == spec:
+            return stored["result"]
+    result = zigzag_run.run_via(python, spec, timeout=timeout)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"spec": spec, "result": result}, indent=1))
+    return result
+
+
 def run_comparison(network: Network, hardware: Hardware, python: str, *, names: Sequence[str] | None = None,
-                   lpf_limit: int = 6, timeout: float | None = None) -> list[dict]:
+                   lpf_limit: int = 6, cache: Path | None = None, timeout: float | None = None) -> list[dict]:
     """Simulate ``network`` (analytical) and run ZigZag on the same layers; `compare_rows`."""
     layers = compared_layers(network, names)
-    zz = zigzag_run.run_via(python, zigzag_spec(hardware, layers, lpf_limit=lpf_limit), timeout=timeout)
+    zz = run_zigzag(zigzag_spec(hardware, layers, lpf_limit=lpf_limit), python, cache=cache, timeout=timeout)
     report = simulate(network, hardware, mode="analytical")
     by_name = {layer.name: layer for layer in report.layers}
     return compare_rows([by_name[layer.name] for layer in layers], zz["layers"])
@@ -179,7 +204,8 @@ def markdown_table(rows: Sequence[dict]) -> str:
             "| DRAM uJ | SRAM uJ | MAC uJ |\n|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
-        cells = [f"{_kib(r[f'dram_{op}_bytes_accelsim'])} / {_kib(r[f'dram_{op}_bytes_zigzag'])}" for op in OPERANDS]
+        cells = [f"{_kib(r[f'dram_{op}_bytes_accelsim'])} / {_kib(r[f'dram_{op}_bytes_zigzag'])}"
+                 for op in OPERANDS]
         diff = r["dram_rel_diff"]
         flag = "**" if abs(diff) > TOLERANCE else ""
         lines.append(
@@ -205,7 +231,8 @@ def write(rows: Sequence[dict], out: Path) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--layers", default=None, help="comma-separated layer names (default: all GEMM layers)")
+    parser.add_argument("--layers", default=None,
+                        help="comma-separated layer names (default: all GEMM layers)")
     parser.add_argument("--memory-model", default=None, help="accelsim memory.model (default: the preset's)")
     parser.add_argument("--lpf-limit", type=int, default=6, help="ZigZag's temporal-mapping search breadth")
     args = parser.parse_args(argv)
@@ -214,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("set ACCELSIM_ZIGZAG_PYTHON to the interpreter of `make zigzag-venv`")
     hardware = comparison_hardware(args.memory_model)
     names = args.layers.split(",") if args.layers else None
-    rows = run_comparison(get_network("resnet18"), hardware, python, names=names, lpf_limit=args.lpf_limit)
+    rows = run_comparison(get_network("resnet18"), hardware, python, names=names, lpf_limit=args.lpf_limit,
+                          cache=args.out / "zigzag_figures.json")
     for path in write(rows, args.out):
         print(path)
     print(f"memory model: {memory_model(hardware)}")

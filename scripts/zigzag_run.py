@@ -143,9 +143,10 @@ def workload(spec: dict) -> list[dict]:
 
 def layer_figures(cme, spec: dict) -> dict:
     """Bytes per operand at SRAM and DRAM, energy per level, cycles, from one CostModelEvaluation."""
-    from zigzag.datatypes import LayerOperand
-    from zigzag.hardware.architecture.memory_port import DataDirection as D
-    from zigzag.mapping.data_movement import DataMoveAttr
+    # ZigZag lives only in its own interpreter (this script's); mypy runs in accelsim's.
+    from zigzag.datatypes import LayerOperand  # type: ignore[import-not-found]
+    from zigzag.hardware.architecture.memory_port import DataDirection as D  # type: ignore[import-not-found]
+    from zigzag.mapping.data_movement import DataMoveAttr  # type: ignore[import-not-found]
 
     fig: dict[str, Any] = {k: {} for k in ("dram_read_bytes", "dram_write_bytes", "sram_read_bytes",
                                           "sram_write_bytes")}
@@ -199,8 +200,8 @@ def zigzag_version() -> str:
 
 
 def run(spec: dict) -> dict:
-    import yaml
-    from zigzag.api import get_hardware_performance_zigzag
+    import yaml  # type: ignore[import-untyped]
+    from zigzag.api import get_hardware_performance_zigzag  # type: ignore[import-not-found]
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="accelsim_zigzag_") as tmp:
@@ -221,7 +222,11 @@ def run(spec: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    spec = json.load(open(argv[1])) if len(argv) > 1 else json.load(sys.stdin)
+    if len(argv) > 1:
+        with open(argv[1]) as fh:
+            spec = json.load(fh)
+    else:
+        spec = json.load(sys.stdin)
     json.dump(run(spec), sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0

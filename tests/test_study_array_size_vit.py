@@ -4,13 +4,21 @@ import math
 
 import pytest
 
-from reports.studies.array_size_vit import TOY, array_size_figure, main, sweep, verdict, verdict_markdown
+from reports.studies.array_size_vit import (
+    TOY_NETWORK,
+    TOY_SIZES,
+    array_size_figure,
+    main,
+    sweep,
+    verdict,
+    verdict_markdown,
+)
 from workloads.zoo import get_network
 
 
 @pytest.fixture(scope="module")
 def toy_frame():
-    return sweep(TOY["sizes"], TOY["network"])
+    return sweep(TOY_SIZES, TOY_NETWORK)
 
 
 def test_toy_run_writes_pdf_png_csv(tmp_path):
@@ -21,9 +29,9 @@ def test_toy_run_writes_pdf_png_csv(tmp_path):
 
 
 def test_rows_respect_the_compute_bound(toy_frame):
-    macs = get_network("vit_b16", **TOY["network"]).total_macs
+    macs = get_network("vit_b16", **TOY_NETWORK).total_macs
     assert {(r["pe.dataflow"], r["pe.rows"]) for r in toy_frame} == {
-        (df, s) for df in ("ws", "os") for s in TOY["sizes"]}
+        (df, s) for df in ("ws", "os") for s in TOY_SIZES}
     for row in toy_frame:
         # No array finishes faster than all its PEs busy every cycle.
         assert row["cycles"] >= math.ceil(macs / row["pe.rows"] ** 2)
@@ -58,6 +66,7 @@ def test_figure_plots_the_frame(toy_frame):
     assert [ax.get_ylabel() for ax in fig.axes] == labels[:len(fig.axes)]
     for ax, metric in zip(fig.axes, ("cycles", "energy_pj", "edp_j_s")):
         for line in ax.get_lines():
-            rows = sorted((r for r in toy_frame if r["pe.dataflow"] == line.get_label()), key=lambda r: r["pe.rows"])
+            rows = sorted((r for r in toy_frame if r["pe.dataflow"] == line.get_label()),
+                          key=lambda r: r["pe.rows"])
             assert list(line.get_xdata()) == [r["pe.rows"] for r in rows]
             assert list(line.get_ydata()) == [r[metric] for r in rows]

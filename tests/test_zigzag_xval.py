@@ -100,7 +100,8 @@ def test_zigzag_prices_with_accelsims_unit_costs(zigzag, network):
         reads, writes = sum(figures["dram_read_bytes"].values()), sum(figures["dram_write_bytes"].values())
         # ZigZag counts whole 64-byte port accesses, truncating the last of each (operand, direction).
         slack = 6 * spec["dram_bytes_per_cycle"] * pj["read"]
-        assert figures["energy_pj"]["dram"] == pytest.approx(reads * pj["read"] + writes * pj["write"], abs=slack)
+        expected_pj = reads * pj["read"] + writes * pj["write"]
+        assert figures["energy_pj"]["dram"] == pytest.approx(expected_pj, abs=slack)
         assert figures["energy_pj"]["mac"] == pytest.approx(network[figures["name"]].macs * spec["mac_pj"])
 
 

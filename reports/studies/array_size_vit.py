@@ -17,8 +17,9 @@ input on 8..32 arrays in seconds.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -28,8 +29,9 @@ from reports.save import save
 from reports.style import DOUBLE_COLUMN, paper_style
 from workloads.zoo import get_network
 
-FULL = {"sizes": (8, 16, 32, 64, 128, 256), "network": {}}
-TOY = {"sizes": (8, 16, 32), "network": {"input_hw": 32, "layers": 1}}
+SIZES = (8, 16, 32, 64, 128, 256)
+TOY_SIZES = (8, 16, 32)
+TOY_NETWORK: dict[str, Any] = {"input_hw": 32, "layers": 1}
 DATAFLOWS = ("ws", "os")
 BASE_PRESET = "scalesim_32x32"
 #: The paper's reference points: speed of LARGE over SMALL, energy efficiency of SMALL over LARGE.
@@ -77,11 +79,13 @@ def verdict(frame: Sequence[Mapping[str, Any]], dataflow: str) -> dict[str, Any]
 
 def verdict_markdown(verdicts: Sequence[Mapping[str, Any]]) -> str:
     yes = {True: "reproduces", False: "does not reproduce"}
-    lines = [f"| dataflow | {LARGE}x{LARGE} speedup over {SMALL}x{SMALL} (paper 6.53x) "
-             f"| {SMALL}x{SMALL} energy efficiency over {LARGE}x{LARGE} (paper 2.86x) "
-             "| best EDP (paper 64x64) |", "|---|---|---|---|"]
+    head = (f"| dataflow | {LARGE}x{LARGE} speedup over {SMALL}x{SMALL} (paper 6.53x) "
+            f"| {SMALL}x{SMALL} energy efficiency over {LARGE}x{LARGE} (paper 2.86x) "
+            "| best EDP (paper 64x64) |")
+    lines = [head, "|---|---|---|---|"]
     for v in verdicts:
-        lines.append(f"| {v['dataflow']} | {v['speedup_large_over_small']:.2f}x ({yes[v['faster_at_large']]}) "
+        lines.append(f"| {v['dataflow']} "
+                     f"| {v['speedup_large_over_small']:.2f}x ({yes[v['faster_at_large']]}) "
                      f"| {v['efficiency_small_over_large']:.2f}x ({yes[v['more_efficient_at_small']]}) "
                      f"| {v['best_edp_size']}x{v['best_edp_size']} ({yes[v['best_edp_between']]}) |")
     return "\n".join(lines) + "\n"
@@ -113,10 +117,10 @@ def array_size_figure(frame: Sequence[Mapping[str, Any]]) -> Figure:
 def main(argv: Sequence[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--toy", action="store_true", help="1-block ViT at 32x32 input, arrays 8..32 (seconds)")
+    parser.add_argument("--toy", action="store_true",
+                        help="1-block ViT at 32x32 input, arrays 8..32 (seconds)")
     args = parser.parse_args(argv)
-    size = TOY if args.toy else FULL
-    frame = sweep(size["sizes"], size["network"])
+    frame = sweep(TOY_SIZES, TOY_NETWORK) if args.toy else sweep(SIZES, {})
     args.out.mkdir(parents=True, exist_ok=True)
     with paper_style(DOUBLE_COLUMN, aspect=0.3):
         written = save(array_size_figure(frame), frame, args.out / "array_size_vit")

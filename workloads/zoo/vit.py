@@ -47,7 +47,7 @@ def vit_b16(*, input_hw: int | tuple[int, int] = (224, 224), num_classes: int = 
         raise ValueError(f"layers must be an int >= 1, got {layers!r}")
     tokens = (h // patch) * (w // patch) + 1
     b = NetworkBuilder("vit_b16")
-    b.add(Conv2d("patch_embed", 3, hidden, patch, (h, w), stride=patch), inputs=())
+    b.add(Conv2d("patch_embed", 3, hidden, (patch, patch), (h, w), stride=(patch, patch)), inputs=())
     block_out: str | None = None
     for i in range(layers):
         block_out = _block(b, f"blocks.{i}", block_out, tokens, hidden, heads, mlp)
