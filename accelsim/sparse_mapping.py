@@ -52,6 +52,7 @@ from accelsim.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.hardware import Hardware
 from accelsim.kernels import tile_stats
 from accelsim.mapping import LayerMapping, fold_table, map_layer, tiles_of
+from accelsim.tiling import per_fold
 
 @dataclass(frozen=True)
 class SparseLayer:
@@ -291,11 +292,18 @@ class SparseLayerModel:
         meta_idx = sum(v for k, v in self.storage.items() if k == "indices") if variant.metadata else 0
         meta_fixed = sum(v for k, v in self.storage.items() if k not in ("values", "indices")) if variant.metadata else 0
         per_pass_nnz, per_pass_words = self.processed_nnz, int(self.mask2d.size)
-        # DRAM: each fetch of a slice moves its processed values and its share of the metadata.
-        nnz_fetched = np.where(fetched, nnz, 0)
-        words_fetched = np.where(fetched, slice_words, 0)
-        table[:, 6] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
-                       + _spread(meta_fixed, words_fetched, per_pass_words))
+        tiling = self.folds.tiling
+        if tiling is not None:
+            # The reuse schedule reads the weights `filter_passes` times; each pass moves the
+            # compressed storage, laid on the folds as the dense bytes are (`accelsim.tiling`).
+            per_pass = per_pass_nnz * wb + meta_idx + meta_fixed
+            first = -(-tiling.first_filter_bytes * per_pass // tiling.compulsory_filter_bytes)
+            table[:, 6] = per_fold(tiling.filter_passes * per_pass, len(table), first)
+        else:   # each fetch of a slice moves its processed values and its share of the metadata
+            nnz_fetched = np.where(fetched, nnz, 0)
+            words_fetched = np.where(fetched, slice_words, 0)
+            table[:, 6] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
+                           + _spread(meta_fixed, words_fetched, per_pass_words))
         # SRAM: the array reads the slice's processed values plus the metadata, in words.
         meta_bytes = (_spread(meta_idx, nnz, per_pass_nnz) + _spread(meta_fixed, slice_words, per_pass_words))
         cum = np.cumsum(meta_bytes) // wb

@@ -27,7 +27,9 @@ Frame = Sequence[Mapping[str, Any]]
 _SPECIAL = {
     "seconds": "latency [s]", "macs": "MACs", "edp_j_s": "energy-delay product [J·s]",
     "utilisation": "utilisation [fraction]", "pe.rows": "PE rows", "pe.cols": "PE columns",
-    "pe_count": "PEs", "pe.dataflow": "dataflow",
+    "pe_count": "PEs", "pe.dataflow": "dataflow", "area_mm2": "area [mm²]",
+    "edap_j_s_mm2": "energy-delay-area product [J·s·mm²]",
+    "runs_per_s_per_mm2": "throughput per area [inferences/s/mm²]",
 }
 # Longest suffix first, so "_mac_per_byte" wins over "_byte".
 _UNITS = sorted({

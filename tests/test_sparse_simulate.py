@@ -219,7 +219,9 @@ def test_nm_hardware_speeds_up_nm_masks_and_falls_back_otherwise():
 
     layer = Linear("fc", 256, 128, tokens=64)
     net = _one_layer(layer)
-    hardware = load_hardware("nm_tensor_32x32")
+    # SCALE-Sim's refetches keep this small layer's DRAM stalls proportional to its folds, which
+    # the 1.6x bound below was set for; the reuse model exposes its first tile's load instead.
+    hardware = load_hardware("nm_tensor_32x32").replace("memory.model", "scalesim")
     w = np.random.default_rng(0).standard_normal(layer.weight_shape).astype(np.float32)
     dense = simulate(net, hardware, mode="analytical")
     nm = simulate(net, hardware, mode="analytical", masks=prune(net, {"fc": w}, amount=0.5, granularity="nm", n=2, m=4),
