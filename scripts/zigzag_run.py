@@ -14,7 +14,7 @@ Input (JSON):
                                         # a tile may use (accelsim double-buffers: half its buffer)
      "sram_bytes_per_cycle": {"ifmap": r, "filter": r, "ofmap": r},
      "dram_bytes_per_cycle": 64,
-     "bits": {"ifmap": 8, "filter": 8, "ofmap": 8},
+     "bits": {"ifmap": 8, "filter": 8, "ofmap": 8, "accum": 32},   # accum: partial sums
      "pj_per_byte": {"ifmap_sram": {"read": e, "write": e}, "filter_sram": {...},
                      "ofmap_sram": {...}, "dram": {"read": e, "write": e}},
      "mac_pj": e,
@@ -26,7 +26,8 @@ Input (JSON):
 
 Output (stdout): ``{"zigzag_version", "seconds", "layers": [...]}`` with, per layer,
 ``dram_read_bytes`` / ``dram_write_bytes`` / ``sram_read_bytes`` / ``sram_write_bytes`` per operand
-(``ifmap``, ``filter``, ``ofmap``; exact element moves x bits / 8), ``energy_pj`` per level
+(``ifmap``, ``filter``, ``ofmap``; ZigZag's element moves x its precision per direction / 8: partial
+sums at ``accum`` bits, final outputs at ``ofmap`` bits), ``energy_pj`` per level
 (``dram``, ``<operand>_sram``, ``registers``, ``mac``), ``cycles`` (ZigZag's latency incl. on- and
 off-loading) and ``temporal_mapping`` (ZigZag's chosen loop nest, for the record). ZigZag's own
 logging goes to stderr.
@@ -87,7 +88,7 @@ def accelerator(spec: dict) -> dict:
     memories: dict[str, dict] = {}
     for mem_op in REGISTERS[spec["dataflow"]]:
         operand = next(a for a, (_, m) in ZIGZAG_OPERAND.items() if m == mem_op)
-        memories[f"reg_{operand}"] = _register(mem_op, bits[operand])
+        memories[f"reg_{operand}"] = _register(mem_op, bits["accum" if mem_op == "O" else operand])
     for operand in OPERANDS:
         mem_op = ZIGZAG_OPERAND[operand][1]
         memories[f"{operand}_sram"] = _sram(mem_op, spec["sram_bytes"][operand],
@@ -118,7 +119,8 @@ def mapping(spec: dict) -> list[dict]:
 def workload(spec: dict) -> list[dict]:
     """ZigZag's user-format layers: convs as its 7-loop nest, GEMMs as 1x1 convs over m pixels."""
     bits = spec["bits"]
-    precision = {"W": bits["filter"], "I": bits["ifmap"], "O": bits["ofmap"], "O_final": bits["ofmap"]}
+    # Partial sums at accumulator width, as accelsim holds them between reduction tiles.
+    precision = {"W": bits["filter"], "I": bits["ifmap"], "O": bits["accum"], "O_final": bits["ofmap"]}
     out = []
     for i, layer in enumerate(spec["layers"]):
         if layer["kind"] == "gemm":
@@ -153,24 +155,22 @@ def layer_figures(cme, spec: dict) -> dict:
     energy = {"dram": 0.0, "registers": 0.0, "mac": float(cme.mac_energy)}
     for operand in OPERANDS:
         layer_op = LayerOperand(ZIGZAG_OPERAND[operand][0])
-        bits = spec["bits"][operand]
         names = [lv.name for lv in cme.accelerator.memory_hierarchy.get_memory_levels(
             mem_op=cme.memory_operand_links.layer_to_mem_op(layer_op))]
         moves = cme.mapping.unit_mem_data_movement[layer_op]
         for name, move, level_pj in zip(names, moves, cme.mem_energy_breakdown[layer_op]):
             count = move.get_attribute(DataMoveAttr.DATA_ELEM_MOVE_COUNT)
-            # Reads leave a level (to the array below or back to DRAM above); writes arrive.
-            reads = (count.get(D.RD_OUT_TO_LOW) + count.get(D.RD_OUT_TO_HIGH)) * bits // 8
-            writes = (count.get(D.WR_IN_BY_LOW) + count.get(D.WR_IN_BY_HIGH)) * bits // 8
+            bits = move.get_attribute(DataMoveAttr.DATA_PRECISION)
+            moved = {d: int(count.get(d) * bits.get(d) // 8) for d in (D.RD_OUT_TO_LOW, D.WR_IN_BY_LOW)}
             if name == "dram":
-                fig["dram_read_bytes"][operand] = int(count.get(D.RD_OUT_TO_LOW) * bits // 8)
-                fig["dram_write_bytes"][operand] = int(count.get(D.WR_IN_BY_LOW) * bits // 8)
+                # Reads leave towards the SRAM; writes arrive from it.
+                fig["dram_read_bytes"][operand] = moved[D.RD_OUT_TO_LOW]
+                fig["dram_write_bytes"][operand] = moved[D.WR_IN_BY_LOW]
                 energy["dram"] += float(level_pj)
             elif name.endswith("_sram"):
                 # Array side only, as accelsim's sram_*_bytes: fills and write-backs are DRAM's.
-                fig["sram_read_bytes"][operand] = int(count.get(D.RD_OUT_TO_LOW) * bits // 8)
-                fig["sram_write_bytes"][operand] = int(count.get(D.WR_IN_BY_LOW) * bits // 8)
-                fig.setdefault("sram_total_bytes", {})[operand] = int(reads + writes)
+                fig["sram_read_bytes"][operand] = moved[D.RD_OUT_TO_LOW]
+                fig["sram_write_bytes"][operand] = moved[D.WR_IN_BY_LOW]
                 energy[name] = float(level_pj)
             else:
                 energy["registers"] += float(level_pj)

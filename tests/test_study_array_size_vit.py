@@ -38,6 +38,11 @@ def test_rows_respect_the_compute_bound(toy_frame):
         assert 0 < row["utilisation"] <= 1
         assert row["edp_j_s"] == pytest.approx(row["energy_pj"] * 1e-12 * row["seconds"])
         assert 0 < row["leakage_energy_pj"] < row["energy_pj"]
+        parts = ("dram", "sram", "mac", "array", "vector")
+        dynamic = sum(row[f"{p}_energy_pj"] for p in parts)
+        assert dynamic + row["leakage_energy_pj"] == pytest.approx(row["energy_pj"], rel=1e-9)
+        # Every MAC is priced at least once: int8 on Horowitz 45 nm is 0.2 + 0.03 pJ.
+        assert row["mac_energy_pj"] == pytest.approx(macs * 0.23, rel=1e-9)
 
 
 def _frame(points):

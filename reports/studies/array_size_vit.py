@@ -55,6 +55,7 @@ def sweep(sizes: Sequence[int], network_params: Mapping[str, Any], *, base: str 
             row = {"pe.dataflow": dataflow, "pe.rows": size, "cycles": report.cycles,
                    "seconds": report.seconds, "energy_pj": report.energy_pj,
                    "leakage_energy_pj": sum(report.leakage_energy_pj.values()),
+                   **_dynamic_by_part(report.dynamic_energy_pj),
                    "edp_j_s": report.edp_j_s, "dram_bytes": sum(layer.dram_bytes for layer in report.layers),
                    "utilisation": report.utilisation}
             area = getattr(report, "area_mm2", None)
@@ -62,6 +63,24 @@ def sweep(sizes: Sequence[int], network_params: Mapping[str, Any], *, base: str 
                 row["area_mm2"] = float(area)
             rows.append(row)
     return rows
+
+
+def _dynamic_by_part(energy_pj: Mapping[tuple[str, str], float]) -> dict[str, float]:
+    """Dynamic energy of DRAM, the buffers, the MACs and the rest of the array (clock, forwarding,
+    accumulation) and the vector unit: where the energy of a size goes."""
+    parts = dict.fromkeys(("dram_energy_pj", "sram_energy_pj", "mac_energy_pj", "array_energy_pj",
+                           "vector_energy_pj"), 0.0)
+    for (component, action), pj in energy_pj.items():
+        if component == "dram":
+            part = "dram_energy_pj"
+        elif component == "pe_array":
+            part = "mac_energy_pj" if action.startswith("mac") else "array_energy_pj"
+        elif component == "vector_unit":
+            part = "vector_energy_pj"
+        else:
+            part = "sram_energy_pj"
+        parts[part] += pj
+    return parts
 
 
 def verdict(frame: Sequence[Mapping[str, Any]], dataflow: str) -> dict[str, Any]:
