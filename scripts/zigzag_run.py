@@ -35,12 +35,16 @@ logging goes to stderr.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import tempfile
 import time
 from typing import Any
+
+# The SCALE-Sim driver beside this one owns the JSON-in/JSON-out plumbing both peers use; it imports
+# SCALE-Sim only inside its run functions.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scalesim_run
 
 OPERANDS = ("ifmap", "filter", "ofmap")
 #: accelsim operand -> (ZigZag layer operand, ZigZag memory operand)
@@ -183,12 +187,7 @@ def layer_figures(cme, spec: dict) -> dict:
 
 def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:
     """Run this script under ``python`` (a ZigZag interpreter) with ``spec`` on stdin; its JSON."""
-    import subprocess
-    proc = subprocess.run([python, os.path.abspath(__file__)], input=json.dumps(spec),
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ZigZag run failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout)
+    return scalesim_run.run_script(python, __file__, spec, "ZigZag run", timeout)
 
 
 def zigzag_version() -> str:
@@ -222,14 +221,7 @@ def run(spec: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        with open(argv[1]) as fh:
-            spec = json.load(fh)
-    else:
-        spec = json.load(sys.stdin)
-    json.dump(run(spec), sys.stdout, indent=1)
-    sys.stdout.write("\n")
-    return 0
+    return scalesim_run.serve(run, argv)
 
 
 if __name__ == "__main__":

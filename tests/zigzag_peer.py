@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from types import ModuleType
 
-from scalesim_peer import load_script
+from scalesim_peer import load_script, peer_python
 
 
 def zigzag_python() -> str | None:
     """ACCELSIM_ZIGZAG_PYTHON (set by `make test`), else this interpreter if it imports zigzag, else None."""
-    env = os.environ.get("ACCELSIM_ZIGZAG_PYTHON")
-    if env:
-        return env
-    probe = subprocess.run([sys.executable, "-c", "import zigzag.api"], capture_output=True, check=False)
-    return sys.executable if probe.returncode == 0 else None
+    return peer_python("ACCELSIM_ZIGZAG_PYTHON", "zigzag.api")
 
 
 def compare_script() -> ModuleType:

@@ -125,7 +125,7 @@ def array_size_figure(frame: Sequence[Mapping[str, Any]]) -> Figure:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         sizes = sorted({r["pe.rows"] for r in frame})
-        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.set_xticks(sizes, [str(s) for s in sizes], rotation=45)
         ax.set_xlabel("array side [PEs]")
         ax.set_ylabel(labels[metric])
     axes[0].legend(title="dataflow")
