@@ -94,6 +94,10 @@ def layers(draw):
 @given(layer=layers(), size=st.sampled_from([256, 1024, 4096, 16384]))
 def test_chosen_schedule_moves_what_the_loop_nest_walk_moves(layer, size):
     tiling = search_tiling(layer, _hardware(SMALL, size))
+    rhs = math.prod(layer.rhs_shape) if isinstance(layer, MatMul) else layer.weight_count
+    tensors = (math.prod(layer.input_shape), rhs, math.prod(layer.output_shape))
+    if max(tensors) <= size // 2:        # int8: every tensor fits in half its buffer
+        assert tiling is not None and tiling.total_bytes == tiling.compulsory_bytes
     if tiling is None:
         return
     ifmap, weights = _walk(layer, tiling.order, tiling.m_tile, tiling.k_tile, tiling.n_tile)
