@@ -299,8 +299,8 @@ def _resolve_ratio(doc: _Doc, hw: Hardware):
     for action in _MAC_ACTIONS[1:]:
         frac = base.actions[("pe_array", action)].value / anchor.value if anchor.value else 0.0
         actions[("pe_array", action)] = EnergyEntry(frac * mac_pj, "pJ/MAC", base.source("pe_array", action))
-    for key in (("vector_unit", "op"), ("pe_array", "clock"), ("pe_array", "accumulate")):
-        actions[key] = base.actions[key]
+    for shared in (("vector_unit", "op"), ("pe_array", "clock"), ("pe_array", "accumulate")):
+        actions[shared] = base.actions[shared]
     hop = r["array"].value * mac_pj / word
     actions[("pe_array", "forward")] = EnergyEntry(hop, "pJ/B-hop", f"{r['array'].source} (used for every hop), per "
                                                    f"word / {word} B; {scale_src}")

@@ -351,3 +351,17 @@ def test_layer_cache_reuses_unchanged_layers_and_changes_nothing():
     assert first.to_json() == simulate(LENET, "sparse_edge_16x16", masks=masks, cache=cache).to_json()
     with pytest.raises(ValueError, match="max_entries must be an int >= 1, got 0"):
         LayerCache(0)
+
+
+def test_reuse_schedule_moves_compressed_weights_once_per_weight_pass():
+    # Weights (128 x 64 x 3 x 3 = 72 KiB int8) far exceed half of a 16 KiB filter buffer, so the
+    # schedule walks them once per output-row tile; each walk moves the compressed storage.
+    layer = Conv2d("conv", 64, 128, (3, 3), (28, 28), padding=(1, 1))
+    hardware = _hw(buffers__filter__size_bytes=16384, buffers__ifmap__size_bytes=16384)
+    dense = simulate(_one_layer(layer), hardware, mode="analytical")
+    passes = dense.layer("conv").dram_read_bytes["filter"] // layer.weight_count
+    assert passes > 1 and passes * layer.weight_count == dense.layer("conv").dram_read_bytes["filter"]
+    mask = np.random.default_rng(3).random(layer.weight_shape) < 0.2
+    sparse = simulate(_one_layer(layer), hardware, mode="analytical", masks={"conv": mask})
+    got = sparse.layer("conv")
+    assert got.dram_read_bytes["filter"] == passes * got.sparse.storage_bytes
