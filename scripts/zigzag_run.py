@@ -1,10 +1,10 @@
 """Run ZigZag 3.9 on a list of layers and a matched systolic hierarchy; print per-layer JSON.
 
 This script runs *inside* a Python that has ``zigzag-dse`` installed (``make zigzag-venv``); it does
-not import accelsim. ``reports/studies/zigzag_resnet18.py`` builds its input from an accelsim
+not import accelsim. ``scripts/zigzag_compare.py`` builds its input from an accelsim
 ``Hardware`` and network.
 
-    /work/main/.venv-zigzag/bin/python scripts/zigzag_run.py spec.json   # or the spec on stdin
+    .venv-zigzag/bin/python scripts/zigzag_run.py spec.json   # or the spec on stdin
 
 Input (JSON):
 
