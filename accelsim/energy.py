@@ -225,7 +225,8 @@ def _resolve_absolute(doc: _Doc, hw: Hardware):
     pitch = area.pe_pitch_mm
     actions[("pe_array", "forward")] = EnergyEntry(
         8 * wire.value * pitch / 1e3, "pJ/B-hop",
-        f"8 bits x {wire.value:g} fJ/bit/mm x PE pitch {pitch * 1e3:.1f} um (sqrt of the PE area): {wire.source}")
+        f"8 bits x {wire.value:g} fJ/bit/mm x PE pitch {pitch * 1e3:.1f} um (sqrt of the PE area): "
+        f"{wire.source}")
 
     sram = doc.mapping(root, "sram", "sram", ("anchors", "write_over_read"), ("anchors", "write_over_read"))
     raw = sram["anchors"]
@@ -302,8 +303,8 @@ def _resolve_ratio(doc: _Doc, hw: Hardware):
     for shared in (("vector_unit", "op"), ("pe_array", "clock"), ("pe_array", "accumulate")):
         actions[shared] = base.actions[shared]
     hop = r["array"].value * mac_pj / word
-    actions[("pe_array", "forward")] = EnergyEntry(hop, "pJ/B-hop", f"{r['array'].source} (used for every hop), per "
-                                                   f"word / {word} B; {scale_src}")
+    actions[("pe_array", "forward")] = EnergyEntry(
+        hop, "pJ/B-hop", f"{r['array'].source} (used for every hop), per word / {word} B; {scale_src}")
     for comp, key in [(c, "buffer") for c in hw.buffers.components()] + [("dram", "dram")]:
         per_byte = r[key].value * mac_pj / word
         for action in ("read", "write"):

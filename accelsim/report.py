@@ -190,7 +190,8 @@ class Report:
     pe_count: int
     layers: tuple[LayerReport, ...]
     trace: Any = field(default=None, compare=False)
-    area_mm2_by_component: Mapping[str, float] = field(default_factory=dict)   # the hardware's (accelsim.area)
+    # The hardware's area (accelsim.area), by component.
+    area_mm2_by_component: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))

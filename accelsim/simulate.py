@@ -210,7 +210,8 @@ def _with_sparse_info(report: LayerReport, model: SparseLayerModel, mapping: Lay
         summary.run_macs, summary.effectual_macs, summary.issued_macs, weights_mode=sparsity.weights.mode,
         skipping=summary.skipping, ifmap_mode=sparsity.ifmap.mode, ifmap_density=model.ifmap_density,
         dataflow=model.dataflow)
-    counts.update((k, v) for k, v in report.action_counts.items() if k[0] != "pe_array" or k[1] not in MAC_ACTIONS)
+    counts.update((k, v) for k, v in report.action_counts.items()
+                  if k[0] != "pe_array" or k[1] not in MAC_ACTIONS)
     # A mapping left dense counts dense MACs per fold; the layer's useful work is the effectual MACs.
     utilisation = _utilisation(summary.effectual_macs, report.cycles, model.hardware)
     return replace(report, macs=summary.effectual_macs, utilisation=utilisation, action_counts=counts,

@@ -30,7 +30,8 @@ import numpy as np
 
 from accelsim.hardware import Hardware
 
-__all__ = ["ORDERS", "Tiling", "choose_tiling", "clear_cache", "per_fold", "search_tiling", "traffic_segments"]
+__all__ = ["ORDERS", "Tiling", "choose_tiling", "clear_cache", "per_fold", "search_tiling",
+           "traffic_segments"]
 
 #: Loop orders over the output tiles, outer first; the reduction loop is always innermost.
 ORDERS = ("nm", "mn")

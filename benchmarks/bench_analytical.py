@@ -36,7 +36,8 @@ def main() -> None:
         report = simulate(get_network(args.network), hardware, mode="analytical")
         times.append(time.perf_counter() - start)
     best, median = min(times), statistics.median(times)
-    print(f"{args.network} on {args.hardware} ({args.memory_model}{', warm' if args.warm else ''}), analytical: "
+    warm = ", warm" if args.warm else ""
+    print(f"{args.network} on {args.hardware} ({args.memory_model}{warm}), analytical: "
           f"{len(report.layers)} layers, "
           f"{report.cycles:,} cycles")
     print(f"best {best * 1e3:.1f} ms, median {median * 1e3:.1f} ms over {args.repeat} runs "

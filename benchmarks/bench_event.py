@@ -134,7 +134,8 @@ def main() -> None:
         hw = load_hardware(preset).replace("memory.model", args.memory_model)
         best, median, report = _best(lambda: simulate(network, hw, mode="event"), args.repeat)
         folds = sum(l.folds for l in report.layers)
-        print(f"resnet50 on {hw.name} ({args.memory_model}), event: {len(report.layers)} layers, {folds:,} folds, "
+        print(f"resnet50 on {hw.name} ({args.memory_model}), event: {len(report.layers)} layers, "
+              f"{folds:,} folds, "
               f"{report.cycles:,} cycles")
         target = (f"; target <= {target_s:.1f} s: {'met' if best <= target_s else 'MISSED'}"
                   if preset == args.hardware else "")

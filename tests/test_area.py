@@ -58,7 +58,8 @@ def test_a_malformed_area_entry_is_named(tmp_path, monkeypatch):
     from accelsim import energy
 
     src = (energy._tables_dir() / "horowitz_45nm.yaml").read_text()
-    bad = src.replace("name: horowitz_45nm", "name: bad_area").replace("unit: um^2 per bit", "unit: mm^2 per bit")
+    bad = (src.replace("name: horowitz_45nm", "name: bad_area")
+           .replace("unit: um^2 per bit", "unit: mm^2 per bit"))
     (tmp_path / "bad_area.yaml").write_text(bad)
     monkeypatch.setattr(energy, "_tables_dir", lambda: tmp_path)
     load_energy_table.cache_clear()

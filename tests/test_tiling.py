@@ -55,7 +55,8 @@ def _walk(layer, order: str, m_tile: int, k_tile: int, n_tile: int, word: int = 
     """(ifmap, filter) bytes of one buffer holding one tile per operand, refilled whenever the loop
     nest (`order` over output tiles, reduction innermost) moves to a tile it does not hold."""
     if isinstance(layer, Conv2d):
-        rows, channels, window = layer.output_hw[0], layer.in_channels // layer.groups, math.prod(layer.kernel_size)
+        rows, window = layer.output_hw[0], math.prod(layer.kernel_size)
+        channels = layer.in_channels // layer.groups
     else:
         rows, channels, window = layer.gemm.m, layer.gemm.k, 1
     n = layer.gemm.n
@@ -79,15 +80,17 @@ def _walk(layer, order: str, m_tile: int, k_tile: int, n_tile: int, word: int = 
 def layers(draw):
     kind = draw(st.sampled_from(["conv", "linear", "matmul"]))
     if kind == "linear":
-        return Linear("fc", draw(st.integers(1, 300)), draw(st.integers(1, 300)), tokens=draw(st.integers(1, 40)))
+        return Linear("fc", draw(st.integers(1, 300)), draw(st.integers(1, 300)),
+                      tokens=draw(st.integers(1, 40)))
     if kind == "matmul":
-        return MatMul("mm", m=draw(st.integers(1, 64)), k=draw(st.integers(1, 64)), n=draw(st.integers(1, 64)),
-                      heads=draw(st.integers(1, 3)))
+        sizes = st.integers(1, 64)
+        return MatMul("mm", m=draw(sizes), k=draw(sizes), n=draw(sizes), heads=draw(st.integers(1, 3)))
     g = draw(st.integers(1, 2))
     kh = draw(st.integers(1, 5))
     size = draw(st.integers(kh, 20))
     return Conv2d("conv", g * draw(st.integers(1, 40)), g * draw(st.integers(1, 40)), (kh, kh), (size, size),
-                  stride=(draw(st.integers(1, 3)),) * 2, padding=(draw(st.integers(0, kh // 2)),) * 2, groups=g)
+                  stride=(draw(st.integers(1, 3)),) * 2, padding=(draw(st.integers(0, kh // 2)),) * 2,
+                  groups=g)
 
 
 @settings(max_examples=80, deadline=None)
@@ -139,9 +142,8 @@ def test_a_layer_that_fits_moves_exactly_its_compulsory_traffic(name):
             continue
         mapping = map_layer(layer, big)
         if isinstance(layer, Conv2d):
-            g = layer.groups
-            used = sum(len(_touched_rows(layer, 0, layer.output_hw[0])) * _touched_cols(layer) for _ in range(g))
-            inputs = used * (layer.in_channels // g)
+            per_channel = len(_touched_rows(layer, 0, layer.output_hw[0])) * _touched_cols(layer)
+            inputs = per_channel * layer.in_channels
         else:
             inputs = math.prod(layer.input_shape)
         weights = math.prod(layer.rhs_shape) if isinstance(layer, MatMul) else layer.weight_count

@@ -62,8 +62,8 @@ def main(argv=None) -> list[Path]:
         cells = frames.aggregate(frame, ["pe.rows", "buffers.ifmap.size_bytes"], "edap_j_s_mm2", how="min")
         written += save(figures.heatmap(cells, "pe.rows", "buffers.ifmap.size_bytes", "edap_j_s_mm2"), cells,
                         args.out / "heatmap_edap")
-        plotted = frames.select(frame, ["runs_per_s_per_mm2", "energy_pj", "area_mm2", "pe.dataflow", "pe.rows",
-                                        "buffers.ifmap.size_bytes", "point_key"])
+        plotted = frames.select(frame, ["runs_per_s_per_mm2", "energy_pj", "area_mm2", "pe.dataflow",
+                                        "pe.rows", "buffers.ifmap.size_bytes", "point_key"])
         written += save(figures.pareto(plotted, "runs_per_s_per_mm2", "energy_pj", minimise=(False, True),
                                        group="pe.dataflow"), plotted, args.out / "pareto_area_efficiency")
     return written
