@@ -2,9 +2,10 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 SCALESIM_VENV ?= .venv-scalesim
+ZIGZAG_VENV ?= .venv-zigzag
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench scalesim-venv clean
+.PHONY: run test bench scalesim-venv zigzag-venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +22,21 @@ $(SCALESIM_VENV)/.installed:
 
 scalesim-venv: $(SCALESIM_VENV)/.installed
 
+# ZigZag 3.9 (the second peer, docs/validation.md) in its own environment too, driven by
+# subprocess through scripts/zigzag_run.py; `six` is an undeclared dependency of its wheel.
+$(ZIGZAG_VENV)/.installed:
+	$(PYTHON) -m venv $(ZIGZAG_VENV)
+	$(ZIGZAG_VENV)/bin/python -m pip install --quiet 'zigzag-dse==3.9.1' six
+	touch $@
+
+zigzag-venv: $(ZIGZAG_VENV)/.installed
+
 run: $(VENV)/.installed
 	$(VENV)/bin/accelsim codesign --out results/codesign
 
-test: $(VENV)/.installed $(SCALESIM_VENV)/.installed
-	ACCELSIM_SCALESIM_PYTHON=$(abspath $(SCALESIM_VENV))/bin/python $(PY) -m pytest -q
+test: $(VENV)/.installed $(SCALESIM_VENV)/.installed $(ZIGZAG_VENV)/.installed
+	ACCELSIM_SCALESIM_PYTHON=$(abspath $(SCALESIM_VENV))/bin/python \
+	ACCELSIM_ZIGZAG_PYTHON=$(abspath $(ZIGZAG_VENV))/bin/python $(PY) -m pytest -q
 
 # Every benchmark, one after another (several minutes; the machine should be otherwise idle).
 bench: $(VENV)/.installed $(SCALESIM_VENV)/.installed
@@ -38,4 +49,4 @@ bench: $(VENV)/.installed $(SCALESIM_VENV)/.installed
 	$(PY) benchmarks/bench_import.py
 
 clean:
-	rm -rf $(VENV) $(SCALESIM_VENV)
+	rm -rf $(VENV) $(SCALESIM_VENV) $(ZIGZAG_VENV)

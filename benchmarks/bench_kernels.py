@@ -36,8 +36,10 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accelsim.sparse import formats as F  # noqa: E402
-from accelsim.sparse import kernels as K  # noqa: E402
+from accelsim.sparse import (
+    formats as F,  # noqa: E402
+    kernels as K,  # noqa: E402
+)
 
 SHAPES = ((4096, 4096, 64), (1024, 1024, 256), (512, 4608, 3136), (768, 768, 128))
 SPARSITIES = (0.50, 0.75, 0.80, 0.90, 0.95, 0.99)

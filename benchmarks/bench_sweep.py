@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from accelsim.dse import Point, Store, explore, process_pool, random_sample
 from accelsim.arch.hardware import load_hardware
+from accelsim.dse import Point, Store, explore, process_pool, random_sample
 
 TARGET_SPEEDUP = 1.7
 AXES = {

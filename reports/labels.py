@@ -50,6 +50,9 @@ FIELDS: dict[str, Field] = {
     "edp_j_s": Field("Energy-delay product", "{}J·s", 1.0, "si"),
     # The co-design search prices EDP as cycles x pJ (accelsim.codesign.loop).
     "edp": Field("Energy-delay product", "cycles·{}J", 1e-12, "si"),
+    "area_mm2": Field("Area", "mm²"),
+    "edap_j_s_mm2": Field("Energy-delay-area product", "{}J·s·mm²", 1.0, "si"),
+    "runs_per_s_per_mm2": Field("Throughput per area", "inferences/s/mm²"),
     "utilisation": Field("PE utilisation", "%", 100.0),
     "mapping_efficiency": Field("Mapping efficiency", "%", 100.0),
     "density": Field("Density", "fraction of weights kept"),

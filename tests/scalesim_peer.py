@@ -18,10 +18,15 @@ def load_script(name: str):
     return mod
 
 
-def scalesim_python() -> str | None:
-    """ACCELSIM_SCALESIM_PYTHON, else this interpreter if it imports scalesim, else None."""
-    env = os.environ.get("ACCELSIM_SCALESIM_PYTHON")
+def peer_python(env_var: str, module: str) -> str | None:
+    """The interpreter named by ``env_var``, else this one if it imports ``module``, else None."""
+    env = os.environ.get(env_var)
     if env:
         return env
-    probe = subprocess.run([sys.executable, "-c", "import scalesim"], capture_output=True, check=False)
+    probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, check=False)
     return sys.executable if probe.returncode == 0 else None
+
+
+def scalesim_python() -> str | None:
+    """ACCELSIM_SCALESIM_PYTHON, else this interpreter if it imports scalesim, else None."""
+    return peer_python("ACCELSIM_SCALESIM_PYTHON", "scalesim")

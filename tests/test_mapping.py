@@ -12,9 +12,11 @@ from workloads.layers import Add, Conv2d, Linear, MatMul
 
 
 def hw(rows=4, cols=4, dataflow="ws", capacity=1 << 20, word=1):
+    # SCALE-Sim's fold order and refetches: the closed forms tested here (tests/test_tiling.py
+    # covers the default reuse model).
     return SimpleNamespace(pe=SimpleNamespace(rows=rows, cols=cols, dataflow=dataflow),
                            buffers=SimpleNamespace(capacity_bytes=lambda op: capacity),
-                           word_bytes=lambda op: word)
+                           word_bytes=lambda op: word, memory=SimpleNamespace(model="scalesim"))
 
 
 dims = st.integers(1, 40)

@@ -247,6 +247,11 @@ def test_array_buffer_study_runs_at_toy_size(tmp_path):
     assert {p.name for p in written} >= {"heatmap_edp.png", "heatmap_edp.csv", "pareto_latency_energy.pdf"}
     header, *rows = (tmp_path / "heatmap_edp.csv").read_text().splitlines()
     assert header == "pe.rows,buffers.ifmap.size_bytes,edp_j_s,n_points" and len(rows) == 4
+    assert {"heatmap_edap.csv", "pareto_area_efficiency.csv"} <= {p.name for p in written}
+    header, *rows = (tmp_path / "pareto_area_efficiency.csv").read_text().splitlines()
+    # Larger arrays cost area: the points do not all share one area, and each has a positive one.
+    areas = {float(row.split(",")[header.split(",").index("area_mm2")]) for row in rows}
+    assert len(areas) > 1 and min(areas) > 0
     with Store(tmp_path / "array_buffer_sweep.sqlite") as store:
         assert len(store) == 12  # 2 arrays x 2 buffers x 3 dataflows
 

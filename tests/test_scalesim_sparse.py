@@ -101,7 +101,8 @@ def ss_optimized(scalesim_python):
 # ------------------------------------------------------------------------------ accelsim side
 
 def _hw(dataflow, n=2, m=4):
-    return (load_hardware("nm_tensor_32x32").replace("pe.rows", R).replace("pe.cols", C)
+    return (load_hardware("nm_tensor_32x32").replace("memory.model", "scalesim")
+            .replace("pe.rows", R).replace("pe.cols", C)
             .replace("pe.dataflow", dataflow).replace("sparsity.weights.n", n)
             .replace("sparsity.weights.m", m))
 

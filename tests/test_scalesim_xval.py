@@ -37,6 +37,7 @@ def _hw(rows: int, cols: int, dataflow: str, sram_kb: int = 1024):
         pe=SimpleNamespace(rows=rows, cols=cols, dataflow=dataflow),
         buffers=SimpleNamespace(capacity_bytes=lambda operand: sram_kb * 1024),
         word_bytes=lambda operand: 1,
+        memory=SimpleNamespace(model="scalesim"),     # SCALE-Sim's fold order and refetches
     )
 
 

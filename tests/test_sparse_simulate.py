@@ -218,7 +218,9 @@ def test_nm_hardware_speeds_up_nm_masks_and_falls_back_otherwise():
 
     layer = Linear("fc", 256, 128, tokens=64)
     net = _one_layer(layer)
-    hardware = load_hardware("nm_tensor_32x32")
+    # SCALE-Sim's refetches keep this small layer's DRAM stalls proportional to its folds, which
+    # the 1.6x bound below was set for; the reuse model exposes its first tile's load instead.
+    hardware = load_hardware("nm_tensor_32x32").replace("memory.model", "scalesim")
     w = np.random.default_rng(0).standard_normal(layer.weight_shape).astype(np.float32)
     dense = simulate(net, hardware, mode="analytical")
     nm_masks = prune(net, {"fc": w}, amount=0.5, granularity="nm2:4")
@@ -348,3 +350,17 @@ def test_layer_cache_reuses_unchanged_layers_and_changes_nothing():
     assert first.to_json() == simulate(LENET, "sparse_edge_16x16", masks=masks, cache=cache).to_json()
     with pytest.raises(ValueError, match="max_entries must be an int >= 1, got 0"):
         LayerCache(0)
+
+
+def test_reuse_schedule_moves_compressed_weights_once_per_weight_pass():
+    # Weights (128 x 64 x 3 x 3 = 72 KiB int8) far exceed half of a 16 KiB filter buffer, so the
+    # schedule walks them once per output-row tile; each walk moves the compressed storage.
+    layer = Conv2d("conv", 64, 128, (3, 3), (28, 28), padding=(1, 1))
+    hardware = _hw(buffers__filter__size_bytes=16384, buffers__ifmap__size_bytes=16384)
+    dense = simulate(_one_layer(layer), hardware, mode="analytical")
+    passes = dense.layer("conv").dram_read_bytes["filter"] // layer.weight_count
+    assert passes > 1 and passes * layer.weight_count == dense.layer("conv").dram_read_bytes["filter"]
+    mask = np.random.default_rng(3).random(layer.weight_shape) < 0.2
+    sparse = simulate(_one_layer(layer), hardware, mode="analytical", masks={"conv": mask})
+    got = sparse.layer("conv")
+    assert got.dram_read_bytes["filter"] == passes * got.sparse.storage_bytes

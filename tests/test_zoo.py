@@ -14,8 +14,12 @@ PUBLISHED_MACS = {
     "alexnet": 0.714e9,
     "mobilenet_v2": 0.300e9,
     "resnet18": 1.814e9,
+    # ViT-B/16 at 224: 17.6 GMACs incl. attention (timm model card vit_base_patch16_224; DeiT-B, Touvron
+    # et al. ICML 2021, Table 1: 17.6 "GFLOPs" counted as fvcore does, one per MAC)
+    "vit_b16": 17.56e9,
 }
-PUBLISHED_WEIGHTS = {"resnet50": 25.5e6, "vgg16": 138.0e6, "resnet18": 11.7e6, "alexnet": 61.1e6, "mobilenet_v2": 3.5e6}
+PUBLISHED_WEIGHTS = {"vit_b16": 86.6e6,  # timm model card vit_base_patch16_224: 86.6 M params
+                     "resnet50": 25.5e6, "vgg16": 138.0e6, "resnet18": 11.7e6, "alexnet": 61.1e6, "mobilenet_v2": 3.5e6}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,8 @@ def all_networks():
 
 def test_registry_names():
     assert set(list_networks()) >= {
-        "lenet5", "mlp", "alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "bert_base_encoder"
+        "lenet5", "mlp", "alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "bert_base_encoder",
+        "vit_b16",
     }  # fmt: skip
 
 
@@ -66,6 +71,25 @@ def test_bert_encoder_macs_hand_formula():
     assert net.total_macs == 4 * s * d * d + 2 * s * d * f + 2 * h * s * s * (d // h)
     assert net["attention.scores"].gemm.groups == h
     assert net["ffn.intermediate"].activation == "gelu"
+
+
+def test_vit_b16_macs_hand_formula():
+    # 196 patches + class token; per block QKV/proj 4*T*D^2, QK^T and AV 2*T^2*D, MLP 2*T*D*F.
+    t, d, f = 197, 768, 3072
+    block = 4 * t * d * d + 2 * t * t * d + 2 * t * d * f
+    expected = 196 * (3 * 16 * 16) * d + 12 * block + d * 1000
+    net = get_network("vit_b16")
+    assert net.total_macs == expected
+    assert sum(1 for layer in net if isinstance(layer, Linear) and layer.name.endswith("mlp.fc1")) == 12
+
+
+def test_vit_b16_input_and_depth_params():
+    small = get_network("vit_b16", input_hw=64, layers=2, num_classes=10)
+    _check_edges(small)
+    assert small["blocks.1.attn.scores"].m == (64 // 16) ** 2 + 1
+    assert small.layers()[-1].out_features == 10
+    with pytest.raises(ValueError, match="patch"):
+        get_network("vit_b16", input_hw=(224, 200))
 
 
 def test_bert_seq_len_param():

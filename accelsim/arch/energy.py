@@ -15,6 +15,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Iterator, Mapping
 
+from accelsim.arch.area import AREA_KEYS, Area, pe_register_bits, resolve_area
 from accelsim.arch.hardware import DATATYPE_BYTES, Hardware
 from workloads import strict_yaml
 from workloads.quoting import short
@@ -53,6 +54,7 @@ class EnergyTable:
     actions: Mapping    # (component, action) -> EnergyEntry in pJ per action
     leakage: Mapping    # (component, state) -> EnergyEntry in mW
     transitions: Mapping  # (component, "wake") -> EnergyEntry in pJ
+    area: Area | None = None  # the hardware's area from the same table (`accelsim.arch.area`)
 
     def __post_init__(self):
         for attr in ("actions", "leakage", "transitions"):
@@ -162,7 +164,8 @@ class _Doc:
         return EnergyEntry(float(v), unit, e["source"])
 
 
-_ABSOLUTE_KEYS = ("name", "kind", "mac", "mac_variants", "sram", "dram", "leakage", "wake")
+_ABSOLUTE_KEYS = ("name", "kind", "mac", "mac_variants", "array", "sram", "dram", "leakage", "wake", "area")
+_ARRAY_KEYS = ("clock", "wire")
 _RATIO_KEYS = ("name", "kind", "base", "ratios")
 
 
@@ -214,6 +217,20 @@ def _resolve_absolute(doc: _Doc, hw: Hardware):
     acc = doc.mapping(macs, acc_t, f"mac.{acc_t}", ("mult", "add"), ("mult", "add"))
     acc_add = doc.entry(acc, "add", f"mac.{acc_t}.add", "pJ")
     actions[("vector_unit", "op")] = EnergyEntry(acc_add.value, "pJ/op", f"one {acc_t} add: {acc_add.source}")
+    actions[("pe_array", "accumulate")] = EnergyEntry(acc_add.value, "pJ/add",
+                                                      f"one {acc_t} add per partial sum: {acc_add.source}")
+    area = resolve_area(doc, doc.mapping(root, "area", "area", AREA_KEYS, AREA_KEYS), hw)
+    array = doc.mapping(root, "array", "array", _ARRAY_KEYS, _ARRAY_KEYS)
+    clock = doc.entry(array, "clock", "array.clock", "fJ per register bit per cycle")
+    bits = pe_register_bits(hw)
+    actions[("pe_array", "clock")] = EnergyEntry(clock.value * bits / 1e3, "pJ/PE-cycle",
+                                                 f"{clock.value:g} fJ x {bits} register bits: {clock.source}")
+    wire = doc.entry(array, "wire", "array.wire", "fJ per bit per mm")
+    pitch = area.pe_pitch_mm
+    actions[("pe_array", "forward")] = EnergyEntry(
+        8 * wire.value * pitch / 1e3, "pJ/B-hop",
+        f"8 bits x {wire.value:g} fJ/bit/mm x PE pitch {pitch * 1e3:.1f} um (sqrt of the PE area): "
+        f"{wire.source}")
 
     sram = doc.mapping(root, "sram", "sram", ("anchors", "write_over_read"), ("anchors", "write_over_read"))
     raw = sram["anchors"]
@@ -244,7 +261,7 @@ def _resolve_absolute(doc: _Doc, hw: Hardware):
     actions[("dram", "write")] = EnergyEntry(rd.value / 8 * w_dram.value, "pJ/B", f"{w_dram.value} x read: {w_dram.source}; {rd.source}")
 
     _resolve_static(doc, hw, leakage, transitions)
-    return EnergyTable(doc.name, actions, leakage, transitions)
+    return EnergyTable(doc.name, actions, leakage, transitions, area)
 
 
 _SCALE = {"pe_array": ("PE", lambda hw, buf: hw.pe.num_pes),
@@ -288,12 +305,16 @@ def _resolve_ratio(doc: _Doc, hw: Hardware):
     for action in _MAC_ACTIONS[1:]:
         frac = base.actions[("pe_array", action)].value / anchor.value if anchor.value else 0.0
         actions[("pe_array", action)] = EnergyEntry(frac * mac_pj, "pJ/MAC", base.source("pe_array", action))
-    actions[("vector_unit", "op")] = base.actions[("vector_unit", "op")]
+    for shared in (("vector_unit", "op"), ("pe_array", "clock"), ("pe_array", "accumulate")):
+        actions[shared] = base.actions[shared]
+    hop = r["array"].value * mac_pj / word
+    actions[("pe_array", "forward")] = EnergyEntry(
+        hop, "pJ/B-hop", f"{r['array'].source} (used for every hop), per word / {word} B; {scale_src}")
     for comp, key in [(c, "buffer") for c in hw.buffers.components()] + [("dram", "dram")]:
         per_byte = r[key].value * mac_pj / word
         for action in ("read", "write"):
             actions[(comp, action)] = EnergyEntry(per_byte, "pJ/B", f"{r[key].source}, per word / {word} B; {scale_src}")
-    return EnergyTable(doc.name, actions, base.leakage, base.transitions)
+    return EnergyTable(doc.name, actions, base.leakage, base.transitions, base.area)
 
 
 @functools.lru_cache(maxsize=512)

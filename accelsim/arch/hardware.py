@@ -46,7 +46,7 @@ from workloads.sparsity import NM, Block, Dense, Structure, Unstructured
 __all__ = [
     "HardwareError", "PEArray", "Buffer", "Buffers", "DRAM", "Datatypes", "PowerPolicy", "Power",
     "Hardware", "load_hardware", "list_presets", "DATAFLOWS", "DATATYPE_BYTES", "POLICIES", "OPERANDS",
-    "SparseOperand", "Sparsity", "SPARSE_MODES", "SPARSE_FORMATS",
+    "SparseOperand", "Sparsity", "SPARSE_MODES", "SPARSE_FORMATS", "Memory", "MEMORY_MODELS",
 ]
 
 DATATYPE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "fp16": 2, "bf16": 2, "fp32": 4}
@@ -54,6 +54,7 @@ POLICIES = ("never", "gate_after")
 _BUFFER_NAMES = {"ifmap": "ifmap_sram", "filter": "filter_sram", "ofmap": "ofmap_sram"}
 SPARSE_MODES = ("none", "gating", "skipping")
 SPARSE_FORMATS = ("dense", "csr", "bitmap", "bsr", "nm")
+MEMORY_MODELS = ("reuse", "scalesim")
 
 
 class HardwareError(ValueError):
@@ -283,6 +284,18 @@ class Sparsity:
 
 
 @dataclass(frozen=True)
+class Memory:
+    """How DRAM traffic is scheduled (docs/model.md, "Data movement"): ``reuse`` picks each
+    layer's loop order and buffer tiles to minimise DRAM traffic (`accelsim.timing.tiling`);
+    ``scalesim`` reproduces SCALE-Sim 3.0.0's fold order and refetches (cross-validation)."""
+
+    model: str = _f(_one_of(MEMORY_MODELS), default="reuse")
+
+    def __post_init__(self):
+        _validate(self)
+
+
+@dataclass(frozen=True)
 class Hardware:
     name: str = _f(_name)
     clock_mhz: float = _f(_upto(_positive_float, MAX_CLOCK_MHZ))
@@ -294,6 +307,7 @@ class Hardware:
     energy_table: str = _f(_name, default="horowitz_45nm")
     # Omitted from to_dict/YAML while it is the default, so dense presets keep their content hash.
     sparsity: Sparsity = _sub(Sparsity, default=Sparsity(), omit_default=True)
+    memory: Memory = _sub(Memory, default=Memory(), omit_default=True)
 
     def __post_init__(self):
         _validate(self)

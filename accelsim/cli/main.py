@@ -90,6 +90,7 @@ def render_report(report) -> str:
         f"  time            {report.seconds * 1e3:,.3f} ms",
         f"  energy          {report.energy_uj:,.1f} uJ ({by_component} uJ)",
         f"  utilisation     {100 * report.utilisation:.1f}% of {report.pe_count} PEs",
+        f"  area            {report.area_mm2:,.3f} mm2 (PE array, vector unit, SRAM)",
     ]
     return _format_table(headers, rows) + "\n\n" + "\n".join(summary)
 

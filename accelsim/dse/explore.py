@@ -78,7 +78,8 @@ def _dense_report(name: str, params_json: str, hardware: _Hashed, mode: str):
 #: Version of the numbers `evaluate` gives for a point. Bump it whenever the same point would
 #: give different numbers, so a results store from an older model is refused, not mixed in.
 #: 2: channel compaction of pruned layers (`accelsim.sparse.compaction`).
-MODEL_VERSION = "2"
+#: 3: reuse-aware tiling by default (`accelsim.timing.tiling`), array-size-dependent energy, area.
+MODEL_VERSION = "3"
 
 
 def evaluate(point: Point) -> dict[str, Any]:
@@ -125,6 +126,9 @@ def evaluate(point: Point) -> dict[str, Any]:
         dynamic_energy_pj=sum(report.dynamic_energy_pj.values()),
         leakage_energy_pj=sum(report.leakage_energy_pj.values()),
         edp_j_s=report.edp_j_s,
+        area_mm2=report.area_mm2,
+        edap_j_s_mm2=report.edap_j_s_mm2,
+        runs_per_s_per_mm2=report.runs_per_s_per_mm2,
         utilisation=report.utilisation,
         pe_count=report.pe_count,
         dram_bytes=sum(layer.dram_bytes for layer in report.layers),

@@ -38,7 +38,8 @@ RECORD_COLUMNS = (
     "point_key", "network", "network_params", "mode", "pruning", *PLAN_COLUMNS, "masks_hash", "hardware",
     "hardware_hash", "layers", "macs", "cycles", "compute_cycles", "stall_dram_bandwidth_cycles",
     "stall_dram_latency_cycles", "stall_wake_up_cycles", "stall_dependency_cycles", "seconds",
-    "energy_pj", "dynamic_energy_pj", "leakage_energy_pj", "edp_j_s", "utilisation", "pe_count",
+    "energy_pj", "dynamic_energy_pj", "leakage_energy_pj", "edp_j_s", "area_mm2", "edap_j_s_mm2",
+    "runs_per_s_per_mm2", "utilisation", "pe_count",
     "dram_bytes", "sram_bytes", "density", "dense_cycles", "ideal_speedup", "achieved_speedup",
     *(f"loss_{cause}_cycles" for cause in SPEEDUP_LOSSES),
 )

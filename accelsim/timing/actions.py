@@ -12,6 +12,8 @@ from accelsim.arch.hardware import Hardware
 from accelsim.timing.mapping import LayerMapping
 
 Counts = dict[tuple[str, str], float]
+#: The MAC actions a sparse layer re-counts by fate (`sparse_mac_actions`).
+MAC_ACTIONS = ("mac", "mac_gated", "mac_skipped")
 
 
 def _add(counts: Counts, key: tuple[str, str], amount: float) -> None:
@@ -26,13 +28,47 @@ def sram_bytes(mapping: LayerMapping, hardware: Hardware) -> tuple[dict[str, int
     return reads, writes
 
 
-def count_actions(mapping: LayerMapping, hardware: Hardware) -> Counts:
-    """Dynamic actions of one layer: MACs, buffer reads/writes (array side and DRAM side), DRAM."""
+#: Bytes per MAC that move one PE further: the two operands that travel through the array (the
+#: stationary one stays; in ws and is the partial sum travels, at accumulator width).
+_MOVING = {"os": ("ifmap", "filter"), "ws": ("ifmap", "accum"), "is": ("filter", "accum")}
+
+
+def array_actions(mapping: LayerMapping, hardware: Hardware, output_words: int) -> Counts:
+    """What the array's size costs beyond its MACs (docs/model.md, "Energy"):
+
+    * ``clock``: every PE's pipeline registers are clocked while the array computes (fill, drain
+      and idle PEs of a partly used fold included), in PE-cycles;
+    * ``forward``: operand forwarding in byte-hops between neighbouring PEs -- each MAC passes its
+      moving operands one PE on, and every word the array exchanges with a buffer crosses on
+      average a quarter of the array's perimeter, ``(rows + cols) / 4`` hops, along its edge;
+    * ``accumulate``: partial sums that leave the array before their reduction ends (ws, is:
+      every row fold) are added to the stored ones, an accumulator-width add and a read-back of
+      the partial sum from the ofmap buffer each."""
+    counts: Counts = {}
+    if mapping.unit != "array":
+        return counts
+    rows, cols = mapping.rows, mapping.cols
+    _add(counts, ("pe_array", "clock"), rows * cols * mapping.compute_cycles)
+    reads, writes = sram_bytes(mapping, hardware)
+    moving = sum(hardware.datatypes.bytes(operand) for operand in _MOVING[mapping.dataflow])
+    edge = (sum(reads.values()) + sum(writes.values())) * (rows + cols) / 4
+    _add(counts, ("pe_array", "forward"), mapping.macs * moving + edge)
+    partial_sums = max(0, mapping.sram_writes.get("ofmap", 0) - output_words)
+    _add(counts, ("pe_array", "accumulate"), partial_sums)
+    _add(counts, (hardware.buffers.buffer_name("ofmap"), "read"), partial_sums * hardware.word_bytes("ofmap"))
+    return counts
+
+
+def count_actions(mapping: LayerMapping, hardware: Hardware, output_words: int = 0) -> Counts:
+    """Dynamic actions of one layer: MACs, buffer reads/writes (array side and DRAM side), DRAM,
+    and the array's size-dependent actions (`array_actions`; `output_words` is the layer's
+    output elements, each written once: only writes beyond them are partial sums)."""
     counts: Counts = {}
     if mapping.unit == "array":
         _add(counts, ("pe_array", "mac"), mapping.macs)
     else:
         _add(counts, ("vector_unit", "op"), mapping.ops)
+    counts.update(array_actions(mapping, hardware, output_words))
     reads, writes = sram_bytes(mapping, hardware)
     buffers = hardware.buffers
     for operand, num_bytes in reads.items():

@@ -22,7 +22,10 @@ demand matrices and lists every deliberate difference (OS ofmap writes, DRAM tra
 DRAM traffic (bytes) per fold: an operand slice reused by later folds is fetched once when the
 reused set fits in half of its double-buffered SRAM, else it is streamed again for every fold
 that needs it; partial sums stay in the ofmap SRAM when one column-fold of outputs fits in half
-of it, else every fold's partial sums are written out (read-back is not modelled).
+of it, else every fold's partial sums are written out (read-back is not modelled). That is the
+``scalesim`` memory model; under the default ``reuse`` model (`accelsim.timing.tiling`) the folds keep
+their compute and SRAM work but carry the DRAM bytes of the layer's best buffer tiling instead,
+whenever that moves no more than SCALE-Sim's fold order (``LayerMapping.tiling`` says which).
 
 Layers without a GEMM (pool, add, softmax, ...) run on a vector unit of ``cols`` lanes:
 ``ceil(ops / cols)`` cycles, the input tensor(s) read through the ifmap SRAM and the output
@@ -39,6 +42,7 @@ from typing import Mapping
 import numpy as np
 
 from accelsim.arch.dataflow import OPERANDS, READ_OPERANDS, dataflow
+from accelsim.timing.tiling import Tiling, choose_tiling, per_fold, traffic_segments
 
 _EMPTY_READS = {"ifmap": 0, "filter": 0}
 _EMPTY_WRITES = {"ofmap": 0}
@@ -116,6 +120,7 @@ class LayerMapping:
     ops: int = 0
     rows: int = 0
     cols: int = 0
+    tiling: Tiling | None = None     # the reuse schedule its DRAM bytes follow (None: SCALE-Sim's)
     _totals: dict = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -307,6 +312,7 @@ class FoldTable:
     T: int
     mapping_efficiency: float
     compute_utilisation: float
+    tiling: Tiling | None = None
 
 
 def fold_table(layer, hardware) -> FoldTable:
@@ -360,7 +366,14 @@ def fold_table(layer, hardware) -> FoldTable:
     eff = float(np.sum(r * c / (R * C))) / r.size
     util = float(np.sum(r * c * T / (R * C * denom))) / r.size
     groups = gemm.groups
-    return FoldTable(np.tile(one, (groups, 1)), np.tile(r, groups), np.tile(c, groups), T, eff, util)
+    table = np.tile(one, (groups, 1))
+    tiling = choose_tiling(layer, hw, int(table[:, 5:8].sum()))
+    if tiling is not None:
+        for column, total, first in ((5, tiling.ifmap_bytes, tiling.first_ifmap_bytes),
+                                     (6, tiling.filter_bytes, tiling.first_filter_bytes),
+                                     (7, tiling.ofmap_bytes, None)):
+            table[:, column] = per_fold(total, len(table), first)
+    return FoldTable(table, np.tile(r, groups), np.tile(c, groups), T, eff, util, tiling)
 
 
 def tiles_of(table: np.ndarray) -> tuple[TileClass, ...]:
@@ -406,15 +419,48 @@ def map_layer(layer, hardware) -> LayerMapping:
         return _vector_mapping(layer, hardware)
     R, C, df = hardware.pe.rows, hardware.pe.cols, hardware.pe.dataflow
     tiles, eff_sum, util_sum, folds = _gemm_runs(df, gemm.m, gemm.k, gemm.n, R, C, hardware)
-    runs = _Runs()
-    if len(tiles) == 1:
+    tiling = choose_tiling(layer, hardware, _dram_bytes(tiles) * gemm.groups)
+    if tiling is not None:
+        every = [t for _ in range(gemm.groups) for t in tiles]
+        tiles = _with_traffic(every, traffic_segments(tiling, sum(t.count for t in every)))
+    elif len(tiles) == 1:
         t = tiles[0]
-        runs.add(t.count * gemm.groups, **{k: getattr(t, k) for k in (
-            "compute_cycles", "macs", "sram_reads", "sram_writes", "dram_read_bytes",
-            "dram_write_bytes")})
+        runs = _Runs()
+        runs.add(t.count * gemm.groups, **{k: getattr(t, k) for k in _FOLD_FIELDS})
+        tiles = runs.runs
     else:
+        runs = _Runs()
         runs.extend(tiles, gemm.groups)
+        tiles = runs.runs
     # Every group has the same folds, so the per-fold means are those of one group.
-    return LayerMapping(layer=layer.name, unit="array", dataflow=df, tiles=tuple(runs.runs),
+    return LayerMapping(layer=layer.name, unit="array", dataflow=df, tiles=tuple(tiles),
                         mapping_efficiency=eff_sum / folds, compute_utilisation=util_sum / folds,
-                        ops=gemm.macs, rows=R, cols=C)
+                        ops=gemm.macs, rows=R, cols=C, tiling=tiling)
+
+
+def _dram_bytes(tiles: list[TileClass]) -> int:
+    return sum(t.count * (sum(t.dram_read_bytes.values()) + sum(t.dram_write_bytes.values())) for t in tiles)
+
+
+def _with_traffic(tiles: list[TileClass], segments: list[tuple[int, int, int, int, int]]) -> list[TileClass]:
+    """The same folds with their DRAM bytes replaced by ``(start, end, ifmap, filter, ofmap)``
+    segments (`accelsim.timing.tiling.traffic_segments`), cutting runs where a segment ends and merging
+    neighbours that became equal."""
+    merged: list[list] = []         # [count, work, tile, traffic]
+    start, index = 0, 0
+    for t in tiles:
+        work = (t.compute_cycles, t.macs, tuple(t.sram_reads.items()), tuple(t.sram_writes.items()))
+        end = start + t.count
+        while start < end:
+            _, seg_end, ifmap, filt, ofmap = segments[index]
+            cut = min(end, seg_end)
+            traffic = (ifmap, filt, ofmap)
+            if merged and merged[-1][1] == work and merged[-1][3] == traffic:
+                merged[-1][0] += cut - start
+            else:
+                merged.append([cut - start, work, t, traffic])
+            start = cut
+            if cut == seg_end:
+                index += 1
+    return [TileClass._fresh(n, t.compute_cycles, t.macs, dict(t.sram_reads), dict(t.sram_writes),
+                             {"ifmap": i, "filter": f}, {"ofmap": o}) for n, _, t, (i, f, o) in merged]

@@ -190,9 +190,12 @@ class Report:
     pe_count: int
     layers: tuple[LayerReport, ...]
     trace: Any = field(default=None, compare=False)
+    # The hardware's area (accelsim.arch.area), by component.
+    area_mm2_by_component: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "area_mm2_by_component", dict(self.area_mm2_by_component))
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             raise ValueError(f"report for {self.network!r} has duplicate layer names")
@@ -304,6 +307,21 @@ class Report:
         """Energy-delay product in joule-seconds."""
         return self.energy_j * self.seconds
 
+    @property
+    def area_mm2(self) -> float:
+        """On-chip area of the hardware (PE array, vector unit, SRAM; DRAM is off chip)."""
+        return math.fsum(self.area_mm2_by_component.values())
+
+    @property
+    def edap_j_s_mm2(self) -> float:
+        """Energy-delay-area product."""
+        return self.edp_j_s * self.area_mm2
+
+    @property
+    def runs_per_s_per_mm2(self) -> float:
+        """Throughput per area: forward passes per second per mm^2 (0 without an area)."""
+        return 1.0 / (self.seconds * self.area_mm2) if self.seconds and self.area_mm2 else 0.0
+
     def energy_by_component_pj(self) -> dict[str, float]:
         totals: dict[str, float] = {}
         for (component, _action), value in self.dynamic_energy_pj.items():
@@ -343,6 +361,7 @@ class Report:
             mode=self.mode,
             pe_count=self.pe_count,
             layers=self.layers + appended,
+            area_mm2_by_component=self.area_mm2_by_component,
         )
 
     # ---- export -------------------------------------------------------------------------
@@ -414,6 +433,7 @@ class Report:
             "clock_mhz": self.clock_mhz,
             "mode": self.mode,
             "pe_count": self.pe_count,
+            "area_mm2_by_component": dict(self.area_mm2_by_component),
             "layers": [layer.to_dict() for layer in self.layers],
         }
 
@@ -432,6 +452,7 @@ class Report:
             mode=data["mode"],
             pe_count=data["pe_count"],
             layers=tuple(LayerReport.from_dict(layer) for layer in data["layers"]),
+            area_mm2_by_component=data.get("area_mm2_by_component", {}),
         )
 
     @classmethod

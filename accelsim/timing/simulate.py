@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
@@ -11,6 +12,7 @@ from accelsim.arch.energy import load_energy_table
 from accelsim.arch.hardware import Hardware, load_hardware
 from accelsim.sparse.compaction import input_channels
 from accelsim.timing.actions import (
+    MAC_ACTIONS,
     count_actions,
     count_wakes,
     leakage_energy_pj,
@@ -185,6 +187,7 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
         pe_count=hardware.pe.rows * hardware.pe.cols,
         layers=tuple(reports),
         trace=timeline,
+        area_mm2_by_component=table.area.by_component_mm2() if table.area is not None else {},
     )
 
 
@@ -209,12 +212,14 @@ def _with_sparse_info(report: LayerReport, model: SparseLayerModel, mapping: Lay
         skipping=summary.skipping, fallback=summary.fallback, storage_bytes=summary.storage_bytes,
         metadata_bytes=summary.metadata_bytes, dense_cycles=dense.cycles, losses_cycles=losses,
         run_macs=summary.run_macs, compacted_weight_shape=summary.compacted_weight_shape)
-    counts = {k: v for k, v in report.action_counts.items() if k[0] != "pe_array" or k[1] == "wake"}
     sparsity = model.hardware.sparsity
-    counts.update(sparse_mac_actions(
+    # MACs first, as `count_actions` orders them: equal counts then sum to equal energy, bit for bit.
+    counts = sparse_mac_actions(
         summary.run_macs, summary.effectual_macs, summary.issued_macs, weights_mode=sparsity.weights.mode,
         skipping=summary.skipping, ifmap_mode=sparsity.ifmap.mode, ifmap_density=model.ifmap_density,
-        dataflow=model.dataflow))
+        dataflow=model.dataflow)
+    counts.update((k, v) for k, v in report.action_counts.items()
+                  if k[0] != "pe_array" or k[1] not in MAC_ACTIONS)
     # A mapping left dense counts dense MACs per fold; the layer's useful work is the effectual MACs.
     utilisation = _utilisation(summary.effectual_macs, report.cycles, model.hardware)
     return replace(report, macs=summary.effectual_macs, utilisation=utilisation, action_counts=counts,
@@ -269,7 +274,7 @@ def _utilisation(macs: int, cycles: int, hardware: Hardware) -> float:
 
 
 def _layer_report(layer, mapping: LayerMapping, timing: _Timing, hardware: Hardware, table) -> LayerReport:
-    counts = count_actions(mapping, hardware)
+    counts = count_actions(mapping, hardware, output_words=math.prod(layer.output_shape))
     counts.update(count_wakes(timing.wakes))
     reads, writes = sram_bytes(mapping, hardware)
     return LayerReport(

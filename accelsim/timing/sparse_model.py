@@ -53,6 +53,7 @@ from accelsim.sparse.formats import gemm_view, storage_breakdown_of, stored_stru
 from accelsim.sparse.kernels import tile_stats
 from accelsim.timing.analytical import time_layer
 from accelsim.timing.mapping import FoldColumn, LayerMapping, fold_table, map_layer, tiles_of
+from accelsim.timing.tiling import per_fold
 from workloads.sparsity import NM
 
 
@@ -300,11 +301,18 @@ class SparseLayerModel:
         meta_idx = sum(v for k, v in self.storage.items() if k == "indices") if variant.metadata else 0
         meta_fixed = sum(v for k, v in self.storage.items() if k not in ("values", "indices")) if variant.metadata else 0
         per_pass_nnz, per_pass_words = self.processed_nnz, int(self.mask2d.size)
-        # DRAM: each fetch of a slice moves its processed values and its share of the metadata.
-        nnz_fetched = np.where(fetched, nnz, 0)
-        words_fetched = np.where(fetched, slice_words, 0)
-        table[:, FoldColumn.dram_filter] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
-                       + _spread(meta_fixed, words_fetched, per_pass_words))
+        tiling = self.folds.tiling
+        if tiling is not None:
+            # The reuse schedule reads the weights `filter_passes` times; each pass moves the
+            # compressed storage, laid on the folds as the dense bytes are (`accelsim.timing.tiling`).
+            per_pass = per_pass_nnz * wb + meta_idx + meta_fixed
+            first = -(-tiling.first_filter_bytes * per_pass // tiling.compulsory_filter_bytes)
+            table[:, FoldColumn.dram_filter] = per_fold(tiling.filter_passes * per_pass, len(table), first)
+        else:   # each fetch of a slice moves its processed values and its share of the metadata
+            nnz_fetched = np.where(fetched, nnz, 0)
+            words_fetched = np.where(fetched, slice_words, 0)
+            table[:, FoldColumn.dram_filter] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
+                           + _spread(meta_fixed, words_fetched, per_pass_words))
         # SRAM: the array reads the slice's processed values plus the metadata, in words.
         meta_bytes = (_spread(meta_idx, nnz, per_pass_nnz) + _spread(meta_fixed, slice_words, per_pass_words))
         cum = np.cumsum(meta_bytes) // wb

@@ -4,7 +4,9 @@
 
 Square arrays (rows = cols) against per-operand SRAM sizes (ifmap = filter = ofmap), all three
 dataflows; results go to `<out>/array_buffer_sweep.sqlite`, so an interrupted run resumes.
-Writes `heatmap_edp` (best dataflow per cell) and `pareto_latency_energy` (PDF, PNG, CSV).
+Writes `heatmap_edp` and `heatmap_edap` (energy-delay and energy-delay-area products, best
+dataflow per cell), `pareto_latency_energy` and `pareto_area_efficiency` (throughput per mm^2
+against energy) (PDF, PNG, CSV).
 """
 
 from __future__ import annotations
@@ -57,6 +59,13 @@ def main(argv=None) -> list[Path]:
                                         "buffers.ifmap.size_bytes", "point_key"])
         written += save(figures.pareto(plotted, "seconds", "energy_pj", group="pe.dataflow"), plotted,
                         args.out / "pareto_latency_energy")
+        cells = frames.aggregate(frame, ["pe.rows", "buffers.ifmap.size_bytes"], "edap_j_s_mm2", how="min")
+        written += save(figures.heatmap(cells, "pe.rows", "buffers.ifmap.size_bytes", "edap_j_s_mm2"), cells,
+                        args.out / "heatmap_edap")
+        plotted = frames.select(frame, ["runs_per_s_per_mm2", "energy_pj", "area_mm2", "pe.dataflow",
+                                        "pe.rows", "buffers.ifmap.size_bytes", "point_key"])
+        written += save(figures.pareto(plotted, "runs_per_s_per_mm2", "energy_pj", minimise=(False, True),
+                                       group="pe.dataflow"), plotted, args.out / "pareto_area_efficiency")
     return written
 
 

@@ -13,6 +13,7 @@ from workloads.zoo.bert import bert_encoder
 from workloads.zoo.classic import alexnet, lenet5, mlp, vgg16
 from workloads.zoo.mobilenet import mobilenet_v2
 from workloads.zoo.resnet import resnet18, resnet50
+from workloads.zoo.vit import vit_b16
 
 
 class UnknownNetworkError(KeyError, ValueError):
@@ -32,6 +33,7 @@ _REGISTRY: dict[str, Callable[..., Network]] = {
     "resnet50": resnet50,
     "mobilenet_v2": mobilenet_v2,
     "bert_base_encoder": bert_encoder,
+    "vit_b16": vit_b16,
 }
 
 
@@ -62,4 +64,5 @@ __all__ = [
     "resnet50",
     "mobilenet_v2",
     "bert_encoder",
+    "vit_b16",
 ]
