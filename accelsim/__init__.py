@@ -9,7 +9,22 @@ from accelsim.timing.report import LayerReport, Report
 from accelsim.timing.simulate import simulate
 
 __all__ = [
-    "EnergyEntry", "EnergyTable", "Hardware", "HardwareError", "LayerMapping", "LayerReport",
-    "Report", "TileClass", "list_energy_tables", "list_presets", "load_energy_table",
-    "load_hardware", "map_layer", "simulate", "execute", "choose_format", "TileStats", "tile_stats",
+    "EnergyEntry",
+    "EnergyTable",
+    "Hardware",
+    "HardwareError",
+    "LayerMapping",
+    "LayerReport",
+    "Report",
+    "TileClass",
+    "list_energy_tables",
+    "list_presets",
+    "load_energy_table",
+    "load_hardware",
+    "map_layer",
+    "simulate",
+    "execute",
+    "choose_format",
+    "TileStats",
+    "tile_stats",
 ]

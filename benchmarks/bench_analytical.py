@@ -37,12 +37,16 @@ def main() -> None:
         times.append(time.perf_counter() - start)
     best, median = min(times), statistics.median(times)
     warm = ", warm" if args.warm else ""
-    print(f"{args.network} on {args.hardware} ({args.memory_model}{warm}), analytical: "
-          f"{len(report.layers)} layers, "
-          f"{report.cycles:,} cycles")
-    print(f"best {best * 1e3:.1f} ms, median {median * 1e3:.1f} ms over {args.repeat} runs "
-          f"({median / len(report.layers) * 1e6:.0f} us/layer); target < {TARGET_SECONDS * 1e3:.0f} ms: "
-          f"{'met' if median < TARGET_SECONDS else 'MISSED'}")
+    print(
+        f"{args.network} on {args.hardware} ({args.memory_model}{warm}), analytical: "
+        f"{len(report.layers)} layers, "
+        f"{report.cycles:,} cycles"
+    )
+    print(
+        f"best {best * 1e3:.1f} ms, median {median * 1e3:.1f} ms over {args.repeat} runs "
+        f"({median / len(report.layers) * 1e6:.0f} us/layer); target < {TARGET_SECONDS * 1e3:.0f} ms: "
+        f"{'met' if median < TARGET_SECONDS else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

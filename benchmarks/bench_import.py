@@ -72,7 +72,9 @@ def main() -> None:
         _check(imported)
         best = min((_timed(lambda: from_onnx(path))[0] for _ in range(args.reps)), key=lambda t: t[0])
         rows.append(("from_onnx(resnet50.onnx)", first, best))
-    print(f"{'import':26s} {'first wall/cpu s':>17s} {'best wall/cpu s':>16s}  target < {TARGET_SECONDS:.0f} s wall")
+    print(
+        f"{'import':26s} {'first wall/cpu s':>17s} {'best wall/cpu s':>16s}  target < {TARGET_SECONDS:.0f} s wall"
+    )
     for label, (first_wall, first_cpu), (best_wall, best_cpu) in rows:
         verdict = "ok" if best_wall < TARGET_SECONDS else "SLOW"
         print(f"{label:26s} {first_wall:8.2f} {first_cpu:8.2f} {best_wall:8.2f} {best_cpu:7.2f}  {verdict}")

@@ -95,7 +95,7 @@ def blas_scaling(n: int = 2048, calls: int = 5) -> tuple[float, float]:
     out = np.empty((n, n), np.float32)
     best = {t: _burst(lambda: np.matmul(a, b, out=out), t, calls) for t in THREADS}
     time.sleep(PARK_S)
-    return tuple(2 * n ** 3 / best[t] / 1e9 for t in THREADS)
+    return tuple(2 * n**3 / best[t] / 1e9 for t in THREADS)
 
 
 def _burst(fn, threads, calls):
@@ -147,8 +147,9 @@ def bench_shapes(shapes, sparsities, reps, budget_s):
         # from the next library's threads: let them park between the BLAS and numba phases.
         time.sleep(PARK_S)
         out = K.aligned_empty((M, N), np.float32)  # preallocated: no page faults in the timings
-        dense_t = interleaved_best({("dense", t): (lambda: np.matmul(W, X, out=out)) for t in THREADS},
-                                   reps, budget_s)
+        dense_t = interleaved_best(
+            {("dense", t): (lambda: np.matmul(W, X, out=out)) for t in THREADS}, reps, budget_s
+        )
         time.sleep(PARK_S)
         for s in sparsities:
             mask, bmask = _masks(rng, M, K_, s)
@@ -169,10 +170,24 @@ def bench_shapes(shapes, sparsities, reps, budget_s):
             best = interleaved_best(contenders, reps, budget_s)
             neighbour = meter.cores()
             for t in THREADS:
-                rows.append(dict(shape=(M, K_, N), sparsity=s, threads=t, N=N, nnz=csr.nnz, bnnz=int(bmask.sum()),
-                                 nm_nnz=None if nm is None else nm.nnz, dense=dense_t[("dense", t)],
-                                 scipy=best[("scipy", 1)], csr=best[("csr", t)], bsr=best[("bsr", t)],
-                                 nm=best.get(("nm", t)), csr1=best[("csr", 1)], neighbour=neighbour))
+                rows.append(
+                    dict(
+                        shape=(M, K_, N),
+                        sparsity=s,
+                        threads=t,
+                        N=N,
+                        nnz=csr.nnz,
+                        bnnz=int(bmask.sum()),
+                        nm_nnz=None if nm is None else nm.nnz,
+                        dense=dense_t[("dense", t)],
+                        scipy=best[("scipy", 1)],
+                        csr=best[("csr", t)],
+                        bsr=best[("bsr", t)],
+                        nm=best.get(("nm", t)),
+                        csr1=best[("csr", 1)],
+                        neighbour=neighbour,
+                    )
+                )
             print(".", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return rows
@@ -183,21 +198,25 @@ def gflops(nnz, n, t):
 
 
 def print_table(rows):
-    head = (f"{'M,K,N':>16} {'sp%':>4} {'thr':>3} | {'dense ms':>8} {'GF/s':>5} | {'scipy ms':>8} {'GF/s':>5} | "
-            f"{'csr ms':>8} {'GF/s':>5} {'/scipy':>6} {'/dense':>6} {'2t/1t':>5} | {'bsr16 ms':>8} {'GF/s':>5} "
-            f"{'/dense':>6} | {'N:M ms':>7} {'/dense':>6}")
+    head = (
+        f"{'M,K,N':>16} {'sp%':>4} {'thr':>3} | {'dense ms':>8} {'GF/s':>5} | {'scipy ms':>8} {'GF/s':>5} | "
+        f"{'csr ms':>8} {'GF/s':>5} {'/scipy':>6} {'/dense':>6} {'2t/1t':>5} | {'bsr16 ms':>8} {'GF/s':>5} "
+        f"{'/dense':>6} | {'N:M ms':>7} {'/dense':>6}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         N = r["N"]
         nm = f"{r['nm'] * 1e3:7.2f} {r['dense'] / r['nm']:6.2f}" if r["nm"] else f"{'':7} {'':6}"
         speedup = f"{r['csr1'] / r['csr']:5.2f}" if r["threads"] > 1 else f"{'':5}"
-        print(f"{','.join(map(str, r['shape'])):>16} {r['sparsity'] * 100:4.0f} {r['threads']:3d} | "
-              f"{r['dense'] * 1e3:8.2f} {gflops(r['nnz'], N, r['dense']):5.1f} | "
-              f"{r['scipy'] * 1e3:8.2f} {gflops(r['nnz'], N, r['scipy']):5.1f} | "
-              f"{r['csr'] * 1e3:8.2f} {gflops(r['nnz'], N, r['csr']):5.1f} {r['scipy'] / r['csr']:6.2f} "
-              f"{r['dense'] / r['csr']:6.2f} {speedup} | "
-              f"{r['bsr'] * 1e3:8.2f} {gflops(r['bnnz'], N, r['bsr']):5.1f} {r['dense'] / r['bsr']:6.2f} | {nm}")
+        print(
+            f"{','.join(map(str, r['shape'])):>16} {r['sparsity'] * 100:4.0f} {r['threads']:3d} | "
+            f"{r['dense'] * 1e3:8.2f} {gflops(r['nnz'], N, r['dense']):5.1f} | "
+            f"{r['scipy'] * 1e3:8.2f} {gflops(r['nnz'], N, r['scipy']):5.1f} | "
+            f"{r['csr'] * 1e3:8.2f} {gflops(r['nnz'], N, r['csr']):5.1f} {r['scipy'] / r['csr']:6.2f} "
+            f"{r['dense'] / r['csr']:6.2f} {speedup} | "
+            f"{r['bsr'] * 1e3:8.2f} {gflops(r['bnnz'], N, r['bsr']):5.1f} {r['dense'] / r['bsr']:6.2f} | {nm}"
+        )
 
 
 def print_acceptance(rows):
@@ -206,20 +225,29 @@ def print_acceptance(rows):
     for r in at90:
         if r["threads"] == 1:
             ratio = r["scipy"] / r["csr"]
-            print(f"  CSR vs scipy @90% 1 thread  {r['shape']}: {ratio:5.2f}x  (>= 1.3: {'ok' if ratio >= 1.3 else 'MISSED'})")
+            print(
+                f"  CSR vs scipy @90% 1 thread  {r['shape']}: {ratio:5.2f}x  (>= 1.3: {'ok' if ratio >= 1.3 else 'MISSED'})"
+            )
     for r in at90:
         if r["threads"] == 2:
             ratio = r["csr1"] / r["csr"]
-            busy = ("other processes / steal: n/a" if r["neighbour"] is None else
-                    "other processes used {:.2f} cores, the hypervisor stole {:.2f}".format(*r["neighbour"]))
-            print(f"  CSR 2 threads / 1 thread @90% {r['shape']}: {ratio:5.2f}x  (>= 1.7: {'ok' if ratio >= 1.7 else 'MISSED'}; "
-                  f"meanwhile {busy})")
+            busy = (
+                "other processes / steal: n/a"
+                if r["neighbour"] is None
+                else "other processes used {:.2f} cores, the hypervisor stole {:.2f}".format(*r["neighbour"])
+            )
+            print(
+                f"  CSR 2 threads / 1 thread @90% {r['shape']}: {ratio:5.2f}x  (>= 1.7: {'ok' if ratio >= 1.7 else 'MISSED'}; "
+                f"meanwhile {busy})"
+            )
     for r in rows:
         if r["sparsity"] >= 0.8:
             ratio = r["dense"] / r["bsr"]
             if ratio <= 1.0 or r["sparsity"] == 0.8:
-                print(f"  BSR16 vs dense @{r['sparsity']:.0%} {r['threads']}t {r['shape']}: {ratio:5.2f}x "
-                      f"(> 1: {'ok' if ratio > 1 else 'MISSED'})")
+                print(
+                    f"  BSR16 vs dense @{r['sparsity']:.0%} {r['threads']}t {r['shape']}: {ratio:5.2f}x "
+                    f"(> 1: {'ok' if ratio > 1 else 'MISSED'})"
+                )
 
 
 _JIT_SCRIPT = """
@@ -240,7 +268,9 @@ def bench_jit():
         out = {}
         for label in ("cold", "warm"):
             start = time.perf_counter()
-            res = subprocess.run([sys.executable, "-c", _JIT_SCRIPT], env=env, capture_output=True, text=True, check=True)
+            res = subprocess.run(
+                [sys.executable, "-c", _JIT_SCRIPT], env=env, capture_output=True, text=True, check=True
+            )
             wall = time.perf_counter() - start
             imp, calls = map(float, res.stdout.split())
             out[label] = (imp, calls, wall)
@@ -248,14 +278,18 @@ def bench_jit():
     for label, limit in (("cold", 30.0), ("warm", 2.0)):
         imp, calls, wall = out[label]
         total = imp + calls
-        print(f"  {label}: import {imp:.2f} s + first calls {calls:.2f} s = {total:.2f} s "
-              f"(whole process {wall:.2f} s); target < {limit:.0f} s: {'ok' if total < limit else 'MISSED'}")
+        print(
+            f"  {label}: import {imp:.2f} s + first calls {calls:.2f} s = {total:.2f} s "
+            f"(whole process {wall:.2f} s); target < {limit:.0f} s: {'ok' if total < limit else 'MISSED'}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="80%% and 90%% sparsity only")
-    parser.add_argument("--reps", type=int, default=3, help="rounds of back-to-back bursts per contender (best call kept)")
+    parser.add_argument(
+        "--reps", type=int, default=3, help="rounds of back-to-back bursts per contender (best call kept)"
+    )
     parser.add_argument("--budget", type=float, default=4.0, help="seconds per cell after which reps stop")
     parser.add_argument("--no-jit", action="store_true", help="skip the compile-time section")
     args = parser.parse_args()
@@ -271,13 +305,19 @@ def main() -> None:
     control.append(blas_scaling())
     busy = meter.cores()
     for label, (one, two) in zip(("before", "after"), control):
-        print(f"control {label}: numpy float32 2048^3 matmul {one:.0f} GFLOP/s on 1 thread, {two:.0f} on 2 "
-              f"(2t/1t {two / one:.2f}; ~1.95 when both cores are free)")
+        print(
+            f"control {label}: numpy float32 2048^3 matmul {one:.0f} GFLOP/s on 1 thread, {two:.0f} on 2 "
+            f"(2t/1t {two / one:.2f}; ~1.95 when both cores are free)"
+        )
     if busy is not None:
         # The load average is no guide here: on this VM it sits near 1 with nothing running.
-        print(f"while it ran, other processes used {busy[0]:.2f} cores and the hypervisor stole {busy[1]:.2f}")
-    print(f"float32, best call of {reps} interleaved rounds x {BURST}-call bursts, {time.perf_counter() - start:.0f} s; "
-          "ratios are speedups (>1 = ours faster); 2t/1t = CSR two-thread over its one-thread speed")
+        print(
+            f"while it ran, other processes used {busy[0]:.2f} cores and the hypervisor stole {busy[1]:.2f}"
+        )
+    print(
+        f"float32, best call of {reps} interleaved rounds x {BURST}-call bursts, {time.perf_counter() - start:.0f} s; "
+        "ratios are speedups (>1 = ours faster); 2t/1t = CSR two-thread over its one-thread speed"
+    )
     print_table(rows)
     print_acceptance(rows)
     if not args.no_jit:

@@ -35,9 +35,13 @@ def _alias_bomb(levels: int = 9) -> str:
 def _cases(folder: Path) -> dict[str, list[str]]:
     values = "[" + ", ".join(str(v) for v in range(1, 101)) + "]"
     big = folder / "big_sweep.yaml"
-    big.write_text("hardware: scalesim_32x32\nnetworks: [resnet50]\ngrid:\n" + "".join(
-        f"  {path}: {values}\n" for path in ("pe.rows", "pe.cols", "buffers.ifmap.size_bytes",
-                                             "buffers.filter.size_bytes")))
+    big.write_text(
+        "hardware: scalesim_32x32\nnetworks: [resnet50]\ngrid:\n"
+        + "".join(
+            f"  {path}: {values}\n"
+            for path in ("pe.rows", "pe.cols", "buffers.ifmap.size_bytes", "buffers.filter.size_bytes")
+        )
+    )
     bomb = folder / "bomb.yaml"
     bomb.write_text(_alias_bomb())
     deep = folder / "deep.yaml"
@@ -65,8 +69,10 @@ def run(repeat: int) -> bool:
                 assert status == 2, (name, status, err.getvalue())
             worst = max(times)
             ok &= worst < TARGET_S
-            print(f"{name:34s} refused in {worst * 1e3:7.1f} ms (worst of {repeat})  "
-                  f"{'ok' if worst < TARGET_S else 'TOO SLOW'}  {err.getvalue().strip()[:90]}")
+            print(
+                f"{name:34s} refused in {worst * 1e3:7.1f} ms (worst of {repeat})  "
+                f"{'ok' if worst < TARGET_S else 'TOO SLOW'}  {err.getvalue().strip()[:90]}"
+            )
     return ok
 
 

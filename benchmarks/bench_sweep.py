@@ -19,7 +19,7 @@ TARGET_SPEEDUP = 1.7
 AXES = {
     "pe.rows": [16, 24, 32, 48, 64, 128],
     "pe.cols": [16, 24, 32, 48, 64, 128],
-    "buffers.ifmap.size_bytes": [2 ** k * 1024 for k in range(3, 13)][:10],
+    "buffers.ifmap.size_bytes": [2**k * 1024 for k in range(3, 13)][:10],
     "pe.dataflow": ["ws", "os", "is"],
 }
 
@@ -51,9 +51,13 @@ def main() -> None:
                 best[workers] = min(best[workers], timed(points, workers, Path(tmp)))
     speedup = best[1] / best[2]
     for workers, seconds in best.items():
-        print(f"{workers} worker(s): {len(points)} points in {seconds:.1f} s = {len(points) / seconds:.1f} points/s")
-    print(f"speedup of 2 workers over 1: {speedup:.2f}x (target >= {TARGET_SPEEDUP}x: "
-          f"{'met' if speedup >= TARGET_SPEEDUP else 'MISSED'}); best of {args.repeat}")
+        print(
+            f"{workers} worker(s): {len(points)} points in {seconds:.1f} s = {len(points) / seconds:.1f} points/s"
+        )
+    print(
+        f"speedup of 2 workers over 1: {speedup:.2f}x (target >= {TARGET_SPEEDUP}x: "
+        f"{'met' if speedup >= TARGET_SPEEDUP else 'MISSED'}); best of {args.repeat}"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,10 @@ def main() -> None:
         val = result.model.accuracy(dataset, "val")
         ok = test >= TARGET_ACCURACY and min(times_s) < TIME_BUDGET_S
         all_s = " ".join(f"{t:.2f}" for t in times_s)
-        print(f"{name:<14}{result.model.parameter_count:>9,}{config.epochs:>8}{min(times_s):>9.2f}  {all_s:<30}"
-              f"{100 * val:>8.2f}{100 * test:>8.2f}  {'yes' if ok else 'NO'}")
+        print(
+            f"{name:<14}{result.model.parameter_count:>9,}{config.epochs:>8}{min(times_s):>9.2f}  {all_s:<30}"
+            f"{100 * val:>8.2f}{100 * test:>8.2f}  {'yes' if ok else 'NO'}"
+        )
 
 
 if __name__ == "__main__":

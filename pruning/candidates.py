@@ -53,8 +53,10 @@ def parse_granularity_label(text: object) -> Granularity:
     except ValueError:
         structure = None
     if not isinstance(structure, GRANULARITY_TYPES):
-        raise ValueError("granularity label must be unstructured, channel, block<rows>x<cols> or nm<n>:<m> "
-                         f"(e.g. block4x4, nm2:4), got {text!r}")
+        raise ValueError(
+            "granularity label must be unstructured, channel, block<rows>x<cols> or nm<n>:<m> "
+            f"(e.g. block4x4, nm2:4), got {text!r}"
+        )
     return structure
 
 
@@ -84,9 +86,13 @@ class Option:
         if isinstance(gran, NM):
             # The N:M pattern fixes the density, so its one level is 1 - n/m and nothing else.
             if not 0 < gran.n < gran.m:
-                raise ValueError(f"search: N:M option {gran!r} must prune something and keep something: 0 < n < m")
+                raise ValueError(
+                    f"search: N:M option {gran!r} must prune something and keep something: 0 < n < m"
+                )
             if levels != (1.0 - gran.n / gran.m,):
-                raise ValueError(f"search: N:M option {gran!r} has the one level {1.0 - gran.n / gran.m}, got {levels}")
+                raise ValueError(
+                    f"search: N:M option {gran!r} has the one level {1.0 - gran.n / gran.m}, got {levels}"
+                )
         object.__setattr__(self, "levels", levels)
 
     @property
@@ -101,7 +107,9 @@ class Option:
         gran = as_granularity(spec)
         if isinstance(gran, NM):
             if not 0 < gran.n < gran.m:
-                raise ValueError(f"search: N:M option {gran!r} must prune something and keep something: 0 < n < m")
+                raise ValueError(
+                    f"search: N:M option {gran!r} must prune something and keep something: 0 < n < m"
+                )
             return cls(gran, (1.0 - gran.n / gran.m,))
         return cls(gran, _check_ladder(ladder))
 
@@ -183,7 +191,9 @@ class SearchSpace:
 
     def choices(self, name: str) -> tuple[Gene, ...]:
         """Every gene layer ``name`` may take, dense first, then option by option in ascending sparsity."""
-        return (DENSE,) + tuple((label, s) for label in self.allowed[name] for s in self.options[label].levels)
+        return (DENSE,) + tuple(
+            (label, s) for label in self.allowed[name] for s in self.options[label].levels
+        )
 
     def uniform_plan(self, label: str, sparsity: float) -> Plan:
         """``label`` at ``sparsity`` on every layer it applies to; the others stay dense."""
@@ -193,7 +203,9 @@ class SearchSpace:
                 f"search: uniform plan {label!r} at {sparsity!r} is not an option; options {list(self.options)}"
                 + (f", levels {levels}" if levels else "")
             )
-        return self.normalize(tuple((label, sparsity) if label in self.allowed[n] else DENSE for n in self.layers))
+        return self.normalize(
+            tuple((label, sparsity) if label in self.allowed[n] else DENSE for n in self.layers)
+        )
 
     def with_gene(self, plan: Plan, name: str, gene: Gene) -> Plan:
         genes = list(plan)
@@ -217,7 +229,9 @@ class SearchSpace:
                 raise ValueError(f"search: layer {name!r}: a dense gene has sparsity 0.0, got {sparsity!r}")
             return DENSE
         if label not in self.allowed[name]:
-            raise ValueError(f"search: layer {name!r}: granularity {label!r} is not one of {self.allowed[name]}")
+            raise ValueError(
+                f"search: layer {name!r}: granularity {label!r} is not one of {self.allowed[name]}"
+            )
         if sparsity not in self.options[label].levels:
             raise ValueError(
                 f"search: layer {name!r}: {label} sparsity {sparsity!r} is not one of {self.options[label].levels}"
@@ -231,7 +245,11 @@ class SearchSpace:
             raise ValueError(f"search: a plan needs {len(self.layers)} genes, got {size}")
         genes = [self.check_gene(name, gene) for name, gene in zip(self.layers, plan)]
         for producers in self._channel_groups:
-            idx = [self._index[p] for p in producers if p in self._index and genes[self._index[p]][0] == "channel"]
+            idx = [
+                self._index[p]
+                for p in producers
+                if p in self._index and genes[self._index[p]][0] == "channel"
+            ]
             if len(idx) > 1:
                 top = max(genes[i][1] for i in idx)
                 for i in idx:

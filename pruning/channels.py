@@ -154,14 +154,18 @@ def channel_groups(network: Network) -> tuple[ChannelGroup, ...]:
             consumer = network[cname]
             width = consumer.in_channels if isinstance(consumer, Conv2d) else consumer.in_features
             if width % channels or (isinstance(consumer, Conv2d) and width != channels):
-                blocked.append(f"consumer {cname!r} reads {width} features, not a multiple of {channels} channels")
+                blocked.append(
+                    f"consumer {cname!r} reads {width} features, not a multiple of {channels} channels"
+                )
                 span = 1
             else:
                 span = width // channels
             consumers.append(Consumer(cname, span))
         for pname in info["passthrough"]:
             if network[pname].out_channels != channels:
-                blocked.append(f"depthwise {pname!r} has {network[pname].out_channels} channels, not {channels}")
+                blocked.append(
+                    f"depthwise {pname!r} has {network[pname].out_channels} channels, not {channels}"
+                )
         groups.append(
             ChannelGroup(
                 channels=channels,
@@ -204,8 +208,12 @@ def group_masks(network: Network, group: ChannelGroup, keep: np.ndarray) -> dict
     """Structural masks of every member of ``group`` when only channels where ``keep`` survive."""
     keep = np.asarray(keep, dtype=bool)
     if keep.shape != (group.channels,):
-        raise ValueError(f"channel group {group.producers}: keep must have shape ({group.channels},), got {keep.shape}")
-    masks = {name: _row_mask(keep, network[name].weight_shape) for name in group.producers + group.passthrough}
+        raise ValueError(
+            f"channel group {group.producers}: keep must have shape ({group.channels},), got {keep.shape}"
+        )
+    masks = {
+        name: _row_mask(keep, network[name].weight_shape) for name in group.producers + group.passthrough
+    }
     for consumer in group.consumers:
         masks[consumer.name] = consumer_mask(network[consumer.name], keep, consumer.span)
     return masks
@@ -234,7 +242,9 @@ def channel_consistency_problems(network: Network, masks: Mapping[str, np.ndarra
         if name not in network or network[name].weight_shape is None:
             problems.append(f"mask for {name!r}, which is not a weighted layer of {network.name!r}")
         elif tuple(network[name].weight_shape) != np.shape(mask):
-            problems.append(f"layer {name!r}: mask shape {np.shape(mask)} != weight shape {network[name].weight_shape}")
+            problems.append(
+                f"layer {name!r}: mask shape {np.shape(mask)} != weight shape {network[name].weight_shape}"
+            )
     if problems:
         return problems
     for group in channel_groups(network):
@@ -250,7 +260,9 @@ def channel_consistency_problems(network: Network, masks: Mapping[str, np.ndarra
         for name, needed in required.items():
             if name in group.producers:
                 continue
-            actual = np.asarray(masks[name], dtype=bool) if name in masks else np.ones(needed.shape, dtype=bool)
+            actual = (
+                np.asarray(masks[name], dtype=bool) if name in masks else np.ones(needed.shape, dtype=bool)
+            )
             leaked = actual & ~needed
             if leaked.any():
                 problems.append(

@@ -34,9 +34,18 @@ AnyModel = Model | TorchModel
 class FinetunedAccuracy:
     """``accuracy(masks)``: top-1 on ``split`` after a short warm-started masked fine-tune."""
 
-    def __init__(self, model: AnyModel, dataset: Dataset, *, split: str = "val", epochs: int = 3,
-                 optimizer: Optimizer | None = None, seed: int = 0, batch_size: int = 64,
-                 max_models: int = 512) -> None:
+    def __init__(
+        self,
+        model: AnyModel,
+        dataset: Dataset,
+        *,
+        split: str = "val",
+        epochs: int = 3,
+        optimizer: Optimizer | None = None,
+        seed: int = 0,
+        batch_size: int = 64,
+        max_models: int = 512,
+    ) -> None:
         if split not in ("train", "val", "test"):
             raise ValueError(f"FinetunedAccuracy: split must be 'train', 'val' or 'test', got {split!r}")
         check_int("FinetunedAccuracy", "epochs", epochs, minimum=0)
@@ -77,10 +86,23 @@ class FinetunedAccuracy:
 
     def _finetune(self, start: AnyModel, masks: Masks) -> AnyModel:
         if isinstance(start, TorchModel):
-            return start.finetune(self.dataset, dict(masks), epochs=self.epochs, optimizer=self.optimizer,
-                                  seed=self.seed, batch_size=self.batch_size).model
-        return finetune(start, self.dataset, dict(masks), epochs=self.epochs, optimizer=self.optimizer,
-                        seed=self.seed, batch_size=self.batch_size).model
+            return start.finetune(
+                self.dataset,
+                dict(masks),
+                epochs=self.epochs,
+                optimizer=self.optimizer,
+                seed=self.seed,
+                batch_size=self.batch_size,
+            ).model
+        return finetune(
+            start,
+            self.dataset,
+            dict(masks),
+            epochs=self.epochs,
+            optimizer=self.optimizer,
+            seed=self.seed,
+            batch_size=self.batch_size,
+        ).model
 
     def __call__(self, masks: Mapping[str, np.ndarray]) -> float:
         masks = masks if isinstance(masks, Masks) else Masks(masks)

@@ -56,7 +56,9 @@ def weight_items(weights: Mapping[str, ArrayLike], owner: str) -> list[tuple[str
             continue
         arr = np.asarray(weights[name])
         if arr.dtype.kind not in "iuf" or arr.ndim == 0:
-            raise ValueError(f"{owner}: layer {name!r}: weights must be a numeric array, got {arr.dtype} {arr.shape}")
+            raise ValueError(
+                f"{owner}: layer {name!r}: weights must be a numeric array, got {arr.dtype} {arr.shape}"
+            )
         if not np.isfinite(arr).all():
             raise ValueError(f"{owner}: layer {name!r}: weights contain NaN or inf")
         items.append((name, arr.astype(np.float64, copy=False)))

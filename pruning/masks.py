@@ -61,9 +61,12 @@ class Masks(Mapping[str, np.ndarray]):
         if masks is None:
             masks = {}
         if not isinstance(masks, Mapping):
-            raise ValueError(f"Masks: expected a mapping of layer name -> bool array, got {type(masks).__name__}")
+            raise ValueError(
+                f"Masks: expected a mapping of layer name -> bool array, got {type(masks).__name__}"
+            )
         self._masks: dict[str, np.ndarray] = {
-            _check_name(name, "Masks"): _as_mask(value, f"Masks: layer {name!r}") for name, value in masks.items()
+            _check_name(name, "Masks"): _as_mask(value, f"Masks: layer {name!r}")
+            for name, value in masks.items()
         }
 
     # ------------------------------------------------------------------ builders
@@ -71,14 +74,18 @@ class Masks(Mapping[str, np.ndarray]):
     @classmethod
     def dense(cls, network: Network) -> Masks:
         """All-ones masks for every layer of ``network`` that has weights."""
-        return cls({layer.name: np.ones(layer.weight_shape, dtype=bool) for layer in network if layer.weight_shape})
+        return cls(
+            {layer.name: np.ones(layer.weight_shape, dtype=bool) for layer in network if layer.weight_shape}
+        )
 
     def replace(self, name: str, mask: ArrayLike) -> Masks:
         """A copy with ``name``'s mask replaced; the layer must exist and keep its shape."""
         old = self[name]
         new = _as_mask(mask, f"Masks.replace: layer {name!r}")
         if new.shape != old.shape:
-            raise ValueError(f"Masks.replace: layer {name!r}: mask shape must be {old.shape}, got {new.shape}")
+            raise ValueError(
+                f"Masks.replace: layer {name!r}: mask shape must be {old.shape}, got {new.shape}"
+            )
         return Masks({**self._masks, name: new})
 
     def __and__(self, other: Masks) -> Masks:
@@ -115,7 +122,8 @@ class Masks(Mapping[str, np.ndarray]):
         if not isinstance(other, Masks):
             return NotImplemented
         return self._masks.keys() == other._masks.keys() and all(
-            a.shape == other._masks[n].shape and np.array_equal(a, other._masks[n]) for n, a in self._masks.items()
+            a.shape == other._masks[n].shape and np.array_equal(a, other._masks[n])
+            for n, a in self._masks.items()
         )
 
     def __hash__(self) -> int:
@@ -167,7 +175,9 @@ class Masks(Mapping[str, np.ndarray]):
                 raise ValueError(f"Masks.apply: weights have no entry for masked layer {name!r}")
             w = np.asarray(weights[name])
             if w.shape != mask.shape:
-                raise ValueError(f"Masks.apply: layer {name!r}: weight shape {w.shape} != mask shape {mask.shape}")
+                raise ValueError(
+                    f"Masks.apply: layer {name!r}: weight shape {w.shape} != mask shape {mask.shape}"
+                )
             # where() rather than w * mask so a NaN or inf in a pruned slot still becomes exactly 0.
             out[name] = np.where(mask, w, np.zeros((), dtype=w.dtype))
         return out
@@ -181,7 +191,9 @@ class Masks(Mapping[str, np.ndarray]):
             if shape is None:
                 raise ValueError(f"Masks: layer {name!r} of network {network.name!r} has no weights")
             if tuple(shape) != mask.shape:
-                raise ValueError(f"Masks: layer {name!r}: mask shape {mask.shape} != weight shape {tuple(shape)}")
+                raise ValueError(
+                    f"Masks: layer {name!r}: mask shape {mask.shape} != weight shape {tuple(shape)}"
+                )
 
     def content_hash(self) -> str:
         """sha256 over sorted names, shapes and bits: stable across runs, processes and insertion order."""

@@ -93,7 +93,9 @@ def compute_mask(
     gran.check_shape(name, s.shape)
     if isinstance(gran, NM):
         if amount is not None:
-            raise ValueError(f"layer {name!r}: amount does not apply to N:M (its density is n/m), got {amount!r}")
+            raise ValueError(
+                f"layer {name!r}: amount does not apply to N:M (its density is n/m), got {amount!r}"
+            )
         return pattern_mask(gran, s, mask)
     units, alive = unit_scores(gran, s, mask, norm_power)
     count = amount_to_count(f"layer {name!r}", amount, units.size)
@@ -211,7 +213,9 @@ def plan_layers(
         )
     for name in overrides:
         if name not in chosen:
-            raise ValueError(f"prune: overrides: {name!r} is not a weighted layer being pruned in {network.name!r}")
+            raise ValueError(
+                f"prune: overrides: {name!r} is not a weighted layer being pruned in {network.name!r}"
+            )
     options = {name: _override_option(name, spec) for name, spec in overrides.items()}
     default = as_granularity(granularity)
     plans = {}
@@ -227,7 +231,11 @@ def plan_layers(
 
 
 def _channel_units(
-    network: Network, group: ChannelGroup, scores: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray], power: int
+    network: Network,
+    group: ChannelGroup,
+    scores: Mapping[str, np.ndarray],
+    masks: Mapping[str, np.ndarray],
+    power: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel score (norm over the producers' and passthroughs' surviving rows) and liveness."""
     sums = np.zeros(group.channels)
@@ -246,13 +254,17 @@ def _channel_plan(
     """(group, amount, overridden) for each group to channel-prune; a group's producers must agree."""
     selected = []
     for group in groups:
-        asking = {p: plans[p] for p in group.producers if p in plans and isinstance(plans[p].granularity, Channel)}
+        asking = {
+            p: plans[p] for p in group.producers if p in plans and isinstance(plans[p].granularity, Channel)
+        }
         if not asking:
             continue
         if not group.prunable:
             explicit = [p for p, plan in asking.items() if plan.granularity_given]
             if explicit:
-                raise ValueError(f"prune: layer {explicit[0]!r}: its channels cannot be pruned ({group.reason})")
+                raise ValueError(
+                    f"prune: layer {explicit[0]!r}: its channels cannot be pruned ({group.reason})"
+                )
             continue  # a default granularity skips groups it cannot touch, e.g. the classifier's classes
         amounts = {p: plan.amount for p, plan in asking.items()}
         if len({repr(a) for a in amounts.values()}) > 1:
@@ -288,7 +300,9 @@ def _prune_channel_groups(
             np.concatenate([units[i][1] for i in pooled]),
             amount_to_count("prune: global channel selection", amount, total),
         )
-        for i, keep in zip(pooled, np.split(keep_all, np.cumsum([chosen[i][0].channels for i in pooled])[:-1])):
+        for i, keep in zip(
+            pooled, np.split(keep_all, np.cumsum([chosen[i][0].channels for i in pooled])[:-1])
+        ):
             keeps[i] = keep
     for i, (group, group_amount, _) in enumerate(chosen):
         # Channels are ranked by the scores the call began with, so one group's choice never
@@ -299,7 +313,9 @@ def _prune_channel_groups(
         group_scores = units[i][0]
         _, alive = _channel_units(network, group, scores, masks, power)
         if keeps[i] is None:
-            count = amount_to_count(f"prune: channel group {list(group.producers)}", group_amount, group.channels)
+            count = amount_to_count(
+                f"prune: channel group {list(group.producers)}", group_amount, group.channels
+            )
             keeps[i] = select_units(group_scores, alive, count)
         if alive.any() and not (keeps[i] & alive).any():
             # Removing every live channel of a group would cut the network in two: keep its best one.
@@ -368,7 +384,9 @@ def prune(
     base.check_network(network)
     # Layers absent from ``current`` start dense.
     masks = {
-        layer.name: np.array(base[layer.name]) if layer.name in base else np.ones(layer.weight_shape, dtype=bool)
+        layer.name: np.array(base[layer.name])
+        if layer.name in base
+        else np.ones(layer.weight_shape, dtype=bool)
         for layer in network
         if layer.weight_shape is not None
     }
@@ -376,7 +394,9 @@ def prune(
     chosen = _channel_plan(plans, channel_groups(network))
     needed = {name for name, plan in plans.items() if not isinstance(plan.granularity, Channel)}
     needed |= {name for group, _, _ in chosen for name in group.producers + group.passthrough}
-    scores = _score(importance, weights, network, sorted(needed), grads=grads, activations=activations, rng=rng)
+    scores = _score(
+        importance, weights, network, sorted(needed), grads=grads, activations=activations, rng=rng
+    )
 
     # Channel groups first: their removal is structural and the later steps count it.
     if chosen:
@@ -401,7 +421,12 @@ def prune(
         if name in pooled:
             continue
         masks[name] = compute_mask(
-            scores[name], masks[name], amount=plan.amount, granularity=plan.granularity, norm_power=power, name=name
+            scores[name],
+            masks[name],
+            amount=plan.amount,
+            granularity=plan.granularity,
+            norm_power=power,
+            name=name,
         )
     return Masks(masks)
 
@@ -424,7 +449,9 @@ def _score(
             raise ValueError(f"prune: weights have no entry for layer {name!r}")
         w = np.asarray(weights[name])
         if w.shape != tuple(network[name].weight_shape):
-            raise ValueError(f"prune: layer {name!r}: weight shape {w.shape} != {tuple(network[name].weight_shape)}")
+            raise ValueError(
+                f"prune: layer {name!r}: weight shape {w.shape} != {tuple(network[name].weight_shape)}"
+            )
         subset[name] = w
     scores = importance(subset, grads=grads, activations=activations, rng=rng)
     for name in names:

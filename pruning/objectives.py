@@ -124,7 +124,9 @@ class Weighted:
 
     def __post_init__(self) -> None:
         if not isinstance(self.weights, Mapping) or not self.weights:
-            raise ValueError(f"Weighted: weights must be a non-empty mapping metric -> weight, got {self.weights!r}")
+            raise ValueError(
+                f"Weighted: weights must be a non-empty mapping metric -> weight, got {self.weights!r}"
+            )
         for key, w in self.weights.items():
             if not isinstance(key, str) or not is_real(w) or not math.isfinite(float(w)) or float(w) < 0:
                 raise ValueError(f"Weighted: weight for {key!r} must be a finite number >= 0, got {w!r}")
@@ -159,7 +161,9 @@ def make_objective(spec: object) -> ObjectiveFn:
     """An objective from ``"cycles"``, ``"energy"``, ``"edp"``, a mapping of weights, or a callable."""
     if isinstance(spec, str):
         if spec not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, a weights mapping or a callable, got {spec!r}")
+            raise ValueError(
+                f"objective must be one of {OBJECTIVES}, a weights mapping or a callable, got {spec!r}"
+            )
         return Metric(spec)
     if isinstance(spec, Mapping):
         return Weighted(spec)

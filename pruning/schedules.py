@@ -119,7 +119,10 @@ class PolynomialDecay:
             return self.final_sparsity
         held = self.begin_step + (step - self.begin_step) // self.frequency * self.frequency
         progress = (held - self.begin_step) / (self.end_step - self.begin_step)
-        return self.final_sparsity + (self.initial_sparsity - self.final_sparsity) * (1.0 - progress) ** self.power
+        return (
+            self.final_sparsity
+            + (self.initial_sparsity - self.final_sparsity) * (1.0 - progress) ** self.power
+        )
 
 
 Schedule = OneShot | IterativeLinear | PolynomialDecay

@@ -35,29 +35,42 @@ def _check_space(space: object, network: Network, weights: Mapping[str, ArrayLik
     if space.network is not network and (
         space.network.name != network.name or space.network.layers() != network.layers()
     ):
-        raise ValueError(f"search_masks: space was built for network {space.network.name!r}, not {network.name!r}")
+        raise ValueError(
+            f"search_masks: space was built for network {space.network.name!r}, not {network.name!r}"
+        )
     if space.weights is not weights:
         raise ValueError("search_masks: space was built from other weights; pass the same weights mapping")
     return space
 
 
 def _check_arguments(
-    network: object, weights: object, cost: object, accuracy: object, seed: object, max_evaluations: object,
+    network: object,
+    weights: object,
+    cost: object,
+    accuracy: object,
+    seed: object,
+    max_evaluations: object,
     progress: object,
 ) -> None:
     if not isinstance(network, Network):
         raise ValueError(f"search_masks: network must be a workloads Network, got {type(network).__name__}")
     if not isinstance(weights, Mapping):
-        raise ValueError(f"search_masks: weights must be a mapping layer -> array, got {type(weights).__name__}")
+        raise ValueError(
+            f"search_masks: weights must be a mapping layer -> array, got {type(weights).__name__}"
+        )
     for field, value in (("cost", cost), ("accuracy", accuracy)):
         if not callable(value):
             raise ValueError(f"search_masks: {field} must be a callable taking Masks, got {value!r}")
     if not is_int(seed) or seed < 0:
         raise ValueError(f"search_masks: seed must be an int >= 0, got {seed!r} ({type(seed).__name__})")
     if max_evaluations is not None and (not is_int(max_evaluations) or max_evaluations < 1):
-        raise ValueError(f"search_masks: max_evaluations must be an int >= 1 or None, got {max_evaluations!r}")
+        raise ValueError(
+            f"search_masks: max_evaluations must be an int >= 1 or None, got {max_evaluations!r}"
+        )
     if progress is not None and not callable(progress):
-        raise ValueError(f"search_masks: progress must be a callable taking an event dict, or None, got {progress!r}")
+        raise ValueError(
+            f"search_masks: progress must be a callable taking an event dict, or None, got {progress!r}"
+        )
 
 
 def search_masks(
@@ -133,4 +146,12 @@ def search_masks(
 
 
 # The search's own nouns, importable from where the search lives.
-__all__ = ["search_masks", "SearchResult", "CandidateRecord", "pareto_front", "Uniform", "Greedy", "Evolutionary"]
+__all__ = [
+    "search_masks",
+    "SearchResult",
+    "CandidateRecord",
+    "pareto_front",
+    "Uniform",
+    "Greedy",
+    "Evolutionary",
+]

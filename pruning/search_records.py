@@ -63,7 +63,9 @@ class CandidateRecord:
         return self.cost["cycles"] * self.cost["energy_pj"]
 
     def genes(self) -> dict[str, dict[str, str | float]]:
-        return {name: {"granularity": label, "sparsity": s} for name, (label, s) in zip(self.layers, self.plan)}
+        return {
+            name: {"granularity": label, "sparsity": s} for name, (label, s) in zip(self.layers, self.plan)
+        }
 
     def to_record(self) -> Record:
         row: Record = {
@@ -145,7 +147,12 @@ class SearchResult:
     def to_records(self) -> list[Record]:
         """One flat row per candidate, tagged with the strategy and seed so runs concatenate."""
         return [
-            {"strategy": self.strategy, "seed": self.seed, "best": c.index == self.best_index, **c.to_record()}
+            {
+                "strategy": self.strategy,
+                "seed": self.seed,
+                "best": c.index == self.best_index,
+                **c.to_record(),
+            }
             for c in self.candidates
         ]
 
@@ -187,7 +194,9 @@ def pareto_front(
     for position, item in enumerate(items):
         row = item.to_record() if isinstance(item, CandidateRecord) else item
         if not isinstance(row, Mapping):
-            raise ValueError(f"pareto_front: record {position} must be a CandidateRecord or a mapping, got {row!r}")
+            raise ValueError(
+                f"pareto_front: record {position} must be a CandidateRecord or a mapping, got {row!r}"
+            )
         rows.append(row)
     sign_x, sign_y = (1.0 if minimise[0] else -1.0), (1.0 if minimise[1] else -1.0)
     points = [

@@ -157,9 +157,13 @@ class Evolutionary:
         check_int("Evolutionary", "population", self.population, minimum=2)
         check_int("Evolutionary", "generations", self.generations, minimum=0)
         if check_int("Evolutionary", "tournament", self.tournament, minimum=1) > self.population:
-            raise ValueError(f"Evolutionary: tournament must be <= population={self.population}, got {self.tournament}")
+            raise ValueError(
+                f"Evolutionary: tournament must be <= population={self.population}, got {self.tournament}"
+            )
         if check_int("Evolutionary", "elites", self.elites, minimum=0) >= self.population:
-            raise ValueError(f"Evolutionary: elites must be < population={self.population}, got {self.elites}")
+            raise ValueError(
+                f"Evolutionary: elites must be < population={self.population}, got {self.elites}"
+            )
         check_fraction("Evolutionary", "crossover_rate", self.crossover_rate)
         if self.mutation_rate is not None:
             check_fraction("Evolutionary", "mutation_rate", self.mutation_rate)
@@ -171,9 +175,14 @@ class Evolutionary:
 
         # Up to half the first population is uniform plans, so the search starts where a uniform
         # pruner would be; random plans alone mostly land on infeasible high sparsities.
-        seeds = list(dict.fromkeys(
-            space.uniform_plan(label, level) for label, option in space.options.items()
-            for level in option.levels if level in _SEED_LEVELS or len(option.levels) == 1))
+        seeds = list(
+            dict.fromkeys(
+                space.uniform_plan(label, level)
+                for label, option in space.options.items()
+                for level in option.levels
+                if level in _SEED_LEVELS or len(option.levels) == 1
+            )
+        )
         seeds = [plan for plan in seeds if plan != space.dense_plan][: self.population // 2]
         plans = [space.dense_plan] + seeds
         plans += [self._random_plan(choices, rng) for _ in range(self.population - len(plans))]

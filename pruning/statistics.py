@@ -50,8 +50,13 @@ class Interval:
         return self.low <= value <= self.high
 
     def to_dict(self) -> dict[str, float | str]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high,
-                "confidence": self.confidence, "method": self.method}
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+            "method": self.method,
+        }
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,12 @@ class PairedCounts:
         a, b = _bool_vector("correct_a", correct_a), _bool_vector("correct_b", correct_b)
         if a.shape != b.shape:
             raise ValueError(f"PairedCounts: correct_a has {a.size} examples, correct_b has {b.size}")
-        return cls(both=int(np.sum(a & b)), only_a=int(np.sum(a & ~b)),
-                   only_b=int(np.sum(~a & b)), neither=int(np.sum(~a & ~b)))
+        return cls(
+            both=int(np.sum(a & b)),
+            only_a=int(np.sum(a & ~b)),
+            only_b=int(np.sum(~a & b)),
+            neither=int(np.sum(~a & ~b)),
+        )
 
 
 def _bool_vector(name: str, value: np.ndarray) -> np.ndarray:
@@ -133,8 +142,10 @@ def _binomial_cdf(k: int, n: int, p: float) -> float:
     if p >= 1.0:
         return 1.0 if k >= n else 0.0
     log_p, log_q = math.log(p), math.log1p(-p)
-    terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
-             for i in range(k + 1)]
+    terms = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
+        for i in range(k + 1)
+    ]
     top = max(terms)
     return min(1.0, math.exp(top) * math.fsum(math.exp(t - top) for t in terms))
 
@@ -196,9 +207,14 @@ def newcombe_paired_interval(counts: PairedCounts, *, confidence: float = DEFAUL
     return Interval(diff, max(-1.0, diff - delta), min(1.0, diff + epsilon), confidence, "newcombe-paired")
 
 
-def paired_bootstrap_interval(correct_a: np.ndarray, correct_b: np.ndarray, *,
-                              confidence: float = DEFAULT_CONFIDENCE, resamples: int = 10_000,
-                              seed: int = 0) -> Interval:
+def paired_bootstrap_interval(
+    correct_a: np.ndarray,
+    correct_b: np.ndarray,
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> Interval:
     """Percentile bootstrap of ``accuracy_a - accuracy_b``, resampling examples (pairs kept together)."""
     _z(confidence)
     check_int("paired_bootstrap_interval", "resamples", resamples, minimum=1)
@@ -226,19 +242,25 @@ class Comparison:
 
     dense: Interval
     searched: Interval
-    difference: Interval     # searched - dense, paired (Newcombe method 10)
+    difference: Interval  # searched - dense, paired (Newcombe method 10)
     mcnemar_p: float
     counts: PairedCounts
 
     def to_dict(self) -> dict[str, object]:
-        return {"dense": self.dense.to_dict(), "searched": self.searched.to_dict(),
-                "difference": self.difference.to_dict(), "mcnemar_p": self.mcnemar_p,
-                "n": self.counts.n, "only_dense_correct": self.counts.only_b,
-                "only_searched_correct": self.counts.only_a}
+        return {
+            "dense": self.dense.to_dict(),
+            "searched": self.searched.to_dict(),
+            "difference": self.difference.to_dict(),
+            "mcnemar_p": self.mcnemar_p,
+            "n": self.counts.n,
+            "only_dense_correct": self.counts.only_b,
+            "only_searched_correct": self.counts.only_a,
+        }
 
 
-def compare(correct_dense: np.ndarray, correct_searched: np.ndarray, *,
-            confidence: float = DEFAULT_CONFIDENCE) -> Comparison:
+def compare(
+    correct_dense: np.ndarray, correct_searched: np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE
+) -> Comparison:
     """Wilson intervals for both accuracies, the paired interval of their difference and McNemar's p."""
     counts = PairedCounts.from_correct(correct_searched, correct_dense)
     n = counts.n
@@ -251,8 +273,13 @@ def compare(correct_dense: np.ndarray, correct_searched: np.ndarray, *,
     )
 
 
-def constraint_holds(correct_dense: np.ndarray, correct_pruned: np.ndarray, max_drop_points: float, *,
-                     confidence: float | None = None) -> bool:
+def constraint_holds(
+    correct_dense: np.ndarray,
+    correct_pruned: np.ndarray,
+    max_drop_points: float,
+    *,
+    confidence: float | None = None,
+) -> bool:
     """Does "accuracy drop <= ``max_drop_points``" hold for the pruned model against the dense one?
 
     With ``confidence=None`` the point estimate of the drop (dense - pruned accuracy on the same

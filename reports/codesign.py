@@ -57,10 +57,19 @@ def _candidate_rows(result) -> list[dict[str, Any]]:
     rows = []
     for search, label in ((result.uniform_search, "uniform"), (result.search, result.search.strategy)):
         for record in search.candidates:
-            rows.append({"search": label, "index": record.index, "accuracy": record.accuracy,
-                         "edp": record.edp, "cycles": record.cost["cycles"], "energy_pj": record.cost["energy_pj"],
-                         "density": record.density, "feasible": record.feasible,
-                         "best": record.index == search.best_index})
+            rows.append(
+                {
+                    "search": label,
+                    "index": record.index,
+                    "accuracy": record.accuracy,
+                    "edp": record.edp,
+                    "cycles": record.cost["cycles"],
+                    "energy_pj": record.cost["energy_pj"],
+                    "density": record.density,
+                    "feasible": record.feasible,
+                    "best": record.index == search.best_index,
+                }
+            )
     return rows
 
 
@@ -71,12 +80,26 @@ def _pareto_figure(rows: list[dict], result) -> Figure:
     ax = fig.axes[0]
     edp = scaled("edp", [r["edp"] for r in rows])
     accuracy = scaled("accuracy", [r["accuracy"] for r in rows])
-    ax.axhline(result.search.threshold * accuracy.factor, color="0.4", linestyle=":", linewidth=0.8,
-               label="constraint (validation)")
+    ax.axhline(
+        result.search.threshold * accuracy.factor,
+        color="0.4",
+        linestyle=":",
+        linewidth=0.8,
+        label="constraint (validation)",
+    )
     # Shapes unlike the candidates' (circles, squares), so the three designs stand out in grey too.
     for i, (design, shape) in enumerate(((result.dense, "X"), (result.uniform, "^"), (result.searched, "*"))):
-        ax.scatter([design.edp * edp.factor], [design.val_accuracy * accuracy.factor], marker=shape, s=60,
-                   color=f"C{i + 2}", edgecolor="k", linewidth=0.5, zorder=5, label=f"{design.label} design")
+        ax.scatter(
+            [design.edp * edp.factor],
+            [design.val_accuracy * accuracy.factor],
+            marker=shape,
+            s=60,
+            color=f"C{i + 2}",
+            edgecolor="k",
+            linewidth=0.5,
+            zorder=5,
+            label=f"{design.label} design",
+        )
     ax.set_ylabel(f"Validation {accuracy.label.lower()}")
     legend_outside(ax, title="Candidates / designs")
     return fig
@@ -98,14 +121,23 @@ def _layer_plan_figure(rows: list[dict]) -> Figure:
             x = i + (j - (len(designs) - 1) / 2) * width
             sparsity = 1.0 - row["density"]
             if sparsity <= 0.0:
-                ax.text(x, 0.01, "dense", rotation=90, ha="center", va="bottom", fontsize="x-small",
-                        color="0.3")
+                ax.text(
+                    x, 0.01, "dense", rotation=90, ha="center", va="bottom", fontsize="x-small", color="0.3"
+                )
                 continue
             colour = colours.setdefault(row["granularity"], f"C{len(colours)}")
-            ax.bar(x, sparsity, width=width * 0.95, color=colour, hatch=hatch(j), edgecolor="k",
-                   linewidth=0.4)
-            ax.text(x, sparsity + 0.01, _granularity_text(row["granularity"]), rotation=90, ha="center",
-                    va="bottom", fontsize="x-small")
+            ax.bar(
+                x, sparsity, width=width * 0.95, color=colour, hatch=hatch(j), edgecolor="k", linewidth=0.4
+            )
+            ax.text(
+                x,
+                sparsity + 0.01,
+                _granularity_text(row["granularity"]),
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize="x-small",
+            )
     ax.set_xticks(np.arange(len(layers)), layers)
     ax.set_xlim(-0.5, len(layers) - 0.5)  # a first layer left dense has no bar to set the limit
     ax.set_xlabel(column_title("layer"))
@@ -114,12 +146,17 @@ def _layer_plan_figure(rows: list[dict]) -> Figure:
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.spines["left"].set_bounds(0, 1)
     ax.grid(axis="x", visible=False)
-    handles = [Patch(facecolor=c, edgecolor="k", linewidth=0.4, label=_granularity_text(g))
-               for g, c in colours.items()]
-    handles += [Patch(facecolor="w", edgecolor="k", linewidth=0.4, hatch=hatch(j), label=d)
-                for j, d in enumerate(designs)]
-    legend_outside(ax, title="Granularity / design", handles=handles,
-                   labels=[str(h.get_label()) for h in handles])
+    handles = [
+        Patch(facecolor=c, edgecolor="k", linewidth=0.4, label=_granularity_text(g))
+        for g, c in colours.items()
+    ]
+    handles += [
+        Patch(facecolor="w", edgecolor="k", linewidth=0.4, hatch=hatch(j), label=d)
+        for j, d in enumerate(designs)
+    ]
+    legend_outside(
+        ax, title="Granularity / design", handles=handles, labels=[str(h.get_label()) for h in handles]
+    )
     return plain_ticks(fig)
 
 
@@ -161,7 +198,8 @@ def markdown_report(result) -> str:
     for label, d in s["designs"].items():
         lines.append(
             f"| {label} | {d['test_accuracy']:.4f} | {d['density']:.3f} | {d['cycles']:,} | {d['energy_pj'] * 1e-6:.4f} "
-            f"| {d['edp'] * 1e-6:.1f} | {_fmt_ratio(d['ideal_speedup'])} | {_fmt_ratio(d['achieved_speedup'])} |")
+            f"| {d['edp'] * 1e-6:.1f} | {_fmt_ratio(d['ideal_speedup'])} | {_fmt_ratio(d['achieved_speedup'])} |"
+        )
     r = s["ratios"]
     lines += [
         "",
@@ -189,11 +227,16 @@ def markdown_report(result) -> str:
     lines += [
         "",
         "After their final fine-tune the winners are checked again on the validation split; "
-        + "; ".join(f"{label}: candidate #{d['candidate']}, {d['final_attempts']} fine-tuned"
-                    for label, d in chosen.items()) + ".",
+        + "; ".join(
+            f"{label}: candidate #{d['candidate']}, {d['final_attempts']} fine-tuned"
+            for label, d in chosen.items()
+        )
+        + ".",
         "",
         f"The search evaluated {search['evaluations']} candidates ({search['stopped']}); the uniform baseline "
-        f"{search['uniform_evaluations']}. Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items()) + ".",
+        f"{search['uniform_evaluations']}. Time: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items())
+        + ".",
         "",
         "Figures: `candidates_pareto` (all candidates, accuracy against EDP, with the Pareto front), "
         "`layer_plan` (sparsity per layer, coloured by granularity), `energy_breakdown` (by component).",
@@ -221,8 +264,11 @@ def write_results(result, out_dir: str | Path) -> list[Path]:
     energy_rows = _energy_rows(result)
     with paper_style(COLUMN):
         written += save(_pareto_figure(candidates, result), candidates, out / "candidates_pareto")
-        written += save(figures.energy_breakdown(energy_rows, x="design", stack="component"), energy_rows,
-                        out / "energy_breakdown")
+        written += save(
+            figures.energy_breakdown(energy_rows, x="design", stack="component"),
+            energy_rows,
+            out / "energy_breakdown",
+        )
     with paper_style(DOUBLE_COLUMN, aspect=0.35):
         written += save(_layer_plan_figure(layer_rows), layer_rows, out / "layer_plan")
     return written

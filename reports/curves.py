@@ -52,13 +52,29 @@ def _style_key(ideal: bool) -> list[Line2D]:
     filled marker, so no entry looks like a group's)."""
     key = [Line2D([], [], color="k", linestyle="-", label="achieved")]
     if ideal:
-        key.append(Line2D([], [], color="k", marker="o", markerfacecolor="none", linestyle="--",
-                          linewidth=0.8, label="ideal"))
+        key.append(
+            Line2D(
+                [],
+                [],
+                color="k",
+                marker="o",
+                markerfacecolor="none",
+                linestyle="--",
+                linewidth=0.8,
+                label="ideal",
+            )
+        )
     return key
 
 
-def speedup_curves(frame: Frame, *, x: str = "sparsity", ideal: str = "ideal_speedup",
-                   achieved: str = "speedup", group: str | None = None) -> Figure:
+def speedup_curves(
+    frame: Frame,
+    *,
+    x: str = "sparsity",
+    ideal: str = "ideal_speedup",
+    achieved: str = "speedup",
+    group: str | None = None,
+) -> Figure:
     """Achieved speedup against `x` (one line and marker shape per `group`, e.g. granularity),
     with each group's ideal (e.g. 1 / (1 - sparsity)) dashed with hollow markers."""
     fig, ax = new_figure()
@@ -66,8 +82,14 @@ def speedup_curves(frame: Frame, *, x: str = "sparsity", ideal: str = "ideal_spe
     labels = column(rows, group) if group else [None] * len(rows)
     for i, value in enumerate(ordered(labels)):
         sel = [r for r, g in zip(rows, labels) if g == value]
-        _achieved_and_ideal(ax, [r[x] for r in sel], [r[achieved] for r in sel], [r[ideal] for r in sel], i,
-                            "achieved" if value is None else value_label(group or "", value))
+        _achieved_and_ideal(
+            ax,
+            [r[x] for r in sel],
+            [r[achieved] for r in sel],
+            [r[ideal] for r in sel],
+            i,
+            "achieved" if value is None else value_label(group or "", value),
+        )
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(achieved))
     _ratio_axis(ax, numbers(frame, ideal))
@@ -82,8 +104,16 @@ def speedup_curves(frame: Frame, *, x: str = "sparsity", ideal: str = "ideal_spe
     return plain_ticks(fig)
 
 
-def speedup_panels(frame: Frame, *, panel: str, group: str, x: str = "sparsity", achieved: str = "speedup",
-                   ideal: str | None = "ideal_speedup", ylabel: str | None = None) -> Figure:
+def speedup_panels(
+    frame: Frame,
+    *,
+    panel: str,
+    group: str,
+    x: str = "sparsity",
+    achieved: str = "speedup",
+    ideal: str | None = "ideal_speedup",
+    ylabel: str | None = None,
+) -> Figure:
     """One panel per `panel` value (e.g. hardware), one colour and marker shape per `group`
     (e.g. pattern): achieved solid with filled markers, ideal (when given) dashed with hollow ones.
     The legend sits below the panels and explains both styles."""
@@ -93,12 +123,19 @@ def speedup_panels(frame: Frame, *, panel: str, group: str, x: str = "sparsity",
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     for ax, value in zip(axes, panels):
         for i, g in enumerate(groups):
-            rows = sorted((r for r in frame if r[panel] == value and r[group] == g),
-                          key=lambda r: (r[x], r[achieved]))
+            rows = sorted(
+                (r for r in frame if r[panel] == value and r[group] == g), key=lambda r: (r[x], r[achieved])
+            )
             if rows:
                 ideal_values = None if ideal is None else [r[ideal] for r in rows]
-                _achieved_and_ideal(ax, [r[x] for r in rows], [r[achieved] for r in rows], ideal_values, i,
-                                    value_label(group, g))
+                _achieved_and_ideal(
+                    ax,
+                    [r[x] for r in rows],
+                    [r[achieved] for r in rows],
+                    ideal_values,
+                    i,
+                    value_label(group, g),
+                )
         ax.set_title(value_label(panel, value))
         ax.set_xlabel(axis_label(x))
         _ratio_axis(ax, numbers(frame, ideal if ideal is not None else achieved))
@@ -113,8 +150,13 @@ def speedup_panels(frame: Frame, *, panel: str, group: str, x: str = "sparsity",
                 handles.append(h)
                 labels.append(text)
     key = _style_key(ideal is not None)
-    fig.legend(handles + key, labels + [str(h.get_label()) for h in key], loc="outside lower center",
-               ncols=min(len(labels) + len(key), 6), title=title(group))
+    fig.legend(
+        handles + key,
+        labels + [str(h.get_label()) for h in key],
+        loc="outside lower center",
+        ncols=min(len(labels) + len(key), 6),
+        title=title(group),
+    )
     return plain_ticks(fig)
 
 
@@ -127,8 +169,10 @@ def state_style(states: list[str]) -> dict[str, dict[str, Any]]:
     """Face colour and hatch per state, busiest state first (the legend's order)."""
     known = list(STATE_COLOURS)
     ranked = sorted(states, key=lambda s: known.index(s) if s in known else len(known))
-    return {s: {"facecolor": STATE_COLOURS.get(s, f"C{4 + i % 6}"), "hatch": hatch(i)}
-            for i, s in enumerate(ranked)}
+    return {
+        s: {"facecolor": STATE_COLOURS.get(s, f"C{4 + i % 6}"), "hatch": hatch(i)}
+        for i, s in enumerate(ranked)
+    }
 
 
 def timeline(frame: Frame, *, time_unit: str = "cycles") -> Figure:
@@ -140,8 +184,11 @@ def timeline(frame: Frame, *, time_unit: str = "cycles") -> Figure:
     fig, ax = new_figure()
     for lane, component in enumerate(components):
         for state in states:
-            spans = [(r["start_cycles"] * unit.factor, (r["end_cycles"] - r["start_cycles"]) * unit.factor)
-                     for r in frame if r["component"] == component and r["state"] == state]
+            spans = [
+                (r["start_cycles"] * unit.factor, (r["end_cycles"] - r["start_cycles"]) * unit.factor)
+                for r in frame
+                if r["component"] == component and r["state"] == state
+            ]
             if spans:
                 ax.broken_barh(spans, (lane - 0.4, 0.8), edgecolor="k", linewidth=0.2, **styles[state])
     ax.set_yticks(range(len(components)), [value_label("component", c) for c in components])
@@ -154,7 +201,10 @@ def timeline(frame: Frame, *, time_unit: str = "cycles") -> Figure:
 
 def state_legend(ax: Any, styles: dict[str, dict[str, Any]]) -> None:
     """A legend entry per state, beside the lanes (the spans themselves carry no labels)."""
-    handles = [Patch(edgecolor="k", linewidth=0.4, label=value_label("state", s), **style)
-               for s, style in styles.items()]
-    legend_outside(ax, title=title("state"), handles=handles,
-                   labels=[value_label("state", s) for s in styles])
+    handles = [
+        Patch(edgecolor="k", linewidth=0.4, label=value_label("state", s), **style)
+        for s, style in styles.items()
+    ]
+    legend_outside(
+        ax, title=title("state"), handles=handles, labels=[value_label("state", s) for s in styles]
+    )

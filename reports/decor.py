@@ -14,9 +14,24 @@ from matplotlib.ticker import ScalarFormatter
 
 from reports.frames import column
 
-__all__ = ["MARKERS", "LINESTYLES", "HATCHES", "marker", "linestyle", "hatch", "legend_outside",
-           "plain_ticks", "style_series", "category_ticks", "numbers", "log_if_wide", "new_figure", "ordered",
-           "category_key", "Frame"]
+__all__ = [
+    "MARKERS",
+    "LINESTYLES",
+    "HATCHES",
+    "marker",
+    "linestyle",
+    "hatch",
+    "legend_outside",
+    "plain_ticks",
+    "style_series",
+    "category_ticks",
+    "numbers",
+    "log_if_wide",
+    "new_figure",
+    "ordered",
+    "category_key",
+    "Frame",
+]
 
 Frame = Sequence[Mapping[str, Any]]
 
@@ -43,8 +58,14 @@ def style_series(i: int) -> dict[str, Any]:
     return {"color": f"C{i % 10}", "marker": marker(i)}
 
 
-def legend_outside(ax: Axes, *, title: str | None = None, handles: Sequence[Any] | None = None,
-                   labels: Sequence[str] | None = None, below: bool = False) -> Legend | None:
+def legend_outside(
+    ax: Axes,
+    *,
+    title: str | None = None,
+    handles: Sequence[Any] | None = None,
+    labels: Sequence[str] | None = None,
+    below: bool = False,
+) -> Legend | None:
     """The axes' legend to the right of the data area, top-aligned, or (`below`) under the whole
     figure in columns, for long entries in a narrow figure; constrained layout makes room."""
     if handles is None or labels is None:
@@ -57,16 +78,24 @@ def legend_outside(ax: Axes, *, title: str | None = None, handles: Sequence[Any]
         return figure.legend(handles, labels, title=title, loc="outside lower center", ncols=2)
     # Anchored at the axes' edge with the gap in font units (not axes fractions), so the layout
     # reaches its fixed point in one pass and re-saving a figure gives the same bytes.
-    return ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
-                     borderaxespad=0.8, alignment="left")
+    return ax.legend(
+        handles,
+        labels,
+        title=title,
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        borderaxespad=0.8,
+        alignment="left",
+    )
 
 
 def category_ticks(ax: Axes, texts: Sequence[str], *, room_chars: int = 30) -> None:
     """Category names under the x axis, slanted only when together they are too wide to sit
     level (about `room_chars` characters across a column-wide axis)."""
     crowded = sum(len(t) for t in texts) > room_chars
-    ax.set_xticks(range(len(texts)), list(texts), rotation=30 if crowded else 0,
-                  ha="right" if crowded else "center")
+    ax.set_xticks(
+        range(len(texts)), list(texts), rotation=30 if crowded else 0, ha="right" if crowded else "center"
+    )
 
 
 def plain_ticks(fig: Figure) -> Figure:

@@ -34,8 +34,17 @@ from reports.frames import column
 from reports.labels import axis_label, scaled, title as column_title, value_label
 
 __all__ = [
-    "axis_label", "pareto_front", "pareto", "scatter", "energy_breakdown", "roofline", "heatmap",
-    "grouped_bars", "speedup_curves", "speedup_panels", "timeline",
+    "axis_label",
+    "pareto_front",
+    "pareto",
+    "scatter",
+    "energy_breakdown",
+    "roofline",
+    "heatmap",
+    "grouped_bars",
+    "speedup_curves",
+    "speedup_panels",
+    "timeline",
 ]
 
 
@@ -49,8 +58,16 @@ def _points(ax: Any, frame: Frame, x: str, y: str, group: str | None) -> tuple[f
         labels = column(frame, group)
         for i, value in enumerate(sorted(set(labels), key=category_key)):
             mask = np.array([v == value for v in labels])
-            ax.scatter(xs[mask] * sx.factor, ys[mask] * sy.factor, s=12, alpha=0.8, linewidths=0.3,
-                       edgecolors="k", label=value_label(group, value), **style_series(i))
+            ax.scatter(
+                xs[mask] * sx.factor,
+                ys[mask] * sy.factor,
+                s=12,
+                alpha=0.8,
+                linewidths=0.3,
+                edgecolors="k",
+                label=value_label(group, value),
+                **style_series(i),
+            )
     else:
         ax.scatter(xs * sx.factor, ys * sy.factor, s=8, color="0.6", alpha=0.7, label="design points")
     ax.set_xlabel(sx.label)
@@ -60,15 +77,30 @@ def _points(ax: Any, frame: Frame, x: str, y: str, group: str | None) -> tuple[f
     return sx.factor, sy.factor
 
 
-def pareto(frame: Frame, x: str, y: str, *, minimise: tuple[bool, bool] = (True, True),
-           group: str | None = None, title: str | None = None) -> Figure:
+def pareto(
+    frame: Frame,
+    x: str,
+    y: str,
+    *,
+    minimise: tuple[bool, bool] = (True, True),
+    group: str | None = None,
+    title: str | None = None,
+) -> Figure:
     """All points (grey, or one marker and colour per `group` value) with their Pareto front."""
     fig, ax = new_figure()
     fx, fy = _points(ax, frame, x, y, group)
     front = pareto_front(frame, x, y, minimise=minimise, skip_missing=True)
-    ax.plot([r[x] * fx for r in front], [r[y] * fy for r in front], color="k", marker="o", markersize=3,
-            markerfacecolor="none", linewidth=0.9,
-            drawstyle="steps-post" if minimise == (True, True) else "default", label="Pareto front")
+    ax.plot(
+        [r[x] * fx for r in front],
+        [r[y] * fy for r in front],
+        color="k",
+        marker="o",
+        markersize=3,
+        markerfacecolor="none",
+        linewidth=0.9,
+        drawstyle="steps-post" if minimise == (True, True) else "default",
+        label="Pareto front",
+    )
     legend_outside(ax, title=column_title(group) if group else None)
     if title:
         ax.set_title(title)
@@ -92,8 +124,9 @@ def _bar_order(values: list[Any]) -> list[Any]:
     return distinct
 
 
-def energy_breakdown(frame: Frame, *, x: str = "component", stack: str = "action",
-                     value: str = "energy_pj") -> Figure:
+def energy_breakdown(
+    frame: Frame, *, x: str = "component", stack: str = "action", value: str = "energy_pj"
+) -> Figure:
     """Stacked bars: one bar per `x` value (default: component), stacked by `stack` (default:
     action), each part with its own hatch; energy summed over everything else (e.g. layers) and
     scaled to a readable unit."""
@@ -108,8 +141,17 @@ def energy_breakdown(frame: Frame, *, x: str = "component", stack: str = "action
     positions = np.arange(len(bars))
     for i, part in enumerate(parts):
         heights = totals[i] * unit.factor
-        ax.bar(positions, heights, bottom=bottom, label=value_label(stack, part), width=0.7,
-               color=f"C{i % 10}", hatch=hatch(i), edgecolor="k", linewidth=0.3)
+        ax.bar(
+            positions,
+            heights,
+            bottom=bottom,
+            label=value_label(stack, part),
+            width=0.7,
+            color=f"C{i % 10}",
+            hatch=hatch(i),
+            edgecolor="k",
+            linewidth=0.3,
+        )
         bottom += heights
     category_ticks(ax, [value_label(x, b) for b in bars])
     ax.set_xlabel(column_title(x))
@@ -130,8 +172,10 @@ def roofline(frame: Frame, *, label: str = "layer") -> Figure:
     peak = {r.get("peak_mac_per_cycle") for r in frame}
     bandwidth = {r.get("dram_bandwidth_bytes_per_cycle") for r in frame}
     if len(peak) != 1 or len(bandwidth) != 1 or None in bandwidth or None in peak:
-        raise ValueError("roofline: the frame must hold one hardware configuration with peak_mac_per_cycle and "
-                         "dram_bandwidth_bytes_per_cycle (build it with from_report(report, hardware))")
+        raise ValueError(
+            "roofline: the frame must hold one hardware configuration with peak_mac_per_cycle and "
+            "dram_bandwidth_bytes_per_cycle (build it with from_report(report, hardware))"
+        )
     peak_v, bw_v = float(peak.pop()), float(bandwidth.pop())  # type: ignore[arg-type]  # None excluded above
     rows = [r for r in frame if r.get("operational_intensity_mac_per_byte")]
     oi = np.array([r["operational_intensity_mac_per_byte"] for r in rows], dtype=float)
@@ -142,13 +186,26 @@ def roofline(frame: Frame, *, label: str = "layer") -> Figure:
     hi = max(oi.max(initial=ridge), ridge) * 4
     grid = np.geomspace(lo, hi, 256)
     ax.plot(grid, np.full_like(grid, peak_v), color="C3", label=f"compute roof ({peak_v:g} MAC/cycle)")
-    ax.plot(grid, np.minimum(bw_v * grid, peak_v), color="C0", linestyle="--",
-            label=f"bandwidth roof ({bw_v:g} bytes/cycle)")
+    ax.plot(
+        grid,
+        np.minimum(bw_v * grid, peak_v),
+        color="C0",
+        linestyle="--",
+        label=f"bandwidth roof ({bw_v:g} bytes/cycle)",
+    )
     kinds = [r.get("kind", "") for r in rows]
     for i, kind in enumerate(ordered(kinds)):
         mask = np.array([k == kind for k in kinds])
-        ax.scatter(oi[mask], tp[mask], s=14, label=str(kind) or label, zorder=3, edgecolors="k",
-                   linewidths=0.3, **style_series(i + 2))
+        ax.scatter(
+            oi[mask],
+            tp[mask],
+            s=14,
+            label=str(kind) or label,
+            zorder=3,
+            edgecolors="k",
+            linewidths=0.3,
+            **style_series(i + 2),
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(max(tp.min(initial=peak_v) / 4, 1e-3), peak_v * 2)
@@ -197,14 +254,22 @@ def heatmap(frame: Frame, x: str, y: str, value: str, *, annotate: bool | None =
     if annotate if annotate is not None else cells.size <= 64:
         for (row, col), v in np.ndenumerate(cells):
             if np.isfinite(v):
-                ax.text(col, row, f"{v:.3g}", ha="center", va="center", fontsize="x-small",
-                        color="white" if norm(v) < 0.5 else "black")
+                ax.text(
+                    col,
+                    row,
+                    f"{v:.3g}",
+                    ha="center",
+                    va="center",
+                    fontsize="x-small",
+                    color="white" if norm(v) < 0.5 else "black",
+                )
     return plain_ticks(fig)
 
 
 # ---- grouped bars (e.g. dataflows across networks) -----------------------------------------
-def grouped_bars(frame: Frame, x: str, group: str, value: str, *, normalise_to: Any = None,
-                 log: bool = False) -> Figure:
+def grouped_bars(
+    frame: Frame, x: str, group: str, value: str, *, normalise_to: Any = None, log: bool = False
+) -> Figure:
     """One cluster of bars per `x` value, one bar (colour and hatch) per `group` value. With
     `normalise_to`, each cluster is divided by its bar for that group value (the label says so)."""
     xs, gs, vs = column(frame, x), column(frame, group), numbers(frame, value)
@@ -225,8 +290,16 @@ def grouped_bars(frame: Frame, x: str, group: str, value: str, *, normalise_to: 
     width = 0.8 / len(groups)
     positions = np.arange(len(clusters))
     for i, gv in enumerate(groups):
-        ax.bar(positions + (i - (len(groups) - 1) / 2) * width, table[i], width=width,
-               label=value_label(group, gv), color=f"C{i % 10}", hatch=hatch(i), edgecolor="k", linewidth=0.3)
+        ax.bar(
+            positions + (i - (len(groups) - 1) / 2) * width,
+            table[i],
+            width=width,
+            label=value_label(group, gv),
+            color=f"C{i % 10}",
+            hatch=hatch(i),
+            edgecolor="k",
+            linewidth=0.3,
+        )
     category_ticks(ax, [value_label(x, c) for c in clusters])
     ax.set_xlabel(column_title(x))
     ax.set_ylabel(ylabel)

@@ -18,8 +18,20 @@ from accelsim.dse.store import Store
 from accelsim.timing import report_views
 
 __all__ = [
-    "Frame", "from_report", "energy_frame", "from_store", "from_trace", "columns", "column",
-    "to_columns", "select", "where", "aggregate", "to_csv", "to_dataframe", "split_uncompacted",
+    "Frame",
+    "from_report",
+    "energy_frame",
+    "from_store",
+    "from_trace",
+    "columns",
+    "column",
+    "to_columns",
+    "select",
+    "where",
+    "aggregate",
+    "to_csv",
+    "to_dataframe",
+    "split_uncompacted",
     "TRACE_COLUMNS",
 ]
 
@@ -42,7 +54,9 @@ def from_report(report, hardware=None) -> Frame:
         row["peak_mac_per_cycle"] = report.pe_count
         if hardware is not None:
             row["dram_bandwidth_bytes_per_cycle"] = hardware.dram.bandwidth_bytes_per_cycle
-        row["operational_intensity_mac_per_byte"] = row["macs"] / row["dram_bytes"] if row["dram_bytes"] else None
+        row["operational_intensity_mac_per_byte"] = (
+            row["macs"] / row["dram_bytes"] if row["dram_bytes"] else None
+        )
         row["throughput_mac_per_cycle"] = row["macs"] / row["cycles"] if row["cycles"] else 0.0
         rows.append(row)
     return rows
@@ -116,11 +130,16 @@ def where(frame: Sequence[Mapping[str, Any]], **equal: Any) -> Frame:
     return [dict(row) for row in frame if all(row.get(k) == v for k, v in equal.items())]
 
 
-def aggregate(frame: Sequence[Mapping[str, Any]], by: Sequence[str], value: str, *, how: str = "min") -> Frame:
+def aggregate(
+    frame: Sequence[Mapping[str, Any]], by: Sequence[str], value: str, *, how: str = "min"
+) -> Frame:
     """One row per distinct `by` combination with `value` reduced by `how` (min, max, mean) and
     ``n_points``; rows sorted by the `by` columns."""
-    reducers: dict[str, Callable[[list[Any]], Any]] = {"min": min, "max": max,
-                                                        "mean": lambda xs: math.fsum(xs) / len(xs)}
+    reducers: dict[str, Callable[[list[Any]], Any]] = {
+        "min": min,
+        "max": max,
+        "mean": lambda xs: math.fsum(xs) / len(xs),
+    }
     if how not in reducers:
         raise ValueError(f"how: must be one of {', '.join(reducers)}, got {how!r}")
     for name in [*by, value]:
@@ -151,6 +170,7 @@ def split_uncompacted(frame: Sequence[Mapping[str, Any]], group: str) -> tuple[F
     group by; otherwise the frame and `group` come back unchanged."""
     if not any(row.get("pruning.compact") is False for row in frame):
         return [dict(row) for row in frame], group
+
     def plan(row: Mapping[str, Any]) -> str:
         return f"{row.get(group)}" + (" (full size)" if row.get("pruning.compact") is False else "")
 

@@ -21,7 +21,7 @@ __all__ = ["Field", "FIELDS", "Scaled", "axis_label", "field", "scaled", "title"
 
 _SI = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
 _COUNT = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
-_BINARY = ((2.0 ** 30, "Gi"), (2.0 ** 20, "Mi"), (2.0 ** 10, "Ki"), (1.0, ""))
+_BINARY = ((2.0**30, "Gi"), (2.0**20, "Mi"), (2.0**10, "Ki"), (1.0, ""))
 _PREFIXES = {"si": _SI, "count": _COUNT, "binary": _BINARY, "fixed": ((1.0, ""),)}
 
 
@@ -93,17 +93,31 @@ FIELDS: dict[str, Field] = {
 
 # Fallbacks by suffix, longest first, for the columns the map does not name.
 _SUFFIXES = (
-    ("_mac_per_byte", Field("", "MAC/byte")), ("_mac_per_cycle", Field("", "MAC/cycle")),
-    ("_bytes_per_cycle", Field("", "bytes/cycle")), ("_size_bytes", Field("", "{}B", 1.0, "binary")),
-    ("_bytes", Field("", "{}B", 1.0, "binary")), ("_cycles", Field("", "{}cycles", 1.0, "count")),
-    ("_j_s", Field("", "{}J·s", 1.0, "si")), ("_pj", Field("", "{}J", 1e-12, "si")),
-    ("_uj", Field("", "{}J", 1e-6, "si")), ("_mw", Field("", "{}W", 1e-3, "si")),
-    ("_mhz", Field("", "MHz")), ("_s", Field("", "{}s", 1.0, "si")),
+    ("_mac_per_byte", Field("", "MAC/byte")),
+    ("_mac_per_cycle", Field("", "MAC/cycle")),
+    ("_bytes_per_cycle", Field("", "bytes/cycle")),
+    ("_size_bytes", Field("", "{}B", 1.0, "binary")),
+    ("_bytes", Field("", "{}B", 1.0, "binary")),
+    ("_cycles", Field("", "{}cycles", 1.0, "count")),
+    ("_j_s", Field("", "{}J·s", 1.0, "si")),
+    ("_pj", Field("", "{}J", 1e-12, "si")),
+    ("_uj", Field("", "{}J", 1e-6, "si")),
+    ("_mw", Field("", "{}W", 1e-3, "si")),
+    ("_mhz", Field("", "MHz")),
+    ("_s", Field("", "{}s", 1.0, "si")),
 )
 
 #: Acronyms inside component, action and column names.
-_WORDS = {"dram": "DRAM", "sram": "SRAM", "pe": "PE", "glb": "global buffer", "mac": "MAC", "macs": "MACs",
-          "edp": "EDP", "nm": "N:M"}
+_WORDS = {
+    "dram": "DRAM",
+    "sram": "SRAM",
+    "pe": "PE",
+    "glb": "global buffer",
+    "mac": "MAC",
+    "macs": "MACs",
+    "edp": "EDP",
+    "nm": "N:M",
+}
 #: Columns whose values are internal identifiers worth spelling out; other values (network,
 #: preset and layer names) are names and print as they are.
 _SPELLED = {"component", "action", "state", "pruning.granularity", "granularity", "plan"}
@@ -131,7 +145,7 @@ def field(name: str) -> Field:
     if match := re.fullmatch(r"buffers\.(\w+)\.size_bytes", name):
         return Field(f"{_capital(_words(match[1]))} buffer", "{}B", 1.0, "binary")
     if name.startswith("pruning."):
-        return Field(_capital(_words(name[len("pruning."):])))
+        return Field(_capital(_words(name[len("pruning.") :])))
     for suffix, shape in _SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             return Field(_capital(_words(name[: -len(suffix)])), shape.unit, shape.to_unit, shape.prefixes)

@@ -29,13 +29,19 @@ def trace_frame(trace: Any) -> list[dict[str, Any]]:
     """The rows of an event trace (`accelsim.timing.engine.trace`); raises if the run kept no trace."""
     if trace is None:
         raise ValueError("trace_frame: the report has no trace; simulate with mode='event', trace=True")
-    rows = [dict(zip(POWER_COLUMNS, ("power", p.component, p.state, p.start_cycle, p.end_cycle, None)))
-            for p in trace.power]
+    rows = [
+        dict(zip(POWER_COLUMNS, ("power", p.component, p.state, p.start_cycle, p.end_cycle, None)))
+        for p in trace.power
+    ]
     for buffer, changes in trace.occupancy.items():
-        rows += [dict(zip(POWER_COLUMNS, ("occupancy", buffer, None, cycle, None, held)))
-                 for cycle, held in changes]
-    rows += [dict(zip(POWER_COLUMNS, ("layer_end", name, None, end, None, None)))
-             for name, end in zip(trace.layers, trace.layer_end_cycles)]
+        rows += [
+            dict(zip(POWER_COLUMNS, ("occupancy", buffer, None, cycle, None, held)))
+            for cycle, held in changes
+        ]
+    rows += [
+        dict(zip(POWER_COLUMNS, ("layer_end", name, None, end, None, None)))
+        for name, end in zip(trace.layers, trace.layer_end_cycles)
+    ]
     return rows
 
 
@@ -54,21 +60,34 @@ def power_timeline(frame: Sequence[Mapping[str, Any]]) -> Figure:
     styles = state_style(states)
     for lane, component in enumerate(components):
         for state in states:
-            spans = [(r["start_cycles"], r["end_cycles"] - r["start_cycles"]) for r in power
-                     if r["component"] == component and r["state"] == state]
+            spans = [
+                (r["start_cycles"], r["end_cycles"] - r["start_cycles"])
+                for r in power
+                if r["component"] == component and r["state"] == state
+            ]
             if spans:
                 # No outlines: thousands of tile-sized spans would merge into black (hatches stay).
-                lanes_ax.broken_barh(np.array(spans, dtype=float) * time.factor, (lane - 0.4, 0.8),
-                                     edgecolor="k", linewidth=0.0, **styles[state])
+                lanes_ax.broken_barh(
+                    np.array(spans, dtype=float) * time.factor,
+                    (lane - 0.4, 0.8),
+                    edgecolor="k",
+                    linewidth=0.0,
+                    **styles[state],
+                )
     lanes_ax.set_yticks(range(len(components)), [value_label("component", c) for c in components])
     lanes_ax.set_ylim(-0.6, len(components) - 0.4)
     lanes_ax.grid(axis="y", visible=False)
     state_legend(lanes_ax, styles)
     for i, buffer in enumerate(ordered([r["component"] for r in occupancy])):
         points = [r for r in occupancy if r["component"] == buffer]
-        occupancy_ax.step([r["start_cycles"] * time.factor for r in points],
-                          [r["bytes"] * held.factor for r in points], where="post", linestyle=linestyle(i),
-                          color=f"C{i}", label=value_label("component", buffer))
+        occupancy_ax.step(
+            [r["start_cycles"] * time.factor for r in points],
+            [r["bytes"] * held.factor for r in points],
+            where="post",
+            linestyle=linestyle(i),
+            color=f"C{i}",
+            label=value_label("component", buffer),
+        )
     occupancy_ax.set_ylabel(held.label)
     occupancy_ax.set_xlabel(time.label)
     legend_outside(occupancy_ax, title="Buffer")

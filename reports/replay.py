@@ -37,8 +37,9 @@ def _identity_columns(rows: Sequence[Mapping[str, Any]], point: Point) -> list[s
     return [c for c in dict.fromkeys(names) if len({repr(r.get(c)) for r in rows}) > 1]
 
 
-def replay(store_path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], *,
-           trace: bool = False) -> tuple[Report, Hardware]:
+def replay(
+    store_path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], *, trace: bool = False
+) -> tuple[Report, Hardware]:
     """Re-simulate the single stored point among `rows` (store records, already filtered).
 
     With `trace`, the run is in event mode with the trace kept (whatever mode the point was
@@ -49,8 +50,10 @@ def replay(store_path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], *,
     if len(keys) != 1:
         varying = _identity_columns(rows, points[keys[0]]) if keys else []
         hint = "; they differ in " + ", ".join(varying) if varying else ""
-        raise ValueError(f"{store_path}: {len(keys)} points match, this figure draws one; narrow it with "
-                         f"--where COLUMN=VALUE{hint}")
+        raise ValueError(
+            f"{store_path}: {len(keys)} points match, this figure draws one; narrow it with "
+            f"--where COLUMN=VALUE{hint}"
+        )
     point = points[keys[0]]
     network = get_network(point.network, **point.network_params)
     mode = "event" if trace else point.mode
@@ -58,13 +61,15 @@ def replay(store_path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], *,
         return simulate(network, point.hardware, mode=mode, trace=trace), point.hardware
     plan = point.pruning
     masks = plan_masks(network, init_weights(network, seed=plan["seed"]), plan)
-    report = simulate(network, point.hardware, mode=mode, masks=masks, compact_channels=plan["compact"],
-                      trace=trace)
+    report = simulate(
+        network, point.hardware, mode=mode, masks=masks, compact_channels=plan["compact"], trace=trace
+    )
     return report, point.hardware
 
 
-def point_figure(kind: str, store_path: str | os.PathLike,
-                 rows: Sequence[Mapping[str, Any]]) -> tuple[Figure, list[dict[str, Any]]]:
+def point_figure(
+    kind: str, store_path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]
+) -> tuple[Figure, list[dict[str, Any]]]:
     """The figure of `kind` (one of `POINT_KINDS`) for the one point in `rows`, and its data."""
     if kind not in POINT_KINDS:
         raise ValueError(f"kind: must be one of {', '.join(POINT_KINDS)}, got {kind!r}")

@@ -22,8 +22,14 @@ def output_paths(path_stem: str | os.PathLike, *, formats: Sequence[str] = FORMA
     return [stem.with_name(f"{stem.name}.{fmt}") for fmt in (*formats, "csv")]
 
 
-def save(fig, frame: Sequence[Mapping[str, Any]], path_stem: str | os.PathLike, *,
-         formats: Sequence[str] = FORMATS, dpi: int = 300) -> list[Path]:
+def save(
+    fig,
+    frame: Sequence[Mapping[str, Any]],
+    path_stem: str | os.PathLike,
+    *,
+    formats: Sequence[str] = FORMATS,
+    dpi: int = 300,
+) -> list[Path]:
     """Write ``<stem>.pdf``, ``<stem>.png`` (or `formats`) and ``<stem>.csv``; returns the paths.
 
     Each file is written to a temporary name and renamed into place. The PDF carries no creation

@@ -10,6 +10,7 @@ It builds the layers with ``workloads.layers``, converts them with
 the interpreter named by ACCELSIM_SCALESIM_PYTHON.  SRAMs are 4096 kB each so that every
 operand fits in half its buffer (the only regime where SCALE-Sim's DRAM counts are compared).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -21,24 +22,57 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data" / "scalesim_recorded.json"
-COMMAND = ("ACCELSIM_SCALESIM_PYTHON=/tmp/ssvenv/bin/python PYTHONPATH=. "
-           "/tmp/devvenv/bin/python scripts/record_scalesim.py")
+COMMAND = (
+    "ACCELSIM_SCALESIM_PYTHON=/tmp/ssvenv/bin/python PYTHONPATH=. "
+    "/tmp/devvenv/bin/python scripts/record_scalesim.py"
+)
 SRAM_KB = (4096, 4096, 4096)
 BANDWIDTH = 64
 
 # (case name, dataflow, layer constructor kwargs)
 CASES = [
-    ("r50_l3_1x1", ("ws", "os", "is"),
-     ("Conv2d", dict(name="r50_l3_1x1", in_channels=1024, out_channels=256, kernel_size=(1, 1),
-                     input_hw=(14, 14)))),
-    ("r50_conv1", ("ws",),
-     ("Conv2d", dict(name="r50_conv1", in_channels=3, out_channels=64, kernel_size=(7, 7),
-                     input_hw=(224, 224), stride=(2, 2), padding=(3, 3)))),
-    ("r50_fc", ("os", "is"),
-     ("Linear", dict(name="r50_fc", in_features=2048, out_features=1000, tokens=1))),
-    ("alexnet_conv1", ("ws",),
-     ("Conv2d", dict(name="alexnet_conv1", in_channels=3, out_channels=64, kernel_size=(11, 11),
-                     input_hw=(227, 227), stride=(4, 4)))),
+    (
+        "r50_l3_1x1",
+        ("ws", "os", "is"),
+        (
+            "Conv2d",
+            dict(
+                name="r50_l3_1x1", in_channels=1024, out_channels=256, kernel_size=(1, 1), input_hw=(14, 14)
+            ),
+        ),
+    ),
+    (
+        "r50_conv1",
+        ("ws",),
+        (
+            "Conv2d",
+            dict(
+                name="r50_conv1",
+                in_channels=3,
+                out_channels=64,
+                kernel_size=(7, 7),
+                input_hw=(224, 224),
+                stride=(2, 2),
+                padding=(3, 3),
+            ),
+        ),
+    ),
+    ("r50_fc", ("os", "is"), ("Linear", dict(name="r50_fc", in_features=2048, out_features=1000, tokens=1))),
+    (
+        "alexnet_conv1",
+        ("ws",),
+        (
+            "Conv2d",
+            dict(
+                name="alexnet_conv1",
+                in_channels=3,
+                out_channels=64,
+                kernel_size=(11, 11),
+                input_hw=(227, 227),
+                stride=(4, 4),
+            ),
+        ),
+    ),
 ]
 ARRAY = (32, 32)
 
@@ -52,6 +86,7 @@ def _load_runner():
 
 def build_layer(kind: str, kwargs: dict):
     from workloads import layers
+
     return getattr(layers, kind)(**kwargs)
 
 
@@ -65,19 +100,37 @@ def main() -> int:
         layer = build_layer(kind, kwargs)
         specs = runner.layer_to_specs(layer)
         for df in dataflows:
-            spec = {"array": list(ARRAY), "dataflow": df, "sram_kb": list(SRAM_KB),
-                    "bandwidth": BANDWIDTH, "layers": specs}
+            spec = {
+                "array": list(ARRAY),
+                "dataflow": df,
+                "sram_kb": list(SRAM_KB),
+                "bandwidth": BANDWIDTH,
+                "layers": specs,
+            }
             t0 = time.perf_counter()
             out = runner.run_via(python, spec)
             secs = time.perf_counter() - t0
-            records.append({"case": case, "kind": kind, "layer": kwargs, "dataflow": df,
-                            "array": list(ARRAY), "sram_kb": list(SRAM_KB),
-                            "bandwidth": BANDWIDTH, "seconds": round(secs, 1),
-                            "scalesim": out["layers"]})
+            records.append(
+                {
+                    "case": case,
+                    "kind": kind,
+                    "layer": kwargs,
+                    "dataflow": df,
+                    "array": list(ARRAY),
+                    "sram_kb": list(SRAM_KB),
+                    "bandwidth": BANDWIDTH,
+                    "seconds": round(secs, 1),
+                    "scalesim": out["layers"],
+                }
+            )
             print(f"{case} {df}: {secs:.1f} s", file=sys.stderr)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"scalesim_version": out["scalesim_version"], "command": COMMAND,
-                               "records": records}, indent=1) + "\n")
+    OUT.write_text(
+        json.dumps(
+            {"scalesim_version": out["scalesim_version"], "command": COMMAND, "records": records}, indent=1
+        )
+        + "\n"
+    )
     return 0
 
 

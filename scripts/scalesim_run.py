@@ -27,6 +27,7 @@ snake_case keys (``total_cycles``, ``stall_cycles``, ``mapping_efficiency_pct``,
 ``compute_util_pct``, ``sram_ifmap_reads``, ``dram_filter_reads``, ...).  SCALE-Sim's own
 stdout chatter is sent to stderr.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,8 +38,14 @@ import sys
 import tempfile
 import time
 
-COMPUTE_KEYS = ("total_cycles_incl_prefetch", "total_cycles", "stall_cycles",
-                "overall_util_pct", "mapping_efficiency_pct", "compute_util_pct")
+COMPUTE_KEYS = (
+    "total_cycles_incl_prefetch",
+    "total_cycles",
+    "stall_cycles",
+    "overall_util_pct",
+    "mapping_efficiency_pct",
+    "compute_util_pct",
+)
 DETAIL_KEYS = tuple(
     f"{level}_{operand}_{what}"
     for level in ("sram", "dram")
@@ -46,8 +53,15 @@ DETAIL_KEYS = tuple(
     for what in ("start_cycle", "stop_cycle", verb)
 )
 RUN_NAME = "accelsim_xval"
-BANDWIDTH_KEYS = ("avg_ifmap_sram_bw", "avg_filter_sram_bw", "avg_ofmap_sram_bw",
-                  "avg_ifmap_dram_bw", "avg_filter_dram_bw", "avg_ofmap_dram_bw")
+BANDWIDTH_KEYS = (
+    "avg_ifmap_sram_bw",
+    "avg_filter_sram_bw",
+    "avg_ofmap_sram_bw",
+    "avg_ifmap_dram_bw",
+    "avg_filter_dram_bw",
+    "avg_ofmap_dram_bw",
+)
+
 
 def layer_to_specs(layer) -> list[dict]:
     """SCALE-Sim topology rows for one accelsim layer, as dicts (accelsim side).
@@ -69,9 +83,17 @@ def layer_to_specs(layer) -> list[dict]:
     specs = []
     for row in rows:
         channels, copies = (1, row.channels) if row.depthwise else (row.channels, 1)
-        specs += [{"ifmap_h": row.ifmap_h, "ifmap_w": row.ifmap_w, "filter_h": row.filter_h,
-                   "filter_w": row.filter_w, "channels": channels, "num_filter": row.num_filter,
-                   "stride": row.stride}] * copies
+        specs += [
+            {
+                "ifmap_h": row.ifmap_h,
+                "ifmap_w": row.ifmap_w,
+                "filter_h": row.filter_h,
+                "filter_w": row.filter_w,
+                "channels": channels,
+                "num_filter": row.num_filter,
+                "stride": row.stride,
+            }
+        ] * copies
     return [dict(spec, name=f"{layer.name}/g{i}") for i, spec in enumerate(specs)]
 
 
@@ -88,11 +110,26 @@ def with_files(spec: dict) -> dict:
     rows = []
     for i, layer in enumerate(spec["layers"]):
         nm = tuple(int(x) for x in layer["sparsity"].split(":")) if "sparsity" in layer else None
-        rows.append(TopologyRow(f"L{i}", layer["ifmap_h"], layer["ifmap_w"], layer["filter_h"],
-                                layer["filter_w"], layer["channels"], layer["num_filter"], layer["stride"],
-                                nm=nm))
-    hardware = scalesim_hardware(RUN_NAME, *spec["array"], spec["dataflow"],
-                                 tuple(spec.get("sram_kb", (1024, 1024, 1024))), spec.get("bandwidth", 64))
+        rows.append(
+            TopologyRow(
+                f"L{i}",
+                layer["ifmap_h"],
+                layer["ifmap_w"],
+                layer["filter_h"],
+                layer["filter_w"],
+                layer["channels"],
+                layer["num_filter"],
+                layer["stride"],
+                nm=nm,
+            )
+        )
+    hardware = scalesim_hardware(
+        RUN_NAME,
+        *spec["array"],
+        spec["dataflow"],
+        tuple(spec.get("sram_kb", (1024, 1024, 1024))),
+        spec.get("bandwidth", 64),
+    )
     cfg, _ = format_cfg(hardware, run_name=RUN_NAME)
     return dict(spec, files={"cfg": cfg, "topology": format_topology(rows), "layout": format_layout(rows)})
 
@@ -100,8 +137,15 @@ def with_files(spec: dict) -> dict:
 def run_script(python: str, script: str, spec: dict, what: str, timeout: float | None = None) -> dict:
     """Run ``script`` under ``python`` (a scalesim interpreter) with ``spec`` on stdin; its JSON."""
     import subprocess
-    proc = subprocess.run([python, os.path.abspath(script)], input=json.dumps(spec),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+
+    proc = subprocess.run(
+        [python, os.path.abspath(script)],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout)
@@ -116,6 +160,7 @@ def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:
 def scalesim_version() -> str:
     try:
         from importlib.metadata import version
+
         return version("scalesim")
     except Exception:  # noqa: BLE001 - version is informative only
         return "unknown"
@@ -146,8 +191,14 @@ def run_scalesim(cfg: str, topo: str, layout: str, tmp: str) -> str:
     from scalesim.scale_sim import scalesim
 
     with contextlib.redirect_stdout(sys.stderr):
-        sim = scalesim(save_disk_space=True, verbose=False, config=cfg,
-                       topology=topo, layout=layout, input_type_gemm=False)
+        sim = scalesim(
+            save_disk_space=True,
+            verbose=False,
+            config=cfg,
+            topology=topo,
+            layout=layout,
+            input_type_gemm=False,
+        )
         sim.run_scale(top_path=os.path.join(tmp, "out"))
     return os.path.join(tmp, "out", RUN_NAME)
 

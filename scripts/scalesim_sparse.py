@@ -34,6 +34,7 @@ columns of the pruned reduction indices, so every dataflow runs the *dense* GEMM
 where it scales SRAM ifmap reads by ``M/N``. ``RandomNumberGeneratorSeed`` and ``BlockSize``
 are used only by ``OptimizedMapping: true``.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,9 +48,15 @@ if HERE not in sys.path:
 
 import scalesim_run  # noqa: E402  (scripts/scalesim_run.py: file writing, report reader)
 
-SPARSE_BANDWIDTH_KEYS = ("avg_ifmap_sram_bw", "avg_filter_sram_bw", "avg_filter_metadata_sram_bw",
-                         "avg_ofmap_sram_bw", "avg_ifmap_dram_bw", "avg_filter_dram_bw",
-                         "avg_ofmap_dram_bw")
+SPARSE_BANDWIDTH_KEYS = (
+    "avg_ifmap_sram_bw",
+    "avg_filter_sram_bw",
+    "avg_filter_metadata_sram_bw",
+    "avg_ofmap_sram_bw",
+    "avg_ifmap_dram_bw",
+    "avg_filter_dram_bw",
+    "avg_ofmap_dram_bw",
+)
 SPARSE_KEYS = ("original_filter_storage", "new_storage", "metadata_storage", "avg_filter_metadata_sram_bw")
 
 _DENSE_SPARSITY_SECTION = """[sparsity]
@@ -63,6 +70,7 @@ RandomNumberGeneratorSeed : 40
 
 # ------------------------------------------------------------------------------ helpers (accelsim side)
 
+
 def kept_reduction(k: int, n: int, m: int) -> int:
     """Rows of SCALE-Sim's condensed filter matrix: reduction indices ``j < k`` with ``j % m < n``."""
     return (k // m) * n + min(k % m, n)
@@ -72,6 +80,7 @@ def scalesim_reduction_order(layer):
     """accelsim GEMM-view column index (``(cin, kh, kw)`` flattened) of each of SCALE-Sim's
     reduction indices ``j``, which SCALE-Sim orders ``(kh, kw, cin)`` (channel fastest)."""
     import numpy as np
+
     kind = type(layer).__name__
     if kind == "Conv2d":
         cin = layer.in_channels // layer.groups
@@ -92,6 +101,7 @@ def layerwise_mask(layer, n: int, m: int):
     """The weight-shaped bool mask SCALE-Sim's layer-wise ``N:M`` (``OptimizedMapping: false``)
     applies: SCALE-Sim reduction index ``j`` kept iff ``j % m < n``, for every filter."""
     import numpy as np
+
     shape = layer.weight_shape
     k = int(np.prod(shape[1:]))
     keep_ss = (np.arange(k) % m) < n
@@ -105,9 +115,10 @@ def optimized_mapping_mask(layer, block: int, seed: int):
     every ``block`` reduction indices, ``N_f = randint(1, block//2 + 1)`` drawn per filter from
     numpy's legacy RNG seeded with ``RandomNumberGeneratorSeed`` (reproducible)."""
     import numpy as np
+
     shape = layer.weight_shape
     k = int(np.prod(shape[1:]))
-    state = np.random.RandomState(seed)        # the legacy generator np.random.seed() drives
+    state = np.random.RandomState(seed)  # the legacy generator np.random.seed() drives
     ns = [state.randint(1, block // 2 + 1) for _ in range(shape[0])]
     keep_ss = (np.arange(k)[None, :] % block) < np.array(ns)[:, None]
     out = np.zeros((shape[0], k), dtype=bool)
@@ -117,29 +128,35 @@ def optimized_mapping_mask(layer, block: int, seed: int):
 
 # ------------------------------------------------------------------------------ driver (scalesim side)
 
+
 def with_sparse_files(spec: dict) -> dict:
     """``scalesim_run.with_files`` (accelsim side) with the cfg's ``[sparsity]`` section switched on."""
     spec = scalesim_run.with_files(spec)
     sp = spec.get("sparse", {})
-    section = ("[sparsity]\n"
-               f"SparsitySupport : true\n"
-               f"SparseRep : {sp.get('rep', 'ellpack_block')}\n"
-               f"OptimizedMapping : {'true' if sp.get('optimized', False) else 'false'}\n"
-               f"BlockSize : {sp.get('block', 8)}\n"
-               f"RandomNumberGeneratorSeed : {sp.get('seed', 40)}\n")
+    section = (
+        "[sparsity]\n"
+        f"SparsitySupport : true\n"
+        f"SparseRep : {sp.get('rep', 'ellpack_block')}\n"
+        f"OptimizedMapping : {'true' if sp.get('optimized', False) else 'false'}\n"
+        f"BlockSize : {sp.get('block', 8)}\n"
+        f"RandomNumberGeneratorSeed : {sp.get('seed', 40)}\n"
+    )
     cfg = spec["files"]["cfg"]
     if _DENSE_SPARSITY_SECTION not in cfg:
-        raise RuntimeError("accelsim.arch.scalesim_cfg.format_cfg changed: update scalesim_sparse._DENSE_SPARSITY_SECTION")
+        raise RuntimeError(
+            "accelsim.arch.scalesim_cfg.format_cfg changed: update scalesim_sparse._DENSE_SPARSITY_SECTION"
+        )
     return dict(spec, files=dict(spec["files"], cfg=cfg.replace(_DENSE_SPARSITY_SECTION, section)))
 
 
 def _read_sparse(path: str) -> list[dict]:
     import csv
+
     with open(path, newline="") as fh:
         rows = [r for r in csv.reader(fh)][1:]
     out = []
     for row in rows:
-        vals = [v.strip() for v in row[2:] if v.strip() != ""]   # LayerID, representation, ...
+        vals = [v.strip() for v in row[2:] if v.strip() != ""]  # LayerID, representation, ...
         out.append({"sparse_rep": row[1].strip(), **{k: float(v) for k, v in zip(SPARSE_KEYS, vals)}})
     return out
 
@@ -149,17 +166,26 @@ def run(spec: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="accelsim_scalesim_sparse_") as tmp:
         cfg, topo, layout = scalesim_run.write_files(spec, tmp)
         rep = scalesim_run.run_scalesim(cfg, topo, layout, tmp)
-        compute = scalesim_run._read_report(os.path.join(rep, "COMPUTE_REPORT.csv"), scalesim_run.COMPUTE_KEYS)
-        detail = scalesim_run._read_report(os.path.join(rep, "DETAILED_ACCESS_REPORT.csv"),
-                                           scalesim_run.DETAIL_KEYS)
-        bandwidth = scalesim_run._read_report(os.path.join(rep, "BANDWIDTH_REPORT.csv"), SPARSE_BANDWIDTH_KEYS)
+        compute = scalesim_run._read_report(
+            os.path.join(rep, "COMPUTE_REPORT.csv"), scalesim_run.COMPUTE_KEYS
+        )
+        detail = scalesim_run._read_report(
+            os.path.join(rep, "DETAILED_ACCESS_REPORT.csv"), scalesim_run.DETAIL_KEYS
+        )
+        bandwidth = scalesim_run._read_report(
+            os.path.join(rep, "BANDWIDTH_REPORT.csv"), SPARSE_BANDWIDTH_KEYS
+        )
         sparse = _read_sparse(os.path.join(rep, "SPARSE_REPORT.csv"))
     layers = []
     for layer, c, d, b, s in zip(spec["layers"], compute, detail, bandwidth, sparse):
-        layers.append({"name": layer.get("name", ""), "sparsity": layer.get("sparsity", "1:1"),
-                       **c, **d, **b, **s})
-    return {"scalesim_version": scalesim_run.scalesim_version(), "seconds": time.perf_counter() - t0,
-            "layers": layers}
+        layers.append(
+            {"name": layer.get("name", ""), "sparsity": layer.get("sparsity", "1:1"), **c, **d, **b, **s}
+        )
+    return {
+        "scalesim_version": scalesim_run.scalesim_version(),
+        "seconds": time.perf_counter() - t0,
+        "layers": layers,
+    }
 
 
 def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:

@@ -19,6 +19,7 @@ accelsim's energy table's, converted from pJ per byte to ZigZag's pJ per port-wi
 GEMM layers (Conv2d without groups, Linear) are compared; pooling and adds run on accelsim's vector
 unit, which ZigZag does not model the same way.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,16 +71,34 @@ def memory_model(hardware: Hardware) -> str:
 def zigzag_layer(layer: Layer) -> dict[str, Any]:
     """One ZigZag layer from an accelsim Conv2d (groups 1, no dilation) or Linear."""
     if isinstance(layer, Linear):
-        return {"name": layer.name, "kind": "gemm", "m": layer.tokens, "k": layer.in_features,
-                "n": layer.out_features}
+        return {
+            "name": layer.name,
+            "kind": "gemm",
+            "m": layer.tokens,
+            "k": layer.in_features,
+            "n": layer.out_features,
+        }
     if isinstance(layer, Conv2d):
         if layer.groups != 1 or tuple(layer.dilation) != (1, 1):
-            raise ZigZagCompareError(f"layer {layer.name!r}: groups={layer.groups}, "
-                                     f"dilation={layer.dilation}: the matched ZigZag workload has neither")
+            raise ZigZagCompareError(
+                f"layer {layer.name!r}: groups={layer.groups}, "
+                f"dilation={layer.dilation}: the matched ZigZag workload has neither"
+            )
         (oy, ox), (iy, ix) = layer.output_hw, layer.input_hw
-        return {"name": layer.name, "kind": "conv", "k": layer.out_channels, "c": layer.in_channels,
-                "oy": oy, "ox": ox, "fy": layer.kernel_size[0], "fx": layer.kernel_size[1],
-                "stride": list(layer.stride), "padding": list(layer.padding), "iy": iy, "ix": ix}
+        return {
+            "name": layer.name,
+            "kind": "conv",
+            "k": layer.out_channels,
+            "c": layer.in_channels,
+            "oy": oy,
+            "ox": ox,
+            "fy": layer.kernel_size[0],
+            "fx": layer.kernel_size[1],
+            "stride": list(layer.stride),
+            "padding": list(layer.padding),
+            "iy": iy,
+            "ix": ix,
+        }
     raise ZigZagCompareError(f"layer {layer.name!r}: {type(layer).__name__} has no matched ZigZag layer")
 
 
@@ -96,8 +115,10 @@ def compared_layers(network: Network, names: Sequence[str] | None = None) -> lis
 def zigzag_spec(hardware: Hardware, layers: Sequence[Layer], *, lpf_limit: int = 6) -> dict[str, Any]:
     """The JSON ``scripts/zigzag_run.py`` reads: accelsim's hierarchy, costs and dataflow."""
     if hardware.pe.dataflow not in zigzag_run.SPATIAL:
-        raise ZigZagCompareError(f"pe.dataflow={hardware.pe.dataflow!r}: the matched ZigZag set-up has "
-                                 f"{', '.join(zigzag_run.SPATIAL)}")
+        raise ZigZagCompareError(
+            f"pe.dataflow={hardware.pe.dataflow!r}: the matched ZigZag set-up has "
+            f"{', '.join(zigzag_run.SPATIAL)}"
+        )
     table = load_energy_table(hardware.energy_table, hardware)
     buffers = hardware.buffers
     pj_per_byte = {"dram": {a: table.energy_pj("dram", a) for a in ("read", "write")}}
@@ -107,15 +128,20 @@ def zigzag_spec(hardware: Hardware, layers: Sequence[Layer], *, lpf_limit: int =
     ports = {op: buffers.for_operand(op) for op in OPERANDS}
     port = {op: int(max(b.read_bytes_per_cycle, b.write_bytes_per_cycle)) for op, b in ports.items()}
     return {
-        "array": [hardware.pe.rows, hardware.pe.cols], "dataflow": hardware.pe.dataflow,
+        "array": [hardware.pe.rows, hardware.pe.cols],
+        "dataflow": hardware.pe.dataflow,
         # accelsim double-buffers: a tile may use half its buffer.
         "sram_bytes": {op: buffers.capacity_bytes(op) // 2 for op in OPERANDS},
         "sram_bytes_per_cycle": port,
         "dram_bytes_per_cycle": int(hardware.dram.bandwidth_bytes_per_cycle),
-        "bits": {**{op: 8 * hardware.word_bytes(op) for op in OPERANDS},
-                 "accum": 8 * hardware.datatypes.bytes("accum")},
-        "pj_per_byte": pj_per_byte, "mac_pj": table.energy_pj("pe_array", "mac"),
-        "opt": "energy", "lpf_limit": lpf_limit,
+        "bits": {
+            **{op: 8 * hardware.word_bytes(op) for op in OPERANDS},
+            "accum": 8 * hardware.datatypes.bytes("accum"),
+        },
+        "pj_per_byte": pj_per_byte,
+        "mac_pj": table.energy_pj("pe_array", "mac"),
+        "opt": "energy",
+        "lpf_limit": lpf_limit,
         "layers": [zigzag_layer(layer) for layer in layers],
     }
 
@@ -150,7 +176,8 @@ def compare_rows(report_layers: Sequence[LayerReport], zigzag_layers: Sequence[d
     for ours, theirs in zip(report_layers, zigzag_layers, strict=True):
         if ours.name != theirs["name"]:
             raise ZigZagCompareError(
-                f"layer order differs: accelsim {ours.name!r}, ZigZag {theirs['name']!r}")
+                f"layer order differs: accelsim {ours.name!r}, ZigZag {theirs['name']!r}"
+            )
         row: dict[str, Any] = {"layer": ours.name}
         for operand in OPERANDS:
             direction = "write" if operand == "ofmap" else "read"
@@ -176,8 +203,9 @@ def compare_rows(report_layers: Sequence[LayerReport], zigzag_layers: Sequence[d
     return rows
 
 
-def run_zigzag(spec: dict[str, Any], python: str, *, cache: Path | None = None,
-               timeout: float | None = None) -> dict[str, Any]:
+def run_zigzag(
+    spec: dict[str, Any], python: str, *, cache: Path | None = None, timeout: float | None = None
+) -> dict[str, Any]:
     """ZigZag's figures for ``spec``; with ``cache``, reused while the spec is unchanged (ZigZag's side
     does not depend on accelsim's memory model, and its mapping search is the slow part)."""
     if cache is not None and cache.is_file():
@@ -191,8 +219,16 @@ def run_zigzag(spec: dict[str, Any], python: str, *, cache: Path | None = None,
     return result
 
 
-def run_comparison(network: Network, hardware: Hardware, python: str, *, names: Sequence[str] | None = None,
-                   lpf_limit: int = 6, cache: Path | None = None, timeout: float | None = None) -> list[dict]:
+def run_comparison(
+    network: Network,
+    hardware: Hardware,
+    python: str,
+    *,
+    names: Sequence[str] | None = None,
+    lpf_limit: int = 6,
+    cache: Path | None = None,
+    timeout: float | None = None,
+) -> list[dict]:
     """Simulate ``network`` (analytical) and run ZigZag on the same layers; `compare_rows`."""
     layers = compared_layers(network, names)
     zz = run_zigzag(zigzag_spec(hardware, layers, lpf_limit=lpf_limit), python, cache=cache, timeout=timeout)
@@ -207,12 +243,16 @@ def _kib(n: float) -> str:
 
 def markdown_table(rows: Sequence[dict]) -> str:
     """DRAM KiB per operand (accelsim / ZigZag), total difference, energy per level in uJ."""
-    head = ("| layer | ifmap DRAM KiB | filter DRAM KiB | ofmap DRAM KiB | DRAM diff | SRAM KiB (array side) "
-            "| DRAM uJ | SRAM uJ | MAC uJ |\n|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        "| layer | ifmap DRAM KiB | filter DRAM KiB | ofmap DRAM KiB | DRAM diff | SRAM KiB (array side) "
+        "| DRAM uJ | SRAM uJ | MAC uJ |\n|---|---|---|---|---|---|---|---|---|\n"
+    )
     lines = []
     for r in rows:
-        cells = [f"{_kib(r[f'dram_{op}_bytes_accelsim'])} / {_kib(r[f'dram_{op}_bytes_zigzag'])}"
-                 for op in OPERANDS]
+        cells = [
+            f"{_kib(r[f'dram_{op}_bytes_accelsim'])} / {_kib(r[f'dram_{op}_bytes_zigzag'])}"
+            for op in OPERANDS
+        ]
         diff = r["dram_rel_diff"]
         flag = "**" if abs(diff) > TOLERANCE else ""
         lines.append(
@@ -220,7 +260,8 @@ def markdown_table(rows: Sequence[dict]) -> str:
             f"{_kib(r['sram_bytes_accelsim'])} / {_kib(r['sram_bytes_zigzag'])} | "
             f"{r['dram_energy_pj_accelsim'] / 1e6:.2f} / {r['dram_energy_pj_zigzag'] / 1e6:.2f} | "
             f"{r['sram_energy_pj_accelsim'] / 1e6:.2f} / {r['sram_energy_pj_zigzag'] / 1e6:.2f} | "
-            f"{r['mac_energy_pj_accelsim'] / 1e6:.2f} / {r['mac_energy_pj_zigzag'] / 1e6:.2f} |")
+            f"{r['mac_energy_pj_accelsim'] / 1e6:.2f} / {r['mac_energy_pj_zigzag'] / 1e6:.2f} |"
+        )
     return head + "\n".join(lines) + "\n"
 
 
@@ -238,8 +279,9 @@ def write(rows: Sequence[dict], out: Path) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--layers", default=None,
-                        help="comma-separated layer names (default: all GEMM layers)")
+    parser.add_argument(
+        "--layers", default=None, help="comma-separated layer names (default: all GEMM layers)"
+    )
     parser.add_argument("--memory-model", default=None, help="accelsim memory.model (default: the preset's)")
     parser.add_argument("--lpf-limit", type=int, default=6, help="ZigZag's temporal-mapping search breadth")
     args = parser.parse_args(argv)
@@ -248,8 +290,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("set ACCELSIM_ZIGZAG_PYTHON to the interpreter of `make zigzag-venv`")
     hardware = comparison_hardware(args.memory_model)
     names = args.layers.split(",") if args.layers else None
-    rows = run_comparison(get_network("resnet18"), hardware, python, names=names, lpf_limit=args.lpf_limit,
-                          cache=args.out / "zigzag_figures.json")
+    rows = run_comparison(
+        get_network("resnet18"),
+        hardware,
+        python,
+        names=names,
+        lpf_limit=args.lpf_limit,
+        cache=args.out / "zigzag_figures.json",
+    )
     for path in write(rows, args.out):
         print(path)
     print(f"memory model: {memory_model(hardware)}")

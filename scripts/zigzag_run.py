@@ -32,6 +32,7 @@ sums at ``accum`` bits, final outputs at ``ofmap`` bits), ``energy_pj`` per leve
 off-loading) and ``temporal_mapping`` (ZigZag's chosen loop nest, for the record). ZigZag's own
 logging goes to stderr.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,30 +60,54 @@ REGISTERS = {"ws": ("I2", "O"), "os": ("O",)}
 
 def _port(name: str, kind: str, bits_per_cycle: int, allocation: list[str]) -> dict[str, Any]:
     # bandwidth_min of one byte: ZigZag rounds each transfer up to bandwidth_min bits.
-    return {"name": name, "type": kind, "bandwidth_min": 8, "bandwidth_max": bits_per_cycle,
-            "allocation": allocation}
+    return {
+        "name": name,
+        "type": kind,
+        "bandwidth_min": 8,
+        "bandwidth_max": bits_per_cycle,
+        "allocation": allocation,
+    }
 
 
 def _sram(mem_op: str, size_bytes: int, bytes_per_cycle: int, pj_per_byte: dict[str, float]) -> dict:
     bits = 8 * bytes_per_cycle
     # ZigZag prices one access of bandwidth_max bits; accelsim prices bytes.
     if mem_op == "O":
-        ports = [_port("r_port_1", "read", bits, ["O, tl", "O, th"]),
-                 _port("w_port_1", "write", bits, ["O, fh", "O, fl"])]
+        ports = [
+            _port("r_port_1", "read", bits, ["O, tl", "O, th"]),
+            _port("w_port_1", "write", bits, ["O, fh", "O, fl"]),
+        ]
     else:
-        ports = [_port("r_port_1", "read", bits, [f"{mem_op}, tl"]),
-                 _port("w_port_1", "write", bits, [f"{mem_op}, fh"])]
-    return {"size": 8 * size_bytes, "r_cost": pj_per_byte["read"] * bytes_per_cycle,
-            "w_cost": pj_per_byte["write"] * bytes_per_cycle, "area": 0, "latency": 1,
-            "operands": [mem_op], "ports": ports, "served_dimensions": ["D1", "D2"]}
+        ports = [
+            _port("r_port_1", "read", bits, [f"{mem_op}, tl"]),
+            _port("w_port_1", "write", bits, [f"{mem_op}, fh"]),
+        ]
+    return {
+        "size": 8 * size_bytes,
+        "r_cost": pj_per_byte["read"] * bytes_per_cycle,
+        "w_cost": pj_per_byte["write"] * bytes_per_cycle,
+        "area": 0,
+        "latency": 1,
+        "operands": [mem_op],
+        "ports": ports,
+        "served_dimensions": ["D1", "D2"],
+    }
 
 
 def _register(mem_op: str, bits: int) -> dict:
     # Free, as in accelsim, where a MAC's energy covers its PE's registers.
     alloc = ["O, tl", "O, th", "O, fh", "O, fl"] if mem_op == "O" else [f"{mem_op}, tl", f"{mem_op}, fh"]
     ports = [_port("rw_port_1", "read_write", bits, alloc)]
-    return {"size": bits, "r_cost": 0.0, "w_cost": 0.0, "area": 0, "latency": 1,
-            "operands": [mem_op], "ports": ports, "served_dimensions": []}
+    return {
+        "size": bits,
+        "r_cost": 0.0,
+        "w_cost": 0.0,
+        "area": 0,
+        "latency": 1,
+        "operands": [mem_op],
+        "ports": ports,
+        "served_dimensions": [],
+    }
 
 
 def accelerator(spec: dict) -> dict:
@@ -95,29 +120,50 @@ def accelerator(spec: dict) -> dict:
         memories[f"reg_{operand}"] = _register(mem_op, bits["accum" if mem_op == "O" else operand])
     for operand in OPERANDS:
         mem_op = ZIGZAG_OPERAND[operand][1]
-        memories[f"{operand}_sram"] = _sram(mem_op, spec["sram_bytes"][operand],
-                                            spec["sram_bytes_per_cycle"][operand],
-                                            spec["pj_per_byte"][f"{operand}_sram"])
+        memories[f"{operand}_sram"] = _sram(
+            mem_op,
+            spec["sram_bytes"][operand],
+            spec["sram_bytes_per_cycle"][operand],
+            spec["pj_per_byte"][f"{operand}_sram"],
+        )
     dram_bits = int(8 * spec["dram_bytes_per_cycle"])
     dram_alloc = [f"{m}, {d}" for m in ("I1", "I2") for d in ("fh", "tl")] + [
-        f"O, {d}" for d in ("fh", "tl", "fl", "th")]
+        f"O, {d}" for d in ("fh", "tl", "fl", "th")
+    ]
     dram_pj = spec["pj_per_byte"]["dram"]
     memories["dram"] = {
-        "size": 10**12, "r_cost": dram_pj["read"] * spec["dram_bytes_per_cycle"],
-        "w_cost": dram_pj["write"] * spec["dram_bytes_per_cycle"], "area": 0, "latency": 1,
-        "mem_type": "dram", "operands": ["I1", "I2", "O"],
+        "size": 10**12,
+        "r_cost": dram_pj["read"] * spec["dram_bytes_per_cycle"],
+        "w_cost": dram_pj["write"] * spec["dram_bytes_per_cycle"],
+        "area": 0,
+        "latency": 1,
+        "mem_type": "dram",
+        "operands": ["I1", "I2", "O"],
         "ports": [_port("rw_port_1", "read_write", dram_bits, dram_alloc)],
-        "served_dimensions": ["D1", "D2"]}
-    return {"name": "accelsim_matched", "memories": memories,
-            "operational_array": {"unit_energy": spec["mac_pj"], "unit_area": 1,
-                                  "dimensions": ["D1", "D2"], "sizes": [rows, cols]}}
+        "served_dimensions": ["D1", "D2"],
+    }
+    return {
+        "name": "accelsim_matched",
+        "memories": memories,
+        "operational_array": {
+            "unit_energy": spec["mac_pj"],
+            "unit_area": 1,
+            "dimensions": ["D1", "D2"],
+            "sizes": [rows, cols],
+        },
+    }
 
 
 def mapping(spec: dict) -> list[dict]:
     rows, cols = spec["array"]
     d1, d2 = SPATIAL[spec["dataflow"]]
-    return [{"name": "default", "spatial_mapping": {"D1": [f"{d1}, {rows}"], "D2": [f"{d2}, {cols}"]},
-             "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"}}]
+    return [
+        {
+            "name": "default",
+            "spatial_mapping": {"D1": [f"{d1}, {rows}"], "D2": [f"{d2}, {cols}"]},
+            "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"},
+        }
+    ]
 
 
 def workload(spec: dict) -> list[dict]:
@@ -128,22 +174,38 @@ def workload(spec: dict) -> list[dict]:
     out = []
     for i, layer in enumerate(spec["layers"]):
         if layer["kind"] == "gemm":
-            layer = {"k": layer["n"], "c": layer["k"], "oy": 1, "ox": layer["m"], "fy": 1, "fx": 1,
-                     "stride": [1, 1], "padding": [0, 0], "iy": 1, "ix": layer["m"], "name": layer["name"]}
+            layer = {
+                "k": layer["n"],
+                "c": layer["k"],
+                "oy": 1,
+                "ox": layer["m"],
+                "fy": 1,
+                "fx": 1,
+                "stride": [1, 1],
+                "padding": [0, 0],
+                "iy": 1,
+                "ix": layer["m"],
+                "name": layer["name"],
+            }
         sy, sx = layer["stride"]
         py, px = layer["padding"]
-        out.append({
-            "id": i, "name": layer["name"], "operator_type": "Conv",
-            "equation": "O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]",
-            "dimension_relations": [f"ix={sx}*ox+1*fx", f"iy={sy}*oy+1*fy"],
-            "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"],
-            "loop_sizes": [1, layer["k"], layer["c"], layer["oy"], layer["ox"], layer["fy"], layer["fx"]],
-            "operand_precision": precision,
-            # Each layer its own source: its input comes from DRAM, as in accelsim.
-            "operand_source": {"I": i},
-            "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [layer["ix"], layer["iy"]],
-            "padding": [[px, px], [py, py]],
-        })
+        out.append(
+            {
+                "id": i,
+                "name": layer["name"],
+                "operator_type": "Conv",
+                "equation": "O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]",
+                "dimension_relations": [f"ix={sx}*ox+1*fx", f"iy={sy}*oy+1*fy"],
+                "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"],
+                "loop_sizes": [1, layer["k"], layer["c"], layer["oy"], layer["ox"], layer["fy"], layer["fx"]],
+                "operand_precision": precision,
+                # Each layer its own source: its input comes from DRAM, as in accelsim.
+                "operand_source": {"I": i},
+                "pr_loop_dims": ["IX", "IY"],
+                "pr_loop_sizes": [layer["ix"], layer["iy"]],
+                "padding": [[px, px], [py, py]],
+            }
+        )
     return out
 
 
@@ -154,13 +216,18 @@ def layer_figures(cme, spec: dict) -> dict:
     from zigzag.hardware.architecture.memory_port import DataDirection as D  # type: ignore[import-not-found]
     from zigzag.mapping.data_movement import DataMoveAttr  # type: ignore[import-not-found]
 
-    fig: dict[str, Any] = {k: {} for k in ("dram_read_bytes", "dram_write_bytes", "sram_read_bytes",
-                                          "sram_write_bytes")}
+    fig: dict[str, Any] = {
+        k: {} for k in ("dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes")
+    }
     energy = {"dram": 0.0, "registers": 0.0, "mac": float(cme.mac_energy)}
     for operand in OPERANDS:
         layer_op = LayerOperand(ZIGZAG_OPERAND[operand][0])
-        names = [lv.name for lv in cme.accelerator.memory_hierarchy.get_memory_levels(
-            mem_op=cme.memory_operand_links.layer_to_mem_op(layer_op))]
+        names = [
+            lv.name
+            for lv in cme.accelerator.memory_hierarchy.get_memory_levels(
+                mem_op=cme.memory_operand_links.layer_to_mem_op(layer_op)
+            )
+        ]
         moves = cme.mapping.unit_mem_data_movement[layer_op]
         for name, move, level_pj in zip(names, moves, cme.mem_energy_breakdown[layer_op]):
             count = move.get_attribute(DataMoveAttr.DATA_ELEM_MOVE_COUNT)
@@ -193,6 +260,7 @@ def run_via(python: str, spec: dict, timeout: float | None = None) -> dict:
 def zigzag_version() -> str:
     try:
         from importlib.metadata import version
+
         return version("zigzag-dse")
     except Exception:  # noqa: BLE001 - version is informative only
         return "unknown"
@@ -211,12 +279,18 @@ def run(spec: dict) -> dict:
                 yaml.safe_dump(doc, fh, sort_keys=False)
         with contextlib.redirect_stdout(sys.stderr):
             _, _, cmes = get_hardware_performance_zigzag(
-                workload(spec), paths["accelerator"], paths["mapping"], opt=spec.get("opt", "energy"),
-                dump_folder=os.path.join(tmp, "out"), lpf_limit=spec.get("lpf_limit", 6),
-                loma_show_progress_bar=False)
+                workload(spec),
+                paths["accelerator"],
+                paths["mapping"],
+                opt=spec.get("opt", "energy"),
+                dump_folder=os.path.join(tmp, "out"),
+                lpf_limit=spec.get("lpf_limit", 6),
+                loma_show_progress_bar=False,
+            )
     per_layer = [cme for cme, _ in cmes[0][1]]
-    layers = [dict(name=layer["name"], **layer_figures(cme, spec))
-              for layer, cme in zip(spec["layers"], per_layer)]
+    layers = [
+        dict(name=layer["name"], **layer_figures(cme, spec)) for layer, cme in zip(spec["layers"], per_layer)
+    ]
     return {"zigzag_version": zigzag_version(), "seconds": time.perf_counter() - t0, "layers": layers}
 
 

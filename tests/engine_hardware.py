@@ -19,19 +19,40 @@ def random_hardware(*, bandwidths, latencies, gate_after_max, wake_max):
 
     @st.composite
     def build(draw):
-        buffers = ({"glb": {"size_bytes": draw(st.sampled_from([1536, 6144])), "read_bytes_per_cycle": 8,
-                            "write_bytes_per_cycle": 8}}
-                   if draw(st.booleans()) else
-                   {op: {"size_bytes": draw(st.sampled_from([512, 2048, 8192])), "read_bytes_per_cycle": 8,
-                         "write_bytes_per_cycle": 8} for op in ("ifmap", "filter", "ofmap")})
-        return Hardware.from_dict({
-            "name": "random", "clock_mhz": 500.0, "pe": {"rows": 4, "cols": 4, "dataflow": "os"},
-            "buffers": buffers,
-            "dram": {"bandwidth_bytes_per_cycle": draw(st.sampled_from(bandwidths)),
-                     "latency_cycles": draw(latencies)},
-            "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
-            "power": {component: power_policy(*(draw(policies) or (None,)))
-                      for component in ("pe_array", "buffers", "dram")},
-        })
+        buffers = (
+            {
+                "glb": {
+                    "size_bytes": draw(st.sampled_from([1536, 6144])),
+                    "read_bytes_per_cycle": 8,
+                    "write_bytes_per_cycle": 8,
+                }
+            }
+            if draw(st.booleans())
+            else {
+                op: {
+                    "size_bytes": draw(st.sampled_from([512, 2048, 8192])),
+                    "read_bytes_per_cycle": 8,
+                    "write_bytes_per_cycle": 8,
+                }
+                for op in ("ifmap", "filter", "ofmap")
+            }
+        )
+        return Hardware.from_dict(
+            {
+                "name": "random",
+                "clock_mhz": 500.0,
+                "pe": {"rows": 4, "cols": 4, "dataflow": "os"},
+                "buffers": buffers,
+                "dram": {
+                    "bandwidth_bytes_per_cycle": draw(st.sampled_from(bandwidths)),
+                    "latency_cycles": draw(latencies),
+                },
+                "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
+                "power": {
+                    component: power_policy(*(draw(policies) or (None,)))
+                    for component in ("pe_array", "buffers", "dram")
+                },
+            }
+        )
 
     return build()

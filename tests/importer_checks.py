@@ -42,7 +42,11 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
 
 
-def random_masks(network: Network, weights: dict[str, np.ndarray], density: float,
-                 rng: np.random.Generator) -> dict[str, np.ndarray]:
-    return {layer.name: rng.random(weights[layer.name].shape) < density
-            for layer in network.layers() if layer.weight_shape is not None}
+def random_masks(
+    network: Network, weights: dict[str, np.ndarray], density: float, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    return {
+        layer.name: rng.random(weights[layer.name].shape) < density
+        for layer in network.layers()
+        if layer.weight_shape is not None
+    }

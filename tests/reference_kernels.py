@@ -31,7 +31,9 @@ def bsr_spmm(indptr, indices, blocks, X, rows_per_group, k_per_group):
             for r in range(br):
                 i = ib * br + r
                 for c in range(bc):
-                    Y[i] += float(blocks[jj, r, c]) * _x_row(X, i, rows_per_group, k_per_group, indices[jj] * bc + c)
+                    Y[i] += float(blocks[jj, r, c]) * _x_row(
+                        X, i, rows_per_group, k_per_group, indices[jj] * bc + c
+                    )
     return Y
 
 
@@ -70,7 +72,7 @@ def conv2d(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
             for j in range(kw):
                 rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (ho - 1) + 1, stride[0])
                 cols = slice(j * dilation[1], j * dilation[1] + stride[1] * (wo - 1) + 1, stride[1])
-                patch = xp[:, g * cg:(g + 1) * cg, rows, cols]          # (B, cg, ho, wo)
+                patch = xp[:, g * cg : (g + 1) * cg, rows, cols]  # (B, cg, ho, wo)
                 out[:, o] += np.tensordot(patch, w[o, :, i, j].astype(np.float64), axes=([1], [0]))
     return out
 
@@ -86,7 +88,7 @@ def tile_stats(mask2d, groups, m, R, C, dataflow):
     Sr, Sc = {"ws": (k, n), "is": (k, m), "os": (m, n)}[dataflow]
     out = []
     for g in range(groups):
-        Wg = mask2d[g * n:(g + 1) * n].astype(np.int64)  # (n, k): W^T of the mapper's k x n filter
+        Wg = mask2d[g * n : (g + 1) * n].astype(np.int64)  # (n, k): W^T of the mapper's k x n filter
         for c0 in range(0, Sc, C):
             c1 = min(c0 + C, Sc)
             for r0 in range(0, Sr, R):
@@ -94,22 +96,22 @@ def tile_stats(mask2d, groups, m, R, C, dataflow):
                 row = np.zeros(R, dtype=np.int64)
                 col = np.zeros(C, dtype=np.int64)
                 if dataflow == "ws":
-                    tile = Wg[c0:c1, r0:r1]                  # weight (k=r, n=c) sits in PE (r, c)
-                    row[:r1 - r0] = tile.sum(axis=0)
-                    col[:c1 - c0] = tile.sum(axis=1)
+                    tile = Wg[c0:c1, r0:r1]  # weight (k=r, n=c) sits in PE (r, c)
+                    row[: r1 - r0] = tile.sum(axis=0)
+                    col[: c1 - c0] = tile.sum(axis=1)
                     nnz = int(tile.sum())
                     macs = nnz * m
                 elif dataflow == "is":
-                    tile = Wg[:, r0:r1]                      # all n weights of k rows stream by
+                    tile = Wg[:, r0:r1]  # all n weights of k rows stream by
                     nnz = int(tile.sum())
-                    row[:r1 - r0] = tile.sum(axis=0)
-                    col[:c1 - c0] = nnz
+                    row[: r1 - r0] = tile.sum(axis=0)
+                    col[: c1 - c0] = nnz
                     macs = nnz * (c1 - c0)
                 else:
-                    tile = Wg[c0:c1, :]                      # all k weights of n columns stream by
+                    tile = Wg[c0:c1, :]  # all k weights of n columns stream by
                     nnz = int(tile.sum())
-                    col[:c1 - c0] = tile.sum(axis=1)
-                    row[:r1 - r0] = nnz
+                    col[: c1 - c0] = tile.sum(axis=1)
+                    row[: r1 - r0] = nnz
                     macs = nnz * (r1 - r0)
                 out.append((nnz, macs, row, col))
     return out

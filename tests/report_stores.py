@@ -8,7 +8,10 @@ from accelsim.dse import Point, explore, grid, serial
 
 def small_grid_store(path: Path, hardware: Hardware) -> Path:
     """Twelve analytical points (lenet5, mlp; pe.rows 8/16/32; ws/os) explored into `path`."""
-    points = [Point(n, hw) for n in ("lenet5", "mlp")
-              for hw in grid(hardware, {"pe.rows": [8, 16, 32], "pe.dataflow": ["ws", "os"]})]
+    points = [
+        Point(n, hw)
+        for n in ("lenet5", "mlp")
+        for hw in grid(hardware, {"pe.rows": [8, 16, 32], "pe.dataflow": ["ws", "os"]})
+    ]
     explore(points, executor=serial(), store=path)
     return path

@@ -26,7 +26,9 @@ def test_kernel_accuracy_equals_model_accuracy(digits, build, epochs, amount):
 
 def test_pruning_everything_is_chance_or_worse(digits):
     model = train(mlp_digits(seed=0), digits, epochs=3, optimizer=Adam(lr=2e-3), seed=0).model
-    masks = {name: np.zeros_like(w, dtype=bool) for name, w in model.weights.items() if not name.endswith(".bias")}
+    masks = {
+        name: np.zeros_like(w, dtype=bool) for name, w in model.weights.items() if not name.endswith(".bias")
+    }
     assert accuracy(model, masks, digits, "test") < 0.5 < model.accuracy(digits, "test")
 
 

@@ -10,9 +10,13 @@ from accelsim.timing.mapping import TileClass
 
 def _tile(count, compute, read, write):
     return TileClass(
-        count=count, compute_cycles=compute, macs=compute,
-        sram_reads={"ifmap": compute, "filter": compute}, sram_writes={"ofmap": compute},
-        dram_read_bytes={"ifmap": read, "filter": 0}, dram_write_bytes={"ofmap": write},
+        count=count,
+        compute_cycles=compute,
+        macs=compute,
+        sram_reads={"ifmap": compute, "filter": compute},
+        sram_writes={"ofmap": compute},
+        dram_read_bytes={"ifmap": read, "filter": 0},
+        dram_write_bytes={"ofmap": write},
     )
 
 
@@ -36,7 +40,8 @@ def _reference(tiles, bandwidth, latency):
 
 tiles_strategy = st.lists(
     st.builds(_tile, st.integers(1, 5), st.integers(1, 200), st.integers(0, 3000), st.integers(0, 3000)),
-    min_size=1, max_size=5,
+    min_size=1,
+    max_size=5,
 )
 
 

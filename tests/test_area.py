@@ -1,4 +1,5 @@
 """Area from the energy table (accelsim.arch.area) and the array-size-dependent actions it prices."""
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,8 @@ def test_pe_array_area_is_linear_in_pes_and_grows_with_precision():
     assert wide.pe_um2 > small.pe_um2
     # The vector unit has one lane per column; DRAM is off chip.
     assert _area(EDGE.replace("pe.cols", 32)).components["vector_unit"].value_mm2 == pytest.approx(
-        2 * small.components["vector_unit"].value_mm2)
+        2 * small.components["vector_unit"].value_mm2
+    )
     assert "dram" not in small.components
 
 
@@ -58,8 +60,9 @@ def test_a_malformed_area_entry_is_named(tmp_path, monkeypatch):
     from accelsim.arch import energy
 
     src = (energy._tables_dir() / "horowitz_45nm.yaml").read_text()
-    bad = (src.replace("name: horowitz_45nm", "name: bad_area")
-           .replace("unit: um^2 per bit", "unit: mm^2 per bit"))
+    bad = src.replace("name: horowitz_45nm", "name: bad_area").replace(
+        "unit: um^2 per bit", "unit: mm^2 per bit"
+    )
     (tmp_path / "bad_area.yaml").write_text(bad)
     monkeypatch.setattr(energy, "_tables_dir", lambda: tmp_path)
     load_energy_table.cache_clear()
@@ -70,13 +73,13 @@ def test_a_malformed_area_entry_is_named(tmp_path, monkeypatch):
 
 # -- what the array's size costs ------------------------------------------------------------
 def test_array_actions_count_clock_forwarding_and_partial_sums():
-    layer = Linear("fc", 64, 16, tokens=16)          # ws on 16x16: 4 row folds of the reduction
+    layer = Linear("fc", 64, 16, tokens=16)  # ws on 16x16: 4 row folds of the reduction
     hw = EDGE.replace("pe.dataflow", "ws")
     mapping = map_layer(layer, hw)
     counts = array_actions(mapping, hw, output_words=16 * 16)
     assert counts[("pe_array", "clock")] == 16 * 16 * mapping.compute_cycles
     # int8 input (1 B) moves one PE per MAC, and so does the int32 partial sum (4 B).
-    sram = sum(mapping.sram_reads.values()) + sum(mapping.sram_writes.values())   # 1-byte words
+    sram = sum(mapping.sram_reads.values()) + sum(mapping.sram_writes.values())  # 1-byte words
     assert counts[("pe_array", "forward")] == layer.macs * (1 + 4) + sram * (16 + 16) / 4
     # Each output leaves the array once per row fold; all but the first are accumulated.
     assert counts[("pe_array", "accumulate")] == 16 * 16 * (4 - 1)

@@ -14,8 +14,9 @@ from accelsim.timing.bottleneck import (
 from accelsim.timing.report import LayerReport, Report
 
 
-def layer(name: str, compute: int, stalls: dict[str, int], energy_pj: float,
-          kind: str = "Conv2d") -> LayerReport:
+def layer(
+    name: str, compute: int, stalls: dict[str, int], energy_pj: float, kind: str = "Conv2d"
+) -> LayerReport:
     return LayerReport(
         name=name, kind=kind, unit="array", macs=compute, folds=1, cycles=compute + sum(stalls.values()),
         compute_cycles=compute, stall_cycles=stalls, mapping_efficiency=1.0, utilisation=1.0,

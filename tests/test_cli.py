@@ -62,8 +62,17 @@ def test_simulate_with_codesign_masks_reports_speedup_and_compaction(tmp_path, c
     masks = prune(model.network, model.weights, amount=0.5, granularity="channel")
     path = tmp_path / "masks.npz"
     masks.save(path)
-    argv = ["simulate", "--network", "lenet_digits", "--hardware", "scalesim_32x32", "--mode", "analytical",
-            "--masks", str(path)]
+    argv = [
+        "simulate",
+        "--network",
+        "lenet_digits",
+        "--hardware",
+        "scalesim_32x32",
+        "--mode",
+        "analytical",
+        "--masks",
+        str(path),
+    ]
     assert main(argv + ["--json", str(tmp_path / "on.json")]) == 0
     out = capsys.readouterr().out
     assert "achieved" in out and "compacted" in out and "channel_compaction" in out
@@ -74,7 +83,9 @@ def test_simulate_with_codesign_masks_reports_speedup_and_compaction(tmp_path, c
     assert on.achieved_speedup > 1.2 and off.achieved_speedup == pytest.approx(1.0, abs=0.01)
     # Masks of another network are refused, naming the file, the layer and the shapes.
     assert main(["simulate", "--network", "lenet5", "--masks", str(path)]) == 2
-    assert "masks.npz: Masks: layer 'conv1': mask shape (6, 1, 3, 3) != weight shape" in capsys.readouterr().err
+    assert (
+        "masks.npz: Masks: layer 'conv1': mask shape (6, 1, 3, 3) != weight shape" in capsys.readouterr().err
+    )
 
 
 def test_malformed_yaml_file_exits_2_naming_file_and_line(tmp_path, capsys):

@@ -90,17 +90,32 @@ def test_simulated_cost_reuses_unchanged_layers(result):
     assert second["cycles"] != first["cycles"] or second["energy_pj"] != first["energy_pj"]
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("strategy", "annealing", "codesign: strategy must be one of ['uniform', 'greedy', 'evolutionary'], got 'annealing'"),
-    ("objective", "power", "codesign: objective must be one of ['cycles', 'energy', 'edp'], got 'power'"),
-    ("max_accuracy_drop", -1.0, "codesign: max_accuracy_drop must be percentage points in [0, 100], got -1.0"),
-    ("model", "resnet50", "codesign: model must be one of"),
-    ("seed", 1.5, "codesign: seed must be an int >= 0, got 1.5"),
-    ("granularities", ("unstructured", "block4"), "codesign: granularities: granularity label must be unstructured, "
-                                                 "channel, block<rows>x<cols> or nm<n>:<m> (e.g. block4x4, nm2:4), "
-                                                 "got 'block4'"),
-    ("granularities", (), "codesign: granularities must be a non-empty list of labels, got ()"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        (
+            "strategy",
+            "annealing",
+            "codesign: strategy must be one of ['uniform', 'greedy', 'evolutionary'], got 'annealing'",
+        ),
+        ("objective", "power", "codesign: objective must be one of ['cycles', 'energy', 'edp'], got 'power'"),
+        (
+            "max_accuracy_drop",
+            -1.0,
+            "codesign: max_accuracy_drop must be percentage points in [0, 100], got -1.0",
+        ),
+        ("model", "resnet50", "codesign: model must be one of"),
+        ("seed", 1.5, "codesign: seed must be an int >= 0, got 1.5"),
+        (
+            "granularities",
+            ("unstructured", "block4"),
+            "codesign: granularities: granularity label must be unstructured, "
+            "channel, block<rows>x<cols> or nm<n>:<m> (e.g. block4x4, nm2:4), "
+            "got 'block4'",
+        ),
+        ("granularities", (), "codesign: granularities must be a non-empty list of labels, got ()"),
+    ],
+)
 def test_bad_config_is_named(field, value, message):
     with pytest.raises(ValueError) as err:
         CodesignConfig(**{field: value})
@@ -109,14 +124,29 @@ def test_bad_config_is_named(field, value, message):
 
 def test_cli_json_and_bad_values(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["codesign", "--strategy", "uniform", "--mode", "analytical", "--out", str(out), "--json",
-                 "--no-progress", "--granularities", "unstructured, channel"])
+    code = main(
+        [
+            "codesign",
+            "--strategy",
+            "uniform",
+            "--mode",
+            "analytical",
+            "--out",
+            str(out),
+            "--json",
+            "--no-progress",
+            "--granularities",
+            "unstructured, channel",
+        ]
+    )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((out / "summary.json").read_text())
     assert printed["config"]["strategy"] == "uniform"
     assert printed["config"]["granularities"] == ["unstructured", "channel"]
-    used = {row["granularity"] for label in ("uniform", "searched") for row in printed["designs"][label]["layers"]}
+    used = {
+        row["granularity"] for label in ("uniform", "searched") for row in printed["designs"][label]["layers"]
+    }
     assert used <= {"unstructured", "channel", "dense"}
     assert main(["codesign", "--max-accuracy-drop", "150", "--out", str(tmp_path / "x")]) == 2
     assert "max_accuracy_drop must be percentage points in [0, 100], got 150.0" in capsys.readouterr().err
@@ -138,7 +168,9 @@ def test_final_designs_are_rechecked_on_validation(result):
         assert 1 <= design.attempts <= min(FINAL_ATTEMPTS, feasible)
         holds = design.val_accuracy >= search.threshold - 1e-12
         # Either the chosen one held up, or every attempt failed and the best is reported as is.
-        assert holds or (design.candidate == search.best_index and design.attempts == min(FINAL_ATTEMPTS, feasible))
+        assert holds or (
+            design.candidate == search.best_index and design.attempts == min(FINAL_ATTEMPTS, feasible)
+        )
 
 
 def test_plan_cells_say_when_a_dense_layer_lost_inputs_upstream():

@@ -34,11 +34,13 @@ def test_unknown_dataflows_are_named():
 
 
 def _hw(rows: int, cols: int, name: str) -> SimpleNamespace:
-    return SimpleNamespace(pe=SimpleNamespace(rows=rows, cols=cols, dataflow=name),
-                           buffers=SimpleNamespace(capacity_bytes=lambda op: 1 << 20),
-                           word_bytes=lambda op: 1,
-                           # the SCALE-Sim fold order: DRAM bytes per fold as the fold table lays them
-                           memory=SimpleNamespace(model="scalesim"))
+    return SimpleNamespace(
+        pe=SimpleNamespace(rows=rows, cols=cols, dataflow=name),
+        buffers=SimpleNamespace(capacity_bytes=lambda op: 1 << 20),
+        word_bytes=lambda op: 1,
+        # the SCALE-Sim fold order: DRAM bytes per fold as the fold table lays them
+        memory=SimpleNamespace(model="scalesim"),
+    )
 
 
 @settings(max_examples=40, deadline=None)

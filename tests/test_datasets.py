@@ -137,7 +137,9 @@ def test_load_mnist_round_trip(tmp_path, gz):
     np.testing.assert_array_equal(data.y_test, arrays["test_labels"])
     # Train and val together are exactly the training file.
     x_all = np.concatenate([data.x_train, data.x_val])[:, 0]
-    assert sorted(map(bytes, (x_all * 255).round().astype(np.uint8))) == sorted(map(bytes, arrays["train_images"]))
+    assert sorted(map(bytes, (x_all * 255).round().astype(np.uint8))) == sorted(
+        map(bytes, arrays["train_images"])
+    )
     assert all(np.sum(data.y_val == c) == 1 for c in range(10))
     assert load_fashion_mnist(tmp_path).name == "fashion_mnist"
     assert load_dataset("mnist", data_dir=tmp_path).fingerprint == load_mnist(tmp_path).fingerprint
@@ -163,7 +165,9 @@ def test_images_where_labels_expected(tmp_path):
     fake_mnist(tmp_path)
     labels = tmp_path / MNIST_FILES["test_labels"]
     write_idx(labels, np.zeros((20, 28, 28), np.uint8))
-    with pytest.raises(IdxFormatError, match=r"t10k-labels-idx1-ubyte: bad magic number 0x00000803, expected 0x00000801"):
+    with pytest.raises(
+        IdxFormatError, match=r"t10k-labels-idx1-ubyte: bad magic number 0x00000803, expected 0x00000801"
+    ):
         load_mnist(tmp_path)
 
 
@@ -194,7 +198,9 @@ def test_truncated_gzip_names_the_file(tmp_path):
 def test_label_image_count_mismatch_names_both_files(tmp_path):
     fake_mnist(tmp_path)
     write_idx(tmp_path / MNIST_FILES["train_labels"], np.zeros(59, np.uint8))
-    with pytest.raises(IdxFormatError, match=r"train-labels-idx1-ubyte: 59 labels, but .*train-images-idx3-ubyte holds 60"):
+    with pytest.raises(
+        IdxFormatError, match=r"train-labels-idx1-ubyte: 59 labels, but .*train-images-idx3-ubyte holds 60"
+    ):
         load_mnist(tmp_path)
 
 

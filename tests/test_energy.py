@@ -24,10 +24,17 @@ def _with_types(hw, a, w):
     return hw.replace("datatypes.ifmap", a).replace("datatypes.filter", w)
 
 
-@pytest.mark.parametrize("dtype, mac_pj", [
-    ("int8", 0.2 + 0.03), ("int32", 3.1 + 0.1), ("fp16", 1.1 + 0.4), ("fp32", 3.7 + 0.9),
-    ("bf16", 1.1 + 0.4), ("int16", 0.8 + 0.05),
-])
+@pytest.mark.parametrize(
+    "dtype, mac_pj",
+    [
+        ("int8", 0.2 + 0.03),
+        ("int32", 3.1 + 0.1),
+        ("fp16", 1.1 + 0.4),
+        ("fp32", 3.7 + 0.9),
+        ("bf16", 1.1 + 0.4),
+        ("int16", 0.8 + 0.05),
+    ],
+)
 def test_horowitz_mac(dtype, mac_pj):
     table = load_energy_table("horowitz_45nm", _with_types(EDGE, dtype, dtype))
     assert table.energy_pj("pe_array", "mac") == pytest.approx(mac_pj)
@@ -141,7 +148,11 @@ def test_eyeriss_ratios(preset):
     hw = load_hardware(preset)
     table = load_energy_table("eyeriss_ratios", hw)
     mac = table.energy_pj("pe_array", "mac")
-    word = hw.datatypes.bytes("ifmap") if hw.datatypes.mac == hw.datatypes.ifmap else hw.datatypes.bytes("filter")
+    word = (
+        hw.datatypes.bytes("ifmap")
+        if hw.datatypes.mac == hw.datatypes.ifmap
+        else hw.datatypes.bytes("filter")
+    )
     assert mac == pytest.approx(load_energy_table("horowitz_45nm", hw).energy_pj("pe_array", "mac"))
     assert table.energy_pj("dram", "read") * word / mac == pytest.approx(200)
     for comp in hw.buffers.components():
@@ -149,17 +160,23 @@ def test_eyeriss_ratios(preset):
 
 
 def test_malformed_table_is_named(tmp_path, monkeypatch):
-    text = (tmp_path / "t.yaml")
+    text = tmp_path / "t.yaml"
     src = (energy._tables_dir() / "horowitz_45nm.yaml").read_text()
     bad = src.replace("name: horowitz_45nm", "name: broken").replace(
-        "{value: 0.2, unit: pJ,", "{value: -0.2, unit: pJ,")
+        "{value: 0.2, unit: pJ,", "{value: -0.2, unit: pJ,"
+    )
     text.write_text(bad)
     (tmp_path / "dup.yaml").write_text(src.replace("name: horowitz_45nm", "name: dup\nname: dup"))
-    (tmp_path / "unit.yaml").write_text(src.replace("name: horowitz_45nm", "name: unit").replace(
-        "{value: 0.03, unit: pJ,", "{value: 0.03, unit: nJ,"))
+    (tmp_path / "unit.yaml").write_text(
+        src.replace("name: horowitz_45nm", "name: unit").replace(
+            "{value: 0.03, unit: pJ,", "{value: 0.03, unit: nJ,"
+        )
+    )
     (tmp_path / "broken.yaml").write_text(bad)
     monkeypatch.setattr(energy, "_tables_dir", lambda: tmp_path)
-    with pytest.raises(EnergyTableError, match=r"broken\.yaml:\d+: table broken: mac\.int8\.mult\.value: .*-0\.2"):
+    with pytest.raises(
+        EnergyTableError, match=r"broken\.yaml:\d+: table broken: mac\.int8\.mult\.value: .*-0\.2"
+    ):
         load_energy_table("broken", EDGE)
     with pytest.raises(EnergyTableError, match=r"dup\.yaml:\d+: duplicate key 'name'"):
         load_energy_table("dup", EDGE)

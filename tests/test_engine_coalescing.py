@@ -16,16 +16,22 @@ from workloads.layers import Conv2d
 from workloads.network import Network
 from workloads.zoo import get_network, list_networks
 
-SMALL_INPUT = {"alexnet": (67, 67), "vgg16": (32, 32), "resnet18": (64, 64), "resnet50": (64, 64),
-               "mobilenet_v2": (64, 64)}
+SMALL_INPUT = {
+    "alexnet": (67, 67),
+    "vgg16": (32, 32),
+    "resnet18": (64, 64),
+    "resnet50": (64, 64),
+    "mobilenet_v2": (64, 64),
+}
 
 
 def _network(name):
     return get_network(name, input_hw=SMALL_INPUT[name]) if name in SMALL_INPUT else get_network(name)
 
 
-def _variant(base: Hardware, *, dataflow, bandwidth=None, latency=None, buffer_bytes=None, gating=None,
-             glb=None) -> Hardware:
+def _variant(
+    base: Hardware, *, dataflow, bandwidth=None, latency=None, buffer_bytes=None, gating=None, glb=None
+) -> Hardware:
     d = base.to_dict()
     d["pe"]["dataflow"] = dataflow
     if bandwidth is not None:
@@ -38,8 +44,10 @@ def _variant(base: Hardware, *, dataflow, bandwidth=None, latency=None, buffer_b
     if glb is not None:
         d["buffers"] = {"glb": {"size_bytes": glb, "read_bytes_per_cycle": 32, "write_bytes_per_cycle": 32}}
     if gating is not None:
-        d["power"] = {component: engine_hardware.power_policy(*policy)
-                      for component, policy in zip(("pe_array", "buffers", "dram"), gating)}
+        d["power"] = {
+            component: engine_hardware.power_policy(*policy)
+            for component, policy in zip(("pe_array", "buffers", "dram"), gating)
+        }
     return Hardware.from_dict(d)
 
 
@@ -60,8 +68,11 @@ def _both(net, hardware):
 DATAFLOWS = ("os", "ws", "is")
 # Every network under every dataflow, each pair under one hardware variant in rotation, so each
 # variant meets every dataflow and most networks (the full cross product costs minutes).
-CASES = [(name, dataflow, sorted(VARIANTS)[(i + j) % len(VARIANTS)])
-         for i, name in enumerate(list_networks()) for j, dataflow in enumerate(DATAFLOWS)]
+CASES = [
+    (name, dataflow, sorted(VARIANTS)[(i + j) % len(VARIANTS)])
+    for i, name in enumerate(list_networks())
+    for j, dataflow in enumerate(DATAFLOWS)
+]
 
 
 @pytest.mark.parametrize("name, dataflow, variant", CASES)
@@ -91,14 +102,27 @@ def test_coalescing_happens_and_traces_are_identical():
 
 
 def _tile(count, compute, ifmap, filt, write, working):
-    return TileClass(count=count, compute_cycles=compute, macs=compute,
-                     sram_reads={"ifmap": working, "filter": working}, sram_writes={"ofmap": working},
-                     dram_read_bytes={"ifmap": ifmap, "filter": filt}, dram_write_bytes={"ofmap": write})
+    return TileClass(
+        count=count,
+        compute_cycles=compute,
+        macs=compute,
+        sram_reads={"ifmap": working, "filter": working},
+        sram_writes={"ofmap": working},
+        dram_read_bytes={"ifmap": ifmap, "filter": filt},
+        dram_write_bytes={"ofmap": write},
+    )
 
 
 # Runs of many identical folds (so coalescing has something to do), sometimes repeating in blocks.
-runs = st.builds(_tile, st.integers(1, 25), st.integers(1, 60), st.integers(0, 400), st.integers(0, 400),
-                 st.integers(0, 400), st.integers(0, 900))
+runs = st.builds(
+    _tile,
+    st.integers(1, 25),
+    st.integers(1, 60),
+    st.integers(0, 400),
+    st.integers(0, 400),
+    st.integers(0, 400),
+    st.integers(0, 900),
+)
 
 
 @st.composite
@@ -109,16 +133,32 @@ def layer_tiles(draw):
     return block * repeats + tail
 
 
-random_hardware = partial(engine_hardware.random_hardware, bandwidths=[0.5, 3.0, 7.0, 16.0, 64.0, math.inf],
-                          latencies=st.integers(0, 60), gate_after_max=40, wake_max=25)
+random_hardware = partial(
+    engine_hardware.random_hardware,
+    bandwidths=[0.5, 3.0, 7.0, 16.0, 64.0, math.inf],
+    latencies=st.integers(0, 60),
+    gate_after_max=40,
+    wake_max=25,
+)
 
 
 @settings(max_examples=100, deadline=None)
-@given(layers=st.lists(st.tuples(layer_tiles(), st.booleans()), min_size=1, max_size=3), hardware=random_hardware())
+@given(
+    layers=st.lists(st.tuples(layer_tiles(), st.booleans()), min_size=1, max_size=3),
+    hardware=random_hardware(),
+)
 def test_random_folds_and_hardware_coalesce_exactly(layers, hardware):
-    mappings = [LayerMapping(layer=f"L{i}", unit="array" if on_array else "vector", dataflow="os",
-                             tiles=tuple(tiles), mapping_efficiency=1.0, compute_utilisation=1.0)
-                for i, (tiles, on_array) in enumerate(layers)]
+    mappings = [
+        LayerMapping(
+            layer=f"L{i}",
+            unit="array" if on_array else "vector",
+            dataflow="os",
+            tiles=tuple(tiles),
+            mapping_efficiency=1.0,
+            compute_utilisation=1.0,
+        )
+        for i, (tiles, on_array) in enumerate(layers)
+    ]
     names = [m.layer for m in mappings]
     stepped = run_engine(mappings, names, hardware, trace=True, coalesce=False)
     traced = run_engine(mappings, names, hardware, trace=True)
@@ -127,12 +167,19 @@ def test_random_folds_and_hardware_coalesce_exactly(layers, hardware):
     # Without a trace, coalesced periods keep only their totals per power state.
     plain = run_engine(mappings, names, hardware)
     assert (plain.layers, plain.dram_read_bytes, plain.dram_write_bytes) == (
-        stepped.layers, stepped.dram_read_bytes, stepped.dram_write_bytes)
+        stepped.layers,
+        stepped.dram_read_bytes,
+        stepped.dram_write_bytes,
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(channels=st.lists(st.integers(1, 48), min_size=1, max_size=3), size=st.integers(4, 20),
-       dataflow=st.sampled_from(["os", "ws", "is"]), hardware=random_hardware())
+@given(
+    channels=st.lists(st.integers(1, 48), min_size=1, max_size=3),
+    size=st.integers(4, 20),
+    dataflow=st.sampled_from(["os", "ws", "is"]),
+    hardware=random_hardware(),
+)
 def test_random_networks_coalesce_exactly(channels, size, dataflow, hardware):
     layers, c_in = [], 3
     for i, c_out in enumerate(channels):
@@ -147,11 +194,21 @@ def test_random_networks_coalesce_exactly(channels, size, dataflow, hardware):
 def test_a_long_run_is_advanced_in_one_step_with_the_same_log():
     # 500 identical folds under DRAM contention and a gated array: the log of every fold, the
     # power intervals and the stalls are the fold-by-fold ones.
-    hardware = _variant(load_hardware("scalesim_32x32"), dataflow="os", bandwidth=4.0, latency=9,
-                        gating=((3, 5), (None, 0), (2, 4)))
-    mapping = LayerMapping(layer="L0", unit="array", dataflow="os",
-                           tiles=(_tile(1, 40, 300, 100, 64, 64), _tile(500, 30, 100, 90, 64, 64)),
-                           mapping_efficiency=1.0, compute_utilisation=1.0)
+    hardware = _variant(
+        load_hardware("scalesim_32x32"),
+        dataflow="os",
+        bandwidth=4.0,
+        latency=9,
+        gating=((3, 5), (None, 0), (2, 4)),
+    )
+    mapping = LayerMapping(
+        layer="L0",
+        unit="array",
+        dataflow="os",
+        tiles=(_tile(1, 40, 300, 100, 64, 64), _tile(500, 30, 100, 90, 64, 64)),
+        mapping_efficiency=1.0,
+        compute_utilisation=1.0,
+    )
     coalesced = run_engine([mapping], ["L0"], hardware, trace=True)
     stepped = run_engine([mapping], ["L0"], hardware, trace=True, coalesce=False)
     assert coalesced.coalesced_folds >= 490

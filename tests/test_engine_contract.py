@@ -12,7 +12,7 @@ from accelsim.arch.hardware import PowerPolicy
 from accelsim.timing.engine.buffers import Occupancy
 from accelsim.timing.engine.power import PowerState
 
-WARM_UP = 3          # periods made call by call before the snapshots
+WARM_UP = 3  # periods made call by call before the snapshots
 
 
 @st.composite
@@ -51,13 +51,19 @@ def _residency(power):
     return totals, wakes
 
 
-policies = st.builds(PowerPolicy, st.sampled_from(["never", "gate_after"]), st.integers(0, 30),
-                     st.integers(0, 12))
+policies = st.builds(
+    PowerPolicy, st.sampled_from(["never", "gate_after"]), st.integers(0, 30), st.integers(0, 12)
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(shape=periodic_uses(), policy=policies, count=st.integers(1, 6), after=st.integers(0, 2),
-       totals_only=st.booleans())
+@given(
+    shape=periodic_uses(),
+    policy=policies,
+    count=st.integers(1, 6),
+    after=st.integers(0, 2),
+    totals_only=st.booleans(),
+)
 def test_power_state_replays_a_period_as_its_calls_would(shape, policy, count, after, totals_only):
     period, uses = shape
     env = simpy.Environment()
@@ -96,15 +102,18 @@ def test_power_state_snapshots_compare_relative_to_their_cycle():
     power.acquire_at(20)
     power.release_at(24)
     second = power.snapshot()
-    assert first.same_state(15, second, 25)          # idle for 1 cycle at either
-    assert not first.same_state(15, second, 26)      # idle for 1 against 2 cycles
+    assert first.same_state(15, second, 25)  # idle for 1 cycle at either
+    assert not first.same_state(15, second, 26)  # idle for 1 against 2 cycles
     power.acquire_at(30)
-    assert not second.same_state(25, power.snapshot(), 35)   # a user now
+    assert not second.same_state(25, power.snapshot(), 35)  # a user now
 
 
 @settings(max_examples=200, deadline=None)
-@given(period=st.integers(2, 30), count=st.integers(1, 6),
-       adds=st.lists(st.tuples(st.integers(0, 29), st.integers(-50, 50)), max_size=5))
+@given(
+    period=st.integers(2, 30),
+    count=st.integers(1, 6),
+    adds=st.lists(st.tuples(st.integers(0, 29), st.integers(-50, 50)), max_size=5),
+)
 def test_occupancy_replays_a_period_as_its_adds_would(period, adds, count):
     # Each period's adds sum to zero, so every period starts from the same bytes.
     adds = sorted((cycle % period, delta) for cycle, delta in adds)

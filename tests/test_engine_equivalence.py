@@ -12,8 +12,13 @@ from accelsim.timing.mapping import LayerMapping, TileClass
 from accelsim.timing.simulate import simulate
 from workloads.zoo import get_network, list_networks
 
-SMALL_INPUT = {"alexnet": (67, 67), "vgg16": (32, 32), "resnet18": (64, 64), "resnet50": (64, 64),
-               "mobilenet_v2": (64, 64)}
+SMALL_INPUT = {
+    "alexnet": (67, 67),
+    "vgg16": (32, 32),
+    "resnet18": (64, 64),
+    "resnet50": (64, 64),
+    "mobilenet_v2": (64, 64),
+}
 
 
 def unbounded(hardware, latency_cycles):
@@ -35,20 +40,36 @@ def test_event_equals_analytical_without_contention(name, dataflow):
     net = network(name)
     analytical = simulate(net, hardware, mode="analytical")
     event = simulate(net, hardware, mode="event")
-    assert event.cycles > event.compute_cycles      # latency is exposed: the comparison is not trivial
+    assert event.cycles > event.compute_cycles  # latency is exposed: the comparison is not trivial
     for a, e in zip(analytical.layers, event.layers, strict=True):
         assert e == a, a.name
     assert event.energy_pj == analytical.energy_pj
 
 
 def _tile(count, compute, ifmap, filt, write):
-    return TileClass(count=count, compute_cycles=compute, macs=compute, sram_reads={"ifmap": 1, "filter": 1},
-                     sram_writes={"ofmap": 1}, dram_read_bytes={"ifmap": ifmap, "filter": filt},
-                     dram_write_bytes={"ofmap": write})
+    return TileClass(
+        count=count,
+        compute_cycles=compute,
+        macs=compute,
+        sram_reads={"ifmap": 1, "filter": 1},
+        sram_writes={"ofmap": 1},
+        dram_read_bytes={"ifmap": ifmap, "filter": filt},
+        dram_write_bytes={"ofmap": write},
+    )
 
 
-tiles = st.lists(st.builds(_tile, st.integers(1, 4), st.integers(1, 60), st.integers(0, 500),
-                           st.integers(0, 500), st.integers(0, 500)), min_size=1, max_size=5)
+tiles = st.lists(
+    st.builds(
+        _tile,
+        st.integers(1, 4),
+        st.integers(1, 60),
+        st.integers(0, 500),
+        st.integers(0, 500),
+        st.integers(0, 500),
+    ),
+    min_size=1,
+    max_size=5,
+)
 
 
 _UNBOUNDED: dict = {}
@@ -59,10 +80,23 @@ _UNBOUNDED: dict = {}
 def test_single_layer_matches_closed_form_with_unbounded_bandwidth(runs, first_ifmap, latency):
     # A layer's first fold always reads its inputs (the mapper guarantees it).
     first = runs[0]
-    runs = [_tile(1, first.compute_cycles, first_ifmap, first.dram_read_bytes["filter"],
-                  first.dram_write_bytes["ofmap"])] + runs
-    mapping = LayerMapping(layer="L", unit="array", dataflow="os", tiles=tuple(runs),
-                           mapping_efficiency=1.0, compute_utilisation=1.0)
+    runs = [
+        _tile(
+            1,
+            first.compute_cycles,
+            first_ifmap,
+            first.dram_read_bytes["filter"],
+            first.dram_write_bytes["ofmap"],
+        )
+    ] + runs
+    mapping = LayerMapping(
+        layer="L",
+        unit="array",
+        dataflow="os",
+        tiles=tuple(runs),
+        mapping_efficiency=1.0,
+        compute_utilisation=1.0,
+    )
     hardware = _UNBOUNDED.setdefault(latency, unbounded(load_hardware("scalesim_32x32"), latency))
     (timeline,) = run_engine([mapping], ["L"], hardware).layers
     timing = time_layer(mapping.tiles, math.inf, latency)

@@ -14,33 +14,72 @@ from workloads.network import Network
 
 
 def _hardware(bandwidth, latency, gate_after, wake):
-    policy = ({"policy": "gate_after", "idle_cycles_to_gate": gate_after, "wake_latency_cycles": wake}
-              if gate_after is not None else {"policy": "never"})
-    return Hardware.from_dict({
-        "name": "prop", "clock_mhz": 500.0, "pe": {"rows": 4, "cols": 4, "dataflow": "os"},
-        "buffers": {op: {"size_bytes": 4096, "read_bytes_per_cycle": 8, "write_bytes_per_cycle": 8}
-                    for op in ("ifmap", "filter", "ofmap")},
-        "dram": {"bandwidth_bytes_per_cycle": bandwidth, "latency_cycles": latency},
-        "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
-        "power": {"pe_array": policy, "buffers": policy, "dram": policy},
-    })
+    policy = (
+        {"policy": "gate_after", "idle_cycles_to_gate": gate_after, "wake_latency_cycles": wake}
+        if gate_after is not None
+        else {"policy": "never"}
+    )
+    return Hardware.from_dict(
+        {
+            "name": "prop",
+            "clock_mhz": 500.0,
+            "pe": {"rows": 4, "cols": 4, "dataflow": "os"},
+            "buffers": {
+                op: {"size_bytes": 4096, "read_bytes_per_cycle": 8, "write_bytes_per_cycle": 8}
+                for op in ("ifmap", "filter", "ofmap")
+            },
+            "dram": {"bandwidth_bytes_per_cycle": bandwidth, "latency_cycles": latency},
+            "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
+            "power": {"pe_array": policy, "buffers": policy, "dram": policy},
+        }
+    )
 
 
 def _tile(count, compute, ifmap, filt, write):
-    return TileClass(count=count, compute_cycles=compute, macs=compute, sram_reads={"ifmap": 8, "filter": 8},
-                     sram_writes={"ofmap": 8}, dram_read_bytes={"ifmap": ifmap, "filter": filt},
-                     dram_write_bytes={"ofmap": write})
+    return TileClass(
+        count=count,
+        compute_cycles=compute,
+        macs=compute,
+        sram_reads={"ifmap": 8, "filter": 8},
+        sram_writes={"ofmap": 8},
+        dram_read_bytes={"ifmap": ifmap, "filter": filt},
+        dram_write_bytes={"ofmap": write},
+    )
 
 
-layer_tiles = st.lists(st.builds(_tile, st.integers(1, 3), st.integers(1, 50), st.integers(0, 400),
-                                 st.integers(0, 400), st.integers(0, 400)), min_size=1, max_size=4)
-hardware = st.builds(_hardware, st.sampled_from([0.5, 3.0, 16.0, 64.0]), st.integers(0, 40),
-                     st.one_of(st.none(), st.integers(0, 30)), st.integers(0, 20))
+layer_tiles = st.lists(
+    st.builds(
+        _tile,
+        st.integers(1, 3),
+        st.integers(1, 50),
+        st.integers(0, 400),
+        st.integers(0, 400),
+        st.integers(0, 400),
+    ),
+    min_size=1,
+    max_size=4,
+)
+hardware = st.builds(
+    _hardware,
+    st.sampled_from([0.5, 3.0, 16.0, 64.0]),
+    st.integers(0, 40),
+    st.one_of(st.none(), st.integers(0, 30)),
+    st.integers(0, 20),
+)
 
 
 def _mappings(layers):
-    return [LayerMapping(layer=f"L{i}", unit="array", dataflow="os", tiles=tuple(tiles),
-                         mapping_efficiency=1.0, compute_utilisation=1.0) for i, tiles in enumerate(layers)]
+    return [
+        LayerMapping(
+            layer=f"L{i}",
+            unit="array",
+            dataflow="os",
+            tiles=tuple(tiles),
+            mapping_efficiency=1.0,
+            compute_utilisation=1.0,
+        )
+        for i, tiles in enumerate(layers)
+    ]
 
 
 @settings(max_examples=120, deadline=None)
@@ -59,8 +98,10 @@ def test_cycles_at_least_compute_and_dram_bounds_and_bytes_add_up(layers, hw):
         assert timeline.compute_cycles == mapping.compute_cycles
         assert timeline.cycles == timeline.compute_cycles + sum(timeline.stall_cycles.values())
         components = {c for c, _ in timeline.residency_cycles}
-        for component in components:   # every component is in exactly one state each cycle
-            assert sum(timeline.residency_cycles.get((component, s), 0) for s in POWER_STATES) == timeline.cycles
+        for component in components:  # every component is in exactly one state each cycle
+            assert (
+                sum(timeline.residency_cycles.get((component, s), 0) for s in POWER_STATES) == timeline.cycles
+            )
 
 
 def _chain(channels):
@@ -75,8 +116,12 @@ def _chain(channels):
 @given(channels=st.lists(st.integers(1, 24), min_size=1, max_size=4), hw=hardware)
 def test_energy_adds_over_layers(channels, hw):
     report = simulate(_chain(channels), hw, mode="event")
-    assert math.isclose(report.energy_pj, math.fsum(layer.energy_pj for layer in report.layers), rel_tol=1e-12)
+    assert math.isclose(
+        report.energy_pj, math.fsum(layer.energy_pj for layer in report.layers), rel_tol=1e-12
+    )
     assert report.cycles == sum(layer.cycles for layer in report.layers)
     # Leakage is power x time in state, layer by layer.
     assert report.residency_cycles == {
-        key: sum(layer.residency_cycles.get(key, 0) for layer in report.layers) for key in report.residency_cycles}
+        key: sum(layer.residency_cycles.get(key, 0) for layer in report.layers)
+        for key in report.residency_cycles
+    }

@@ -6,26 +6,39 @@ from accelsim.timing.mapping import LayerMapping, TileClass
 
 
 def tiny_hardware(bandwidth=8.0, latency=2, pe_power=None):
-    return Hardware.from_dict({
-        "name": "tiny", "clock_mhz": 1000.0, "pe": {"rows": 2, "cols": 2, "dataflow": "os"},
-        "buffers": {op: {"size_bytes": 1024, "read_bytes_per_cycle": 8, "write_bytes_per_cycle": 8}
-                    for op in ("ifmap", "filter", "ofmap")},
-        "dram": {"bandwidth_bytes_per_cycle": bandwidth, "latency_cycles": latency},
-        "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
-        "power": {"pe_array": pe_power or {"policy": "never"}},
-    })
+    return Hardware.from_dict(
+        {
+            "name": "tiny",
+            "clock_mhz": 1000.0,
+            "pe": {"rows": 2, "cols": 2, "dataflow": "os"},
+            "buffers": {
+                op: {"size_bytes": 1024, "read_bytes_per_cycle": 8, "write_bytes_per_cycle": 8}
+                for op in ("ifmap", "filter", "ofmap")
+            },
+            "dram": {"bandwidth_bytes_per_cycle": bandwidth, "latency_cycles": latency},
+            "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
+            "power": {"pe_array": pe_power or {"policy": "never"}},
+        }
+    )
 
 
 def layer(name, *runs):
     """runs: (count, compute_cycles, ifmap_bytes, filter_bytes, write_bytes)."""
     tiles = tuple(
-        TileClass(count=n, compute_cycles=c, macs=c, sram_reads={"ifmap": 4, "filter": 4},
-                  sram_writes={"ofmap": 4}, dram_read_bytes={"ifmap": i, "filter": f},
-                  dram_write_bytes={"ofmap": w})
+        TileClass(
+            count=n,
+            compute_cycles=c,
+            macs=c,
+            sram_reads={"ifmap": 4, "filter": 4},
+            sram_writes={"ofmap": 4},
+            dram_read_bytes={"ifmap": i, "filter": f},
+            dram_write_bytes={"ofmap": w},
+        )
         for n, c, i, f, w in runs
     )
-    return LayerMapping(layer=name, unit="array", dataflow="os", tiles=tiles, mapping_efficiency=1.0,
-                        compute_utilisation=1.0)
+    return LayerMapping(
+        layer=name, unit="array", dataflow="os", tiles=tiles, mapping_efficiency=1.0, compute_utilisation=1.0
+    )
 
 
 def events(result, *prefixes):
@@ -83,7 +96,7 @@ def test_gated_pe_array_is_woken_by_a_load():
         ("pe_array idle", 0),
         ("pe_array sleep", 3),
         ("load_ifmap L0#0 end", 7),
-        ("pe_array active", 7),       # the wake-up begins when the data is resident
+        ("pe_array active", 7),  # the wake-up begins when the data is resident
         ("pe_array L0#0 start", 11),
         ("pe_array L0#0 end", 15),
         ("pe_array idle", 15),
@@ -93,7 +106,10 @@ def test_gated_pe_array_is_woken_by_a_load():
     assert timeline.stall_cycles == {"dram_bandwidth": 6, "dram_latency": 4, "wake_up": 4}
     assert timeline.wakes == {"pe_array": 1}
     assert {k: v for k, v in timeline.residency_cycles.items() if k[0] == "pe_array"} == {
-        ("pe_array", "idle"): 3 + 3, ("pe_array", "sleep"): 4, ("pe_array", "active"): 4 + 4}
+        ("pe_array", "idle"): 3 + 3,
+        ("pe_array", "sleep"): 4,
+        ("pe_array", "active"): 4 + 4,
+    }
 
 
 def test_next_layer_weights_prefetch_but_inputs_wait_for_the_write_back():
@@ -105,4 +121,4 @@ def test_next_layer_weights_prefetch_but_inputs_wait_for_the_write_back():
     assert log["load_filter L1#0 start"] == log["pe_array L0#0 end"] < log["pe_array L0#1 end"]
     # ... but its inputs are read only once L0's outputs are written.
     assert log["load_ifmap L1#0 start"] == log["write_back L0#1 end"]
-    assert result.layers[1].stall_cycles.get("dependency") == 3      # L0's last write-back
+    assert result.layers[1].stall_cycles.get("dependency") == 3  # L0's last write-back

@@ -24,13 +24,17 @@ from workloads.zoo import get_network
 
 NETWORKS = {"lenet5": {}, "resnet18": {"input_hw": (48, 48)}}
 PRESETS = ("sparse_edge_16x16", "nm_tensor_32x32", "scalesim_32x32")
-GATED = {"pe_array": {"policy": "gate_after", "idle_cycles_to_gate": 2, "wake_latency_cycles": 3},
-         "buffers": {"policy": "gate_after", "idle_cycles_to_gate": 20, "wake_latency_cycles": 4},
-         "dram": {"policy": "gate_after", "idle_cycles_to_gate": 6, "wake_latency_cycles": 9}}
+GATED = {
+    "pe_array": {"policy": "gate_after", "idle_cycles_to_gate": 2, "wake_latency_cycles": 3},
+    "buffers": {"policy": "gate_after", "idle_cycles_to_gate": 20, "wake_latency_cycles": 4},
+    "dram": {"policy": "gate_after", "idle_cycles_to_gate": 6, "wake_latency_cycles": 9},
+}
 
 
 def _weighted(network):
-    return [layer for layer in network.layers() if layer.gemm is not None and getattr(layer, "weight_shape", None)]
+    return [
+        layer for layer in network.layers() if layer.gemm is not None and getattr(layer, "weight_shape", None)
+    ]
 
 
 def _masks(network, hardware, seed=0):
@@ -83,10 +87,16 @@ def test_sparse_folds_are_stepped_not_simulated():
     hardware = load_hardware("sparse_edge_16x16")
     masks = _masks(network, hardware)
     layers = network.layers()
-    mappings = [SparseLayerModel(layer, hardware, masks[layer.name]).map() if layer.name in masks
-                else map_layer(layer, hardware) for layer in layers]
+    mappings = [
+        SparseLayerModel(layer, hardware, masks[layer.name]).map()
+        if layer.name in masks
+        else map_layer(layer, hardware)
+        for layer in layers
+    ]
     names = [layer.name for layer in layers]
-    assert sum(len(m.tiles) for m in mappings) > 2 * sum(len(map_layer(l, hardware).tiles) for l in layers) // 3
+    assert (
+        sum(len(m.tiles) for m in mappings) > 2 * sum(len(map_layer(l, hardware).tiles) for l in layers) // 3
+    )
     for trace in (False, True):
         fast = run_engine(mappings, names, hardware, trace=trace)
         stepped = run_engine(mappings, names, hardware, trace=trace, coalesce=False)
@@ -96,28 +106,57 @@ def test_sparse_folds_are_stepped_not_simulated():
 
 
 def _tile(compute, ifmap, filt, write, working):
-    return TileClass(count=1, compute_cycles=compute, macs=compute,
-                     sram_reads={"ifmap": working, "filter": working}, sram_writes={"ofmap": working},
-                     dram_read_bytes={"ifmap": ifmap, "filter": filt}, dram_write_bytes={"ofmap": write})
+    return TileClass(
+        count=1,
+        compute_cycles=compute,
+        macs=compute,
+        sram_reads={"ifmap": working, "filter": working},
+        sram_writes={"ofmap": working},
+        dram_read_bytes={"ifmap": ifmap, "filter": filt},
+        dram_write_bytes={"ofmap": write},
+    )
 
 
 # Folds that all differ from their neighbours (so no run of identical folds to coalesce), with
 # compute and bytes from idle-channel to bandwidth-bound, zero bytes and zero-length ties.
-folds = st.builds(_tile, st.integers(1, 80), st.sampled_from([0, 0, 1, 7, 64, 300]) | st.integers(0, 500),
-                  st.sampled_from([0, 0, 16, 128]) | st.integers(0, 500),
-                  st.sampled_from([0, 8, 96]) | st.integers(0, 300), st.integers(0, 700))
+folds = st.builds(
+    _tile,
+    st.integers(1, 80),
+    st.sampled_from([0, 0, 1, 7, 64, 300]) | st.integers(0, 500),
+    st.sampled_from([0, 0, 16, 128]) | st.integers(0, 500),
+    st.sampled_from([0, 8, 96]) | st.integers(0, 300),
+    st.integers(0, 700),
+)
 
-random_hardware = partial(engine_hardware.random_hardware, bandwidths=[0.5, 3.0, 12.8, 64.0, math.inf],
-                          latencies=st.sampled_from([0, 1, 9, 50]), gate_after_max=30, wake_max=12)
+random_hardware = partial(
+    engine_hardware.random_hardware,
+    bandwidths=[0.5, 3.0, 12.8, 64.0, math.inf],
+    latencies=st.sampled_from([0, 1, 9, 50]),
+    gate_after_max=30,
+    wake_max=12,
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(layers=st.lists(st.tuples(st.lists(folds, min_size=1, max_size=40), st.booleans()), min_size=1, max_size=3),
-       hardware=random_hardware(), trace=st.booleans())
+@given(
+    layers=st.lists(
+        st.tuples(st.lists(folds, min_size=1, max_size=40), st.booleans()), min_size=1, max_size=3
+    ),
+    hardware=random_hardware(),
+    trace=st.booleans(),
+)
 def test_random_distinct_folds_step_exactly(layers, hardware, trace):
-    mappings = [LayerMapping(layer=f"L{i}", unit="array" if on_array else "vector", dataflow="os",
-                             tiles=tuple(tiles), mapping_efficiency=1.0, compute_utilisation=1.0)
-                for i, (tiles, on_array) in enumerate(layers)]
+    mappings = [
+        LayerMapping(
+            layer=f"L{i}",
+            unit="array" if on_array else "vector",
+            dataflow="os",
+            tiles=tuple(tiles),
+            mapping_efficiency=1.0,
+            compute_utilisation=1.0,
+        )
+        for i, (tiles, on_array) in enumerate(layers)
+    ]
     names = [m.layer for m in mappings]
     fast = run_engine(mappings, names, hardware, trace=trace)
     stepped = run_engine(mappings, names, hardware, trace=trace, coalesce=False)
@@ -129,13 +168,24 @@ def test_a_bandwidth_bound_stretch_is_stepped_with_its_stalls():
     # 300 folds that differ, each waiting for its loads on a slow channel with latency under a
     # gated array: every fold is stepped in closed form (the stalls are split exactly).
     rng = np.random.default_rng(3)
-    tiles = tuple(_tile(int(c), int(i), int(f), int(w), 64)
-                  for c, i, f, w in zip(rng.integers(5, 40, 300), rng.integers(50, 200, 300),
-                                        rng.integers(0, 120, 300), rng.integers(10, 90, 300)))
-    hardware = load_hardware("scalesim_32x32").replace("dram.bandwidth_bytes_per_cycle", 4.0).replace(
-        "dram.latency_cycles", 13).replace("power.pe_array", GATED["pe_array"])
-    mapping = LayerMapping(layer="L0", unit="array", dataflow="os", tiles=tiles, mapping_efficiency=1.0,
-                           compute_utilisation=1.0)
+    tiles = tuple(
+        _tile(int(c), int(i), int(f), int(w), 64)
+        for c, i, f, w in zip(
+            rng.integers(5, 40, 300),
+            rng.integers(50, 200, 300),
+            rng.integers(0, 120, 300),
+            rng.integers(10, 90, 300),
+        )
+    )
+    hardware = (
+        load_hardware("scalesim_32x32")
+        .replace("dram.bandwidth_bytes_per_cycle", 4.0)
+        .replace("dram.latency_cycles", 13)
+        .replace("power.pe_array", GATED["pe_array"])
+    )
+    mapping = LayerMapping(
+        layer="L0", unit="array", dataflow="os", tiles=tiles, mapping_efficiency=1.0, compute_utilisation=1.0
+    )
     fast = run_engine([mapping], ["L0"], hardware, trace=True)
     stepped = run_engine([mapping], ["L0"], hardware, trace=True, coalesce=False)
     assert fast.coalesced_folds >= 290

@@ -31,9 +31,14 @@ def _conv(x, w, layer):
     for gi in range(g):
         for i in range(kh):
             for j in range(kw):
-                patch = xp[gi * cg:(gi + 1) * cg, i * dh: i * dh + sh * (ho - 1) + 1: sh,
-                           j * dw: j * dw + sw * (wo - 1) + 1: sw]
-                out[gi * og:(gi + 1) * og] += np.einsum("oc,chw->ohw", w[gi * og:(gi + 1) * og, :, i, j], patch)
+                patch = xp[
+                    gi * cg : (gi + 1) * cg,
+                    i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                    j * dw : j * dw + sw * (wo - 1) + 1 : sw,
+                ]
+                out[gi * og : (gi + 1) * og] += np.einsum(
+                    "oc,chw->ohw", w[gi * og : (gi + 1) * og, :, i, j], patch
+                )
     return out
 
 
@@ -45,7 +50,7 @@ def _pool(x, layer):
     out = np.empty((x.shape[0], ho, wo))
     for a in range(ho):
         for b in range(wo):
-            win = xp[:, a * sh:a * sh + kh, b * sw:b * sw + kw]
+            win = xp[:, a * sh : a * sh + kh, b * sw : b * sw + kw]
             out[:, a, b] = win.max(axis=(1, 2)) if layer.kind == "max" else win.mean(axis=(1, 2))
     return out
 
@@ -94,7 +99,9 @@ def make_weights(network, seed=0, bias=True):
 
 def random_masks(network, density, seed=0):
     rng = np.random.default_rng(seed)
-    return {l.name: rng.random(l.weight_shape) < density for l in network.layers() if l.weight_shape is not None}
+    return {
+        l.name: rng.random(l.weight_shape) < density for l in network.layers() if l.weight_shape is not None
+    }
 
 
 def nm_mask(shape, n, m, seed=0):
@@ -180,8 +187,11 @@ def _format_masks(net, fmt, seed=0):
     return masks, formats
 
 
-@pytest.mark.parametrize("fmt", [("csr",), ("bitmap",), ("bsr", (4, 4)), ("nm", 2, 4), ("nm", 1, 4), ("dense",)],
-                         ids=lambda f: "-".join(map(str, f)))
+@pytest.mark.parametrize(
+    "fmt",
+    [("csr",), ("bitmap",), ("bsr", (4, 4)), ("nm", 2, 4), ("nm", 1, 4), ("dense",)],
+    ids=lambda f: "-".join(map(str, f)),
+)
 @pytest.mark.parametrize("name,params", ZOO[:3], ids=[z[0] for z in ZOO[:3]])
 def test_every_format_matches_dense_forward(fmt, name, params):
     net = get_network(name, **params)
@@ -258,7 +268,9 @@ def test_bert_encoder_matches_hand_written_attention():
         return (a - mu) / np.sqrt(var + 1e-5) * weights[f"{name}.weight"] + weights[f"{name}.bias"]
 
     d = hidden // heads
-    q, k, v = (lin(f"attention.{p}", x).reshape(seq, heads, d).transpose(1, 0, 2) for p in ("query", "key", "value"))
+    q, k, v = (
+        lin(f"attention.{p}", x).reshape(seq, heads, d).transpose(1, 0, 2) for p in ("query", "key", "value")
+    )
     scores = q @ k.transpose(0, 2, 1)
     p = np.exp(scores - scores.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)
@@ -266,8 +278,13 @@ def test_bert_encoder_matches_hand_written_attention():
     attn = lin("attention.output", ctx.transpose(1, 0, 2).reshape(seq, hidden))
     h = norm("attention.norm", attn + x)
     out = norm("ffn.norm", lin("ffn.output", lin("ffn.intermediate", h)) + h)
-    for name, expected in [("attention.scores", scores), ("attention.softmax", p), ("attention.context", ctx),
-                           ("attention.norm", h), ("ffn.norm", out)]:
+    for name, expected in [
+        ("attention.scores", scores),
+        ("attention.softmax", p),
+        ("attention.context", ctx),
+        ("attention.norm", h),
+        ("ffn.norm", out),
+    ]:
         assert_close(got[name], expected)
     assert_close(execute(net, weights, masks, x), out)
 
@@ -278,7 +295,11 @@ def test_matmul_operand_order_when_seq_equals_head_dim():
     weights = make_weights(net, seed=4)
     x = np.random.default_rng(5).standard_normal((4, 8))
     got = execute(net, weights, None, x, return_all=True)
-    v = (x @ weights["attention.value"].T + weights["attention.value.bias"]).reshape(4, 2, 4).transpose(1, 0, 2)
+    v = (
+        (x @ weights["attention.value"].T + weights["attention.value.bias"])
+        .reshape(4, 2, 4)
+        .transpose(1, 0, 2)
+    )
     assert_close(got["attention.context"], got["attention.softmax"] @ v)
 
 

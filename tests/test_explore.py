@@ -38,14 +38,26 @@ def small_points(base):
 
 # ---- points -----------------------------------------------------------------------------
 def test_point_hash_is_stable_across_processes(base):
-    point = Point("resnet50", base.replace("pe.rows", 64), network_params={"input_hw": (64, 64)},
-                  pruning={"granularity": "block", "amount": 0.5, "block_shape": (4, 4)})
-    code = ("from accelsim.dse import Point; from accelsim import load_hardware;"
-            "print(Point('resnet50', load_hardware('scalesim_32x32').replace('pe.rows', 64),"
-            " network_params={'input_hw': [64, 64]},"
-            " pruning={'block_shape': [4, 4], 'seed': 0, 'amount': 0.5, 'granularity': 'block'}).key)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "123"})
+    point = Point(
+        "resnet50",
+        base.replace("pe.rows", 64),
+        network_params={"input_hw": (64, 64)},
+        pruning={"granularity": "block", "amount": 0.5, "block_shape": (4, 4)},
+    )
+    code = (
+        "from accelsim.dse import Point; from accelsim import load_hardware;"
+        "print(Point('resnet50', load_hardware('scalesim_32x32').replace('pe.rows', 64),"
+        " network_params={'input_hw': [64, 64]},"
+        " pruning={'block_shape': [4, 4], 'seed': 0, 'amount': 0.5, 'granularity': 'block'}).key)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "123"},
+    )
     assert out.stdout.strip() == point.key
     assert len(point.key) == 64
 
@@ -79,13 +91,19 @@ def test_point_round_trips_and_pickles(base):
     assert pickle.loads(pickle.dumps(point)).key == point.key
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"mode": "quantum"}, "mode"),
-    ({"pruning": {"granularity": "unstructured", "amount": 1.5}}, "pruning.amount"),
-    ({"pruning": {"granularity": "element", "amount": 0.5}}, "pruning.granularity: must be one of unstructured"),
-    ({"masks_hash": "xyz"}, "masks_hash"),
-    ({"network_params": {"f": object()}}, "network_params"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mode": "quantum"}, "mode"),
+        ({"pruning": {"granularity": "unstructured", "amount": 1.5}}, "pruning.amount"),
+        (
+            {"pruning": {"granularity": "element", "amount": 0.5}},
+            "pruning.granularity: must be one of unstructured",
+        ),
+        ({"masks_hash": "xyz"}, "masks_hash"),
+        ({"network_params": {"f": object()}}, "network_params"),
+    ],
+)
 def test_point_rejects_bad_fields_naming_them(base, kwargs, message):
     with pytest.raises(ValueError, match=message):
         Point("lenet5", base, **kwargs)
@@ -101,9 +119,13 @@ def test_evaluate_record_has_point_columns_hardware_axes_and_totals(base):
     assert record["pe.rows"] == 16 and record["pe.dataflow"] == "os" and record["network"] == "lenet5"
     assert record["cycles"] >= record["compute_cycles"] > 0
     assert record["energy_pj"] == pytest.approx(record["dynamic_energy_pj"] + record["leakage_energy_pj"])
-    assert record["energy_pj"] == pytest.approx(sum(v for k, v in record.items()
-                                                    if k.startswith("energy_") and k.endswith("_pj")
-                                                    and k not in ("energy_pj",)))
+    assert record["energy_pj"] == pytest.approx(
+        sum(
+            v
+            for k, v in record.items()
+            if k.startswith("energy_") and k.endswith("_pj") and k not in ("energy_pj",)
+        )
+    )
     assert json.loads(json.dumps(record)) == record  # plain JSON data, exactly
 
 
@@ -115,7 +137,9 @@ def test_grid_is_the_cartesian_product_first_axis_slowest(base):
 
 def test_zipped_moves_axes_together_and_checks_lengths(base):
     assert [(h.pe.rows, h.pe.cols) for h in zipped(base, {"pe.rows": [8, 16], "pe.cols": [8, 16]})] == [
-        (8, 8), (16, 16)]
+        (8, 8),
+        (16, 16),
+    ]
     with pytest.raises(ValueError, match="equal lengths"):
         zipped(base, {"pe.rows": [8, 16], "pe.cols": [8]})
 
@@ -193,7 +217,9 @@ def test_explore_can_record_failures_and_retry_them(base, tmp_path):
 
 def test_explore_reports_progress(base):
     seen = []
-    explore(small_points(base), counting_evaluate, executor=serial(), progress=lambda d, t: seen.append((d, t)))
+    explore(
+        small_points(base), counting_evaluate, executor=serial(), progress=lambda d, t: seen.append((d, t))
+    )
     assert seen == [(i, 6) for i in range(7)]
 
 
@@ -210,8 +236,11 @@ def _exported(path):
 
 
 def test_serial_process_pool_and_dask_produce_identical_stores(base, tmp_path):
-    points = [Point(net, hw) for net in ("lenet5", "mlp")
-              for hw in grid(base, {"pe.rows": [8, 32], "pe.dataflow": ["ws", "os", "is"]})]
+    points = [
+        Point(net, hw)
+        for net in ("lenet5", "mlp")
+        for hw in grid(base, {"pe.rows": [8, 32], "pe.dataflow": ["ws", "os", "is"]})
+    ]
     explore(points, executor=serial(), store=tmp_path / "serial.sqlite")
     explore(points, executor=process_pool(2, chunksize=2), store=tmp_path / "pool.sqlite")
     reference = _exported(tmp_path / "serial.sqlite")

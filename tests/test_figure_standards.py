@@ -34,10 +34,19 @@ def store_frame(tmp_path_factory, hardware):
 
 
 def _speedup_rows():
-    return [{"hardware": h, "granularity": g, "sparsity": s, "ideal_speedup": 1 / (1 - s),
-             "speedup": 1 + s / (2 if g == "block" else 1)}
-            for h in ("edge", "cloud") for g in ("unstructured", "block", "nm") for s in (0.0, 0.5, 0.9)
-            if g != "nm" or s == 0.5]
+    return [
+        {
+            "hardware": h,
+            "granularity": g,
+            "sparsity": s,
+            "ideal_speedup": 1 / (1 - s),
+            "speedup": 1 + s / (2 if g == "block" else 1),
+        }
+        for h in ("edge", "cloud")
+        for g in ("unstructured", "block", "nm")
+        for s in (0.0, 0.5, 0.9)
+        if g != "nm" or s == 0.5
+    ]
 
 
 def _builders(store_frame, hardware):
@@ -46,25 +55,43 @@ def _builders(store_frame, hardware):
     return {
         "pareto": lambda: figures.pareto(store_frame, "seconds", "energy_pj", group="pe.dataflow"),
         "scatter": lambda: figures.scatter(store_frame, "pe_count", "cycles", group="network"),
-        "heatmap": lambda: figures.heatmap(frames.aggregate(store_frame, ["pe.rows", "network"], "edp_j_s"),
-                                           "pe.rows", "network", "edp_j_s"),
+        "heatmap": lambda: figures.heatmap(
+            frames.aggregate(store_frame, ["pe.rows", "network"], "edp_j_s"), "pe.rows", "network", "edp_j_s"
+        ),
         "energy": lambda: figures.energy_breakdown(frames.energy_frame(report)),
         "bars": lambda: figures.grouped_bars(one_size, "network", "pe.dataflow", "energy_pj"),
-        "relative bars": lambda: figures.grouped_bars(one_size, "network", "pe.dataflow", "cycles",
-                                                      normalise_to="ws"),
-        "speedup": lambda: figures.speedup_curves([r for r in _speedup_rows() if r["hardware"] == "edge"],
-                                                  group="granularity"),
-        "speedup panels": lambda: figures.speedup_panels(_speedup_rows(), panel="hardware",
-                                                         group="granularity"),
+        "relative bars": lambda: figures.grouped_bars(
+            one_size, "network", "pe.dataflow", "cycles", normalise_to="ws"
+        ),
+        "speedup": lambda: figures.speedup_curves(
+            [r for r in _speedup_rows() if r["hardware"] == "edge"], group="granularity"
+        ),
+        "speedup panels": lambda: figures.speedup_panels(
+            _speedup_rows(), panel="hardware", group="granularity"
+        ),
         "roofline": lambda: figures.roofline(frames.from_report(report, hardware)),
-        "timeline": lambda: figures.timeline(frames.from_trace(
-            [(p.component, p.state, p.start_cycle, p.end_cycle) for p in report.trace.power])),
+        "timeline": lambda: figures.timeline(
+            frames.from_trace(
+                [(p.component, p.state, p.start_cycle, p.end_cycle) for p in report.trace.power]
+            )
+        ),
         "power timeline": lambda: power_timeline(trace_frame(report.trace)),
     }
 
 
-FIGURES = ["pareto", "scatter", "heatmap", "energy", "bars", "relative bars", "speedup", "speedup panels",
-           "roofline", "timeline", "power timeline"]
+FIGURES = [
+    "pareto",
+    "scatter",
+    "heatmap",
+    "energy",
+    "bars",
+    "relative bars",
+    "speedup",
+    "speedup panels",
+    "roofline",
+    "timeline",
+    "power timeline",
+]
 
 
 @pytest.fixture(scope="module")
@@ -152,10 +179,14 @@ def test_speedup_panels_draw_every_ideal_the_legend_promises(drawn):
 
 
 def test_layer_plan_marks_dense_layers_without_an_empty_legend_entry():
-    rows = [{"design": d, "layer": layer, "granularity": g, "density": density}
-            for d, plan in (("uniform", [("dense", 1.0), ("nm2:4", 0.5)]),
-                            ("searched", [("dense", 1.0), ("block4x4", 0.1)]))
-            for layer, (g, density) in zip(("conv1", "fc1"), plan)]
+    rows = [
+        {"design": d, "layer": layer, "granularity": g, "density": density}
+        for d, plan in (
+            ("uniform", [("dense", 1.0), ("nm2:4", 0.5)]),
+            ("searched", [("dense", 1.0), ("block4x4", 0.1)]),
+        )
+        for layer, (g, density) in zip(("conv1", "fc1"), plan)
+    ]
     fig = codesign._layer_plan_figure(rows)
     ax = fig.axes[0]
     entries = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -173,9 +204,11 @@ def test_energy_scales_into_one_to_a_thousand(energy_pj):
     assert 1.0 - 1e-9 <= energy_pj * unit.factor < 1000.0 * (1 + 1e-9), unit  # pJ .. MJ cover the range
 
 
-@given(st.lists(st.sampled_from(["energy", "pe", "dram", "rows", "size", "glb", "x"]), min_size=1,
-                max_size=4),
-       st.sampled_from(["_", "."]), st.sampled_from(["", "_pj", "_bytes", "_cycles", "_s", "_mhz"]))
+@given(
+    st.lists(st.sampled_from(["energy", "pe", "dram", "rows", "size", "glb", "x"]), min_size=1, max_size=4),
+    st.sampled_from(["_", "."]),
+    st.sampled_from(["", "_pj", "_bytes", "_cycles", "_s", "_mhz"]),
+)
 def test_no_field_names_reach_a_label(words, joiner, suffix):
     name = joiner.join(words) + suffix
     assert not FIELD_NAME.search(axis_label(name, [123.0])), name

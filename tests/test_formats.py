@@ -93,7 +93,7 @@ def test_csr_storage_hand_count():
     w = np.ones((3, 5), dtype=np.float32)
     mask = np.zeros((3, 5), dtype=bool)
     mask[0, [0, 4]] = True
-    mask[2, 1] = True                       # nnz = 3, rows = 3
+    mask[2, 1] = True  # nnz = 3, rows = 3
     enc = F.encode_csr(w, mask)
     # values 3*4 B, indices 3*4 B, pointers 4*4 B
     assert enc.storage_bytes() == 12 + 12 + 16
@@ -106,7 +106,7 @@ def test_csr_storage_hand_count():
 def test_bsr_storage_hand_count():
     w = np.ones((4, 6), dtype=np.float32)
     mask = np.zeros((4, 6), dtype=bool)
-    mask[0, 0] = mask[3, 5] = mask[2, 2] = True    # blocks (0,0), (1,1), (1,2) of 2x2
+    mask[0, 0] = mask[3, 5] = mask[2, 2] = True  # blocks (0,0), (1,1), (1,2) of 2x2
     enc = F.encode_bsr(w, mask, (2, 2))
     assert enc.nblocks == 3
     # values 3 blocks * 4 * 4 B = 48, block indices 3 * 4 B = 12, pointers (2 + 1) * 4 B = 12
@@ -207,8 +207,13 @@ def test_every_format_round_trips(case):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from([(1, 4), (2, 4), (1, 2), (2, 8)]), st.integers(1, 6), st.integers(1, 4),
-       st.integers(0, 2**16), st.booleans())
+@given(
+    st.sampled_from([(1, 4), (2, 4), (1, 2), (2, 8)]),
+    st.integers(1, 6),
+    st.integers(1, 4),
+    st.integers(0, 2**16),
+    st.booleans(),
+)
 def test_nm_round_trips(nm, rows, groups, seed, drop):
     n, m = nm
     w, _ = _random((rows, groups * m), 1.0, seed=seed)
@@ -221,10 +226,14 @@ def test_nm_round_trips(nm, rows, groups, seed, drop):
 
 
 @settings(max_examples=40, deadline=None)
-@given(rows=st.sampled_from([4, 8, 12]), cols=st.sampled_from([4, 8, 16]), density=st.floats(0.0, 1.0),
-       seed=st.integers(0, 2**16),
-       fmt=st.sampled_from(["csr", "bitmap", ("bsr", (2, 2)), ("bsr", (4, 4)), ("nm", 2, 4), ("nm", 1, 4)]),
-       bits=st.sampled_from([(8, 8, 16), (16, 12, 12), (32, 32, 32)]))
+@given(
+    rows=st.sampled_from([4, 8, 12]),
+    cols=st.sampled_from([4, 8, 16]),
+    density=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**16),
+    fmt=st.sampled_from(["csr", "bitmap", ("bsr", (2, 2)), ("bsr", (4, 4)), ("nm", 2, 4), ("nm", 1, 4)]),
+    bits=st.sampled_from([(8, 8, 16), (16, 12, 12), (32, 32, 32)]),
+)
 def test_mask_only_structure_and_storage_equal_encoding(rows, cols, density, seed, fmt, bits):
     from accelsim.sparse.formats import storage_breakdown_of, stored_structure
 
@@ -241,8 +250,9 @@ def test_mask_only_structure_and_storage_equal_encoding(rows, cols, density, see
     index_bits = None if isinstance(fmt, tuple) and fmt[0] == "nm" else i
     encoded = F.encode(w, mask, fmt)
     assert np.array_equal(stored_structure(mask, fmt), encoded.mask())
-    assert storage_breakdown_of(mask, fmt, value_bits=v, index_bits=index_bits, pointer_bits=p) == \
-        encoded.storage_breakdown(value_bits=v, index_bits=index_bits, pointer_bits=p)
+    assert storage_breakdown_of(
+        mask, fmt, value_bits=v, index_bits=index_bits, pointer_bits=p
+    ) == encoded.storage_breakdown(value_bits=v, index_bits=index_bits, pointer_bits=p)
 
 
 def test_mask_only_functions_refuse_what_encode_refuses():

@@ -36,8 +36,12 @@ from pruning.masks import MaskFileError
 from workloads.datasets import IdxFormatError, load_idx
 from workloads.npz import NpzFormatError, read_npz
 
-FUZZ = settings(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 HARDWARE_YAML = load_hardware("sparse_edge_16x16").to_yaml()
 SWEEP_YAML = """\
@@ -102,27 +106,39 @@ def _load_idx_gz(path: Path) -> object:
 @dataclass(frozen=True)
 class Loader:
     name: str
-    load: Callable[[Path], object]          # reads the file at the path
+    load: Callable[[Path], object]  # reads the file at the path
     errors: tuple[type[BaseException], ...]  # the named errors it may raise
-    seeds: Callable[[], list[bytes]]         # valid files to mutate
+    seeds: Callable[[], list[bytes]]  # valid files to mutate
     suffix: str = ""
-    yaml_text: bool = False                  # also fuzz it with structured YAML mutations
+    yaml_text: bool = False  # also fuzz it with structured YAML mutations
 
 
 def _idx_seeds() -> list[bytes]:
-    return [_idx(0x08, np.arange(24, dtype=np.uint8).reshape(2, 3, 4)),
-            _idx(0x0D, np.linspace(0, 1, 5, dtype=">f4"))]
+    return [
+        _idx(0x08, np.arange(24, dtype=np.uint8).reshape(2, 3, 4)),
+        _idx(0x0D, np.linspace(0, 1, 5, dtype=">f4")),
+    ]
 
 
 LOADERS = [
     Loader("hardware YAML", load_hardware, (HardwareError,), lambda: [HARDWARE_YAML.encode()], ".yaml", True),
-    Loader("sweep YAML", lambda p: load_sweep(p, max_points=64), (SweepConfigError,),
-           lambda: [SWEEP_YAML.encode()], ".yaml", True),
+    Loader(
+        "sweep YAML",
+        lambda p: load_sweep(p, max_points=64),
+        (SweepConfigError,),
+        lambda: [SWEEP_YAML.encode()],
+        ".yaml",
+        True,
+    ),
     Loader("masks npz", Masks.load, (MaskFileError,), lambda: [_masks_npz()], ".npz"),
     Loader("npz", lambda p: read_npz(p, where=str(p)), (NpzFormatError,), lambda: [_masks_npz()], ".npz"),
     Loader("IDX", load_idx, (IdxFormatError,), _idx_seeds),
-    Loader("IDX gzip", _load_idx_gz, (IdxFormatError,),
-           lambda: [gzip.compress(seed, mtime=0) for seed in _idx_seeds()]),
+    Loader(
+        "IDX gzip",
+        _load_idx_gz,
+        (IdxFormatError,),
+        lambda: [gzip.compress(seed, mtime=0) for seed in _idx_seeds()],
+    ),
     Loader("results store", _load_store, (StoreError,), lambda: [_store_bytes()], ".sqlite"),
 ]
 
@@ -132,21 +148,22 @@ def _mutate(data: bytes, edits: list[tuple[int, int, int, bytes]]) -> bytes:
     out = bytearray(data)
     for kind, position, length, payload in edits:
         at = position % (len(out) + 1)
-        if kind == 0 and out:      # overwrite bytes
-            out[at:at + len(payload)] = payload
-        elif kind == 1:            # delete a span
-            del out[at:at + length]
-        elif kind == 2:            # insert bytes
+        if kind == 0 and out:  # overwrite bytes
+            out[at : at + len(payload)] = payload
+        elif kind == 1:  # delete a span
+            del out[at : at + length]
+        elif kind == 2:  # insert bytes
             out[at:at] = payload
-        elif kind == 3:            # duplicate a span
-            out[at:at] = out[at:at + length]
-        else:                      # truncate
+        elif kind == 3:  # duplicate a span
+            out[at:at] = out[at : at + length]
+        else:  # truncate
             del out[at:]
     return bytes(out)
 
 
-_edit = st.tuples(st.integers(0, 4), st.integers(0, 1 << 20), st.integers(1, 64),
-                  st.binary(min_size=1, max_size=8))
+_edit = st.tuples(
+    st.integers(0, 4), st.integers(0, 1 << 20), st.integers(1, 64), st.binary(min_size=1, max_size=8)
+)
 
 
 def _mutated(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
@@ -157,13 +174,16 @@ def _mutated(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
 
 
 _words = st.sampled_from(["ws", "os", "int8", "skipping", "bsr", ".inf", "lenet5"])
-_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(1 << 70), 1 << 70), st.floats(),
-                    st.text(max_size=12), _words)
+_scalar = st.one_of(
+    st.none(), st.booleans(), st.integers(-(1 << 70), 1 << 70), st.floats(), st.text(max_size=12), _words
+)
 _value = st.recursive(
     _scalar,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=8)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -265,46 +285,104 @@ def test_weight_cache_entries_are_used_or_rebuilt_never_raised() -> None:
 
 # ---- the CLI ------------------------------------------------------------------------------------
 _junk = st.text(max_size=12)  # any code points but surrogates
-_set_value = st.one_of(st.sampled_from(["pe.rows=0", "pe.rows=99999999999", "pe.dataflow=rs", "pe=[1]",
-                                        "clock_mhz=.nan", "dram.bandwidth_bytes_per_cycle=-.inf", "name=",
-                                        "buffers.glb.size_bytes=4", "sparsity.weights.mode=skipping",
-                                        "pe.rows=[[[[[[1]]]]]]", "=", "pe.rows", "a.b.c=1"]),
-                       st.builds(lambda p, v: f"{p}={v}",
-                                 st.sampled_from(["pe.rows", "pe.cols", "clock_mhz", "dram.latency_cycles",
-                                                  "power"]),
-                                 _junk))
+_set_value = st.one_of(
+    st.sampled_from(
+        [
+            "pe.rows=0",
+            "pe.rows=99999999999",
+            "pe.dataflow=rs",
+            "pe=[1]",
+            "clock_mhz=.nan",
+            "dram.bandwidth_bytes_per_cycle=-.inf",
+            "name=",
+            "buffers.glb.size_bytes=4",
+            "sparsity.weights.mode=skipping",
+            "pe.rows=[[[[[[1]]]]]]",
+            "=",
+            "pe.rows",
+            "a.b.c=1",
+        ]
+    ),
+    st.builds(
+        lambda p, v: f"{p}={v}",
+        st.sampled_from(["pe.rows", "pe.cols", "clock_mhz", "dram.latency_cycles", "power"]),
+        _junk,
+    ),
+)
 
 
 @st.composite
 def _argv(draw: st.DrawFn, folder: Path) -> list[str]:
-    existing = draw(st.sampled_from(["s.sqlite", "foreign.sqlite", "garbage.bin", "dir", "missing/x",
-                                     "bomb.yaml", "deep.yaml", "sweep.yaml"]))
+    existing = draw(
+        st.sampled_from(
+            [
+                "s.sqlite",
+                "foreign.sqlite",
+                "garbage.bin",
+                "dir",
+                "missing/x",
+                "bomb.yaml",
+                "deep.yaml",
+                "sweep.yaml",
+            ]
+        )
+    )
     target = str(folder / existing)
     command = draw(st.sampled_from(["simulate", "simulate", "simulate", "sweep", "plot", "list", "codesign"]))
     if command == "simulate":
-        argv = ["simulate", "--mode", "analytical", "--network",
-                draw(st.sampled_from(["lenet5", "mlp", "lenet_digits", "nonet", ""]))]
+        argv = [
+            "simulate",
+            "--mode",
+            "analytical",
+            "--network",
+            draw(st.sampled_from(["lenet5", "mlp", "lenet_digits", "nonet", ""])),
+        ]
         for _ in range(draw(st.integers(0, 3))):
-            argv += draw(st.sampled_from([
-                ["--set", draw(_set_value)],
-                ["--hardware", draw(st.sampled_from(["edge_16x16", target, "x.yaml"]))],
-                ["--input-size", str(draw(st.one_of(st.integers(-3, 40), _junk)))], ["--masks", target],
-                ["--json", draw(st.sampled_from([target, str(folder / "out.json")]))], ["--bogus"]]))
+            argv += draw(
+                st.sampled_from(
+                    [
+                        ["--set", draw(_set_value)],
+                        ["--hardware", draw(st.sampled_from(["edge_16x16", target, "x.yaml"]))],
+                        ["--input-size", str(draw(st.one_of(st.integers(-3, 40), _junk)))],
+                        ["--masks", target],
+                        ["--json", draw(st.sampled_from([target, str(folder / "out.json")]))],
+                        ["--bogus"],
+                    ]
+                )
+            )
         return argv
     if command == "sweep":
         store = draw(st.sampled_from(["s.sqlite", "new.sqlite", "dir"]))
         limit = str(draw(st.integers(-1, 8)))
         return ["sweep", target, "--store", str(folder / store), "--max-points", limit]
     if command == "plot":
-        return ["plot", target, "--kind", draw(st.sampled_from(["pareto", "heatmap", "scatter", "energy",
-                                                                 "speedup"])),
-                "--x", draw(st.sampled_from(["cycles", "pe.rows", "nope"])), "--y", "energy_pj",
-                "--out", str(folder / draw(st.sampled_from(["fig", "dir/x", "garbage.bin"])))]
+        return [
+            "plot",
+            target,
+            "--kind",
+            draw(st.sampled_from(["pareto", "heatmap", "scatter", "energy", "speedup"])),
+            "--x",
+            draw(st.sampled_from(["cycles", "pe.rows", "nope"])),
+            "--y",
+            "energy_pj",
+            "--out",
+            str(folder / draw(st.sampled_from(["fig", "dir/x", "garbage.bin"]))),
+        ]
     if command == "list":
-        return ["list", draw(st.sampled_from(["networks", "presets", "energy-tables", "nothing"])),
-                "--hardware", draw(st.sampled_from(["edge_16x16", target]))]
-    return ["codesign", "--out", str(folder / draw(st.sampled_from(["dir", "garbage.bin", "garbage.bin/x"]))),
-            "--network", draw(st.sampled_from(["lenet_digits", "resnet50"])), "--no-progress"]
+        return [
+            "list",
+            draw(st.sampled_from(["networks", "presets", "energy-tables", "nothing"])),
+            "--hardware",
+            draw(st.sampled_from(["edge_16x16", target])),
+        ]
+    return [
+        "codesign",
+        "--out",
+        str(folder / draw(st.sampled_from(["dir", "garbage.bin", "garbage.bin/x"]))),
+        "--network",
+        draw(st.sampled_from(["lenet_digits", "resnet50"])),
+        "--no-progress",
+    ]
 
 
 def _cli_folder(folder: Path) -> None:

@@ -67,8 +67,10 @@ def test_bad_values_are_quoted_as_a_short_prefix():
 
 def test_sweep_of_10_to_the_8_points_is_refused_from_the_axis_lengths():
     values = "[" + ", ".join(str(v) for v in range(1, 101)) + "]"
-    grid = "".join(f"  {path}: {values}\n" for path in
-                   ("pe.rows", "pe.cols", "buffers.ifmap.size_bytes", "buffers.filter.size_bytes"))
+    grid = "".join(
+        f"  {path}: {values}\n"
+        for path in ("pe.rows", "pe.cols", "buffers.ifmap.size_bytes", "buffers.filter.size_bytes")
+    )
     with pytest.raises(SweepConfigError, match=r"big\.yaml: 100,000,000 points \(100 x 100 x 100 x 100\)"):
         parse_sweep(SWEEP + "grid:\n" + grid, "big.yaml")
 
@@ -88,9 +90,15 @@ def test_max_points_override(tmp_path, capsys):
     assert len(parse_sweep(sampled, "s.yaml", max_points=5).points) == 3
 
 
-@pytest.mark.parametrize("override, bound", [("pe.rows=1000000000", "16,384"), ("clock_mhz=1.0e+9", "10,000"),
-                                             ("buffers.ifmap.size_bytes=1e30", "positive integer"),
-                                             ("buffers.ifmap.size_bytes=137438953472", "68,719,476,736")])
+@pytest.mark.parametrize(
+    "override, bound",
+    [
+        ("pe.rows=1000000000", "16,384"),
+        ("clock_mhz=1.0e+9", "10,000"),
+        ("buffers.ifmap.size_bytes=1e30", "positive integer"),
+        ("buffers.ifmap.size_bytes=137438953472", "68,719,476,736"),
+    ],
+)
 def test_hardware_fields_have_physical_upper_bounds(override, bound, capsys):
     assert main(["simulate", "--network", "lenet5", "--set", override]) == 2
     line = _error_line(capsys)
@@ -189,8 +197,10 @@ def test_plot_out_is_checked_before_plotting(tmp_path, capsys):
     assert "fig.png: already exists" in _error_line(capsys)
 
 
-@pytest.mark.parametrize("setup, message", [
-    ("file", "it is a file"), ("under_file", "is not a directory"), ("foreign", "not written by accelsim")])
+@pytest.mark.parametrize(
+    "setup, message",
+    [("file", "it is a file"), ("under_file", "is not a directory"), ("foreign", "not written by accelsim")],
+)
 def test_codesign_out_is_refused_before_the_search(tmp_path, capsys, monkeypatch, setup, message):
     import accelsim.cli.codesign as cli_codesign
 
@@ -218,23 +228,25 @@ def test_run_directory_replaces_its_own_runs_and_nothing_else(tmp_path):
         (staging / "sub").mkdir()
         (staging / "sub" / "b.txt").write_text("first")
     assert (out / MANIFEST_NAME).is_file() and (out / "sub" / "b.txt").read_text() == "first"
-    with run_directory(out, command="test") as staging:          # ours: replaced as a whole
+    with run_directory(out, command="test") as staging:  # ours: replaced as a whole
         (staging / "c.txt").write_text("second")
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME, "c.txt"]
-    with pytest.raises(RuntimeError):                            # a failed run leaves the old one
+    with pytest.raises(RuntimeError):  # a failed run leaves the old one
         with run_directory(out, command="test") as staging:
             (staging / "d.txt").write_text("third")
             raise RuntimeError("boom")
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME, "c.txt"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["run"]  # no staging left behind
-    (out / "notes.txt").write_text("mine")                       # someone added a file: refused
+    (out / "notes.txt").write_text("mine")  # someone added a file: refused
     with pytest.raises(OutputError, match=r"did not write \(\['notes\.txt'\]\)"):
         check_run_directory(out)
 
 
 # ---- shutdown -----------------------------------------------------------------------------------
-SLOW_SWEEP = ("hardware: scalesim_32x32\nnetworks: [resnet18]\nmodes: [event]\n"
-              "grid:\n  pe.rows: [" + ", ".join(str(r) for r in range(8, 48)) + "]\n")
+SLOW_SWEEP = (
+    "hardware: scalesim_32x32\nnetworks: [resnet18]\nmodes: [event]\n"
+    "grid:\n  pe.rows: [" + ", ".join(str(r) for r in range(8, 48)) + "]\n"
+)
 
 
 def _start_sweep(tmp_path: Path, executor: str) -> tuple[subprocess.Popen[str], Path]:
@@ -242,10 +254,25 @@ def _start_sweep(tmp_path: Path, executor: str) -> tuple[subprocess.Popen[str], 
     sweep.write_text(SLOW_SWEEP)
     store = tmp_path / "slow.sqlite"
     process = subprocess.Popen(
-        [sys.executable, "-m", "accelsim", "sweep", str(sweep), "--store", str(store), "--executor", executor,
-         "--workers", "2", "--no-progress"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        [
+            sys.executable,
+            "-m",
+            "accelsim",
+            "sweep",
+            str(sweep),
+            "--store",
+            str(store),
+            "--executor",
+            executor,
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return process, store
 
 
@@ -289,8 +316,12 @@ def test_interrupted_sweep_ends_with_one_line_and_a_consistent_store(tmp_path, s
     assert err.count("\n") == 1 and "Traceback" not in err and "interrupted by" in err, err
     with Store(store) as db:
         assert db.integrity_check() == "ok" and len(db) >= 1
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()
-                and "Z" not in (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])]
+    assert not [
+        pid
+        for pid in workers
+        if Path(f"/proc/{pid}").exists()
+        and "Z" not in (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])
+    ]
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads worker pids from /proc")
@@ -311,17 +342,21 @@ def test_pool_workers_exit_when_the_sweep_is_sigkilled(tmp_path):
 
 
 def test_brackets_in_quotes_and_comments_are_not_nesting():
-    text = ("a: '" + "[" * 200 + "'\nb: \"\\\"" + "{" * 200 + "\"\n# " + "[" * 200 + "\n"
-            "c: [[1, {d: [2]}]]\n")
+    text = "a: '" + "[" * 200 + '\'\nb: "\\"' + "{" * 200 + '"\n# ' + "[" * 200 + "\nc: [[1, {d: [2]}]]\n"
     data = strict_yaml.load(text, "q.yaml")
     assert data["a"] == "[" * 200 and data["b"] == '"' + "{" * 200 and data["c"] == [[1, {"d": [2]}]]
     with pytest.raises(strict_yaml.StrictYAMLError, match=r"q\.yaml:5: nested deeper than 64 levels"):
         strict_yaml.load(text + "e: " + deep_nesting(65) + "\n", "q.yaml")
 
 
-@pytest.mark.parametrize("argv", [["simulate", "--network", "lenet5", "--json", "{d}/r.json"],
-                                  ["codesign", "--out", "{d}/run", "--no-progress"],
-                                  ["plot", "{d}/s.sqlite", "--out", "{d}/fig"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", "--network", "lenet5", "--json", "{d}/r.json"],
+        ["codesign", "--out", "{d}/run", "--no-progress"],
+        ["plot", "{d}/s.sqlite", "--out", "{d}/fig"],
+    ],
+)
 def test_unwritable_output_directory_is_refused_before_work(tmp_path, monkeypatch, capsys, argv):
     # Root may write anywhere, so the refusal os.access would give another user is simulated.
     real_access = os.access

@@ -105,8 +105,11 @@ def test_glb_style_capacity_and_names():
     assert hw.buffers.capacity_bytes("ofmap") == int(hw.buffers.glb.size_bytes * 0.2)
     assert hw.buffers.for_operand("ifmap") is hw.buffers.glb
     edge = load_hardware("edge_16x16")
-    assert [edge.buffers.buffer_name(o) for o in ("ifmap", "filter", "ofmap")] == \
-        ["ifmap_sram", "filter_sram", "ofmap_sram"]
+    assert [edge.buffers.buffer_name(o) for o in ("ifmap", "filter", "ofmap")] == [
+        "ifmap_sram",
+        "filter_sram",
+        "ofmap_sram",
+    ]
     assert edge.buffers.for_operand("filter") is edge.buffers.filter
 
 
@@ -170,25 +173,55 @@ def _bad(old, new, count=1):
     return GOOD.replace(old, new, count)
 
 
-@pytest.mark.parametrize("text, pattern", [
-    (_bad("  rows: 4\n", "  rows: 4\n  rowz: 4\n"), r"tiny\.yaml:5: pe\.rowz: unknown key 'rowz'.*rows, cols, dataflow"),
-    (_bad("  cols: 4\n", "  cols: 4\n  rows: 8\n"), r"tiny\.yaml:6: duplicate key 'rows'.*line 4.*line 6"),
-    (_bad("size_bytes: 1024", "size_bytes: -4"), r"tiny\.yaml:9: buffers\.ifmap\.size_bytes: must be a positive integer, got -4"),
-    (_bad("size_bytes: 1024", "size_bytes: 0"), r"tiny\.yaml:9: buffers\.ifmap\.size_bytes: .*got 0"),
-    (_bad("rows: 4", "rows: four"), r"tiny\.yaml:4: pe\.rows: must be a positive integer, got 'four'"),
-    (_bad("rows: 4", "rows: true"), r"tiny\.yaml:4: pe\.rows: must be a positive integer, got True"),
-    (_bad("rows: 4", "rows: 4.0"), r"tiny\.yaml:4: pe\.rows: .*got 4\.0"),
-    (_bad("dataflow: os", "dataflow: rs"), r"tiny\.yaml:6: pe\.dataflow: must be one of ws, os, is, got 'rs'"),
-    (_bad("filter: int8", "filter: int4"), r"tiny\.yaml:\d+: datatypes\.filter: must be one of .*got 'int4'"),
-    (_bad("  latency_cycles: 10\n", ""), r"tiny\.yaml:\d+: dram\.latency_cycles: missing required key"),
-    (_bad("clock_mhz: 500", "clock_mhz: -1"), r"tiny\.yaml:2: clock_mhz: .*got -1"),
-    (_bad("bandwidth_bytes_per_cycle: 8", "bandwidth_bytes_per_cycle: false"), r"tiny\.yaml:\d+: dram\.bandwidth_bytes_per_cycle: .*got False"),
-    (_bad("latency_cycles: 10", "latency_cycles: -1"), r"dram\.latency_cycles: must be a non-negative integer, got -1"),
-    (_bad("pe:\n  rows: 4\n  cols: 4\n  dataflow: os\n", "pe: 3\n"), r"tiny\.yaml:\d+: pe: must be a mapping, got 3"),
-    (GOOD + "power:\n  dram: {policy: sometimes}\n", r"tiny\.yaml:\d+: power\.dram\.policy: must be one of never, gate_after, got 'sometimes'"),
-    (GOOD + "buffers2: 1\n", r"tiny\.yaml:\d+: buffers2: unknown key"),
-    ("name: [unclosed\n", r"tiny\.yaml:\d+: invalid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        (
+            _bad("  rows: 4\n", "  rows: 4\n  rowz: 4\n"),
+            r"tiny\.yaml:5: pe\.rowz: unknown key 'rowz'.*rows, cols, dataflow",
+        ),
+        (
+            _bad("  cols: 4\n", "  cols: 4\n  rows: 8\n"),
+            r"tiny\.yaml:6: duplicate key 'rows'.*line 4.*line 6",
+        ),
+        (
+            _bad("size_bytes: 1024", "size_bytes: -4"),
+            r"tiny\.yaml:9: buffers\.ifmap\.size_bytes: must be a positive integer, got -4",
+        ),
+        (_bad("size_bytes: 1024", "size_bytes: 0"), r"tiny\.yaml:9: buffers\.ifmap\.size_bytes: .*got 0"),
+        (_bad("rows: 4", "rows: four"), r"tiny\.yaml:4: pe\.rows: must be a positive integer, got 'four'"),
+        (_bad("rows: 4", "rows: true"), r"tiny\.yaml:4: pe\.rows: must be a positive integer, got True"),
+        (_bad("rows: 4", "rows: 4.0"), r"tiny\.yaml:4: pe\.rows: .*got 4\.0"),
+        (
+            _bad("dataflow: os", "dataflow: rs"),
+            r"tiny\.yaml:6: pe\.dataflow: must be one of ws, os, is, got 'rs'",
+        ),
+        (
+            _bad("filter: int8", "filter: int4"),
+            r"tiny\.yaml:\d+: datatypes\.filter: must be one of .*got 'int4'",
+        ),
+        (_bad("  latency_cycles: 10\n", ""), r"tiny\.yaml:\d+: dram\.latency_cycles: missing required key"),
+        (_bad("clock_mhz: 500", "clock_mhz: -1"), r"tiny\.yaml:2: clock_mhz: .*got -1"),
+        (
+            _bad("bandwidth_bytes_per_cycle: 8", "bandwidth_bytes_per_cycle: false"),
+            r"tiny\.yaml:\d+: dram\.bandwidth_bytes_per_cycle: .*got False",
+        ),
+        (
+            _bad("latency_cycles: 10", "latency_cycles: -1"),
+            r"dram\.latency_cycles: must be a non-negative integer, got -1",
+        ),
+        (
+            _bad("pe:\n  rows: 4\n  cols: 4\n  dataflow: os\n", "pe: 3\n"),
+            r"tiny\.yaml:\d+: pe: must be a mapping, got 3",
+        ),
+        (
+            GOOD + "power:\n  dram: {policy: sometimes}\n",
+            r"tiny\.yaml:\d+: power\.dram\.policy: must be one of never, gate_after, got 'sometimes'",
+        ),
+        (GOOD + "buffers2: 1\n", r"tiny\.yaml:\d+: buffers2: unknown key"),
+        ("name: [unclosed\n", r"tiny\.yaml:\d+: invalid YAML"),
+    ],
+)
 def test_malformed_yaml_named_errors(tmp_path, text, pattern):
     p = tmp_path / "tiny.yaml"
     p.write_text(text)
@@ -204,27 +237,41 @@ def test_error_without_file_has_source_and_no_line():
 
 
 def test_both_buffer_styles_in_yaml_error():
-    text = GOOD.replace("dram:\n", "  glb: {size_bytes: 9, read_bytes_per_cycle: 1, write_bytes_per_cycle: 1}\ndram:\n")
+    text = GOOD.replace(
+        "dram:\n", "  glb: {size_bytes: 9, read_bytes_per_cycle: 1, write_bytes_per_cycle: 1}\ndram:\n"
+    )
     with pytest.raises(HardwareError, match=r"tiny\.yaml:\d+: buffers: give either"):
         Hardware.from_yaml(text, source="tiny.yaml")
 
 
 # ---------------------------------------------------------------- property: round trip
 _pos = st.integers(1, 1 << 30)
-_buffer = st.builds(lambda s, b, r, w: Buffer(size_bytes=s, banks=b, read_bytes_per_cycle=r, write_bytes_per_cycle=w),
-                    _pos, st.integers(1, 64), _pos, _pos)
-_split = st.tuples(st.integers(0, 100), st.integers(0, 100)).filter(lambda t: sum(t) <= 100).map(
-    lambda t: (t[0] / 100, t[1] / 100, (100 - t[0] - t[1]) / 100))
+_buffer = st.builds(
+    lambda s, b, r, w: Buffer(size_bytes=s, banks=b, read_bytes_per_cycle=r, write_bytes_per_cycle=w),
+    _pos,
+    st.integers(1, 64),
+    _pos,
+    _pos,
+)
+_split = (
+    st.tuples(st.integers(0, 100), st.integers(0, 100))
+    .filter(lambda t: sum(t) <= 100)
+    .map(lambda t: (t[0] / 100, t[1] / 100, (100 - t[0] - t[1]) / 100))
+)
 _buffers = st.one_of(
     st.builds(lambda a, b, c: Buffers(ifmap=a, filter=b, ofmap=c), _buffer, _buffer, _buffer),
     st.builds(lambda g, s: Buffers(glb=g, glb_split=s), _buffer, _split),
 )
 _dtype = st.sampled_from(sorted(DATATYPE_BYTES))
-_policy = st.builds(PowerPolicy, st.sampled_from(["never", "gate_after"]), st.integers(0, 10**6), st.integers(0, 10**4))
+_policy = st.builds(
+    PowerPolicy, st.sampled_from(["never", "gate_after"]), st.integers(0, 10**6), st.integers(0, 10**4)
+)
 _pos_float = st.floats(1e-3, 1e4, allow_nan=False, allow_infinity=False)  # within the physical bounds
 _hardware = st.builds(
     Hardware,
-    name=st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(str.strip),
+    name=st.text(
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20
+    ).filter(str.strip),
     clock_mhz=_pos_float,
     pe=st.builds(PEArray, st.integers(1, 512), st.integers(1, 512), st.sampled_from(DATAFLOWS)),
     buffers=_buffers,

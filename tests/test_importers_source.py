@@ -61,7 +61,9 @@ def test_missing_file_is_an_import_error(tmp_path: Path) -> None:
 def test_module_function_errors_before_torch_is_needed(tmp_path: Path) -> None:
     script = tmp_path / "nets.py"
     script.write_text("def not_a_pair():\n    return 3\n\nVALUE = 1\n")
-    with pytest.raises(ImportFormatError, match=r"not_a_pair\(\) must return \(nn.Module, example_input\), got int"):
+    with pytest.raises(
+        ImportFormatError, match=r"not_a_pair\(\) must return \(nn.Module, example_input\), got int"
+    ):
         load_network(f"{script}:not_a_pair")
     with pytest.raises(ImportFormatError, match="has no function 'VALUE'"):
         load_network(f"{script}:VALUE")

@@ -124,9 +124,9 @@ def test_grouped_spmm(fmt, groups, threads):
         mask = _nm_mask(rows, k, 1, 3, seed=1)
     enc = F.encode(w, mask, fmt)
     Y = K.spmm(enc, X, groups=groups)
-    expected = np.concatenate([
-        np.where(mask, w, 0)[g * 4:(g + 1) * 4] @ X[g * k:(g + 1) * k] for g in range(groups)
-    ])
+    expected = np.concatenate(
+        [np.where(mask, w, 0)[g * 4 : (g + 1) * 4] @ X[g * k : (g + 1) * k] for g in range(groups)]
+    )
     np.testing.assert_allclose(Y, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(Y, _reference(enc, X, groups), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(K.spmm(np.where(mask, w, 0), X, groups=groups), expected, rtol=1e-5, atol=1e-5)
@@ -168,7 +168,9 @@ def test_spmm_property(case, parallel):
             K.PARALLEL_MIN_WORK = 0
         for fmt in ["csr", "bitmap", ("bsr", block)]:
             enc = F.encode(w, mask, fmt)
-            np.testing.assert_allclose(K.spmm(enc, X, groups=groups), _reference(enc, X, groups), **_tol(dtype))
+            np.testing.assert_allclose(
+                K.spmm(enc, X, groups=groups), _reference(enc, X, groups), **_tol(dtype)
+            )
     finally:
         numba.set_num_threads(old)
         K.PARALLEL_MIN_WORK = old_min
@@ -179,8 +181,14 @@ def test_spmm_property(case, parallel):
 
 @pytest.mark.parametrize(
     "cin,cout,k,stride,pad,dil,groups",
-    [(3, 8, 3, 1, 1, 1, 1), (4, 6, 3, 2, 0, 1, 2), (6, 6, 3, 1, 1, 1, 6), (8, 8, 3, 2, 1, 1, 8),
-     (2, 4, (3, 1), (1, 2), (1, 0), (2, 1), 1), (4, 8, 1, 1, 0, 1, 1)],
+    [
+        (3, 8, 3, 1, 1, 1, 1),
+        (4, 6, 3, 2, 0, 1, 2),
+        (6, 6, 3, 1, 1, 1, 6),
+        (8, 8, 3, 2, 1, 1, 8),
+        (2, 4, (3, 1), (1, 2), (1, 0), (2, 1), 1),
+        (4, 8, 1, 1, 0, 1, 1),
+    ],
 )
 @pytest.mark.parametrize("fmt", ["dense", "csr", "bitmap", "bsr"])
 def test_conv2d_matches_direct_convolution(cin, cout, k, stride, pad, dil, groups, fmt):
@@ -315,8 +323,9 @@ def test_hot_kernels_vectorise(tmp_path):
         "    print(name, len(re.findall(r'vfmadd\\w+ps\\s[^\\n]*[yz]mm', asm)))\n"
     )
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                         check=True, timeout=300).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, timeout=300
+    ).stdout
     counts = {name: int(n) for name, n in re.findall(r"(\w+) (\d+)", out)}
     assert set(counts) == {"_csr_rows", "_bsr_rows", "_nm_rows"}
     # the 4-non-zero body alone holds 4 packed FMAs per vector width step
@@ -340,7 +349,12 @@ def test_balanced_bounds(parts):
 
 def test_out_parameter():
     w, mask, X = _case(8, 12, 5, 0.5, seed=2)
-    for enc in (F.encode_csr(w, mask), F.encode_bsr(w, mask, (2, 2)), F.encode_bitmap(w, mask), np.where(mask, w, 0)):
+    for enc in (
+        F.encode_csr(w, mask),
+        F.encode_bsr(w, mask, (2, 2)),
+        F.encode_bitmap(w, mask),
+        np.where(mask, w, 0),
+    ):
         out = np.full((8, 5), np.nan, dtype=np.float32)
         assert K.spmm(enc, X, out=out) is out
         np.testing.assert_allclose(out, np.where(mask, w, 0) @ X, rtol=1e-5, atol=1e-5)

@@ -85,7 +85,9 @@ def test_accelsim_has_no_loose_modules_beyond_the_api():
 
 def test_the_guard_sees_a_violation(tmp_path):
     sample = tmp_path / "bad.py"
-    sample.write_text("import numpy\nfrom accelsim.timing.report import Report\nfrom accelsim.cli.main import main\n")
+    sample.write_text(
+        "import numpy\nfrom accelsim.timing.report import Report\nfrom accelsim.cli.main import main\n"
+    )
     assert _imported_packages(sample) == {"accelsim"}
     assert _imported_subpackages(sample) == {"timing", "cli"}
 

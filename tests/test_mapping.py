@@ -1,4 +1,5 @@
 """Closed-form properties of accelsim.timing.mapping (SCALE-Sim agreement lives in test_scalesim_xval)."""
+
 from __future__ import annotations
 
 import math
@@ -14,9 +15,12 @@ from workloads.layers import Add, Conv2d, Linear, MatMul
 def hw(rows=4, cols=4, dataflow="ws", capacity=1 << 20, word=1):
     # SCALE-Sim's fold order and refetches: the closed forms tested here (tests/test_tiling.py
     # covers the default reuse model).
-    return SimpleNamespace(pe=SimpleNamespace(rows=rows, cols=cols, dataflow=dataflow),
-                           buffers=SimpleNamespace(capacity_bytes=lambda op: capacity),
-                           word_bytes=lambda op: word, memory=SimpleNamespace(model="scalesim"))
+    return SimpleNamespace(
+        pe=SimpleNamespace(rows=rows, cols=cols, dataflow=dataflow),
+        buffers=SimpleNamespace(capacity_bytes=lambda op: capacity),
+        word_bytes=lambda op: word,
+        memory=SimpleNamespace(model="scalesim"),
+    )
 
 
 dims = st.integers(1, 40)
@@ -33,9 +37,15 @@ def gemm_layers(draw):
         return MatMul("mm", m=draw(dims), k=draw(dims), n=draw(dims), heads=draw(st.integers(1, 4)))
     g = draw(st.integers(1, 3))
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    return Conv2d("conv", g * draw(st.integers(1, 4)), g * draw(st.integers(1, 4)), (kh, kw),
-                  (draw(st.integers(kh, 9)), draw(st.integers(kw, 9))),
-                  stride=(draw(st.integers(1, 2)),) * 2, groups=g)
+    return Conv2d(
+        "conv",
+        g * draw(st.integers(1, 4)),
+        g * draw(st.integers(1, 4)),
+        (kh, kw),
+        (draw(st.integers(kh, 9)), draw(st.integers(kw, 9))),
+        stride=(draw(st.integers(1, 2)),) * 2,
+        groups=g,
+    )
 
 
 def _folds(df, g, R, C):
@@ -130,26 +140,42 @@ def test_vector_layer():
 
 def test_errors_name_the_value():
     with pytest.raises(ValueError, match="count"):
-        TileClass(count=0, compute_cycles=1, macs=0, sram_reads={}, sram_writes={},
-                  dram_read_bytes={}, dram_write_bytes={})
+        TileClass(
+            count=0,
+            compute_cycles=1,
+            macs=0,
+            sram_reads={},
+            sram_writes={},
+            dram_read_bytes={},
+            dram_write_bytes={},
+        )
     with pytest.raises(ValueError, match="dataflow"):
         map_layer(Linear("fc", 3, 3, 1), hw(2, 2, "xs"))
     with pytest.raises(ValueError, match="unit"):
-        LayerMapping(layer="x", unit="gpu", dataflow="ws", tiles=(), mapping_efficiency=1.0,
-                     compute_utilisation=1.0)
+        LayerMapping(
+            layer="x", unit="gpu", dataflow="ws", tiles=(), mapping_efficiency=1.0, compute_utilisation=1.0
+        )
 
 
 def test_real_preset_hardware():
     from accelsim.arch.hardware import load_hardware
+
     hwp = load_hardware("scalesim_32x32")
     m = map_layer(Conv2d("c", 64, 64, (3, 3), (56, 56), padding=(1, 1)), hwp)
     assert m.macs == 64 * 64 * 9 * 56 * 56 and m.dataflow == "os"
 
 
 @settings(max_examples=60, deadline=None)
-@given(m=st.integers(1, 70), k=st.integers(1, 70), n=st.integers(1, 70), groups=st.sampled_from([1, 2, 3]),
-       rows=st.integers(1, 9), cols=st.integers(1, 9), dataflow=st.sampled_from(["ws", "os", "is"]),
-       sram=st.sampled_from([64, 1024, 1 << 20]))
+@given(
+    m=st.integers(1, 70),
+    k=st.integers(1, 70),
+    n=st.integers(1, 70),
+    groups=st.sampled_from([1, 2, 3]),
+    rows=st.integers(1, 9),
+    cols=st.integers(1, 9),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
+    sram=st.sampled_from([64, 1024, 1 << 20]),
+)
 def test_fold_table_is_map_layer_fold_by_fold(m, k, n, groups, rows, cols, dataflow, sram):
     import numpy as np
 
@@ -157,16 +183,36 @@ def test_fold_table_is_map_layer_fold_by_fold(m, k, n, groups, rows, cols, dataf
     from accelsim.timing.mapping import fold_table, tiles_of
 
     hw = load_hardware("scalesim_32x32")
-    for path, value in (("pe.rows", rows), ("pe.cols", cols), ("pe.dataflow", dataflow),
-                        ("buffers.ifmap.size_bytes", sram), ("buffers.filter.size_bytes", sram),
-                        ("buffers.ofmap.size_bytes", sram)):
+    for path, value in (
+        ("pe.rows", rows),
+        ("pe.cols", cols),
+        ("pe.dataflow", dataflow),
+        ("buffers.ifmap.size_bytes", sram),
+        ("buffers.filter.size_bytes", sram),
+        ("buffers.ofmap.size_bytes", sram),
+    ):
         hw = hw.replace(path, value)
-    layer = Conv2d("c", groups * k, groups * n, (1, 1), (m, 1), groups=groups)   # groups x (m, k) @ (k, n)
+    layer = Conv2d("c", groups * k, groups * n, (1, 1), (m, 1), groups=groups)  # groups x (m, k) @ (k, n)
     mapping = map_layer(layer, hw)
-    expanded = np.repeat(np.array([[t.compute_cycles, t.macs, t.sram_reads["ifmap"], t.sram_reads["filter"],
-                                    t.sram_writes["ofmap"], t.dram_read_bytes["ifmap"], t.dram_read_bytes["filter"],
-                                    t.dram_write_bytes["ofmap"]] for t in mapping.tiles]),
-                         [t.count for t in mapping.tiles], axis=0)
+    expanded = np.repeat(
+        np.array(
+            [
+                [
+                    t.compute_cycles,
+                    t.macs,
+                    t.sram_reads["ifmap"],
+                    t.sram_reads["filter"],
+                    t.sram_writes["ofmap"],
+                    t.dram_read_bytes["ifmap"],
+                    t.dram_read_bytes["filter"],
+                    t.dram_write_bytes["ofmap"],
+                ]
+                for t in mapping.tiles
+            ]
+        ),
+        [t.count for t in mapping.tiles],
+        axis=0,
+    )
     folds = fold_table(layer, hw)
     assert np.array_equal(folds.table, expanded)
     assert tiles_of(folds.table) == mapping.tiles

@@ -38,16 +38,35 @@ pairs = st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 4), st.integers(1,
 shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple)
 activations = st.sampled_from([None, "relu", "relu6", "gelu"])
 layers = st.one_of(
-    st.builds(lambda c, k, g, ks, hw, s, p, d, a: Conv2d("l", c * g, k * g, ks, (20, 23), stride=s, padding=p,
-                                                         dilation=d, groups=g, activation=a),
-              st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), pairs, st.none(), pairs,
-              st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2))),
-              st.one_of(st.integers(1, 2), st.tuples(st.integers(1, 2), st.integers(1, 2))), activations),
-    st.builds(lambda i, o, t, a: Linear("l", i, o, tokens=t, activation=a),
-              st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), activations),
+    st.builds(
+        lambda c, k, g, ks, hw, s, p, d, a: Conv2d(
+            "l", c * g, k * g, ks, (20, 23), stride=s, padding=p, dilation=d, groups=g, activation=a
+        ),
+        st.integers(1, 3),
+        st.integers(1, 3),
+        st.integers(1, 3),
+        pairs,
+        st.none(),
+        pairs,
+        st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2))),
+        st.one_of(st.integers(1, 2), st.tuples(st.integers(1, 2), st.integers(1, 2))),
+        activations,
+    ),
+    st.builds(
+        lambda i, o, t, a: Linear("l", i, o, tokens=t, activation=a),
+        st.integers(1, 9),
+        st.integers(1, 9),
+        st.integers(1, 9),
+        activations,
+    ),
     st.builds(lambda m, k, n, h: MatMul("l", m, k, n, heads=h), *[st.integers(1, 5)] * 4),
-    st.builds(lambda c, k, s, kind: Pool("l", c, (8, 9), k, s, kind=kind),
-              st.integers(1, 4), pairs, pairs, st.sampled_from(["max", "avg"])),
+    st.builds(
+        lambda c, k, s, kind: Pool("l", c, (8, 9), k, s, kind=kind),
+        st.integers(1, 4),
+        pairs,
+        pairs,
+        st.sampled_from(["max", "avg"]),
+    ),
     st.builds(lambda shape, a: Add("l", shape, activation=a), shapes, activations),
     st.builds(lambda shape: Softmax("l", shape), shapes),
     st.builds(lambda shape: LayerNorm("l", shape), shapes),
@@ -95,27 +114,46 @@ def test_a_hand_written_file_with_defaults_short_pairs_and_branches(tmp_path: Pa
     assert imported.weights is None and imported.notes == ()
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("name: n\nlayers:\n  - {type: Conv3d, name: c}\n", "net.yaml:3: layers[0].type: must be one of Conv2d,"),
-    ("name: n\nlayers:\n  - {type: Linear, name: fc, in_features: 4, out_features: 2, bias: true}\n",
-     "net.yaml:3: layers[0].bias: unknown field of Linear; allowed: type, name, in_features"),
-    ("name: n\nlayers:\n  - {type: Linear, name: a, in_features: 4, out_features: 2}\n"  # noqa: ISC004
-     "  - {type: Linear, name: b, in_features: 0, out_features: 2}\n",
-     "net.yaml:4: layers[1]: layer 'b': in_features must be an int >= 1, got 0"),
-    ("name: n\nlayers:\n  - {type: Linear, name: fc, in_features: 4}\n",
-     "net.yaml:3: layers[0] (Linear): "),
-    ("name: n\nlayers:\n  - {type: Linear, name: fc, in_features: 4, out_features: 2, inputs: [x]}\n",
-     "net.yaml:3: layers[0]: network 'n': layer 'fc' input 'x' is not defined"),
-    ("name: n\nlayers:\n  - {type: Linear, name: fc, in_features: 4, out_features: 2, inputs: fc0}\n",
-     "net.yaml:3: layers[0].inputs: must be a list of layer names, got 'fc0'"),
-    ("name: n\nname: m\nlayers: []\n", "net.yaml:2: duplicate key 'name'"),
-    ("name: n\nlayers: []\n", "net.yaml:2: layers: must be a non-empty list"),
-    ("layers: [{type: Softmax, name: s, shape: 3}]\n", "net.yaml:1: name: missing required key"),
-    ("name: n\nlayer: []\n", "net.yaml:2: layer: unknown key; allowed: name, layers"),
-    ("- a\n- b\n", "net.yaml: a network file is a mapping"),
-    ("name: n\nlayers: [{type: Softmax, name: s, shape: 3}\n", "net.yaml:3: invalid YAML"),
-    ("name: n\nlayers: [{type: Softmax, name: s, shape: 3}, 7]\n", "net.yaml:2: layers[1]: must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (
+            "name: n\nlayers:\n  - {type: Conv3d, name: c}\n",
+            "net.yaml:3: layers[0].type: must be one of Conv2d,",
+        ),
+        (
+            "name: n\nlayers:\n  - {type: Linear, name: fc, in_features: 4, out_features: 2, bias: true}\n",
+            "net.yaml:3: layers[0].bias: unknown field of Linear; allowed: type, name, in_features",
+        ),
+        (
+            "name: n\nlayers:\n  - {type: Linear, name: a, in_features: 4, out_features: 2}\n"  # noqa: ISC004
+            "  - {type: Linear, name: b, in_features: 0, out_features: 2}\n",
+            "net.yaml:4: layers[1]: layer 'b': in_features must be an int >= 1, got 0",
+        ),
+        (
+            "name: n\nlayers:\n  - {type: Linear, name: fc, in_features: 4}\n",
+            "net.yaml:3: layers[0] (Linear): ",
+        ),
+        (
+            "name: n\nlayers:\n  - {type: Linear, name: fc, in_features: 4, out_features: 2, inputs: [x]}\n",
+            "net.yaml:3: layers[0]: network 'n': layer 'fc' input 'x' is not defined",
+        ),
+        (
+            "name: n\nlayers:\n  - {type: Linear, name: fc, in_features: 4, out_features: 2, inputs: fc0}\n",
+            "net.yaml:3: layers[0].inputs: must be a list of layer names, got 'fc0'",
+        ),
+        ("name: n\nname: m\nlayers: []\n", "net.yaml:2: duplicate key 'name'"),
+        ("name: n\nlayers: []\n", "net.yaml:2: layers: must be a non-empty list"),
+        ("layers: [{type: Softmax, name: s, shape: 3}]\n", "net.yaml:1: name: missing required key"),
+        ("name: n\nlayer: []\n", "net.yaml:2: layer: unknown key; allowed: name, layers"),
+        ("- a\n- b\n", "net.yaml: a network file is a mapping"),
+        ("name: n\nlayers: [{type: Softmax, name: s, shape: 3}\n", "net.yaml:3: invalid YAML"),
+        (
+            "name: n\nlayers: [{type: Softmax, name: s, shape: 3}, 7]\n",
+            "net.yaml:2: layers[1]: must be a mapping",
+        ),
+    ],
+)
 def test_bad_files_name_file_line_path_and_field(text: str, needle: str) -> None:
     with pytest.raises(ImportFormatError) as info:
         parse_network(text, "net.yaml")

@@ -18,8 +18,11 @@ def _npz_bytes(**arrays: np.ndarray) -> bytes:
 
 
 def test_reads_what_numpy_writes():
-    arrays = {"a": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.eye(3, dtype=bool),
-              "c": np.asfortranarray(np.arange(6).reshape(2, 3))}
+    arrays = {
+        "a": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "b": np.eye(3, dtype=bool),
+        "c": np.asfortranarray(np.arange(6).reshape(2, 3)),
+    }
     read = read_npz(_npz_bytes(**arrays), where="x.npz")
     assert list(read) == ["a", "b", "c"]
     for name, array in arrays.items():
@@ -30,7 +33,7 @@ def test_corrupt_deflate_data_is_a_named_error(tmp_path):
     data = bytearray(_npz_bytes(a=np.arange(1000)))
     info = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0]
     start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 120
-    data[start:start + 40] = bytes(40)  # zero out the middle of the deflate stream
+    data[start : start + 40] = bytes(40)  # zero out the middle of the deflate stream
     path = tmp_path / "corrupt.npz"
     path.write_bytes(bytes(data))
     with pytest.raises(NpzFormatError, match=r"corrupt\.npz.*entry 'a\.npy'"):
@@ -50,8 +53,9 @@ def test_header_claiming_more_data_than_the_entry_holds(tmp_path):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         with archive.open("a.npy", "w") as member:
-            np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False,
-                                                          "shape": (10**12,)})
+            np.lib.format.write_array_header_1_0(
+                member, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+            )
             member.write(b"\0" * 16)
     with pytest.raises(NpzFormatError, match=r"entry 'a\.npy': header declares 8,000,000,000,000 data bytes"):
         read_npz(buffer.getvalue(), where="lie.npz")

@@ -56,8 +56,11 @@ def test_spelled_out_activations_fuse_and_execute_exactly(tmp_path: Path) -> Non
     x = torch.randn(3, 4, 8, 8)
     imported = from_onnx(export(model, x, tmp_path / "mixed.onnx"))
     same_but_names(imported.network, from_torch(model, x).network)
-    assert [layer.activation for layer in imported.network.layers() if hasattr(layer, "activation")] == \
-        ["silu", "hardswish", "gelu"]  # Sigmoid*Mul, HardSwish and the Div/Erf/Add/Mul/Mul GELU
+    assert [layer.activation for layer in imported.network.layers() if hasattr(layer, "activation")] == [
+        "silu",
+        "hardswish",
+        "gelu",
+    ]  # Sigmoid*Mul, HardSwish and the Div/Erf/Add/Mul/Mul GELU
     with torch.no_grad():
         expected = model(x).numpy()
     assert relative_error(execute(imported.network, imported.weights, None, x.numpy()), expected) < 1e-4
@@ -81,8 +84,14 @@ def test_missing_external_weights_import_shapes_and_say_so(tmp_path: Path) -> No
     path = export(model, x, tmp_path / "full.onnx")
     proto = onnx.load(str(path))
     external = tmp_path / "split.onnx"
-    onnx.save_model(proto, str(external), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="split.weights", size_threshold=0)
+    onnx.save_model(
+        proto,
+        str(external),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="split.weights",
+        size_threshold=0,
+    )
     (tmp_path / "split.weights").unlink()
     imported = from_onnx(external)
     assert imported.weights is None
@@ -94,20 +103,29 @@ def test_unsupported_op_names_node_op_type_and_supported_list(tmp_path: Path) ->
     from onnx import TensorProto, helper
 
     node = helper.make_node("Cos", ["x"], ["y"], name="my_cos")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
     path = tmp_path / "cos.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    with pytest.raises(ImportFormatError, match=r"cos.onnx: node 'my_cos': unsupported op type 'Cos'; supported ops: .*Conv"):
+    with pytest.raises(
+        ImportFormatError, match=r"cos.onnx: node 'my_cos': unsupported op type 'Cos'; supported ops: .*Conv"
+    ):
         from_onnx(path)
 
 
 def test_old_opset_and_unreadable_files_are_clear_errors(tmp_path: Path) -> None:
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
     old = tmp_path / "old.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)]), str(old))
     with pytest.raises(ImportFormatError, match="opset 9 is not supported"):
@@ -126,12 +144,15 @@ def test_missing_onnx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         from_onnx("any.onnx")
 
 
-@pytest.mark.parametrize(("node", "path"), [
-    ("/layer1/layer1.0/conv1/Conv", "layer1.0.conv1"),
-    ("/features/features.1/conv/conv.0/conv.0.0/Conv", "features.1.conv.0.0"),
-    ("/fc/Gemm", "fc"),
-    ("/GlobalAveragePool", ""),
-])
+@pytest.mark.parametrize(
+    ("node", "path"),
+    [
+        ("/layer1/layer1.0/conv1/Conv", "layer1.0.conv1"),
+        ("/features/features.1/conv/conv.0/conv.0.0/Conv", "features.1.conv.0.0"),
+        ("/fc/Gemm", "fc"),
+        ("/GlobalAveragePool", ""),
+    ],
+)
 def test_module_path_from_exporter_node_names(node: str, path: str) -> None:
     assert module_path(node) == path
 
@@ -141,8 +162,13 @@ def test_asymmetric_padding_is_a_clear_error_naming_the_node(tmp_path: Path) -> 
 
     weight = numpy_helper.from_array(np.ones((2, 1, 3, 3), dtype=np.float32), "w")
     conv = helper.make_node("Conv", ["x", "w"], ["y"], name="/stem/Conv", pads=[1, 1, 0, 0])
-    graph = helper.make_graph([conv], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6, 6])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[weight])
+    graph = helper.make_graph(
+        [conv],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[weight],
+    )
     path = tmp_path / "pad.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     with pytest.raises(ImportFormatError, match=r"node '/stem/Conv': asymmetric padding \(1, 1, 0, 0\)"):

@@ -27,8 +27,23 @@ def _rows(path):
 
 def test_roofline_draws_the_selected_points_layers(store, tmp_path, capsys):
     stem = tmp_path / "roof"
-    assert main(["plot", str(store), "--kind", "roofline", "--where", "pe.rows=16", "--where",
-                 "pruning.granularity=dense", "--out", str(stem)]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                str(store),
+                "--kind",
+                "roofline",
+                "--where",
+                "pe.rows=16",
+                "--where",
+                "pruning.granularity=dense",
+                "--out",
+                str(stem),
+            ]
+        )
+        == 0
+    )
     assert stem.with_suffix(".png").stat().st_size > 0
     rows = _rows(stem.with_suffix(".csv"))
     expected = simulate("lenet5", load_hardware("scalesim_32x32").replace("pe.rows", 16), mode="analytical")
@@ -39,8 +54,23 @@ def test_roofline_draws_the_selected_points_layers(store, tmp_path, capsys):
 
 def test_timeline_runs_the_point_in_event_mode(store, tmp_path):
     stem = tmp_path / "time"
-    assert main(["plot", str(store), "--kind", "timeline", "--where", "pe.rows=32", "--where",
-                 "pruning.granularity=dense", "--out", str(stem)]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                str(store),
+                "--kind",
+                "timeline",
+                "--where",
+                "pe.rows=32",
+                "--where",
+                "pruning.granularity=dense",
+                "--out",
+                str(stem),
+            ]
+        )
+        == 0
+    )
     rows = _rows(stem.with_suffix(".csv"))
     event = simulate("lenet5", "scalesim_32x32", mode="event")
     power = [r for r in rows if r["kind"] == "power"]
@@ -70,8 +100,10 @@ def test_several_matching_points_is_a_one_line_error(store, tmp_path, capsys):
 def test_uncompacted_channel_plans_are_their_own_series():
     from reports import frames
 
-    rows = [{"pruning.granularity": "channel", "pruning.compact": compact, "density": 0.5}
-            for compact in (True, False)] + [{"pruning.granularity": "dense", "pruning.compact": None}]
+    rows = [
+        {"pruning.granularity": "channel", "pruning.compact": compact, "density": 0.5}
+        for compact in (True, False)
+    ] + [{"pruning.granularity": "dense", "pruning.compact": None}]
     split, group = frames.split_uncompacted(rows, "pruning.granularity")
     assert group == "plan"
     assert [r["plan"] for r in split] == ["channel", "channel (full size)", "dense"]

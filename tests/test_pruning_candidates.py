@@ -164,7 +164,9 @@ def test_coupled_channel_genes_share_the_largest_sparsity(residual):
     net, weights = residual
     space = SearchSpace(net, weights, granularities=("unstructured", "channel"), ladder=(0.25, 0.5))
     assert space.layers == ("stem", "a", "b", "fc")
-    plan = space.with_gene(space.with_gene(space.dense_plan, "stem", ("channel", 0.25)), "b", ("channel", 0.5))
+    plan = space.with_gene(
+        space.with_gene(space.dense_plan, "stem", ("channel", 0.25)), "b", ("channel", 0.5)
+    )
     assert plan == (("channel", 0.5), DENSE, ("channel", 0.5), DENSE)
     masks = space.masks(plan)
     rows = lambda name: masks[name].reshape(masks[name].shape[0], -1).any(axis=1)  # noqa: E731

@@ -17,7 +17,11 @@ from workloads.zoo import get_network
 
 def _weights(net, seed=0):
     rng = np.random.default_rng(seed)
-    return {layer.name: rng.standard_normal(layer.weight_shape).astype(np.float32) for layer in net if layer.weight_shape}
+    return {
+        layer.name: rng.standard_normal(layer.weight_shape).astype(np.float32)
+        for layer in net
+        if layer.weight_shape
+    }
 
 
 @pytest.fixture(scope="module")

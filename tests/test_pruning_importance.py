@@ -17,7 +17,11 @@ from pruning import (
     taylor,
 )
 
-W = {"conv": np.array([[[[1.0, -2.0]]], [[[0.0, 3.0]]]]), "conv.bias": np.ones(2), "fc": np.array([[-1.0, 0.5]])}
+W = {
+    "conv": np.array([[[[1.0, -2.0]]], [[[0.0, 3.0]]]]),
+    "conv.bias": np.ones(2),
+    "fc": np.array([[-1.0, 0.5]]),
+}
 G = {"conv": np.full((2, 1, 1, 2), -2.0), "fc": np.array([[4.0, -1.0]])}
 
 
@@ -34,7 +38,10 @@ def test_weight_and_gradient_scores():
 
 def test_activation_scores_per_channel():
     # conv outputs (N=2, C=2, H=1, W=2): channel 0 always zero, channel 1 half zero.
-    acts = {"conv": np.array([[[[0.0, 0.0]], [[2.0, 0.0]]], [[[0.0, 0.0]], [[4.0, 0.0]]]]), "fc": np.ones((3, 1))}
+    acts = {
+        "conv": np.array([[[[0.0, 0.0]], [[2.0, 0.0]]], [[[0.0, 0.0]], [[4.0, 0.0]]]]),
+        "fc": np.ones((3, 1)),
+    }
     only_conv = {"conv": W["conv"]}
     mean = mean_activation(only_conv, activations=acts)["conv"]
     np.testing.assert_allclose(mean.reshape(2, -1).sum(axis=1), [0.0, 1.5])  # rows sum to the statistic

@@ -199,7 +199,12 @@ def test_global_never_revives_and_counts_pruned():
 @pytest.fixture
 def mlp():
     return Network.sequential(
-        "mlp", [Linear("fc1", 16, 12, activation="relu"), Linear("fc2", 12, 8, activation="relu"), Linear("fc3", 8, 4)]
+        "mlp",
+        [
+            Linear("fc1", 16, 12, activation="relu"),
+            Linear("fc2", 12, 8, activation="relu"),
+            Linear("fc3", 8, 4),
+        ],
     )
 
 
@@ -216,7 +221,9 @@ def test_prune_defaults_and_overrides(mlp):
         overrides={"fc2": {"amount": 0.25}, "fc3": {"granularity": "nm", "n": 1, "m": 2}},
     )  # fmt: skip
     assert isinstance(masks, Masks) and list(masks) == ["fc1", "fc2", "fc3"]
-    assert masks.density_of("fc1") == 0.5 and masks.density_of("fc2") == 0.75 and masks.density_of("fc3") == 0.5
+    assert (
+        masks.density_of("fc1") == 0.5 and masks.density_of("fc2") == 0.75 and masks.density_of("fc3") == 0.5
+    )
     assert (masks["fc3"].reshape(4, 4, 2).sum(-1) == 1).all()
 
 

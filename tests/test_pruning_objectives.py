@@ -67,9 +67,13 @@ def test_weighted_normalises_by_the_dense_cost():
     objective = Weighted({"energy": 0.5, "cycles": 0.5})
     assert objective(DENSE, DENSE) == 1.0 and objective(COST, DENSE) == 0.5
     assert objective.name == "weighted(cycles=0.5,energy=0.5)"
-    assert objective == weighted(cycles=0.5, energy=0.5) and hash(objective) == hash(weighted(energy=0.5, cycles=0.5))
+    assert objective == weighted(cycles=0.5, energy=0.5) and hash(objective) == hash(
+        weighted(energy=0.5, cycles=0.5)
+    )
     # A zero reference cannot normalise, so the raw metric is used.
-    assert Weighted({"cycles": 2})({"cycles": 3.0, "energy_pj": 0.0}, {"cycles": 0.0, "energy_pj": 0.0}) == 6.0
+    assert (
+        Weighted({"cycles": 2})({"cycles": 3.0, "energy_pj": 0.0}, {"cycles": 0.0, "energy_pj": 0.0}) == 6.0
+    )
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,9 @@ def test_polynomial_frequency_holds_between_pruning_steps():
 )  # fmt: skip
 def test_polynomial_is_monotone_with_exact_endpoints(a, b, begin, length, power, frequency):
     initial, final = sorted((a, b))
-    s = PolynomialDecay(final, begin, begin + length, initial_sparsity=initial, power=power, frequency=frequency)
+    s = PolynomialDecay(
+        final, begin, begin + length, initial_sparsity=initial, power=power, frequency=frequency
+    )
     values = _monotone(s, begin + length)
     assert values[begin] == pytest.approx(initial) and values[begin + length] == final
 

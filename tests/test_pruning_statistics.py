@@ -34,17 +34,20 @@ def test_wilson_8_of_10_matches_the_closed_form_and_its_known_value():
     assert (interval.low, interval.high) == pytest.approx((0.4902, 0.9433), abs=1e-4)
 
 
-@pytest.mark.parametrize("method, k, n, low, high", [
-    # Newcombe (1998), Stat Med 17:857, Table II: method 3 (Wilson score, no continuity correction) ...
-    (wilson_interval, 81, 263, 0.2553, 0.3662),
-    (wilson_interval, 15, 148, 0.0624, 0.1605),
-    (wilson_interval, 0, 20, 0.0, 0.1611),
-    (wilson_interval, 1, 29, 0.0061, 0.1718),
-    # ... and method 5 (Clopper-Pearson "exact").
-    (clopper_pearson_interval, 81, 263, 0.2527, 0.3676),
-    (clopper_pearson_interval, 15, 148, 0.0578, 0.1617),
-    (clopper_pearson_interval, 1, 29, 0.0009, 0.1776),
-])
+@pytest.mark.parametrize(
+    "method, k, n, low, high",
+    [
+        # Newcombe (1998), Stat Med 17:857, Table II: method 3 (Wilson score, no continuity correction) ...
+        (wilson_interval, 81, 263, 0.2553, 0.3662),
+        (wilson_interval, 15, 148, 0.0624, 0.1605),
+        (wilson_interval, 0, 20, 0.0, 0.1611),
+        (wilson_interval, 1, 29, 0.0061, 0.1718),
+        # ... and method 5 (Clopper-Pearson "exact").
+        (clopper_pearson_interval, 81, 263, 0.2527, 0.3676),
+        (clopper_pearson_interval, 15, 148, 0.0578, 0.1617),
+        (clopper_pearson_interval, 1, 29, 0.0009, 0.1776),
+    ],
+)
 def test_intervals_match_newcombe_table(method, k, n, low, high):
     interval = method(k, n)
     assert (interval.low, interval.high) == pytest.approx((low, high), abs=1e-4)
@@ -118,23 +121,34 @@ def test_constraint_on_the_bound_is_stricter_than_on_the_point():
     assert constraint_holds(dense, pruned, 100 * upper + 1e-6, confidence=0.95)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: wilson_interval(11, 10), "successes must be <= n = 10, got 11"),
-    (lambda: wilson_interval(1, 0), "n must be an int >= 1, got 0"),
-    (lambda: wilson_interval(1, 10, confidence=1.5), "confidence must be a number in (0, 1), got 1.5"),
-    (lambda: PairedCounts(0, 0, 0, 0), "n = 0"),
-    (lambda: PairedCounts.from_correct(np.ones(3, bool), np.ones(4, bool)), "correct_a has 3 examples"),
-    (lambda: PairedCounts.from_correct(np.ones(3), np.ones(3, bool)), "correct_a must be a 1-d bool array"),
-    (lambda: constraint_holds(np.ones(3, bool), np.ones(3, bool), -1), "max_drop_points must be in [0, 100]"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: wilson_interval(11, 10), "successes must be <= n = 10, got 11"),
+        (lambda: wilson_interval(1, 0), "n must be an int >= 1, got 0"),
+        (lambda: wilson_interval(1, 10, confidence=1.5), "confidence must be a number in (0, 1), got 1.5"),
+        (lambda: PairedCounts(0, 0, 0, 0), "n = 0"),
+        (lambda: PairedCounts.from_correct(np.ones(3, bool), np.ones(4, bool)), "correct_a has 3 examples"),
+        (
+            lambda: PairedCounts.from_correct(np.ones(3), np.ones(3, bool)),
+            "correct_a must be a 1-d bool array",
+        ),
+        (
+            lambda: constraint_holds(np.ones(3, bool), np.ones(3, bool), -1),
+            "max_drop_points must be in [0, 100]",
+        ),
+    ],
+)
 def test_bad_input_names_the_field_and_value(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         call()
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
-       st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+@given(
+    st.integers(1, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+    st.sampled_from([0.8, 0.9, 0.95, 0.99]),
+)
 def test_intervals_bracket_the_estimate_and_nest_by_confidence(kn, confidence):
     k, n = kn
     for method in (wilson_interval, clopper_pearson_interval):

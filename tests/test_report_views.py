@@ -96,8 +96,10 @@ def test_html_summary_has_totals_top_layers_and_energy_by_component(report):
     totals, layers, energy = _tables(report._repr_html_())
     values = dict(totals["rows"][1:])
     assert values["cycles"] == f"{report.cycles:,}" and values["MACs"] == f"{report.macs:,}"
-    assert int(values["compute cycles"].replace(",", "")) + int(values["stall cycles"].replace(",", "")) \
+    assert (
+        int(values["compute cycles"].replace(",", "")) + int(values["stall cycles"].replace(",", ""))
         == report.cycles
+    )
     assert "speedup" not in " ".join(values)  # a dense run has nothing to compare with
     # The busiest layers, most cycles first, no more than TOP_LAYERS of them.
     busiest = sorted(report.layers, key=lambda layer: layer.cycles, reverse=True)[:TOP_LAYERS]

@@ -69,16 +69,25 @@ def test_store_frame_aggregate_and_where(store_path):
     assert len(ws) == 6
     cells = frames.aggregate(frame, ["pe.rows", "network"], "cycles", how="min")
     assert [(c["pe.rows"], c["network"], c["n_points"]) for c in cells] == [
-        (8, "lenet5", 2), (8, "mlp", 2), (16, "lenet5", 2), (16, "mlp", 2), (32, "lenet5", 2), (32, "mlp", 2)]
-    assert cells[0]["cycles"] == min(r["cycles"] for r in frame if r["pe.rows"] == 8 and r["network"] == "lenet5")
+        (8, "lenet5", 2),
+        (8, "mlp", 2),
+        (16, "lenet5", 2),
+        (16, "mlp", 2),
+        (32, "lenet5", 2),
+        (32, "mlp", 2),
+    ]
+    assert cells[0]["cycles"] == min(
+        r["cycles"] for r in frame if r["pe.rows"] == 8 and r["network"] == "lenet5"
+    )
     with pytest.raises(KeyError, match="no column 'nope'"):
         frames.where(frame, nope=1)
     assert frames.to_columns(cells)["pe.rows"] == [8, 8, 16, 16, 32, 32]
 
 
 def test_trace_frame_accepts_tuples_and_mappings():
-    frame = frames.from_trace([("pe_array", "active", 0, 10),
-                               {"component": "dram", "state": "idle", "start": 10, "end": 25}])
+    frame = frames.from_trace(
+        [("pe_array", "active", 0, 10), {"component": "dram", "state": "idle", "start": 10, "end": 25}]
+    )
     assert frame[1] == {"component": "dram", "state": "idle", "start_cycles": 10, "end_cycles": 25}
     with pytest.raises(ValueError, match="row 0: end 1 is before start 5"):
         frames.from_trace([("pe_array", "active", 5, 1)])
@@ -86,12 +95,18 @@ def test_trace_frame_accepts_tuples_and_mappings():
 
 # ---- figures ----------------------------------------------------------------------------
 def test_pareto_front_is_the_non_dominated_set():
-    rows = [{"t_s": 1, "e_pj": 5}, {"t_s": 2, "e_pj": 3}, {"t_s": 3, "e_pj": 4}, {"t_s": 4, "e_pj": 1},
-            {"t_s": 2, "e_pj": 6}]
+    rows = [
+        {"t_s": 1, "e_pj": 5},
+        {"t_s": 2, "e_pj": 3},
+        {"t_s": 3, "e_pj": 4},
+        {"t_s": 4, "e_pj": 1},
+        {"t_s": 2, "e_pj": 6},
+    ]
     front = figures.pareto_front(rows, "t_s", "e_pj", minimise=(True, True))
     assert [(r["t_s"], r["e_pj"]) for r in front] == [(1, 5), (2, 3), (4, 1)]
-    assert [(r["t_s"], r["e_pj"]) for r in figures.pareto_front(rows, "t_s", "e_pj", minimise=(False, True))] == [
-        (4, 1)]
+    assert [
+        (r["t_s"], r["e_pj"]) for r in figures.pareto_front(rows, "t_s", "e_pj", minimise=(False, True))
+    ] == [(4, 1)]
 
 
 def test_pareto_figure_plots_all_points_and_highlights_the_front(store_path):
@@ -153,7 +168,8 @@ def test_heatmap_cells_hold_the_values(store_path):
     assert data.shape == (2, 3)
     scale = CYCLES[unit_of(colorbar_ax.get_ylabel())]
     assert data[0, 0] * scale == pytest.approx(cells[0]["cycles"]) and data[1, 2] * scale == pytest.approx(
-        cells[-1]["cycles"])
+        cells[-1]["cycles"]
+    )
     assert [t.get_text() for t in ax.get_xticklabels()] == ["8", "16", "32"]
     assert ax.get_xlabel() == "PE rows" and colorbar_ax.get_ylabel().startswith("Latency (")
     with pytest.raises(ValueError, match="aggregate the frame first"):
@@ -161,8 +177,10 @@ def test_heatmap_cells_hold_the_values(store_path):
 
 
 def test_grouped_bars_normalise_to_a_group():
-    frame = [{"network": n, "pe.dataflow": d, "cycles": c}
-             for n, d, c in [("a", "ws", 10), ("a", "os", 5), ("b", "ws", 4), ("b", "os", 8)]]
+    frame = [
+        {"network": n, "pe.dataflow": d, "cycles": c}
+        for n, d, c in [("a", "ws", 10), ("a", "os", 5), ("b", "ws", 4), ("b", "os", 8)]
+    ]
     ax = figures.grouped_bars(frame, "network", "pe.dataflow", "cycles", normalise_to="ws").axes[0]
     assert [[bar.get_height() for bar in c] for c in ax.containers] == [[1.0, 1.0], [0.5, 2.0]]
     assert ax.get_ylabel() == "Latency relative to WS dataflow"
@@ -170,8 +188,11 @@ def test_grouped_bars_normalise_to_a_group():
 
 
 def test_speedup_curves_show_ideal_and_achieved():
-    frame = [{"sparsity": s, "ideal_speedup": 1 / (1 - s), "speedup": 1 + s, "granularity": g}
-             for g in ("element", "block") for s in (0.0, 0.5, 0.75)]
+    frame = [
+        {"sparsity": s, "ideal_speedup": 1 / (1 - s), "speedup": 1 + s, "granularity": g}
+        for g in ("element", "block")
+        for s in (0.0, 0.5, 0.75)
+    ]
     ax = figures.speedup_curves(frame, group="granularity").axes[0]
     lines = ax.get_lines()
     achieved = {line.get_label(): line for line in lines if not line.get_label().startswith("_")}
@@ -187,8 +208,14 @@ def test_speedup_curves_show_ideal_and_achieved():
 
 
 def test_timeline_lanes_and_states():
-    frame = frames.from_trace([("pe_array", "active", 0, 10), ("pe_array", "idle", 10, 12),
-                               ("dram", "active", 0, 4), ("dram", "sleep", 4, 12)])
+    frame = frames.from_trace(
+        [
+            ("pe_array", "active", 0, 10),
+            ("pe_array", "idle", 10, 12),
+            ("dram", "active", 0, 4),
+            ("dram", "sleep", 4, 12),
+        ]
+    )
     ax = figures.timeline(frame).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["PE array", "DRAM"]
     assert ax.get_xlabel() == "Time (cycles)"
@@ -218,11 +245,18 @@ def test_paper_style_is_scoped_and_sets_width():
 
 
 def test_importing_reports_leaves_rcparams_and_pyplot_alone():
-    code = ("import matplotlib; before = dict(matplotlib.rcParams); import reports, reports.studies.array_buffer_sweep, "
-            "reports.studies.dataflow_comparison, sys; assert dict(matplotlib.rcParams) == before; "
-            "assert 'matplotlib.pyplot' not in sys.modules; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env={"PYTHONPATH": str(ROOT), "MPLBACKEND": "qtagg"})
+    code = (
+        "import matplotlib; before = dict(matplotlib.rcParams); import reports, reports.studies.array_buffer_sweep, "
+        "reports.studies.dataflow_comparison, sys; assert dict(matplotlib.rcParams) == before; "
+        "assert 'matplotlib.pyplot' not in sys.modules; print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "MPLBACKEND": "qtagg"},
+    )
     assert out.stdout.strip() == "ok", out.stderr
 
 

@@ -45,7 +45,9 @@ def test_v2_default_cfg_is_the_scalesim_32x32_preset() -> None:
 
 
 def test_units_are_one_byte_words_and_kb_of_1024_words() -> None:
-    text = V2_CFG.replace("ArrayHeight:    32", "ArrayHeight: 8").replace("IfmapSramSzkB:    64", "IfmapSramSzkB: 3")
+    text = V2_CFG.replace("ArrayHeight:    32", "ArrayHeight: 8").replace(
+        "IfmapSramSzkB:    64", "IfmapSramSzkB: 3"
+    )
     hw = parse_cfg(text.replace("Bandwidth : 64", "Bandwidth : 10"), "s.cfg").hardware
     assert (hw.pe.rows, hw.pe.cols, hw.pe.dataflow) == (8, 32, "os")
     assert hw.buffers.capacity_bytes("ifmap") == 3 * 1024
@@ -67,19 +69,40 @@ def test_only_the_first_of_several_bandwidths_is_used_like_scalesim() -> None:
     assert cfg.notes == ("Bandwidth: SCALE-Sim uses only the first value, 16 words/cycle",)
 
 
-@pytest.mark.parametrize("edit, needle", [
-    (("ArrayHeight:    32", "ArrayHeight: -3"), "bad.cfg:5: ArrayHeight: must be a positive integer, got '-3'"),
-    (("ArrayWidth:     32", "ArrayWidth: many"), "bad.cfg:6: ArrayWidth: must be a positive integer, got 'many'"),
-    (("Dataflow : os", "Dataflow : rs"), "bad.cfg:14: Dataflow: must be one of ws, os, is, got 'rs'"),
-    (("Bandwidth : 64", "Bandwidth : fast"), "bad.cfg:13: Bandwidth: must be a positive integer number"),
-    (("Bandwidth : 64\n", ""), "bad.cfg: [architecture_presets] Bandwidth: missing required key"),
-    (("InterfaceBandwidth: USER", "InterfaceBandwidth: AUTO"), "bad.cfg:18: InterfaceBandwidth: must be one of"),
-    (("MemoryBanks:   1", "MemoryBanks: 1\nArrayWidth: 4"), "bad.cfg:16: ArrayWidth: duplicate key (first on line 6)"),
-    (("MemoryBanks:   1", "ArrayHieght: 4"), "bad.cfg:15: ArrayHieght: unknown key in [architecture_presets]"),
-    (("[run_presets]", "[run_preset]"), "bad.cfg:17: unknown section [run_preset]"),
-    (("[general]\n", ""), "bad.cfg:1: run_name: a key before any [section]"),
-    (("MemoryBanks:   1", "MemoryBanks"), "bad.cfg:15: expected 'Key : value' or '[section]', got 'MemoryBanks'"),
-])
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (
+            ("ArrayHeight:    32", "ArrayHeight: -3"),
+            "bad.cfg:5: ArrayHeight: must be a positive integer, got '-3'",
+        ),
+        (
+            ("ArrayWidth:     32", "ArrayWidth: many"),
+            "bad.cfg:6: ArrayWidth: must be a positive integer, got 'many'",
+        ),
+        (("Dataflow : os", "Dataflow : rs"), "bad.cfg:14: Dataflow: must be one of ws, os, is, got 'rs'"),
+        (("Bandwidth : 64", "Bandwidth : fast"), "bad.cfg:13: Bandwidth: must be a positive integer number"),
+        (("Bandwidth : 64\n", ""), "bad.cfg: [architecture_presets] Bandwidth: missing required key"),
+        (
+            ("InterfaceBandwidth: USER", "InterfaceBandwidth: AUTO"),
+            "bad.cfg:18: InterfaceBandwidth: must be one of",
+        ),
+        (
+            ("MemoryBanks:   1", "MemoryBanks: 1\nArrayWidth: 4"),
+            "bad.cfg:16: ArrayWidth: duplicate key (first on line 6)",
+        ),
+        (
+            ("MemoryBanks:   1", "ArrayHieght: 4"),
+            "bad.cfg:15: ArrayHieght: unknown key in [architecture_presets]",
+        ),
+        (("[run_presets]", "[run_preset]"), "bad.cfg:17: unknown section [run_preset]"),
+        (("[general]\n", ""), "bad.cfg:1: run_name: a key before any [section]"),
+        (
+            ("MemoryBanks:   1", "MemoryBanks"),
+            "bad.cfg:15: expected 'Key : value' or '[section]', got 'MemoryBanks'",
+        ),
+    ],
+)
 def test_malformed_cfg_names_file_line_and_key(edit: tuple[str, str], needle: str) -> None:
     assert edit[0] in V2_CFG
     with pytest.raises(HardwareError) as info:
@@ -96,13 +119,35 @@ def _scalesim_reads(text: str) -> dict[str, str]:
     """What SCALE-Sim 3.0.0's scale_config.read_conf_file reads, read the way it does (configparser)."""
     config = configparser.ConfigParser()
     config.read_string(text)
-    keys = {"general": ["run_name"], "run_presets": ["InterfaceBandwidth", "UseRamulatorTrace"],
-            "architecture_presets": ["ArrayHeight", "ArrayWidth", "ifmapsramszkB", "filtersramszkB",
-                                     "ofmapsramszkB", "IfmapOffset", "FilterOffset", "OfmapOffset", "Dataflow",
-                                     "ReadRequestBuffer", "WriteRequestBuffer", "Bandwidth"],
-            "layout": ["IfmapCustomLayout", "FilterCustomLayout", "IfmapSRAMBankBandwidth", "IfmapSRAMBankNum",
-                       "IfmapSRAMBankPort", "FilterSRAMBankBandwidth", "FilterSRAMBankNum", "FilterSRAMBankPort"],
-            "sparsity": ["SparsitySupport"]}
+    keys = {
+        "general": ["run_name"],
+        "run_presets": ["InterfaceBandwidth", "UseRamulatorTrace"],
+        "architecture_presets": [
+            "ArrayHeight",
+            "ArrayWidth",
+            "ifmapsramszkB",
+            "filtersramszkB",
+            "ofmapsramszkB",
+            "IfmapOffset",
+            "FilterOffset",
+            "OfmapOffset",
+            "Dataflow",
+            "ReadRequestBuffer",
+            "WriteRequestBuffer",
+            "Bandwidth",
+        ],
+        "layout": [
+            "IfmapCustomLayout",
+            "FilterCustomLayout",
+            "IfmapSRAMBankBandwidth",
+            "IfmapSRAMBankNum",
+            "IfmapSRAMBankPort",
+            "FilterSRAMBankBandwidth",
+            "FilterSRAMBankNum",
+            "FilterSRAMBankPort",
+        ],
+        "sparsity": ["SparsitySupport"],
+    }
     return {key.lower(): config.get(section, key) for section, names in keys.items() for key in names}
 
 
@@ -112,7 +157,10 @@ def test_every_preset_writes_a_cfg_scalesim_can_parse_and_we_read_back(preset: s
     text, notes = format_cfg(hw)
     seen = _scalesim_reads(text)
     assert (int(seen["arrayheight"]), int(seen["arraywidth"]), seen["dataflow"]) == (
-        hw.pe.rows, hw.pe.cols, hw.pe.dataflow)
+        hw.pe.rows,
+        hw.pe.cols,
+        hw.pe.dataflow,
+    )
     back = parse_cfg(text, f"{preset}.cfg").hardware
     assert back.pe == hw.pe
     for operand in ("ifmap", "filter", "ofmap"):

@@ -11,6 +11,7 @@ kept one still streams every filter), so there the documented relation is assert
 Live only: needs ``ACCELSIM_SCALESIM_PYTHON`` (or ``scalesim`` importable here); else skipped.
 Each SCALE-Sim run is a handful of tiny layers on an 8x8 array (~1 s in all).
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,10 @@ DATAFLOWS = ("ws", "os", "is")
 
 #: OptimizedMapping runs (ws only: SCALE-Sim 3.0.0 asserts in os/is): (seed, layers), block 4.
 OPT_BLOCK = 4
-OPT_LAYERS = [Linear("opt_fc16", in_features=16, out_features=8, tokens=3),
-              Linear("opt_fc32", in_features=32, out_features=8, tokens=5)]
+OPT_LAYERS = [
+    Linear("opt_fc16", in_features=16, out_features=8, tokens=3),
+    Linear("opt_fc32", in_features=32, out_features=8, tokens=5),
+]
 OPT_SEEDS = (40, 1)
 
 
@@ -59,8 +62,13 @@ def _spec(dataflow, layers_with_ratio, sparse_cfg=None):
     for layer, n, m in layers_with_ratio:
         (row,) = runner.layer_to_specs(layer)
         rows.append(dict(row, sparsity=f"{n}:{m}"))
-    spec = {"array": [R, C], "dataflow": dataflow, "sram_kb": [1024, 1024, 1024],
-            "bandwidth": BANDWIDTH, "layers": rows}
+    spec = {
+        "array": [R, C],
+        "dataflow": dataflow,
+        "sram_kb": [1024, 1024, 1024],
+        "bandwidth": BANDWIDTH,
+        "layers": rows,
+    }
     if sparse_cfg:
         spec["sparse"] = sparse_cfg
     return spec
@@ -100,11 +108,17 @@ def ss_optimized(scalesim_python):
 
 # ------------------------------------------------------------------------------ accelsim side
 
+
 def _hw(dataflow, n=2, m=4):
-    return (load_hardware("nm_tensor_32x32").replace("memory.model", "scalesim")
-            .replace("pe.rows", R).replace("pe.cols", C)
-            .replace("pe.dataflow", dataflow).replace("sparsity.weights.n", n)
-            .replace("sparsity.weights.m", m))
+    return (
+        load_hardware("nm_tensor_32x32")
+        .replace("memory.model", "scalesim")
+        .replace("pe.rows", R)
+        .replace("pe.cols", C)
+        .replace("pe.dataflow", dataflow)
+        .replace("sparsity.weights.n", n)
+        .replace("sparsity.weights.m", m)
+    )
 
 
 def _compacted(layer, k_kept):
@@ -138,8 +152,13 @@ def _simulate(layer, hardware, mask):
     # SCALE-Sim runs the mask's pattern on the array as given; with one N:M pattern on every row
     # whole input columns are empty, which accelsim would otherwise compact away (a compiler's
     # step, not the hardware's).
-    report = simulate(Network.sequential(f"net_{layer.name}", [layer]), hardware, mode="analytical",
-                      masks={layer.name: mask}, compact_channels=False)
+    report = simulate(
+        Network.sequential(f"net_{layer.name}", [layer]),
+        hardware,
+        mode="analytical",
+        masks={layer.name: mask},
+        compact_channels=False,
+    )
     return report.layer(layer.name)
 
 
@@ -153,6 +172,7 @@ def _up(x, q):
 
 
 # ------------------------------------------------------------------------------ pure checks
+
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_layerwise_mask_keeps_the_scalesim_reduction(name):
@@ -174,6 +194,7 @@ def test_kxk_scalesim_pattern_is_not_nm_in_accelsim_order():
 
 
 # ------------------------------------------------------------------------------ live checks
+
 
 @pytest.mark.parametrize("dataflow", DATAFLOWS)
 @pytest.mark.parametrize("name", list(CASES))
@@ -198,9 +219,11 @@ def test_scalesim_sparse_is_dense_gemm_on_kept_reduction(ss, name, dataflow):
     assert rec["metadata_storage"] * 32 == k_kept * g.n * math.ceil(math.log2(m))
     assert rec["new_storage"] == pytest.approx(k_kept * g.n + rec["metadata_storage"])
     # DRAM: its prefetch of the condensed operands, null-padded and rounded to 64-word lines.
-    pad = {"ws": (g.m * _up(k_kept, R), k_kept * _up(g.n, C)),
-           "os": (k_kept * _up(g.m, R), k_kept * _up(g.n, C)),
-           "is": (k_kept * _up(g.m, C), g.n * _up(k_kept, R))}[dataflow]
+    pad = {
+        "ws": (g.m * _up(k_kept, R), k_kept * _up(g.n, C)),
+        "os": (k_kept * _up(g.m, R), k_kept * _up(g.n, C)),
+        "is": (k_kept * _up(g.m, C), g.n * _up(k_kept, R)),
+    }[dataflow]
     assert rec["dram_ifmap_reads"] == _up(pad[0], BANDWIDTH)
     assert rec["dram_filter_reads"] == _up(pad[1], BANDWIDTH)
 
@@ -222,7 +245,7 @@ def test_os_nm_agrees_with_scalesim(ss, name):
     # Metadata: the same bits (ceil(log2 M) per kept weight); SCALE-Sim counts 32-bit words.
     assert info.metadata_bytes == math.ceil(rec["metadata_storage"] * 4)
     values = info.storage_bytes - info.metadata_bytes
-    assert values == rec["new_storage"] - rec["metadata_storage"]          # k' * n one-byte words
+    assert values == rec["new_storage"] - rec["metadata_storage"]  # k' * n one-byte words
     # SRAM filter: SCALE-Sim's value reads + accelsim's metadata, once per pass over the weights.
     passes = rec["sram_filter_reads"] / values
     assert passes == int(passes)
@@ -257,7 +280,7 @@ def test_ws_is_nm_documented_relation(ss, name, dataflow):
     passes = int(rec["sram_filter_reads"] // values)
     assert rec["sram_filter_reads"] == passes * values
     assert rep.sram_read_bytes["filter"] == rec["sram_filter_reads"] + passes * rep.sparse.metadata_bytes
-    if dataflow == "ws":   # SCALE-Sim's M/N re-read of inputs lands on accelsim's dense count
+    if dataflow == "ws":  # SCALE-Sim's M/N re-read of inputs lands on accelsim's dense count
         assert rec["sram_ifmap_reads"] == rep.sram_read_bytes["ifmap"]
 
 

@@ -23,7 +23,9 @@ from workloads.importers.scalesim_topology import (
 from workloads.layers import Add, Conv2d, Linear, MatMul, Pool
 from workloads.network import Network
 
-HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+HEADER = (
+    "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+)
 
 
 def _write(tmp_path: Path, body: str, header: str = HEADER, name: str = "topo.csv") -> Path:
@@ -81,18 +83,27 @@ def test_nm_column_is_parsed_and_dense_ratio_needs_no_note(tmp_path: Path) -> No
     assert not notes
 
 
-@pytest.mark.parametrize("body, needle", [
-    ("c1, 10, 10, 3, 3, 4, 8, 1\n", "topo.csv:2: row must end with a comma"),
-    ("c1, 10, 10, 3, 3, four, 8, 1,\n", "topo.csv:2: Channels: must be a positive integer, got 'four'"),
-    ("c1, 10, 10, 3, 3, 4, 0, 1,\n", "topo.csv:2: Num Filter: must be a positive integer, got 0"),
-    ("c1, 10, 10, 3, 3, 4,\n", "topo.csv:2: expected a conv row"),
-    ("c1, 2, 10, 3, 3, 4, 8, 1,\n", "topo.csv:2: Filter Height: 3 exceeds the IFMAP extent 2"),
-    ("c1, 10, 10, 3, 3, 4, 8, 1,\ng, 1, 2, 3,\n", "topo.csv:3: a gemm row in a conv topology"),
-    ("c1, 10, 10, 3, 3, 4, 8, 1, 5:4,\n", "topo.csv:2: Sparsity: must be N:M with 1 <= N <= M, got '5:4'"),
-    (" , 10, 10, 3, 3, 4, 8, 1,\n", "topo.csv:2: Layer name: must not be empty"),
-    ("c1, 10, 10, 3, 3, 4, 8, 1,\nc1, 10, 10, 3, 3, 4, 8, 1,\n", "topo.csv:3: network 'topo': duplicate layer"),
-    ("", "topo.csv: no layer rows"),
-])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ("c1, 10, 10, 3, 3, 4, 8, 1\n", "topo.csv:2: row must end with a comma"),
+        ("c1, 10, 10, 3, 3, four, 8, 1,\n", "topo.csv:2: Channels: must be a positive integer, got 'four'"),
+        ("c1, 10, 10, 3, 3, 4, 0, 1,\n", "topo.csv:2: Num Filter: must be a positive integer, got 0"),
+        ("c1, 10, 10, 3, 3, 4,\n", "topo.csv:2: expected a conv row"),
+        ("c1, 2, 10, 3, 3, 4, 8, 1,\n", "topo.csv:2: Filter Height: 3 exceeds the IFMAP extent 2"),
+        ("c1, 10, 10, 3, 3, 4, 8, 1,\ng, 1, 2, 3,\n", "topo.csv:3: a gemm row in a conv topology"),
+        (
+            "c1, 10, 10, 3, 3, 4, 8, 1, 5:4,\n",
+            "topo.csv:2: Sparsity: must be N:M with 1 <= N <= M, got '5:4'",
+        ),
+        (" , 10, 10, 3, 3, 4, 8, 1,\n", "topo.csv:2: Layer name: must not be empty"),
+        (
+            "c1, 10, 10, 3, 3, 4, 8, 1,\nc1, 10, 10, 3, 3, 4, 8, 1,\n",
+            "topo.csv:3: network 'topo': duplicate layer",
+        ),
+        ("", "topo.csv: no layer rows"),
+    ],
+)
 def test_malformed_topology_names_file_line_and_field(tmp_path: Path, body: str, needle: str) -> None:
     with pytest.raises(ImportFormatError) as info:
         read_topology(_write(tmp_path, body))
@@ -105,6 +116,7 @@ def test_missing_file_is_an_import_error(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------- writing
+
 
 def _gemms(layer) -> list[tuple[int, int, int]]:
     g = layer.gemm
@@ -122,13 +134,23 @@ def _row_gemms(row: TopologyRow) -> list[tuple[int, int, int]]:
 
 conv_layers = st.builds(
     lambda c, groups, k, kh, kw, h, w, s, p: Conv2d(
-        "c", c * groups, k * groups, (kh, kw), (max(h, kh), max(w, kw)), stride=s, padding=p, groups=groups),
-    st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5),
-    st.integers(1, 12), st.integers(1, 12), st.integers(1, 4), st.integers(0, 2),
+        "c", c * groups, k * groups, (kh, kw), (max(h, kh), max(w, kw)), stride=s, padding=p, groups=groups
+    ),
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.integers(1, 5),
+    st.integers(1, 5),
+    st.integers(1, 12),
+    st.integers(1, 12),
+    st.integers(1, 4),
+    st.integers(0, 2),
 )
 gemm_layers = st.one_of(
     st.builds(Linear, st.just("fc"), st.integers(1, 40), st.integers(1, 40), st.integers(1, 9)),
-    st.builds(MatMul, st.just("mm"), st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.integers(1, 3)),
+    st.builds(
+        MatMul, st.just("mm"), st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.integers(1, 3)
+    ),
 )
 
 
@@ -144,10 +166,17 @@ def test_written_rows_run_the_same_gemms_in_scalesim_and_read_back(layer) -> Non
 
 
 def test_network_rows_make_names_safe_and_skip_layers_without_macs() -> None:
-    network = Network.sequential("n", [
-        Conv2d("aDPb", 2, 4, 3, 6), Conv2d("x,y", 4, 4, 1, 4), Conv2d("x_y", 4, 4, 1, 4),
-        Pool("pool", 4, 4, 2, 2), Conv2d("dw", 4, 4, 3, 2, padding=1, groups=4), Add("add", (4, 2, 2)),
-    ])
+    network = Network.sequential(
+        "n",
+        [
+            Conv2d("aDPb", 2, 4, 3, 6),
+            Conv2d("x,y", 4, 4, 1, 4),
+            Conv2d("x_y", 4, 4, 1, 4),
+            Pool("pool", 4, 4, 2, 2),
+            Conv2d("dw", 4, 4, 3, 2, padding=1, groups=4),
+            Add("add", (4, 2, 2)),
+        ],
+    )
     rows, notes = network_rows(network)
     assert [r.name for r in rows] == ["aDpb", "x_y", "x_y_", "dw_DP"]
     assert [r.depthwise for r in rows] == [False, False, False, True]
@@ -157,10 +186,13 @@ def test_network_rows_make_names_safe_and_skip_layers_without_macs() -> None:
     assert len(layout[1].split(",")) == 22  # name, 20 integers, the trailing empty cell
 
 
-@pytest.mark.parametrize("layer, needle", [
-    (Conv2d("c", 2, 2, 3, 8, stride=(1, 2)), "one stride"),
-    (Conv2d("c", 2, 2, 3, 8, dilation=2), "no dilation"),
-])
+@pytest.mark.parametrize(
+    "layer, needle",
+    [
+        (Conv2d("c", 2, 2, 3, 8, stride=(1, 2)), "one stride"),
+        (Conv2d("c", 2, 2, 3, 8, dilation=2), "no dilation"),
+    ],
+)
 def test_what_scalesim_cannot_express_is_refused(layer, needle: str) -> None:
     with pytest.raises(ExportFormatError, match=needle):
         layer_rows(layer)

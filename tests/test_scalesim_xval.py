@@ -6,6 +6,7 @@
 (c) live round trip: `accelsim export scalesim` files for the live layers, run by SCALE-Sim's own
     command line unchanged, then read back with the topology and cfg readers.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,12 +38,11 @@ def _hw(rows: int, cols: int, dataflow: str, sram_kb: int = 1024):
         pe=SimpleNamespace(rows=rows, cols=cols, dataflow=dataflow),
         buffers=SimpleNamespace(capacity_bytes=lambda operand: sram_kb * 1024),
         word_bytes=lambda operand: 1,
-        memory=SimpleNamespace(model="scalesim"),     # SCALE-Sim's fold order and refetches
+        memory=SimpleNamespace(model="scalesim"),  # SCALE-Sim's fold order and refetches
     )
 
 
-def check_against_scalesim(layer, hw, ss_layers: list[dict], *, dram: bool,
-                           bandwidth: int = 64) -> None:
+def check_against_scalesim(layer, hw, ss_layers: list[dict], *, dram: bool, bandwidth: int = 64) -> None:
     """Assert exact agreement of cycles, efficiencies and SRAM counts (and DRAM within 5%)."""
     m = map_layer(layer, hw)
     R, C, df = hw.pe.rows, hw.pe.cols, hw.pe.dataflow
@@ -71,11 +71,15 @@ def scalesim_null_padded_reads(df: str, m: int, k: int, n: int, R: int, C: int, 
     It fetches its prefetch matrix once: the operand matrix with the array dimension padded to
     whole folds by null (-1) slots, rounded up to whole lines of ``bw`` words (docs D3).
     """
+
     def up(x, q):
         return -(-x // q) * q
-    ifmap, filt = {"ws": (m * up(k, R), k * up(n, C)),
-                   "is": (k * up(m, C), n * up(k, R)),
-                   "os": (k * up(m, R), k * up(n, C))}[df]
+
+    ifmap, filt = {
+        "ws": (m * up(k, R), k * up(n, C)),
+        "is": (k * up(m, C), n * up(k, R)),
+        "os": (k * up(m, R), k * up(n, C)),
+    }[df]
     return {"ifmap": up(ifmap, bw), "filter": up(filt, bw)}
 
 
@@ -85,9 +89,9 @@ def _check_dram(m, g, R, C, df, ss_layers, bandwidth) -> None:
     ours_words = {"ifmap": g.m * g.k, "filter": g.k * g.n}
     for op in ("ifmap", "filter"):
         ss = sum(s[f"dram_{op}_reads"] for s in ss_layers)
-        assert ss == g.groups * padded[op], op            # we understand SCALE-Sim exactly
+        assert ss == g.groups * padded[op], op  # we understand SCALE-Sim exactly
         assert m.dram_read_bytes[op] == g.groups * ours_words[op], op  # 1-byte words
-        if padded[op] <= 1.05 * ours_words[op]:           # little padding: within 5%
+        if padded[op] <= 1.05 * ours_words[op]:  # little padding: within 5%
             assert m.dram_read_bytes[op] == pytest.approx(ss, rel=0.05), op
     if df == "os" or math.ceil(g.k / R) == 1:  # no partial-sum folds (docs D2)
         ss = sum(s["dram_ofmap_writes"] for s in ss_layers)
@@ -122,9 +126,17 @@ def live_results():
             owners.append(layer.name)
     for rows, cols in LIVE_ARRAYS:
         for df in ("ws", "os", "is"):
-            out = runner.run_via(python, {"array": [rows, cols], "dataflow": df,
-                                          "sram_kb": [1024, 1024, 1024], "bandwidth": 64,
-                                          "layers": specs}, timeout=120)
+            out = runner.run_via(
+                python,
+                {
+                    "array": [rows, cols],
+                    "dataflow": df,
+                    "sram_kb": [1024, 1024, 1024],
+                    "bandwidth": 64,
+                    "layers": specs,
+                },
+                timeout=120,
+            )
             for owner, rec in zip(owners, out["layers"]):
                 results.setdefault((rows, cols, df, owner), []).append(rec)
     return results
@@ -134,8 +146,9 @@ def live_results():
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 @pytest.mark.parametrize("layer", LIVE_LAYERS, ids=lambda l: l.name)
 def test_live_agreement(live_results, layer, rows, cols, dataflow):
-    check_against_scalesim(layer, _hw(rows, cols, dataflow), live_results[(rows, cols, dataflow, layer.name)],
-                           dram=True)
+    check_against_scalesim(
+        layer, _hw(rows, cols, dataflow), live_results[(rows, cols, dataflow, layer.name)], dram=True
+    )
 
 
 def _recorded():
@@ -143,12 +156,15 @@ def _recorded():
     return data["records"]
 
 
-@pytest.mark.parametrize("record", _recorded() if RECORDED.exists() else [],
-                         ids=lambda r: f"{r['case']}-{r['dataflow']}")
+@pytest.mark.parametrize(
+    "record", _recorded() if RECORDED.exists() else [], ids=lambda r: f"{r['case']}-{r['dataflow']}"
+)
 def test_recorded_agreement(record):
     import workloads.layers as layers
-    layer = getattr(layers, record["kind"])(**{k: tuple(v) if isinstance(v, list) else v
-                                               for k, v in record["layer"].items()})
+
+    layer = getattr(layers, record["kind"])(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in record["layer"].items()}
+    )
     rows, cols = record["array"]
     hw = _hw(rows, cols, record["dataflow"], sram_kb=record["sram_kb"][0])
     check_against_scalesim(layer, hw, record["scalesim"], dram=True, bandwidth=record["bandwidth"])
@@ -177,15 +193,24 @@ def round_trip(tmp_path_factory):
     runs = {}
     for df in ("ws", "os", "is"):
         folder = tmp_path_factory.mktemp(f"export_{df}")
-        hw = load_hardware("scalesim_32x32").replace("pe", {"rows": ROUND_TRIP_ARRAY[0],
-                                                            "cols": ROUND_TRIP_ARRAY[1], "dataflow": df})
+        hw = load_hardware("scalesim_32x32").replace(
+            "pe", {"rows": ROUND_TRIP_ARRAY[0], "cols": ROUND_TRIP_ARRAY[1], "dataflow": df}
+        )
         files = write_scalesim(network, hw, folder)
         results = folder / "results"
-        proc = subprocess.run(files.command(python, str(results)), cwd=folder, capture_output=True, text=True,
-                              timeout=300, check=False)
+        proc = subprocess.run(
+            files.command(python, str(results)),
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
-        runs[df] = (files, runner._read_report(str(results / network.name / "COMPUTE_REPORT.csv"),
-                                               runner.COMPUTE_KEYS))
+        runs[df] = (
+            files,
+            runner._read_report(str(results / network.name / "COMPUTE_REPORT.csv"), runner.COMPUTE_KEYS),
+        )
     return network, runs
 
 
@@ -220,16 +245,32 @@ def test_live_gemm_topology_reads_as_scalesim_runs_it(tmp_path):
     rows, kind = parse_topology(topology.read_text())
     (tmp_path / "layout.csv").write_text(format_layout(rows))
     cfg = tmp_path / "gemm.cfg"
-    cfg.write_text(format_cfg(load_hardware("scalesim_32x32").replace("pe", {"rows": 4, "cols": 8,
-                                                                            "dataflow": "ws"}))[0])
-    command = [python, "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topology), "-l",
-               str(tmp_path / "layout.csv"), "-p", str(tmp_path / "results"), "-i", "gemm"]
+    cfg.write_text(
+        format_cfg(load_hardware("scalesim_32x32").replace("pe", {"rows": 4, "cols": 8, "dataflow": "ws"}))[0]
+    )
+    command = [
+        python,
+        "-m",
+        "scalesim.scale",
+        "-c",
+        str(cfg),
+        "-t",
+        str(topology),
+        "-l",
+        str(tmp_path / "layout.csv"),
+        "-p",
+        str(tmp_path / "results"),
+        "-i",
+        "gemm",
+    ]
     proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    report = runner._read_report(str(tmp_path / "results" / "scalesim_32x32" / "COMPUTE_REPORT.csv"),
-                                 runner.COMPUTE_KEYS)
+    report = runner._read_report(
+        str(tmp_path / "results" / "scalesim_32x32" / "COMPUTE_REPORT.csv"), runner.COMPUTE_KEYS
+    )
     hw = read_cfg(cfg).hardware
     imported = read_topology(topology).network
     assert kind == "gemm" and [type(layer).__name__ for layer in imported] == ["Linear"] * 3
     assert [map_layer(layer, hw).compute_cycles for layer in imported] == [
-        int(r["total_cycles"] - r["stall_cycles"]) + 1 for r in report]
+        int(r["total_cycles"] - r["stall_cycles"]) + 1 for r in report
+    ]

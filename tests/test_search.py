@@ -205,8 +205,10 @@ def test_uniform_tries_every_option_at_every_level_on_all_layers_alike(mlp):
     for record in result.candidates[1:]:
         genes = {gene for gene, name in zip(record.plan, record.layers) if gene != DENSE}
         assert len(genes) == 1
-        (label, _), = genes
-        assert all(gene != DENSE for gene, name in zip(record.plan, record.layers) if label in space.allowed[name])
+        ((label, _),) = genes
+        assert all(
+            gene != DENSE for gene, name in zip(record.plan, record.layers) if label in space.allowed[name]
+        )
 
 
 def test_evolutionary_is_deterministic_by_seed(mlp):
@@ -222,12 +224,16 @@ def test_evolutionary_is_deterministic_by_seed(mlp):
 def test_evolutionary_improves_on_its_first_population(mlp, seed):
     events = []
     result = run(mlp, strategy="evolutionary", seed=seed, constraint=MaxDrop(1.0), progress=events.append)
-    first_population = result.candidates[: next(e["evaluations"] for e in events if e["event"] == "generation")]
+    first_population = result.candidates[
+        : next(e["evaluations"] for e in events if e["event"] == "generation")
+    ]
     assert result.feasible
     assert result.best_objective < 0.9 * min(c.objective for c in first_population if c.feasible)
 
 
-@pytest.mark.parametrize("gran", [Unstructured(), Channel(), Block((4, 4)), Block((1, 16)), NM(2, 4), NM(1, 8)])
+@pytest.mark.parametrize(
+    "gran", [Unstructured(), Channel(), Block((4, 4)), Block((1, 16)), NM(2, 4), NM(1, 8)]
+)
 def test_granularity_labels_parse_back(gran):
     assert parse_granularity_label(gran.label) == gran
 
@@ -378,11 +384,20 @@ def test_result_fields_are_consistent(mlp):
     result = run(mlp, strategy="greedy", space=space)
     best = result.best
     assert best is result.candidates[result.best_index]
-    assert (best.plan, best.accuracy, best.objective) == (result.best_plan, result.best_accuracy, result.best_objective)
+    assert (best.plan, best.accuracy, best.objective) == (
+        result.best_plan,
+        result.best_accuracy,
+        result.best_objective,
+    )
     assert dict(best.cost) == result.best_cost and result.best_masks == space.masks(result.best_plan)
     assert result.dense_cost == dict(result.candidates[0].cost)
     assert result.best_objective == pytest.approx(result.best_cost["cycles"] * result.best_cost["energy_pj"])
-    assert (result.strategy, result.seed, result.objective, result.layers) == ("greedy", 0, "edp", space.layers)
+    assert (result.strategy, result.seed, result.objective, result.layers) == (
+        "greedy",
+        0,
+        "edp",
+        space.layers,
+    )
     assert result.best_cost["nnz"] == result.best_masks.nnz  # extra cost fields are kept
 
     rows = result.to_records()
@@ -465,7 +480,14 @@ def _row(index, edp, accuracy):
 
 
 def test_pareto_front_keeps_the_non_dominated_sorted_by_x():
-    rows = [_row(0, 10, 0.9), _row(1, 5, 0.8), _row(2, 6, 0.7), _row(3, 5, 0.8), _row(4, 1, 0.5), _row(5, 12, 0.85)]
+    rows = [
+        _row(0, 10, 0.9),
+        _row(1, 5, 0.8),
+        _row(2, 6, 0.7),
+        _row(3, 5, 0.8),
+        _row(4, 1, 0.5),
+        _row(5, 12, 0.85),
+    ]
     assert [r["index"] for r in pareto_front(rows)] == [4, 1, 0]
     assert [r["index"] for r in pareto_front(rows, x="index", y="accuracy")] == [0]
 
@@ -514,7 +536,11 @@ def test_evolutionary_first_population_holds_uniform_plans(mlp):
     strategy = Evolutionary(population=8, generations=0)
     result = run(mlp, strategy=strategy, space=space)
     first = [c.plan for c in result.candidates[: strategy.population]]
-    uniform = {space.uniform_plan(label, level) for label, option in space.options.items()
-               for level in option.levels if level in (0.5, 0.7, 0.85) or len(option.levels) == 1}
+    uniform = {
+        space.uniform_plan(label, level)
+        for label, option in space.options.items()
+        for level in option.levels
+        if level in (0.5, 0.7, 0.85) or len(option.levels) == 1
+    }
     seeded = [plan for plan in first if plan in uniform]
     assert len(seeded) == strategy.population // 2

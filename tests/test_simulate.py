@@ -62,7 +62,9 @@ def test_json_round_trip_is_exact(resnet18_report):
 def test_records_have_one_row_per_layer_with_units_in_names(resnet18_report):
     rows = resnet18_report.to_records()
     assert [r["layer"] for r in rows] == [l.name for l in resnet18_report.layers]
-    assert {"cycles", "compute_cycles", "stall_dram_bandwidth_cycles", "energy_pj", "dram_bytes"} <= set(rows[0])
+    assert {"cycles", "compute_cycles", "stall_dram_bandwidth_cycles", "energy_pj", "dram_bytes"} <= set(
+        rows[0]
+    )
 
 
 def test_reports_add(resnet18_report):
@@ -96,12 +98,13 @@ def test_event_is_the_default_mode_and_only_it_traces():
     from accelsim.arch.hardware import PowerPolicy
 
     hardware = load_hardware("scalesim_32x32").replace(
-        "power.pe_array", PowerPolicy("gate_after", idle_cycles_to_gate=8, wake_latency_cycles=5))
+        "power.pe_array", PowerPolicy("gate_after", idle_cycles_to_gate=8, wake_latency_cycles=5)
+    )
     report = simulate(get_network("lenet5"), hardware, trace=True)
     assert report.mode == "event" and report.trace is not None
     assert report.stall_cycles["wake_up"] > 0
     assert report.residency_cycles[("pe_array", "sleep")] > 0
     assert report.action_counts[("pe_array", "wake")] >= 1
-    assert Report.from_json(report.to_json()) == report          # the trace is not serialised
+    assert Report.from_json(report.to_json()) == report  # the trace is not serialised
     with pytest.raises(ValueError, match="trace"):
         simulate("lenet5", hardware, mode="analytical", trace=True)

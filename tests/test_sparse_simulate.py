@@ -19,7 +19,9 @@ MODES = ("analytical", "event")
 
 
 def _weighted(network):
-    return [layer for layer in network.layers() if layer.gemm is not None and getattr(layer, "weight_shape", None)]
+    return [
+        layer for layer in network.layers() if layer.gemm is not None and getattr(layer, "weight_shape", None)
+    ]
 
 
 def _random_masks(network, density, seed=0):
@@ -69,8 +71,13 @@ def test_all_zero_layer_costs_no_macs():
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(density=st.floats(0.0, 1.0), seed=st.integers(0, 2**16), dataflow=st.sampled_from(["ws", "os", "is"]),
-       rows=st.integers(1, 9), cols=st.integers(1, 9))
+@given(
+    density=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**16),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
+    rows=st.integers(1, 9),
+    cols=st.integers(1, 9),
+)
 def test_effectual_macs_are_mask_sum_times_reuse(density, seed, dataflow, rows, cols):
     hardware = _hw(pe__dataflow=dataflow, pe__rows=rows, pe__cols=cols)
     masks = _random_masks(LENET, density, seed)
@@ -85,12 +92,19 @@ def test_effectual_macs_are_mask_sum_times_reuse(density, seed, dataflow, rows, 
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(density=st.floats(0.02, 1.0), seed=st.integers(0, 2**16), dataflow=st.sampled_from(["ws", "os", "is"]),
-       fmt=st.sampled_from(["dense", "bitmap", "csr"]), mode=st.sampled_from(MODES))
+@given(
+    density=st.floats(0.02, 1.0),
+    seed=st.integers(0, 2**16),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
+    fmt=st.sampled_from(["dense", "bitmap", "csr"]),
+    mode=st.sampled_from(MODES),
+)
 def test_achieved_speedup_never_exceeds_ideal(density, seed, dataflow, fmt, mode):
     # Without channel compaction: compaction may beat the MAC ratio (test_compaction.py).
     hardware = _hw(pe__dataflow=dataflow, sparsity__weights__format=fmt)
-    report = simulate(LENET, hardware, mode=mode, masks=_random_masks(LENET, density, seed), compact_channels=False)
+    report = simulate(
+        LENET, hardware, mode=mode, masks=_random_masks(LENET, density, seed), compact_channels=False
+    )
     assert report.achieved_speedup <= report.ideal_speedup + 1e-12
     for layer in report.layers:
         if layer.sparse and layer.sparse.effectual_macs:
@@ -111,9 +125,15 @@ def test_balanced_mask_achieves_ideal_speedup_exactly(mode, keep):
     # A 1x1 output-stationary array has no fill cycles and unbounded DRAM hides nothing: a fold
     # is exactly its streamed work, so a balanced mask's achieved speedup is the ideal one.
     layer = Linear("fc", 64, 24, tokens=10)
-    hardware = _hw(pe__rows=1, pe__cols=1, pe__dataflow="os", sparsity__weights__format="dense",
-                   sparsity__weights__decode_cycles_per_fold=0, dram__bandwidth_bytes_per_cycle=math.inf,
-                   dram__latency_cycles=0)
+    hardware = _hw(
+        pe__rows=1,
+        pe__cols=1,
+        pe__dataflow="os",
+        sparsity__weights__format="dense",
+        sparsity__weights__decode_cycles_per_fold=0,
+        dram__bandwidth_bytes_per_cycle=math.inf,
+        dram__latency_cycles=0,
+    )
     mask = _balanced_mask(24, 64, keep, np.random.default_rng(keep))
     report = simulate(_one_layer(layer), hardware, mode=mode, masks={"fc": mask})
     assert report.layer("fc").ideal_speedup == 64 / keep
@@ -128,9 +148,9 @@ def test_balanced_mask_loses_nothing_but_fixed_overhead(dataflow):
     hardware = _hw(pe__dataflow=dataflow, sparsity__weights__format="dense")
     rng = np.random.default_rng(3)
     if dataflow == "os":
-        mask = _balanced_mask(32, 64, 16, rng)             # lanes = output channels
+        mask = _balanced_mask(32, 64, 16, rng)  # lanes = output channels
     else:
-        mask = _balanced_mask(64, 32, 8, rng).T            # lanes = reduction indices
+        mask = _balanced_mask(64, 32, 8, rng).T  # lanes = reduction indices
     report = simulate(_one_layer(layer), hardware, mode="analytical", masks={"fc": mask})
     losses = report.layer("fc").sparse.losses_cycles
     assert losses["load_imbalance"] == 0 and losses["unsupported_pattern"] == 0
@@ -143,7 +163,7 @@ def test_imbalanced_mask_is_slower_than_balanced_and_says_why():
     hardware = _hw(pe__dataflow="os", sparsity__weights__format="dense")
     balanced = _balanced_mask(16, 64, 16, np.random.default_rng(0))
     skewed = np.zeros((16, 64), dtype=bool)
-    skewed[0, :] = True                                    # one busy lane, same nnz as 64/16 each
+    skewed[0, :] = True  # one busy lane, same nnz as 64/16 each
     skewed[1:, :] = False
     skewed[np.arange(1, 16), 0] = True
     assert skewed.sum() == 79 and balanced.sum() == 256
@@ -155,7 +175,9 @@ def test_imbalanced_mask_is_slower_than_balanced_and_says_why():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_gating_keeps_cycles_and_gates_mac_energy(mode):
-    hardware = _hw(sparsity__weights__mode="gating", sparsity__weights__format="dense", sparsity__ifmap__mode="none")
+    hardware = _hw(
+        sparsity__weights__mode="gating", sparsity__weights__format="dense", sparsity__ifmap__mode="none"
+    )
     dense = simulate(LENET, hardware, mode=mode)
     masks = _random_masks(LENET, 0.4, seed=7)
     # Random masks empty a few fc input features; compacting them would shorten the layer.
@@ -165,16 +187,23 @@ def test_gating_keeps_cycles_and_gates_mac_energy(mode):
         got, ref = report.layer(layer.name), dense.layer(layer.name)
         kept = got.sparse.effectual_macs / got.sparse.dense_macs
         assert got.action_counts[("pe_array", "mac")] == got.sparse.effectual_macs
-        assert got.action_counts[("pe_array", "mac_gated")] == got.sparse.dense_macs - got.sparse.effectual_macs
-        assert math.isclose(got.dynamic_energy_pj[("pe_array", "mac")],
-                            ref.dynamic_energy_pj[("pe_array", "mac")] * kept, rel_tol=1e-12)
+        assert (
+            got.action_counts[("pe_array", "mac_gated")] == got.sparse.dense_macs - got.sparse.effectual_macs
+        )
+        assert math.isclose(
+            got.dynamic_energy_pj[("pe_array", "mac")],
+            ref.dynamic_energy_pj[("pe_array", "mac")] * kept,
+            rel_tol=1e-12,
+        )
     assert report.energy_pj < dense.energy_pj
 
 
 def test_hardware_without_sparse_support_runs_masks_dense():
     hardware = load_hardware("scalesim_32x32")
     dense = simulate(LENET, hardware, mode="analytical")
-    report = simulate(LENET, hardware, mode="analytical", masks=_random_masks(LENET, 0.3), compact_channels=False)
+    report = simulate(
+        LENET, hardware, mode="analytical", masks=_random_masks(LENET, 0.3), compact_channels=False
+    )
     assert report.cycles == dense.cycles
     assert report.action_counts[("pe_array", "mac")] == dense.macs
     assert report.ideal_speedup > 2 and report.speedup_losses_cycles()["unsupported_pattern"] > 0
@@ -188,10 +217,15 @@ def _resident_conv():
     return Conv2d("conv", 16, 32, 3, (8, 8), padding=1)
 
 
-@pytest.mark.parametrize("fmt, extra", [
-    ("bitmap", {}), ("csr", {}), ("bsr", {"sparsity__weights__block": [4, 4]}),
-    ("nm", {"sparsity__weights__n": 2, "sparsity__weights__m": 4}),
-])
+@pytest.mark.parametrize(
+    "fmt, extra",
+    [
+        ("bitmap", {}),
+        ("csr", {}),
+        ("bsr", {"sparsity__weights__block": [4, 4]}),
+        ("nm", {"sparsity__weights__n": 2, "sparsity__weights__m": 4}),
+    ],
+)
 def test_compressed_bytes_moved_equal_format_storage(fmt, extra):
     layer = _resident_conv()
     hardware = _hw(sparsity__weights__format=fmt, sparsity__weights__index_bits=12, **extra)
@@ -199,15 +233,17 @@ def test_compressed_bytes_moved_equal_format_storage(fmt, extra):
     w = rng.standard_normal(layer.weight_shape).astype(np.float32)
     if fmt == "nm":
         from pruning import prune
+
         mask = prune(_one_layer(layer), {"conv": w}, amount=0.5, granularity="nm2:4")["conv"]
     else:
         mask = rng.random(layer.weight_shape) < 0.3
     dense = simulate(_one_layer(layer), hardware, mode="analytical")
-    assert dense.layer("conv").dram_read_bytes["filter"] == w.size     # int8: one pass, one byte each
+    assert dense.layer("conv").dram_read_bytes["filter"] == w.size  # int8: one pass, one byte each
     report = simulate(_one_layer(layer), hardware, mode="analytical", masks={"conv": mask})
     spec = hardware.sparsity.weights.format_spec
-    stored = encode(w, mask, spec).storage_bytes(value_bits=8, index_bits=None if fmt == "nm" else 12,
-                                                 pointer_bits=12)
+    stored = encode(w, mask, spec).storage_bytes(
+        value_bits=8, index_bits=None if fmt == "nm" else 12, pointer_bits=12
+    )
     got = report.layer("conv")
     assert got.dram_read_bytes["filter"] == stored == got.sparse.storage_bytes
     assert got.sparse.fallback is None
@@ -246,7 +282,9 @@ def test_block_hardware_issues_whole_blocks():
     report = simulate(_one_layer(layer), hardware, mode="analytical", masks={"fc": mask})
     info = report.layer("fc").sparse
     assert info.issued_macs == info.dense_macs and info.effectual_macs == info.dense_macs // 16
-    assert report.layer("fc").action_counts[("pe_array", "mac_gated")] == info.dense_macs - info.effectual_macs
+    assert (
+        report.layer("fc").action_counts[("pe_array", "mac_gated")] == info.dense_macs - info.effectual_macs
+    )
 
 
 # ------------------------------------------------------------------------------ activations, report
@@ -257,12 +295,14 @@ def test_activation_density_gates_or_skips():
     densities = {layer.name: 0.4 for layer in _weighted(LENET)}
     gated = simulate(LENET, "sparse_edge_16x16", mode="analytical", masks=masks)
     with_acts = simulate(LENET, "sparse_edge_16x16", mode="analytical", masks=masks, ifmap_density=densities)
-    assert with_acts.cycles == gated.cycles                      # the preset gates input zeros
+    assert with_acts.cycles == gated.cycles  # the preset gates input zeros
     assert with_acts.action_counts[("pe_array", "mac")] < gated.action_counts[("pe_array", "mac")]
     skipping = _hw(sparsity__ifmap__mode="skipping")
     skipped = simulate(LENET, skipping, mode="analytical", masks=masks, ifmap_density=densities)
     assert skipped.cycles < gated.cycles
-    assert skipped.action_counts[("pe_array", "mac_skipped")] > gated.action_counts[("pe_array", "mac_skipped")]
+    assert (
+        skipped.action_counts[("pe_array", "mac_skipped")] > gated.action_counts[("pe_array", "mac_skipped")]
+    )
 
 
 @pytest.mark.parametrize("preset", ["sparse_edge_16x16", "scalesim_32x32"])
@@ -275,8 +315,12 @@ def test_speedup_losses_add_up_to_the_gap(preset):
     for layer in report.layers:
         if layer.sparse:
             ideal_cycles = layer.sparse.dense_cycles * layer.sparse.effectual_macs / layer.sparse.dense_macs
-            assert math.isclose(sum(layer.sparse.losses_cycles.values()), layer.cycles - ideal_cycles,
-                                rel_tol=1e-9, abs_tol=1e-6)
+            assert math.isclose(
+                sum(layer.sparse.losses_cycles.values()),
+                layer.cycles - ideal_cycles,
+                rel_tol=1e-9,
+                abs_tol=1e-6,
+            )
 
 
 def test_sparse_report_json_round_trip():
@@ -297,13 +341,19 @@ def test_same_inputs_same_numbers():
 # ------------------------------------------------------------------------------ bad input
 
 
-@pytest.mark.parametrize("masks, message", [
-    ({"nope": np.ones((1,), bool)}, "masks['nope']: no such layer"),
-    ({"pool1": np.ones((1,), bool)}, "masks['pool1']: a Pool layer has no weights"),
-    ({"fc1": np.ones((120, 63), bool)}, "masks['fc1']: shape must be the weight shape (120, 64), got (120, 63)"),
-    ({"fc1": np.ones((120, 64))}, "masks['fc1']: dtype must be bool, got float64"),
-    ([1, 2], "masks: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "masks, message",
+    [
+        ({"nope": np.ones((1,), bool)}, "masks['nope']: no such layer"),
+        ({"pool1": np.ones((1,), bool)}, "masks['pool1']: a Pool layer has no weights"),
+        (
+            {"fc1": np.ones((120, 63), bool)},
+            "masks['fc1']: shape must be the weight shape (120, 64), got (120, 63)",
+        ),
+        ({"fc1": np.ones((120, 64))}, "masks['fc1']: dtype must be bool, got float64"),
+        ([1, 2], "masks: expected a mapping"),
+    ],
+)
 def test_bad_masks_are_named(masks, message):
     with pytest.raises(ValueError, match=None) as err:
         simulate(LENET, "sparse_edge_16x16", mode="analytical", masks=masks)
@@ -315,7 +365,9 @@ def test_bad_density_and_baseline_are_named():
         simulate(LENET, "sparse_edge_16x16", mode="analytical", ifmap_density={"fc1": 1.5})
     other = simulate(LENET, "scalesim_32x32", mode="analytical")
     with pytest.raises(ValueError, match="baseline.hardware: must be 'sparse_edge_16x16'"):
-        simulate(LENET, "sparse_edge_16x16", mode="analytical", masks=_random_masks(LENET, 0.5), baseline=other)
+        simulate(
+            LENET, "sparse_edge_16x16", mode="analytical", masks=_random_masks(LENET, 0.5), baseline=other
+        )
 
 
 def test_ifmap_densities_are_measured_from_real_activations():
@@ -324,11 +376,11 @@ def test_ifmap_densities_are_measured_from_real_activations():
 
     weights = init_weights(LENET, seed=0)
     x = np.random.default_rng(0).random((16, 1, 8, 8)).astype(np.float32)
-    x[:, :, :4] = 0.0                                           # half of every image is zero
+    x[:, :, :4] = 0.0  # half of every image is zero
     densities = ifmap_densities(LENET, weights, x)
     assert set(densities) == {layer.name for layer in _weighted(LENET)}
     assert densities["conv1"] == 0.5
-    for name in ("conv2", "fc1", "fc2", "fc3"):                 # after ReLUs: some zeros, not all
+    for name in ("conv2", "fc1", "fc2", "fc3"):  # after ReLUs: some zeros, not all
         assert 0.0 < densities[name] <= 1.0
     assert densities["fc2"] < 1.0
     report = simulate(LENET, "sparse_edge_16x16", mode="analytical", ifmap_density=densities)

@@ -45,8 +45,11 @@ def expected_keys(first, last):
 def launch(tmp_path, store, span, delay):
     script = tmp_path / "sweep_script.py"
     script.write_text(SCRIPT)
-    return subprocess.Popen([sys.executable, str(script), str(store), span, str(delay)],
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(store), span, str(delay)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+    )
 
 
 def raw_rows(path):
@@ -61,7 +64,7 @@ def test_store_is_wal_and_keeps_one_row_per_point(tmp_path):
         store.put("k1", {"p": 1}, {"point_key": "k1", "v": 2})  # finished rows are never overwritten
         store.put_error("k2", {"p": 2}, "boom")
         store.put("k2", {"p": 2}, {"point_key": "k2", "v": 3})  # a failure is replaced by success
-        store.put_error("k2", {"p": 2}, "later failure")        # ...and a success is not undone
+        store.put_error("k2", {"p": 2}, "later failure")  # ...and a success is not undone
         assert store.records() == [{"point_key": "k1", "v": 1}, {"point_key": "k2", "v": 3}]
         assert len(store) == 2 and "k1" in store and "k3" not in store
         assert store.integrity_check() == "ok"
@@ -156,19 +159,23 @@ def test_model_version_ties_a_store_to_the_model_that_wrote_it(tmp_path):
     base = load_hardware("scalesim_32x32")
     points = [Point("lenet5", base, mode="analytical")]
     path = tmp_path / "s.sqlite"
-    first = explore(points, executor=serial(), store=path)           # default evaluate claims the store
+    first = explore(points, executor=serial(), store=path)  # default evaluate claims the store
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE name = 'model_version'").fetchone() == (MODEL_VERSION,)
-    assert explore(points, executor=serial(), store=path) == first   # same version: resumes
+        assert db.execute("SELECT value FROM meta WHERE name = 'model_version'").fetchone() == (
+            MODEL_VERSION,
+        )
+    assert explore(points, executor=serial(), store=path) == first  # same version: resumes
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = 'old' WHERE name = 'model_version'")
-    with pytest.raises(ValueError, match=f"model version old; this accelsim writes model version {MODEL_VERSION}"):
+    with pytest.raises(
+        ValueError, match=f"model version old; this accelsim writes model version {MODEL_VERSION}"
+    ):
         explore(points, executor=serial(), store=path)
-    with sqlite3.connect(path) as db:                                 # a store from before versions
+    with sqlite3.connect(path) as db:  # a store from before versions
         db.execute("DELETE FROM meta WHERE name = 'model_version'")
     with pytest.raises(ValueError, match="holds 1 records of an older model"):
         explore(points, executor=serial(), store=path)
-    assert len(raw_rows(path)) == 1                                   # refused, nothing touched
+    assert len(raw_rows(path)) == 1  # refused, nothing touched
     # A custom evaluate function owns its records: no version is claimed.
     other = tmp_path / "custom.sqlite"
     explore(points, lambda p: {"rows": p.hardware.pe.rows}, executor=serial(), store=other)
@@ -201,7 +208,7 @@ def test_opening_retries_the_wal_switch_while_another_opener_holds_the_file(tmp_
     monkeypatch.setattr(store_module.sqlite3, "connect", lambda *a, **k: Contended(real_connect(*a, **k)))
     with Store(tmp_path / "new.sqlite", timeout_s=10) as store:
         assert refusals["left"] == 0 and len(store) == 0
-    refusals["left"] = 10**6                       # never free: the timeout ends the wait
+    refusals["left"] = 10**6  # never free: the timeout ends the wait
     locked = r"other\.sqlite: results store error: database is locked"
     with pytest.raises(store_module.StoreError, match=locked):
         Store(tmp_path / "other.sqlite", timeout_s=0.05)
@@ -250,8 +257,7 @@ def test_read_only_store_is_a_named_error(tmp_path, monkeypatch):
         store.put("k", {"a": 1}, {"b": 2})
     real_connect = sqlite3.connect
     # A read-only connection: the same refusal a read-only file gives a non-root user.
-    monkeypatch.setattr(sqlite3, "connect",
-                        lambda p, **kw: real_connect(f"file:{p}?mode=ro", uri=True, **kw))
+    monkeypatch.setattr(sqlite3, "connect", lambda p, **kw: real_connect(f"file:{p}?mode=ro", uri=True, **kw))
     with pytest.raises(StoreError, match=r"ro\.sqlite: the results store is read-only"):
         with Store(path) as store:
             store.put("k2", {"a": 2}, {"b": 3})

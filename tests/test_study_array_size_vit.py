@@ -31,7 +31,8 @@ def test_toy_run_writes_pdf_png_csv(tmp_path):
 def test_rows_respect_the_compute_bound(toy_frame):
     macs = get_network("vit_b16", **TOY_NETWORK).total_macs
     assert {(r["pe.dataflow"], r["pe.rows"]) for r in toy_frame} == {
-        (df, s) for df in ("ws", "os") for s in TOY_SIZES}
+        (df, s) for df in ("ws", "os") for s in TOY_SIZES
+    }
     for row in toy_frame:
         # No array finishes faster than all its PEs busy every cycle.
         assert row["cycles"] >= math.ceil(macs / row["pe.rows"] ** 2)
@@ -46,8 +47,10 @@ def test_rows_respect_the_compute_bound(toy_frame):
 
 
 def _frame(points):
-    return [{"pe.dataflow": "ws", "pe.rows": s, "cycles": c, "energy_pj": e, "edp_j_s": c * e}
-            for s, c, e in points]
+    return [
+        {"pe.dataflow": "ws", "pe.rows": s, "cycles": c, "energy_pj": e, "edp_j_s": c * e}
+        for s, c, e in points
+    ]
 
 
 def test_verdict_reads_the_three_claims():
@@ -55,12 +58,19 @@ def test_verdict_reads_the_three_claims():
     paper_like = verdict(_frame([(16, 60, 2.5), (32, 30, 2.0), (64, 8, 5.0), (128, 5, 10.0)]), "ws")
     assert paper_like["speedup_large_over_small"] == pytest.approx(6.0)
     assert paper_like["efficiency_small_over_large"] == pytest.approx(5.0)
-    assert (paper_like["faster_at_large"], paper_like["more_efficient_at_small"],
-            paper_like["best_edp_between"], paper_like["best_edp_size"]) == (True, True, True, 64)
+    assert (
+        paper_like["faster_at_large"],
+        paper_like["more_efficient_at_small"],
+        paper_like["best_edp_between"],
+        paper_like["best_edp_size"],
+    ) == (True, True, True, 64)
     # "Bigger is always better": the claims on energy and EDP fail.
     bigger = verdict(_frame([(32, 30, 4.0), (64, 15, 3.0), (128, 8, 2.0)]), "ws")
     assert (bigger["faster_at_large"], bigger["more_efficient_at_small"], bigger["best_edp_between"]) == (
-        True, False, False)
+        True,
+        False,
+        False,
+    )
     table = verdict_markdown([bigger])
     assert "3.75x (reproduces)" in table and "128x128 (does not reproduce)" in table
 
@@ -68,10 +78,11 @@ def test_verdict_reads_the_three_claims():
 def test_figure_plots_the_frame(toy_frame):
     fig = array_size_figure(toy_frame)
     labels = ["latency [cycles]", "energy [pJ]", "EDP [J·s]", "area [mm²]"]
-    assert [ax.get_ylabel() for ax in fig.axes] == labels[:len(fig.axes)]
+    assert [ax.get_ylabel() for ax in fig.axes] == labels[: len(fig.axes)]
     for ax, metric in zip(fig.axes, ("cycles", "energy_pj", "edp_j_s")):
         for line in ax.get_lines():
-            rows = sorted((r for r in toy_frame if r["pe.dataflow"] == line.get_label()),
-                          key=lambda r: r["pe.rows"])
+            rows = sorted(
+                (r for r in toy_frame if r["pe.dataflow"] == line.get_label()), key=lambda r: r["pe.rows"]
+            )
             assert list(line.get_xdata()) == [r["pe.rows"] for r in rows]
             assert list(line.get_ydata()) == [r[metric] for r in rows]

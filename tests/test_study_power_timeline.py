@@ -6,7 +6,7 @@ from reports.studies.power_timeline import block_frame, main
 
 # Written out independently of reports.labels: cycles per unit of the time axis.
 CYCLES = {"cycles": 1.0, "kcycles": 1e3, "Mcycles": 1e6}
-BYTES = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2}
+BYTES = {"B": 1, "KiB": 1024, "MiB": 1024**2}
 
 
 def _unit(label: str) -> str:
@@ -22,15 +22,23 @@ def test_study_writes_pdf_png_and_plots_the_trace(tmp_path):
     lanes_ax, occupancy_ax = fig.axes[:2]
     names = ["pe_array", "ifmap_sram", "filter_sram", "ofmap_sram", "dram"]
     assert [t.get_text() for t in lanes_ax.get_yticklabels()] == [
-        "PE array", "ifmap SRAM", "filter SRAM", "ofmap SRAM", "DRAM"]
+        "PE array",
+        "ifmap SRAM",
+        "filter SRAM",
+        "ofmap SRAM",
+        "DRAM",
+    ]
     states = {r["state"] for r in frame if r["kind"] == "power"}
-    assert {"active", "idle", "sleep"} <= states          # gating is on: something sleeps
+    assert {"active", "idle", "sleep"} <= states  # gating is on: something sleeps
     assert {t.get_text() for t in lanes_ax.get_legend().get_texts()} == states
     per_cycle = CYCLES[_unit(occupancy_ax.get_xlabel())]
     # Each lane's bars are exactly that component's power intervals.
     for lane, component in enumerate(names):
-        spans = sorted((r["start_cycles"], r["end_cycles"] - r["start_cycles"]) for r in frame
-                       if r["kind"] == "power" and r["component"] == component)
+        spans = sorted(
+            (r["start_cycles"], r["end_cycles"] - r["start_cycles"])
+            for r in frame
+            if r["kind"] == "power" and r["component"] == component
+        )
         plotted = sorted(
             (round(v[:, 0].min() * per_cycle, 6), round((v[:, 0].max() - v[:, 0].min()) * per_cycle, 6))
             for coll in lanes_ax.collections
@@ -38,7 +46,9 @@ def test_study_writes_pdf_png_and_plots_the_trace(tmp_path):
             for v in (path.vertices for path in coll.get_paths())
         )
         assert plotted == [(float(a), float(b)) for a, b in spans], component
-    lines = {line.get_label(): line for line in occupancy_ax.get_lines() if not line.get_label().startswith("_")}
+    lines = {
+        line.get_label(): line for line in occupancy_ax.get_lines() if not line.get_label().startswith("_")
+    }
     assert set(lines) == {value_label("component", b) for b in ("ifmap_sram", "filter_sram", "ofmap_sram")}
     per_byte = BYTES[_unit(occupancy_ax.get_ylabel())]
     held = [r["bytes"] for r in frame if r["kind"] == "occupancy" and r["component"] == "ifmap_sram"]

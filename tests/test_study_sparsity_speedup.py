@@ -23,7 +23,7 @@ def test_every_case_has_a_row(rows):
 def test_speedups_are_consistent(rows):
     by = {(r["hardware"], r["pattern"], r["sparsity"]): r for r in rows}
     for r in rows:
-        if r["pattern"] != "channel":            # compacted channels may beat the MAC ratio
+        if r["pattern"] != "channel":  # compacted channels may beat the MAC ratio
             assert r["speedup"] <= r["ideal_speedup"] + 1e-12
     # 2:4 hardware speeds up 2:4 masks and falls back to dense for anything else.
     assert by[("nm_tensor_32x32", "2:4", 0.5)]["speedup"] > 1.3
@@ -38,7 +38,9 @@ def test_speedups_are_consistent(rows):
     assert 1.0 <= by[(dense_hw, "unstructured", 0.9)]["speedup"] < 1.01
     assert by[(dense_hw, "block 4x4", 0.5)]["speedup"] < 1.01
     # Pooling and adds do not shrink, so even the ideal stays below 1 / (1 - 0.9).
-    assert by[(edge, "unstructured", 0.9)]["speedup"] < by[(edge, "unstructured", 0.9)]["ideal_speedup"] < 10.0
+    assert (
+        by[(edge, "unstructured", 0.9)]["speedup"] < by[(edge, "unstructured", 0.9)]["ideal_speedup"] < 10.0
+    )
 
 
 def test_main_writes_both_figures(tmp_path):

@@ -1,5 +1,6 @@
 """The reuse memory model (accelsim.timing.tiling): its traffic against an explicit loop-nest walk, the
 SCALE-Sim schedule and the compulsory bound, and how the bytes reach the folds."""
+
 from __future__ import annotations
 
 import itertools
@@ -35,19 +36,39 @@ def _touched_rows(layer, first_row: int, rows: int) -> set[int]:
     """Input rows (unpadded) the windows of output rows [first_row, first_row + rows) read."""
     if not isinstance(layer, Conv2d):
         return set(range(first_row, first_row + rows))
-    (kh, _), (ih, _), (sh, _), (ph, _), (dh, _) = (layer.kernel_size, layer.input_hw, layer.stride,
-                                                   layer.padding, layer.dilation)
-    return {o * sh - ph + j * dh for o in range(first_row, first_row + rows) for j in range(kh)
-            if 0 <= o * sh - ph + j * dh < ih}
+    (kh, _), (ih, _), (sh, _), (ph, _), (dh, _) = (
+        layer.kernel_size,
+        layer.input_hw,
+        layer.stride,
+        layer.padding,
+        layer.dilation,
+    )
+    return {
+        o * sh - ph + j * dh
+        for o in range(first_row, first_row + rows)
+        for j in range(kh)
+        if 0 <= o * sh - ph + j * dh < ih
+    }
 
 
 def _touched_cols(layer) -> int:
     if not isinstance(layer, Conv2d):
         return 1
-    (_, kw), (_, iw), (_, sw), (_, pw), (_, dw) = (layer.kernel_size, layer.input_hw, layer.stride,
-                                                   layer.padding, layer.dilation)
-    return len({o * sw - pw + j * dw for o in range(layer.output_hw[1]) for j in range(kw)
-                if 0 <= o * sw - pw + j * dw < iw})
+    (_, kw), (_, iw), (_, sw), (_, pw), (_, dw) = (
+        layer.kernel_size,
+        layer.input_hw,
+        layer.stride,
+        layer.padding,
+        layer.dilation,
+    )
+    return len(
+        {
+            o * sw - pw + j * dw
+            for o in range(layer.output_hw[1])
+            for j in range(kw)
+            if 0 <= o * sw - pw + j * dw < iw
+        }
+    )
 
 
 def _walk(layer, order: str, m_tile: int, k_tile: int, n_tile: int, word: int = 1) -> tuple[int, int]:
@@ -65,9 +86,13 @@ def _walk(layer, order: str, m_tile: int, k_tile: int, n_tile: int, word: int = 
     for outer, middle, k in itertools.product(ranges[order[0]], ranges[order[1]], ranges["k"]):
         at = {order[0]: outer, order[1]: middle, "k": k}
         kc = min(k_tile, channels - k)
-        tiles = {"ifmap": ((at["m"], k), kc * len(_touched_rows(layer, at["m"], min(m_tile, rows - at["m"])))
-                           * _touched_cols(layer)),
-                 "filter": ((k, at["n"]), kc * window * min(n_tile, n - at["n"]))}
+        tiles = {
+            "ifmap": (
+                (at["m"], k),
+                kc * len(_touched_rows(layer, at["m"], min(m_tile, rows - at["m"]))) * _touched_cols(layer),
+            ),
+            "filter": ((k, at["n"]), kc * window * min(n_tile, n - at["n"])),
+        }
         for operand, (tile, size) in tiles.items():
             if held[operand] != tile:
                 held[operand] = tile
@@ -79,17 +104,25 @@ def _walk(layer, order: str, m_tile: int, k_tile: int, n_tile: int, word: int = 
 def layers(draw):
     kind = draw(st.sampled_from(["conv", "linear", "matmul"]))
     if kind == "linear":
-        return Linear("fc", draw(st.integers(1, 300)), draw(st.integers(1, 300)),
-                      tokens=draw(st.integers(1, 40)))
+        return Linear(
+            "fc", draw(st.integers(1, 300)), draw(st.integers(1, 300)), tokens=draw(st.integers(1, 40))
+        )
     if kind == "matmul":
         sizes = st.integers(1, 64)
         return MatMul("mm", m=draw(sizes), k=draw(sizes), n=draw(sizes), heads=draw(st.integers(1, 3)))
     g = draw(st.integers(1, 2))
     kh = draw(st.integers(1, 5))
     size = draw(st.integers(kh, 20))
-    return Conv2d("conv", g * draw(st.integers(1, 40)), g * draw(st.integers(1, 40)), (kh, kh), (size, size),
-                  stride=(draw(st.integers(1, 3)),) * 2, padding=(draw(st.integers(0, kh // 2)),) * 2,
-                  groups=g)
+    return Conv2d(
+        "conv",
+        g * draw(st.integers(1, 40)),
+        g * draw(st.integers(1, 40)),
+        (kh, kh),
+        (size, size),
+        stride=(draw(st.integers(1, 3)),) * 2,
+        padding=(draw(st.integers(0, kh // 2)),) * 2,
+        groups=g,
+    )
 
 
 @settings(max_examples=80, deadline=None)
@@ -98,7 +131,7 @@ def test_chosen_schedule_moves_what_the_loop_nest_walk_moves(layer, size):
     tiling = search_tiling(layer, _hardware(SMALL, size))
     rhs = math.prod(layer.rhs_shape) if isinstance(layer, MatMul) else layer.weight_count
     tensors = (math.prod(layer.input_shape), rhs, math.prod(layer.output_shape))
-    if max(tensors) <= size // 2:        # int8: every tensor fits in half its buffer
+    if max(tensors) <= size // 2:  # int8: every tensor fits in half its buffer
         assert tiling is not None and tiling.total_bytes == tiling.compulsory_bytes
     if tiling is None:
         return
@@ -116,7 +149,7 @@ def test_refetch_follows_the_loop_order():
     # A reduction split in tiles refetches the reused operand on every pass of the enclosing loop.
     assert _refetch("nm", 4, 2, 3) == (2, 4)
     assert _refetch("mn", 4, 2, 3) == (2, 4)
-    assert _refetch("nm", 1, 5, 1) == (1, 1)     # the one input tile stays resident
+    assert _refetch("nm", 1, 5, 1) == (1, 1)  # the one input tile stays resident
 
 
 @pytest.mark.parametrize("preset", ["edge_16x16", "scalesim_32x32", "cloud_128x128", "tpu_v1_like"])
@@ -135,7 +168,7 @@ def test_reuse_never_moves_more_than_scalesim_on_any_zoo_layer(preset):
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "bert_base_encoder"])
 def test_a_layer_that_fits_moves_exactly_its_compulsory_traffic(name):
-    big = _hardware(SMALL, 64 << 20)      # every tensor of these networks fits in half a buffer
+    big = _hardware(SMALL, 64 << 20)  # every tensor of these networks fits in half a buffer
     for layer in get_network(name).layers():
         if layer.gemm is None:
             continue
@@ -172,8 +205,11 @@ def test_folds_carry_the_schedule_bytes_first_tile_first(preset):
         assert int(table.table[0, 6]) == min(tiling.first_filter_bytes, tiling.filter_bytes)
         # Run by run, the folds are the fold table's rows.
         rows = [tuple(row) for row in table.table[:, 5:8].tolist()]
-        runs = [(t.dram_read_bytes["ifmap"], t.dram_read_bytes["filter"], t.dram_write_bytes["ofmap"])
-                for t in mapping.tiles for _ in range(t.count)]
+        runs = [
+            (t.dram_read_bytes["ifmap"], t.dram_read_bytes["filter"], t.dram_write_bytes["ofmap"])
+            for t in mapping.tiles
+            for _ in range(t.count)
+        ]
         assert runs == rows
 
 
@@ -187,4 +223,3 @@ def test_segments_cover_every_fold_and_add_up(total, folds, first):
     assert all(a[1] == b[0] for a, b in itertools.pairwise(segments))
     sums = [sum((e - s) * seg[2 + i] for seg in segments for s, e in [seg[:2]]) for i in range(3)]
     assert sums == [total, total // 2, total // 3]
-

@@ -11,8 +11,15 @@ from workloads.torch_model import TorchModel
 
 
 def test_importing_the_library_and_the_new_modules_does_not_import_torch():
-    modules = ("accelsim", "workloads", "workloads.torch_model", "workloads.user_data", "workloads.user_task",
-               "pruning.statistics", "accelsim.timing.bottleneck")
+    modules = (
+        "accelsim",
+        "workloads",
+        "workloads.torch_model",
+        "workloads.user_data",
+        "workloads.user_task",
+        "pruning.statistics",
+        "accelsim.timing.bottleneck",
+    )
     code = f"import sys, {', '.join(modules)}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -24,8 +24,10 @@ IMAGE_224 = (1, 3, 224, 224)
 @pytest.fixture(scope="module")
 def imported_224() -> dict:
     torch.manual_seed(0)
-    return {name: from_torch(getattr(torch_models, name)(), torch.randn(IMAGE_224))
-            for name in ("resnet18", "resnet50", "mobilenet_v2", "vgg16")}
+    return {
+        name: from_torch(getattr(torch_models, name)(), torch.randn(IMAGE_224))
+        for name in ("resnet18", "resnet50", "mobilenet_v2", "vgg16")
+    }
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenet_v2", "vgg16"])
@@ -119,7 +121,9 @@ class _Unsupported(torch.nn.Module):
 
 
 def test_unsupported_op_names_node_op_and_supported_list() -> None:
-    with pytest.raises(ImportFormatError, match=r"node 'cumsum'.*unsupported op 'cumsum'.*supported ops: .*conv2d"):
+    with pytest.raises(
+        ImportFormatError, match=r"node 'cumsum'.*unsupported op 'cumsum'.*supported ops: .*conv2d"
+    ):
         from_torch(_Unsupported(), torch.randn(1, 4))
 
 
@@ -136,8 +140,10 @@ def test_missing_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_importing_workloads_does_not_import_torch_or_onnx() -> None:
-    code = ("import sys, workloads, workloads.importers, workloads.importers.torch_import, "
-            "workloads.importers.onnx_import; print(sorted({'torch', 'onnx'} & set(sys.modules)))")
+    code = (
+        "import sys, workloads, workloads.importers, workloads.importers.torch_import, "
+        "workloads.importers.onnx_import; print(sorted({'torch', 'onnx'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

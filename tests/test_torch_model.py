@@ -62,14 +62,21 @@ def test_masked_evaluation_equals_a_hand_masked_forward(model, digits):
 
 def test_agrees_with_the_numpy_model_on_the_same_weights_and_masks(digits):
     numpy_model = mlp_digits(seed=3)
-    torch_mlp = torch.nn.Sequential(torch.nn.Linear(64, 300), torch.nn.ReLU(), torch.nn.Linear(300, 100),
-                                    torch.nn.ReLU(), torch.nn.Linear(100, 10))
+    torch_mlp = torch.nn.Sequential(
+        torch.nn.Linear(64, 300),
+        torch.nn.ReLU(),
+        torch.nn.Linear(300, 100),
+        torch.nn.ReLU(),
+        torch.nn.Linear(100, 10),
+    )
     model = TorchModel(torch_mlp, torch.zeros(1, 64))
     names = {"fc1": "0", "fc2": "2", "fc3": "4"}
-    model = model.with_weights({
-        **{torch_name: numpy_model.weights[name] for name, torch_name in names.items()},
-        **{wnn.bias_key(t): numpy_model.weights[wnn.bias_key(n)] for n, t in names.items()},
-    })
+    model = model.with_weights(
+        {
+            **{torch_name: numpy_model.weights[name] for name, torch_name in names.items()},
+            **{wnn.bias_key(t): numpy_model.weights[wnn.bias_key(n)] for n, t in names.items()},
+        }
+    )
     rng = np.random.default_rng(1)
     numpy_masks = {name: rng.random(numpy_model.weights[name].shape) < 0.5 for name in names}
     torch_masks = {names[name]: mask for name, mask in numpy_masks.items()}
@@ -79,8 +86,10 @@ def test_agrees_with_the_numpy_model_on_the_same_weights_and_masks(digits):
     np.testing.assert_array_equal(ours.argmax(1), theirs.argmax(1))
 
 
-@pytest.mark.parametrize("optimizer", [SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2),
-                                       Adam(lr=3e-3, weight_decay=1e-2)])
+@pytest.mark.parametrize(
+    "optimizer",
+    [SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2), Adam(lr=3e-3, weight_decay=1e-2)],
+)
 def test_finetune_keeps_pruned_weights_exactly_positive_zero(model, digits, optimizer):
     masks = random_masks(model, 0.3)
     result = model.finetune(digits, masks, epochs=2, optimizer=optimizer, seed=0, batch_size=128)
@@ -140,12 +149,17 @@ def test_weights_round_trip_and_with_weights_checks_keys_and_shapes(model):
         model.with_weights({"bn1": np.zeros(4, np.float32)})
 
 
-@pytest.mark.parametrize("masks, message", [
-    ({"bn1": np.ones(4, bool)}, "mask for 'bn1': model 'small_cnn' has no such layer"),
-    ({"fc1": np.ones((10, 64), np.float32)}, "mask for 'fc1': dtype must be bool, got float32"),
-    ({"fc1": np.ones((64, 10), bool)},
-     r"mask for 'fc1': shape must be the weight shape \(10, 64\), got \(64, 10\)"),
-])
+@pytest.mark.parametrize(
+    "masks, message",
+    [
+        ({"bn1": np.ones(4, bool)}, "mask for 'bn1': model 'small_cnn' has no such layer"),
+        ({"fc1": np.ones((10, 64), np.float32)}, "mask for 'fc1': dtype must be bool, got float32"),
+        (
+            {"fc1": np.ones((64, 10), bool)},
+            r"mask for 'fc1': shape must be the weight shape \(10, 64\), got \(64, 10\)",
+        ),
+    ],
+)
 def test_bad_masks_are_named(model, digits, masks, message):
     with pytest.raises(ValueError, match=message):
         model.accuracy(digits, masks=masks)

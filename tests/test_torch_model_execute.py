@@ -20,9 +20,17 @@ from workloads.training import Adam  # noqa: E402
 def small_cnn() -> torch.nn.Module:
     # Module-only ops (no functional calls) so the importer sees every layer; BatchNorm is folded by it.
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 3, padding=1), torch.nn.BatchNorm2d(6), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(16 * 2 * 2, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10),
+        torch.nn.Conv2d(1, 6, 3, padding=1),
+        torch.nn.BatchNorm2d(6),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(16 * 2 * 2, 32),
+        torch.nn.ReLU(),
+        torch.nn.Linear(32, 10),
     )
 
 
@@ -40,8 +48,10 @@ def test_evaluate_and_finetune_agree_with_execute_on_the_same_masks(keep):
     model = TorchModel(small_cnn(), torch.zeros(1, 1, 8, 8))
     rng = np.random.default_rng(0)
     masks = {name: rng.random(shape) < keep for name, shape in model.layers.items()}
-    np.testing.assert_array_equal(model.predict(digits.x_test, masks=masks),
-                                  execute_top1(model, masks, digits.x_test))
+    np.testing.assert_array_equal(
+        model.predict(digits.x_test, masks=masks), execute_top1(model, masks, digits.x_test)
+    )
     tuned = model.finetune(digits, masks, epochs=2, optimizer=Adam(lr=3e-3), seed=0).model
-    np.testing.assert_array_equal(tuned.predict(digits.x_test, masks=masks),
-                                  execute_top1(tuned, masks, digits.x_test))
+    np.testing.assert_array_equal(
+        tuned.predict(digits.x_test, masks=masks), execute_top1(tuned, masks, digits.x_test)
+    )

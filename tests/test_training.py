@@ -110,8 +110,15 @@ def test_one_sgd_step_is_w_minus_lr_g(digits):
     logits, tape = model.forward(x)
     _, dlogits = nn.softmax_cross_entropy(logits, y)
     grads = model.backward(tape, dlogits)
-    result = train(model, data, epochs=1, optimizer=SGD(lr=0.1, momentum=0.9), seed=0,
-                   batch_size=len(y), schedule="constant")
+    result = train(
+        model,
+        data,
+        epochs=1,
+        optimizer=SGD(lr=0.1, momentum=0.9),
+        seed=0,
+        batch_size=len(y),
+        schedule="constant",
+    )
     for key, w in model.weights.items():
         np.testing.assert_allclose(result.model.weights[key], w - 0.1 * grads[key], rtol=1e-6, atol=1e-7)
 
@@ -121,7 +128,9 @@ def test_first_adam_step_moves_each_weight_by_lr(digits):
     model = mlp_digits(seed=3)
     logits, tape = model.forward(x)
     grads = model.backward(tape, nn.softmax_cross_entropy(logits, y)[1])
-    result = train(model, data, epochs=1, optimizer=Adam(lr=1e-3), seed=0, batch_size=len(y), schedule="constant")
+    result = train(
+        model, data, epochs=1, optimizer=Adam(lr=1e-3), seed=0, batch_size=len(y), schedule="constant"
+    )
     for key, w in model.weights.items():
         step = result.model.weights[key] - w
         big = np.abs(grads[key]) > 1e-5  # where eps is negligible, the bias-corrected step is lr * sign(g)

@@ -61,19 +61,28 @@ def test_npz_with_val_and_features_and_num_classes(tmp_path):
     np.testing.assert_allclose(data.x_val[:, 0, 0], arrays["x_val"].astype(np.float32))
 
 
-@pytest.mark.parametrize("change, source, problem", [
-    ({"y_test": None}, "bad.npz", "missing key(s) ['y_test']"),
-    ({"y_train": np.arange(39) % 4}, "bad.npz[y_train]", "39 labels, but x_train holds 40 examples"),
-    ({"y_train": (np.arange(40) % 4).astype(np.float32)}, "bad.npz[y_train]",
-     "labels must be integers, got dtype float32"),
-    ({"y_test": np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, -1])}, "bad.npz[y_test]", "label -1 is negative"),
-    ({"num_classes": np.int64(3)}, "bad.npz[y_train]", "label 3 is outside [0, 3)"),
-    ({"x_val": np.zeros((2, 6, 5))}, "bad.npz", "x_val and y_val must be given together"),
-    ({"x_test": np.zeros((10, 5, 6), np.uint8)}, "bad.npz[x_test]",
-     "examples have shape (1, 5, 6), but x_train's are"),
-    ({"x_train": np.zeros((40, 1, 1, 6, 5))}, "bad.npz[x_train]", "got shape (40, 1, 1, 6, 5)"),
-    ({"x_train": np.full((40, 6, 5), np.nan)}, "bad.npz[x_train]", "contains NaN or infinite values"),
-])
+@pytest.mark.parametrize(
+    "change, source, problem",
+    [
+        ({"y_test": None}, "bad.npz", "missing key(s) ['y_test']"),
+        ({"y_train": np.arange(39) % 4}, "bad.npz[y_train]", "39 labels, but x_train holds 40 examples"),
+        (
+            {"y_train": (np.arange(40) % 4).astype(np.float32)},
+            "bad.npz[y_train]",
+            "labels must be integers, got dtype float32",
+        ),
+        ({"y_test": np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, -1])}, "bad.npz[y_test]", "label -1 is negative"),
+        ({"num_classes": np.int64(3)}, "bad.npz[y_train]", "label 3 is outside [0, 3)"),
+        ({"x_val": np.zeros((2, 6, 5))}, "bad.npz", "x_val and y_val must be given together"),
+        (
+            {"x_test": np.zeros((10, 5, 6), np.uint8)},
+            "bad.npz[x_test]",
+            "examples have shape (1, 5, 6), but x_train's are",
+        ),
+        ({"x_train": np.zeros((40, 1, 1, 6, 5))}, "bad.npz[x_train]", "got shape (40, 1, 1, 6, 5)"),
+        ({"x_train": np.full((40, 6, 5), np.nan)}, "bad.npz[x_train]", "contains NaN or infinite values"),
+    ],
+)
 def test_bad_npz_names_the_key_and_problem(tmp_path, change, source, problem):
     arrays = {**npz_arrays(), **change}
     save_npz(tmp_path / "bad.npz", **{k: v for k, v in arrays.items() if v is not None})

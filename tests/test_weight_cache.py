@@ -32,8 +32,11 @@ def cache(tmp_path, monkeypatch):
 
 
 def _same(a, b):
-    return all(a.model.weights[k].tobytes() == b.model.weights[k].tobytes() for k in a.model.weights) \
-        and a.train_loss == b.train_loss and a.val_accuracy == b.val_accuracy
+    return (
+        all(a.model.weights[k].tobytes() == b.model.weights[k].tobytes() for k in a.model.weights)
+        and a.train_loss == b.train_loss
+        and a.val_accuracy == b.val_accuracy
+    )
 
 
 def test_cache_dir_from_env_or_home(tmp_path, monkeypatch):
@@ -142,8 +145,10 @@ def test_nan_weight_with_a_matching_checksum_is_not_trusted(cache, digits):
     name = sorted(poisoned)[0]
     poisoned[name] = poisoned[name].copy()
     poisoned[name].flat[0] = np.nan
-    weight_cache._write_entry(path, weight_cache.TrainResult(first.model.with_weights(poisoned),
-                                                             first.train_loss, first.val_accuracy))
+    weight_cache._write_entry(
+        path,
+        weight_cache.TrainResult(first.model.with_weights(poisoned), first.train_loss, first.val_accuracy),
+    )
     again = weight_cache.load_or_train(mlp_digits(), digits, CONFIG)
     assert len(cache) == 2 and _same(first, again)
 

@@ -6,6 +6,7 @@ compulsory traffic worked out here from the layer shapes (each input a window to
 weights once, outputs written once), which holds when every operand fits in half its buffer: the
 test hardware has 512 KiB buffers so that the chosen layers do.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,13 +31,19 @@ def _touched(n_out: int, kernel: int, stride: int, padding: int, size: int) -> i
 def compulsory_bytes(layer: Conv2d | Linear) -> dict[str, int]:
     """1-byte words: unique inputs read, weights once, outputs once."""
     if isinstance(layer, Linear):
-        return {"ifmap": layer.tokens * layer.in_features, "filter": layer.weight_count,
-                "ofmap": layer.tokens * layer.out_features}
+        return {
+            "ifmap": layer.tokens * layer.in_features,
+            "filter": layer.weight_count,
+            "ofmap": layer.tokens * layer.out_features,
+        }
     (oh, ow), (h, w) = layer.output_hw, layer.input_hw
     rows = _touched(oh, layer.kernel_size[0], layer.stride[0], layer.padding[0], h)
     cols = _touched(ow, layer.kernel_size[1], layer.stride[1], layer.padding[1], w)
-    return {"ifmap": layer.in_channels * rows * cols, "filter": layer.weight_count,
-            "ofmap": math.prod(layer.output_shape)}
+    return {
+        "ifmap": layer.in_channels * rows * cols,
+        "filter": layer.weight_count,
+        "ofmap": math.prod(layer.output_shape),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +94,13 @@ def test_zigzag_moves_the_compulsory_dram_traffic(zigzag, network):
     _, layers = zigzag
     for figures in layers:
         expected = compulsory_bytes(network[figures["name"]])
-        got = {"ifmap": figures["dram_read_bytes"]["ifmap"], "filter": figures["dram_read_bytes"]["filter"],
-               "ofmap": figures["dram_write_bytes"]["ofmap"]}
+        got = {
+            "ifmap": figures["dram_read_bytes"]["ifmap"],
+            "filter": figures["dram_read_bytes"]["filter"],
+            "ofmap": figures["dram_write_bytes"]["ofmap"],
+        }
         assert got == expected, figures["name"]
-        assert figures["dram_read_bytes"]["ofmap"] == 0, figures["name"]   # no partial sums spilled
+        assert figures["dram_read_bytes"]["ofmap"] == 0, figures["name"]  # no partial sums spilled
 
 
 def test_zigzag_prices_with_accelsims_unit_costs(zigzag, network):

@@ -18,8 +18,14 @@ PUBLISHED_MACS = {
     # et al. ICML 2021, Table 1: 17.6 "GFLOPs" counted as fvcore does, one per MAC)
     "vit_b16": 17.56e9,
 }
-PUBLISHED_WEIGHTS = {"vit_b16": 86.6e6,  # timm model card vit_base_patch16_224: 86.6 M params
-                     "resnet50": 25.5e6, "vgg16": 138.0e6, "resnet18": 11.7e6, "alexnet": 61.1e6, "mobilenet_v2": 3.5e6}
+PUBLISHED_WEIGHTS = {
+    "vit_b16": 86.6e6,  # timm model card vit_base_patch16_224: 86.6 M params
+    "resnet50": 25.5e6,
+    "vgg16": 138.0e6,
+    "resnet18": 11.7e6,
+    "alexnet": 61.1e6,
+    "mobilenet_v2": 3.5e6,
+}
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +99,9 @@ def test_vit_b16_input_and_depth_params():
 
 
 def test_bert_seq_len_param():
-    assert get_network("bert_base_encoder", seq_len=64).total_macs < get_network("bert_base_encoder").total_macs
+    assert (
+        get_network("bert_base_encoder", seq_len=64).total_macs < get_network("bert_base_encoder").total_macs
+    )
 
 
 def test_gemm_macs_equal_layer_macs(all_networks):
@@ -118,7 +126,10 @@ def _check_edges(net):
             if isinstance(layer, (Conv2d, Pool)) and isinstance(pred, spatial):
                 assert pred.output_shape == layer.input_shape, (pred.name, layer.name)
             elif isinstance(layer, Linear) and isinstance(pred, spatial):
-                assert math.prod(pred.output_shape) == layer.in_features * layer.tokens, (pred.name, layer.name)
+                assert math.prod(pred.output_shape) == layer.in_features * layer.tokens, (
+                    pred.name,
+                    layer.name,
+                )
             elif isinstance(layer, Linear) and isinstance(pred, Linear):
                 assert pred.output_shape == layer.input_shape, (pred.name, layer.name)
 

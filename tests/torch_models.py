@@ -14,11 +14,14 @@ import torch
 from torch import nn
 
 
-def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
-            act: type[nn.Module] | None = nn.ReLU6) -> nn.Sequential:
+def conv_bn(
+    cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, act: type[nn.Module] | None = nn.ReLU6
+) -> nn.Sequential:
     """Conv (no bias) -> BatchNorm -> optional activation, as ``features.N.{0,1,2}``."""
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
-                               nn.BatchNorm2d(cout)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
     if act is not None:
         layers.append(act(inplace=True))
     return nn.Sequential(*layers)
@@ -72,8 +75,13 @@ def _shortcut(cin: int, cout: int, stride: int) -> nn.Sequential | None:
 
 
 class ResNet(nn.Module):
-    def __init__(self, block: type[BasicBlock | Bottleneck], blocks: tuple[int, ...],
-                 num_classes: int = 1000, width: int = 64) -> None:
+    def __init__(
+        self,
+        block: type[BasicBlock | Bottleneck],
+        blocks: tuple[int, ...],
+        num_classes: int = 1000,
+        width: int = 64,
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -117,8 +125,11 @@ class InvertedResidual(nn.Module):
         super().__init__()
         hidden = cin * expand
         layers: list[nn.Module] = [] if expand == 1 else [conv_bn(cin, hidden, 1)]
-        layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden),
-                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        layers += [
+            conv_bn(hidden, hidden, 3, stride, groups=hidden),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.conv = nn.Sequential(*layers)
         self.use_residual = stride == 1 and cin == cout
 
@@ -127,8 +138,15 @@ class InvertedResidual(nn.Module):
 
 
 # (expansion t, output channels c, repeats n, first stride s), Sandler et al. 2018, Table 2.
-MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                (6, 320, 1, 1))
+MOBILENET_V2 = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 class MobileNetV2(nn.Module):
@@ -158,7 +176,9 @@ def mobilenet_v2(num_classes: int = 1000, width_mult: float = 1.0) -> MobileNetV
 class VGG(nn.Module):
     """Configuration D; the adaptive pool to 7x7 only resamples inputs other than 224x224."""
 
-    def __init__(self, stages: tuple[tuple[int, ...], ...], num_classes: int = 1000, hidden: int = 4096) -> None:
+    def __init__(
+        self, stages: tuple[tuple[int, ...], ...], num_classes: int = 1000, hidden: int = 4096
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         cin = 3
@@ -170,8 +190,13 @@ class VGG(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
-            nn.Linear(cin * 49, hidden), nn.ReLU(True), nn.Dropout(),
-            nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(), nn.Linear(hidden, num_classes),
+            nn.Linear(cin * 49, hidden),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(hidden, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,18 +210,29 @@ def vgg16(num_classes: int = 1000) -> VGG:
 class ViT(nn.Module):
     """Patch embedding conv, class token, learned positions, pre-norm encoder layers, linear head."""
 
-    def __init__(self, image: int = 224, patch: int = 16, width: int = 768, depth: int = 12, heads: int = 12,
-                 mlp: int = 3072, num_classes: int = 1000) -> None:
+    def __init__(
+        self,
+        image: int = 224,
+        patch: int = 16,
+        width: int = 768,
+        depth: int = 12,
+        heads: int = 12,
+        mlp: int = 3072,
+        num_classes: int = 1000,
+    ) -> None:
         super().__init__()
         self.conv_proj = nn.Conv2d(3, width, patch, patch)
         tokens = (image // patch) ** 2 + 1
         self.class_token = nn.Parameter(torch.zeros(1, 1, width))
         self.pos_embedding = nn.Parameter(torch.randn(1, tokens, width) * 0.02)
-        self.layers = nn.Sequential(*(
-            nn.TransformerEncoderLayer(width, heads, mlp, dropout=0.0, activation="gelu", batch_first=True,
-                                       norm_first=True)
-            for _ in range(depth)
-        ))
+        self.layers = nn.Sequential(
+            *(
+                nn.TransformerEncoderLayer(
+                    width, heads, mlp, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+                )
+                for _ in range(depth)
+            )
+        )
         self.ln = nn.LayerNorm(width)
         self.head = nn.Linear(width, num_classes)
 

@@ -30,7 +30,9 @@ class Concat(NoWeights):
         normalised = []
         for shape in shapes:
             if not isinstance(shape, (tuple, list)) or len(shape) != rank:
-                raise ValueError(f"layer {self.name!r}: input_shapes must all have rank {rank}, got {shapes!r}")
+                raise ValueError(
+                    f"layer {self.name!r}: input_shapes must all have rank {rank}, got {shapes!r}"
+                )
             for v in shape:
                 check_positive(self.name, "input_shapes", v)
             if any(a != b for i, (a, b) in enumerate(zip(shape, shapes[0])) if i != self.axis):

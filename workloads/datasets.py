@@ -92,24 +92,38 @@ class Dataset:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"dataset name must be a non-empty str, got {self.name!r}")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
-            raise ValueError(f"dataset {self.name!r}: num_classes must be an int >= 2, got {self.num_classes!r}")
+        if (
+            isinstance(self.num_classes, bool)
+            or not isinstance(self.num_classes, int)
+            or self.num_classes < 2
+        ):
+            raise ValueError(
+                f"dataset {self.name!r}: num_classes must be an int >= 2, got {self.num_classes!r}"
+            )
         shape = tuple(self.input_shape)
         if len(shape) != 3 or not all(isinstance(v, int) and v >= 1 for v in shape):
-            raise ValueError(f"dataset {self.name!r}: input_shape must be (C, H, W) ints >= 1, got {self.input_shape!r}")
+            raise ValueError(
+                f"dataset {self.name!r}: input_shape must be (C, H, W) ints >= 1, got {self.input_shape!r}"
+            )
         object.__setattr__(self, "input_shape", shape)
         for split in SPLITS:
             x = _frozen_array(getattr(self, f"x_{split}"))
             y = _frozen_array(getattr(self, f"y_{split}"))
             if x.dtype != np.float32 or x.shape[1:] != shape:
-                raise ValueError(f"dataset {self.name!r}: x_{split} must be float32 of shape (n, *{shape}), "
-                                 f"got {x.dtype} {x.shape}")
+                raise ValueError(
+                    f"dataset {self.name!r}: x_{split} must be float32 of shape (n, *{shape}), "
+                    f"got {x.dtype} {x.shape}"
+                )
             if y.dtype != np.int64 or y.ndim != 1 or len(y) != len(x):
-                raise ValueError(f"dataset {self.name!r}: y_{split} must be int64 of shape ({len(x)},), "
-                                 f"got {y.dtype} {y.shape}")
+                raise ValueError(
+                    f"dataset {self.name!r}: y_{split} must be int64 of shape ({len(x)},), "
+                    f"got {y.dtype} {y.shape}"
+                )
             if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
-                raise ValueError(f"dataset {self.name!r}: y_{split} has labels outside [0, {self.num_classes}): "
-                                 f"min {y.min()}, max {y.max()}")
+                raise ValueError(
+                    f"dataset {self.name!r}: y_{split} has labels outside [0, {self.num_classes}): "
+                    f"min {y.min()}, max {y.max()}"
+                )
             object.__setattr__(self, f"x_{split}", x)
             object.__setattr__(self, f"y_{split}", y)
 
@@ -230,25 +244,35 @@ def load_idx(path: Path | str, *, expect_magic: int | None = None) -> np.ndarray
     magic = int.from_bytes(data[:4], "big")
     zero, type_byte, ndim = magic >> 16, (magic >> 8) & 0xFF, magic & 0xFF
     if zero != 0 or type_byte not in IDX_DTYPES or ndim < 1:
-        raise IdxFormatError(path, f"bad magic number 0x{magic:08x}: not an IDX file "
-                                   "(expected 0x0000TTDD with a known type byte TT and DD >= 1 dimensions)")
+        raise IdxFormatError(
+            path,
+            f"bad magic number 0x{magic:08x}: not an IDX file "
+            "(expected 0x0000TTDD with a known type byte TT and DD >= 1 dimensions)",
+        )
     if expect_magic is not None and magic != expect_magic:
         raise IdxFormatError(path, f"bad magic number 0x{magic:08x}, expected 0x{expect_magic:08x}")
     header_bytes = 4 + 4 * ndim
     if len(data) < header_bytes:
-        raise IdxFormatError(path, f"truncated: {len(data)} bytes, shorter than the {header_bytes}-byte header "
-                                   f"of {ndim} dimensions")
-    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+        raise IdxFormatError(
+            path,
+            f"truncated: {len(data)} bytes, shorter than the {header_bytes}-byte header of {ndim} dimensions",
+        )
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if any(d == 0 for d in dims):
         raise IdxFormatError(path, f"dimensions {dims} contain a zero")
     dtype = IDX_DTYPES[type_byte]
     payload_bytes = math.prod(dims) * dtype.itemsize
     found = len(data) - header_bytes
     if found < payload_bytes:
-        raise IdxFormatError(path, f"truncated: dimensions {dims} need {payload_bytes} data bytes, found {found}")
+        raise IdxFormatError(
+            path, f"truncated: dimensions {dims} need {payload_bytes} data bytes, found {found}"
+        )
     if found > payload_bytes:
-        raise IdxFormatError(path, f"{found - payload_bytes} unexpected trailing bytes after the {payload_bytes} "
-                                   f"data bytes of dimensions {dims}")
+        raise IdxFormatError(
+            path,
+            f"{found - payload_bytes} unexpected trailing bytes after the {payload_bytes} "
+            f"data bytes of dimensions {dims}",
+        )
     array = np.frombuffer(data, dtype=dtype, count=math.prod(dims), offset=header_bytes).reshape(dims)
     return array.astype(dtype.newbyteorder("="))
 
@@ -267,14 +291,21 @@ def _load_pair(directory: Path, images_stem: str, labels_stem: str, num_classes:
     images = load_idx(images_path, expect_magic=IDX_IMAGES_MAGIC)
     labels = load_idx(labels_path, expect_magic=IDX_LABELS_MAGIC)
     if len(labels) != len(images):
-        raise IdxFormatError(labels_path, f"{len(labels)} labels, but {images_path} holds {len(images)} images")
+        raise IdxFormatError(
+            labels_path, f"{len(labels)} labels, but {images_path} holds {len(images)} images"
+        )
     if labels.max() >= num_classes:
         raise IdxFormatError(labels_path, f"label {int(labels.max())} outside [0, {num_classes})")
     return images_path, images, labels.astype(np.int64)
 
 
-def load_mnist(directory: Path | str, *, variant: str = "mnist", val_fraction: float = MNIST_VAL_FRACTION,
-               seed: int = DEFAULT_SPLIT_SEED) -> Dataset:
+def load_mnist(
+    directory: Path | str,
+    *,
+    variant: str = "mnist",
+    val_fraction: float = MNIST_VAL_FRACTION,
+    seed: int = DEFAULT_SPLIT_SEED,
+) -> Dataset:
     """MNIST or Fashion-MNIST (``variant``) from the four standard IDX files in ``directory``.
 
     File names are ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
@@ -296,8 +327,10 @@ def load_mnist(directory: Path | str, *, variant: str = "mnist", val_fraction: f
         directory, MNIST_FILES["test_images"], MNIST_FILES["test_labels"], num_classes
     )
     if test_images.shape[1:] != train_images.shape[1:]:
-        raise IdxFormatError(test_path, f"images are {test_images.shape[1:]} but {train_path} holds "
-                                        f"{train_images.shape[1:]} images")
+        raise IdxFormatError(
+            test_path,
+            f"images are {test_images.shape[1:]} but {train_path} holds {train_images.shape[1:]} images",
+        )
     train, val = stratified_split(train_labels, (1 - val_fraction, val_fraction), seed=seed)
 
     def scale(images: np.ndarray) -> np.ndarray:
@@ -327,7 +360,9 @@ def load_dataset(name: str, *, data_dir: Path | str | None = None, seed: int = D
         return load_digits(seed=seed)
     if name in MNIST_VARIANTS:
         if data_dir is None:
-            raise ValueError(f"dataset {name!r} is read from IDX files: pass data_dir (nothing is downloaded)")
+            raise ValueError(
+                f"dataset {name!r} is read from IDX files: pass data_dir (nothing is downloaded)"
+            )
         return load_mnist(data_dir, variant=name, seed=seed)
     raise ValueError(f"unknown dataset {name!r}; known: {DATASET_NAMES}")
 

@@ -34,8 +34,11 @@ def read_image_tree(root: Path, *, seed: int, test_fraction: float) -> tuple[Spl
     if {"train", "test"} <= {p.name for p in folders}:
         classes = [p.name for p in _class_folders(root / "train")]
         reference = _FirstImage()
-        splits = {split: _read_split(root / split, classes, reference) for split in SPLIT_FOLDERS
-                  if (root / split).is_dir()}
+        splits = {
+            split: _read_split(root / split, classes, reference)
+            for split in SPLIT_FOLDERS
+            if (root / split).is_dir()
+        }
         return splits, max(2, len(classes))
     classes = [p.name for p in _class_folders(root)]
     x, y = _read_split(root, classes, _FirstImage())
@@ -50,11 +53,15 @@ def _visible(paths: Iterable[Path]) -> list[Path]:
 def _class_folders(directory: Path) -> list[Path]:
     folders = _visible(p for p in directory.iterdir() if p.is_dir())
     if not folders:
-        raise DataFormatError(directory, "image-folder tree: no class folders "
-                                         "(expected one folder per class)")
+        raise DataFormatError(
+            directory, "image-folder tree: no class folders (expected one folder per class)"
+        )
     if len(folders) < 2:
-        raise DataFormatError(directory, f"image-folder tree: only one class folder ({folders[0].name!r}); "
-                                         "classification needs at least two")
+        raise DataFormatError(
+            directory,
+            f"image-folder tree: only one class folder ({folders[0].name!r}); "
+            "classification needs at least two",
+        )
     return folders
 
 
@@ -62,8 +69,9 @@ def _read_split(directory: Path, classes: list[str], reference: _FirstImage) -> 
     found = [p.name for p in _visible(p for p in directory.iterdir() if p.is_dir())]
     unknown = sorted(set(found) - set(classes))
     if unknown:
-        raise DataFormatError(directory, f"class folder(s) {unknown} are not among the training "
-                                         f"classes {classes}")
+        raise DataFormatError(
+            directory, f"class folder(s) {unknown} are not among the training classes {classes}"
+        )
     images, labels = [], []
     for label, cls in enumerate(classes):
         folder = directory / cls
@@ -96,9 +104,12 @@ def _read_image(path: Path, reference: _FirstImage) -> np.ndarray:
     if reference.shape is None:
         reference.shape, reference.path = chw.shape, path
     elif chw.shape != reference.shape:
-        raise DataFormatError(path, f"image is {_describe(chw.shape)}, but {reference.path} is "
-                                    f"{_describe(reference.shape)}; all images must have one size "
-                                    "and colour layout")
+        raise DataFormatError(
+            path,
+            f"image is {_describe(chw.shape)}, but {reference.path} is "
+            f"{_describe(reference.shape)}; all images must have one size "
+            "and colour layout",
+        )
     return chw.astype(np.float32)
 
 

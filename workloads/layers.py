@@ -118,7 +118,9 @@ class Conv2d:
 
     @property
     def output_hw(self) -> Pair:
-        return _output_hw(self.name, self.input_hw, self.kernel_size, self.stride, self.padding, self.dilation)
+        return _output_hw(
+            self.name, self.input_hw, self.kernel_size, self.stride, self.padding, self.dilation
+        )
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -279,6 +281,7 @@ class Pool(NoWeights):
     kind: str = "max"
 
     if TYPE_CHECKING:
+
         def __init__(
             self, name: str, channels: int, input_hw: int | Pair, kernel_size: int | Pair,
             stride: int | Pair, padding: int | Pair = (0, 0), kind: str = "max",

@@ -39,8 +39,14 @@ def _pair(value: int | Pair, what: str) -> Pair:
     raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
 
 
-def mlp_network(*, input_hw: int | Pair = (8, 8), in_channels: int = 1, hidden: tuple[int, ...] = (300, 100),
-                num_classes: int = 10, name: str = "mlp_digits") -> Network:
+def mlp_network(
+    *,
+    input_hw: int | Pair = (8, 8),
+    in_channels: int = 1,
+    hidden: tuple[int, ...] = (300, 100),
+    num_classes: int = 10,
+    name: str = "mlp_digits",
+) -> Network:
     """LeNet-300-100 shape on flattened images: 64-300-100-10 on digits, 784-300-100-10 on MNIST."""
     h, w = _pair(input_hw, "input_hw")
     widths = (in_channels * h * w, *hidden, num_classes)
@@ -51,9 +57,15 @@ def mlp_network(*, input_hw: int | Pair = (8, 8), in_channels: int = 1, hidden: 
     ])  # fmt: skip
 
 
-def lenet_network(*, input_hw: int | Pair = (8, 8), in_channels: int = 1, num_classes: int = 10,
-                  channels: tuple[int, int] = (6, 16), kernel_size: int = 3,
-                  name: str = "lenet_digits") -> Network:
+def lenet_network(
+    *,
+    input_hw: int | Pair = (8, 8),
+    in_channels: int = 1,
+    num_classes: int = 10,
+    channels: tuple[int, int] = (6, 16),
+    kernel_size: int = 3,
+    name: str = "lenet_digits",
+) -> Network:
     """LeNet-5 adapted to small inputs: same-padded convs so an 8x8 image survives two 2x2 max pools.
 
     conv1 6@3x3 pad 1 -> relu -> pool1 max 2 -> conv2 16@3x3 pad 1 -> relu -> pool2 max 2 ->
@@ -85,8 +97,9 @@ def check_masks(network: Network, masks: Mapping[str, np.ndarray] | None) -> dic
     return check_mask_shapes(masks, shapes, owner=f"network {network.name!r}")
 
 
-def check_mask_shapes(masks: Mapping[str, np.ndarray] | None, shapes: Mapping[str, tuple[int, ...] | None], *,
-                      owner: str) -> dict[str, np.ndarray]:
+def check_mask_shapes(
+    masks: Mapping[str, np.ndarray] | None, shapes: Mapping[str, tuple[int, ...] | None], *, owner: str
+) -> dict[str, np.ndarray]:
     """Validate ``masks`` against layer name -> weight shape (None: no weight) of ``owner``."""
     if masks is None:
         return {}
@@ -103,7 +116,9 @@ def check_mask_shapes(masks: Mapping[str, np.ndarray] | None, shapes: Mapping[st
         if mask.dtype != np.bool_:
             raise ValueError(f"mask for {name!r}: dtype must be bool, got {mask.dtype}")
         if mask.shape != tuple(shape):
-            raise ValueError(f"mask for {name!r}: shape must be the weight shape {tuple(shape)}, got {mask.shape}")
+            raise ValueError(
+                f"mask for {name!r}: shape must be the weight shape {tuple(shape)}, got {mask.shape}"
+            )
         checked[name] = mask
     return checked
 
@@ -116,8 +131,9 @@ def apply_masks(weights: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarra
     }
 
 
-def magnitude_masks(weights: Mapping[str, np.ndarray], amount: float, *,
-                    layers: list[str] | None = None) -> dict[str, np.ndarray]:
+def magnitude_masks(
+    weights: Mapping[str, np.ndarray], amount: float, *, layers: list[str] | None = None
+) -> dict[str, np.ndarray]:
     """Per-layer unstructured magnitude pruning: drop the ``amount`` fraction of smallest ``|w|``.
 
     A small utility for tests and benchmarks until the ``pruning`` package lands. ``layers``
@@ -190,9 +206,13 @@ class Model:
         for key, shape in expected.items():
             value = np.asarray(weights[key])
             if value.shape != shape:
-                raise ValueError(f"model {network.name!r}: weight {key!r} must have shape {shape}, got {value.shape}")
+                raise ValueError(
+                    f"model {network.name!r}: weight {key!r} must have shape {shape}, got {value.shape}"
+                )
             if value.dtype != DTYPE:
-                raise ValueError(f"model {network.name!r}: weight {key!r} must be {np.dtype(DTYPE)}, got {value.dtype}")
+                raise ValueError(
+                    f"model {network.name!r}: weight {key!r} must be {np.dtype(DTYPE)}, got {value.dtype}"
+                )
             checked[key] = _readonly(value)
         self._network = network
         self._weights = checked
@@ -251,28 +271,37 @@ class Model:
         """Gradients keyed like ``weights`` (unmasked: training masks them, see ``workloads.training``)."""
         return nn.backward(tape, dlogits)
 
-    def logits(self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None,
-               batch_size: int = EVAL_BATCH) -> np.ndarray:
+    def logits(
+        self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None, batch_size: int = EVAL_BATCH
+    ) -> np.ndarray:
         params = self.masked_weights(masks)
         x = self.prepare_inputs(x)
         with nn.single_threaded_blas():
-            parts = [nn.forward(self._network, params, x[i:i + batch_size], keep_tape=False)[0]
-                     for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, self._network.layers()[-1].output_shape[-1]), DTYPE)
+            parts = [
+                nn.forward(self._network, params, x[i : i + batch_size], keep_tape=False)[0]
+                for i in range(0, len(x), batch_size)
+            ]
+        return (
+            np.concatenate(parts)
+            if parts
+            else np.zeros((0, self._network.layers()[-1].output_shape[-1]), DTYPE)
+        )
 
     def predict(self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         return self.logits(x, masks=masks).argmax(axis=1)
 
-    def evaluate(self, dataset: Dataset, split: str = "test", *,
-                 masks: Mapping[str, np.ndarray] | None = None) -> Evaluation:
+    def evaluate(
+        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+    ) -> Evaluation:
         x, y = dataset.split(split)
         logits = self.logits(x, masks=masks)
         loss, _ = nn.softmax_cross_entropy(logits, y) if len(y) else (float("nan"), None)
         accuracy = float(np.mean(logits.argmax(axis=1) == y)) if len(y) else float("nan")
         return Evaluation(accuracy=accuracy, loss=loss, count=len(y))
 
-    def accuracy(self, dataset: Dataset, split: str = "test", *,
-                 masks: Mapping[str, np.ndarray] | None = None) -> float:
+    def accuracy(
+        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+    ) -> float:
         """Top-1 accuracy (fraction in [0, 1]) on ``split`` with ``masks`` applied."""
         return self.evaluate(dataset, split, masks=masks).accuracy
 

@@ -23,7 +23,9 @@ class Network:
         if not isinstance(name, str) or not name:
             raise ValueError(f"network name must be a non-empty str, got {name!r}")
         if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
-            raise ValueError(f"network {name!r}: graph must be a networkx DiGraph, got {type(graph).__name__}")
+            raise ValueError(
+                f"network {name!r}: graph must be a networkx DiGraph, got {type(graph).__name__}"
+            )
         for node, data in graph.nodes(data=True):
             layer = data.get("layer")
             if not isinstance(layer, LAYER_TYPES):

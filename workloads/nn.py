@@ -50,8 +50,9 @@ def single_threaded_blas() -> Iterator[None]:
 # ------------------------------------------------------------------------------------ im2col
 
 
-def _window_slices(kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
-                   out_hw: tuple[int, int]):
+def _window_slices(
+    kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int], out_hw: tuple[int, int]
+):
     """Yield ``(i, j, row_slice, col_slice)``: the input pixels kernel tap (i, j) sees, per output."""
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     for i in range(kh):
@@ -73,8 +74,13 @@ def _pad(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndar
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
-def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int] = (1, 1),
-           padding: tuple[int, int] = (0, 0), dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
+def im2col(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
+) -> np.ndarray:
     """Columns of ``x`` (N, C, H, W) as a (C*kh*kw, N*Ho*Wo) matrix, rows ordered (c, i, j)."""
     n, c, h, w = x.shape
     ho, wo = _out_hw((h, w), kernel, stride, padding, dilation)
@@ -85,9 +91,14 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int] = (1,
     return cols.reshape(c * kernel[0] * kernel[1], n * ho * wo)
 
 
-def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], kernel: tuple[int, int],
-           stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0),
-           dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
+def col2im(
+    cols: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
+) -> np.ndarray:
     """Adjoint of :func:`im2col`: sum every column entry back onto the input pixel it came from."""
     n, c, h, w = x_shape
     ho, wo = _out_hw((h, w), kernel, stride, padding, dilation)
@@ -97,14 +108,21 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], kernel: tuple[i
     # A fixed tap order makes the floating-point summation order, hence the result, reproducible.
     for i, j, rows, colsl in _window_slices(kernel, stride, dilation, (ho, wo)):
         dxp[:, :, rows, colsl] += cols6[:, i, j].transpose(1, 0, 2, 3)
-    return dxp[:, :, ph:ph + h, pw:pw + w]
+    return dxp[:, :, ph : ph + h, pw : pw + w]
 
 
 # ------------------------------------------------------------------------------ layer kernels
 
 
-def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *,
-                   stride=(1, 1), padding=(0, 0), dilation=(1, 1)) -> tuple[np.ndarray, tuple]:
+def conv2d_forward(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    *,
+    stride=(1, 1),
+    padding=(0, 0),
+    dilation=(1, 1),
+) -> tuple[np.ndarray, tuple]:
     """Dense convolution (groups = 1). Returns the NCHW output and the tape for the backward pass."""
     n = x.shape[0]
     out_ch, _, kh, kw = weight.shape
@@ -117,8 +135,9 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *
     return out, (x.shape, cols, weight, stride, padding, dilation)
 
 
-def conv2d_backward(dout: np.ndarray, tape: tuple, *,
-                    need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+def conv2d_backward(
+    dout: np.ndarray, tape: tuple, *, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients ``(dx, dweight, dbias)`` of :func:`conv2d_forward`; ``dx`` is None unless needed."""
     x_shape, cols, weight, stride, padding, dilation = tape
     out_ch = weight.shape[0]
@@ -139,8 +158,9 @@ def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -
     return out, (x, weight)
 
 
-def linear_backward(dout: np.ndarray, tape: tuple, *,
-                    need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+def linear_backward(
+    dout: np.ndarray, tape: tuple, *, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     x, weight = tape
     dweight = dout.T @ x
     dbias = dout.sum(axis=0)
@@ -148,7 +168,9 @@ def linear_backward(dout: np.ndarray, tape: tuple, *,
     return dx, dweight, dbias
 
 
-def pool2d_forward(x: np.ndarray, *, kernel, stride, padding=(0, 0), kind: str = "max") -> tuple[np.ndarray, tuple]:
+def pool2d_forward(
+    x: np.ndarray, *, kernel, stride, padding=(0, 0), kind: str = "max"
+) -> tuple[np.ndarray, tuple]:
     """Max or average pooling. Average counts padded zeros (PyTorch's ``count_include_pad=True``)."""
     ho, wo = _out_hw(x.shape[2:], kernel, stride, padding, (1, 1))
     if kind == "max":
@@ -188,7 +210,7 @@ def pool2d_backward(dout: np.ndarray, tape: tuple) -> np.ndarray:
             dxp[:, :, rows, cols] += np.where(arg == i * kernel[1] + j, dout, 0)
         else:
             dxp[:, :, rows, cols] += scale
-    return dxp[:, :, ph:ph + h, pw:pw + w]
+    return dxp[:, :, ph : ph + h, pw : pw + w]
 
 
 def activation_forward(x: np.ndarray, activation: str | None) -> np.ndarray:
@@ -246,20 +268,26 @@ def check_trainable(network: Network) -> None:
         previous = layer.name
         if isinstance(layer, Conv2d):
             if layer.groups != 1:
-                raise ValueError(f"network {network.name!r}: layer {layer.name!r}: groups={layer.groups} "
-                                 "is not trainable (only groups=1)")
+                raise ValueError(
+                    f"network {network.name!r}: layer {layer.name!r}: groups={layer.groups} "
+                    "is not trainable (only groups=1)"
+                )
         elif isinstance(layer, Linear):
             if layer.tokens != 1:
-                raise ValueError(f"network {network.name!r}: layer {layer.name!r}: tokens={layer.tokens} "
-                                 "is not trainable (only tokens=1)")
+                raise ValueError(
+                    f"network {network.name!r}: layer {layer.name!r}: tokens={layer.tokens} "
+                    "is not trainable (only tokens=1)"
+                )
         elif not isinstance(layer, Pool):
             raise ValueError(
                 f"network {network.name!r}: layer {layer.name!r} of type {type(layer).__name__} is not trainable"
             )
         activation = getattr(layer, "activation", None)
         if activation not in TRAINABLE_ACTIVATIONS:
-            raise ValueError(f"network {network.name!r}: layer {layer.name!r}: activation {activation!r} "
-                             f"is not trainable; supported: {TRAINABLE_ACTIVATIONS}")
+            raise ValueError(
+                f"network {network.name!r}: layer {layer.name!r}: activation {activation!r} "
+                f"is not trainable; supported: {TRAINABLE_ACTIVATIONS}"
+            )
 
 
 def parameter_layers(network: Network) -> list[str]:
@@ -275,13 +303,16 @@ class Tape:
 
 
 @overload
-def forward(network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *,
-            keep_tape: Literal[True] = True) -> tuple[np.ndarray, Tape]: ...
+def forward(
+    network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *, keep_tape: Literal[True] = True
+) -> tuple[np.ndarray, Tape]: ...
 @overload
-def forward(network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *,
-            keep_tape: Literal[False]) -> tuple[np.ndarray, None]: ...
-def forward(network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *,
-            keep_tape: bool = True) -> tuple[np.ndarray, Tape | None]:
+def forward(
+    network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *, keep_tape: Literal[False]
+) -> tuple[np.ndarray, None]: ...
+def forward(
+    network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *, keep_tape: bool = True
+) -> tuple[np.ndarray, Tape | None]:
     """Run the chain ``network`` on ``x`` with ``params``; return the logits and the tape.
 
     ``params`` are the effective weights (already masked). ``x`` is NCHW for a network that starts
@@ -296,15 +327,24 @@ def forward(network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *
         else:
             flat_shape = None
         if isinstance(layer, Conv2d):
-            out, tape = conv2d_forward(h, params[layer.name], params[bias_key(layer.name)],
-                                       stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
+            out, tape = conv2d_forward(
+                h,
+                params[layer.name],
+                params[bias_key(layer.name)],
+                stride=layer.stride,
+                padding=layer.padding,
+                dilation=layer.dilation,
+            )
         elif isinstance(layer, Linear):
             out, tape = linear_forward(h, params[layer.name], params[bias_key(layer.name)])
         elif isinstance(layer, Pool):
-            out, tape = pool2d_forward(h, kernel=layer.kernel_size, stride=layer.stride,
-                                       padding=layer.padding, kind=layer.kind)
+            out, tape = pool2d_forward(
+                h, kernel=layer.kernel_size, stride=layer.stride, padding=layer.padding, kind=layer.kind
+            )
         else:
-            raise TypeError(f"layer {layer.name!r}: {type(layer).__name__} is not trainable (see check_trainable)")
+            raise TypeError(
+                f"layer {layer.name!r}: {type(layer).__name__} is not trainable (see check_trainable)"
+            )
         h = activation_forward(out, getattr(layer, "activation", None))
         if keep_tape:
             entries.append((layer, tape, h, flat_shape))
@@ -321,9 +361,13 @@ def backward(tape: Tape, dlogits: np.ndarray) -> dict[str, np.ndarray]:
         need_dx = index > 0  # the input image needs no gradient
         dx: np.ndarray | None
         if isinstance(layer, Conv2d):
-            dx, grads[layer.name], grads[bias_key(layer.name)] = conv2d_backward(dh, kernel_tape, need_dx=need_dx)
+            dx, grads[layer.name], grads[bias_key(layer.name)] = conv2d_backward(
+                dh, kernel_tape, need_dx=need_dx
+            )
         elif isinstance(layer, Linear):
-            dx, grads[layer.name], grads[bias_key(layer.name)] = linear_backward(dh, kernel_tape, need_dx=need_dx)
+            dx, grads[layer.name], grads[bias_key(layer.name)] = linear_backward(
+                dh, kernel_tape, need_dx=need_dx
+            )
         else:
             dx = pool2d_backward(dh, kernel_tape) if need_dx else None
         if dx is None:

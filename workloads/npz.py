@@ -29,16 +29,28 @@ MAX_NPZ_BYTES = 1 << 30
 MAX_NPZ_ENTRIES = 100_000
 _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 # What zipfile, zlib and numpy's header parser (tokenize + literal_eval) raise on damaged bytes.
-_READ_ERRORS = (ValueError, TypeError, OverflowError, OSError, EOFError, zlib.error, zipfile.BadZipFile,
-                NotImplementedError, SyntaxError, tokenize.TokenError, RecursionError)
+_READ_ERRORS = (
+    ValueError,
+    TypeError,
+    OverflowError,
+    OSError,
+    EOFError,
+    zlib.error,
+    zipfile.BadZipFile,
+    NotImplementedError,
+    SyntaxError,
+    tokenize.TokenError,
+    RecursionError,
+)
 
 
 class NpzFormatError(ValueError):
     """A damaged, foreign or oversized ``.npz``; the message names the file and the entry."""
 
 
-def read_npz(source: str | os.PathLike[str] | bytes, *, where: str,
-             max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
+def read_npz(
+    source: str | os.PathLike[str] | bytes, *, where: str, max_bytes: int = MAX_NPZ_BYTES
+) -> dict[str, np.ndarray]:
     """Every entry of the archive at ``source`` (a path, or the archive's bytes) as ``name -> array``
     (``.npy`` suffix dropped, archive order). ``where`` starts every error message.
 
@@ -56,7 +68,7 @@ def read_npz(source: str | os.PathLike[str] | bytes, *, where: str,
         raise NpzFormatError(f"{where}: not an .npz archive (a zip of .npy arrays): {problem}") from None
     with archive:
         infos = _checked_directory(archive, where, max_bytes)
-        return {info.filename[:-len(".npy")]: _read_entry(archive, info, where) for info in infos}
+        return {info.filename[: -len(".npy")]: _read_entry(archive, info, where) for info in infos}
 
 
 def _checked_directory(archive: zipfile.ZipFile, where: str, max_bytes: int) -> list[zipfile.ZipInfo]:
@@ -73,12 +85,15 @@ def _checked_directory(archive: zipfile.ZipFile, where: str, max_bytes: int) -> 
             raise NpzFormatError(f"{where}: entry {short(name)} appears twice")
         seen.add(name)
         if info.compress_type not in _COMPRESSIONS:
-            raise NpzFormatError(f"{where}: entry {short(name)}: unsupported zip compression "
-                                 f"{info.compress_type}")
+            raise NpzFormatError(
+                f"{where}: entry {short(name)}: unsupported zip compression {info.compress_type}"
+            )
         total += info.file_size
         if total > max_bytes:
-            raise NpzFormatError(f"{where}: entries decompress to more than {max_bytes:,} bytes "
-                                 f"(limit reached at entry {short(name)})")
+            raise NpzFormatError(
+                f"{where}: entries decompress to more than {max_bytes:,} bytes "
+                f"(limit reached at entry {short(name)})"
+            )
     return infos
 
 
@@ -94,12 +109,15 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> 
             else:
                 raise NpzFormatError(f"{entry}: unsupported .npy format version {version}")
             if dtype.hasobject:
-                raise NpzFormatError(f"{entry}: holds Python objects (dtype {dtype}); "
-                                     "only plain arrays are read")
+                raise NpzFormatError(
+                    f"{entry}: holds Python objects (dtype {dtype}); only plain arrays are read"
+                )
             data_bytes = math.prod(shape) * dtype.itemsize
             if data_bytes != info.file_size - member.tell():
-                raise NpzFormatError(f"{entry}: header declares {data_bytes:,} data bytes of shape {shape}, "
-                                     f"the entry holds {info.file_size - member.tell():,}")
+                raise NpzFormatError(
+                    f"{entry}: header declares {data_bytes:,} data bytes of shape {shape}, "
+                    f"the entry holds {info.file_size - member.tell():,}"
+                )
             data = member.read(data_bytes)
     except NpzFormatError:
         raise

@@ -31,8 +31,19 @@ from typing import ClassVar, Union
 import numpy as np
 
 __all__ = [
-    "Dense", "Unstructured", "Block", "NM", "Channel", "Structure", "STRUCTURE_TYPES", "KINDS",
-    "PRUNED_KINDS", "PARAMETERS", "parse", "from_fields", "gemm_view",
+    "Dense",
+    "Unstructured",
+    "Block",
+    "NM",
+    "Channel",
+    "Structure",
+    "STRUCTURE_TYPES",
+    "KINDS",
+    "PRUNED_KINDS",
+    "PARAMETERS",
+    "parse",
+    "from_fields",
+    "gemm_view",
 ]
 
 #: Every kind, in the order errors list them; `PRUNED_KINDS` are the ones pruning makes.
@@ -40,7 +51,11 @@ KINDS = ("dense", "unstructured", "block", "nm", "channel")
 PRUNED_KINDS = KINDS[1:]
 #: The named parameters of each kind, as `from_fields` and YAML plans spell them.
 PARAMETERS: dict[str, tuple[str, ...]] = {
-    "dense": (), "unstructured": (), "block": ("block_shape",), "nm": ("n", "m"), "channel": (),
+    "dense": (),
+    "unstructured": (),
+    "block": ("block_shape",),
+    "nm": ("n", "m"),
+    "channel": (),
 }
 
 
@@ -134,8 +149,9 @@ class Block:
         """Raise ValueError unless the blocks tile the GEMM view of a weight of ``shape``."""
         rows, cols = _gemm_shape(layer, shape, "block pruning")
         if rows % self.rows or cols % self.cols:
-            raise ValueError(f"{_who(layer)}: block_shape={self.block_shape} does not tile the GEMM view "
-                             f"({rows}, {cols})")
+            raise ValueError(
+                f"{_who(layer)}: block_shape={self.block_shape} does not tile the GEMM view ({rows}, {cols})"
+            )
 
 
 @dataclass(frozen=True)
@@ -176,8 +192,10 @@ def parse(label: object) -> Structure:
     """The structure a ``label`` names: ``"block4x4"`` -> ``Block((4, 4))``, ``"nm2:4"`` -> ``NM(2, 4)``."""
     match = _LABEL.match(label) if isinstance(label, str) else None
     if match is None:
-        raise ValueError("sparsity label must be dense, unstructured, channel, block<rows>x<cols> or "
-                         f"nm<n>:<m> (e.g. block4x4, nm2:4), got {label!r}")
+        raise ValueError(
+            "sparsity label must be dense, unstructured, channel, block<rows>x<cols> or "
+            f"nm<n>:<m> (e.g. block4x4, nm2:4), got {label!r}"
+        )
     plain, rows, cols, n, m = match.groups()
     if plain:
         return _PLAIN[plain]
@@ -195,11 +213,15 @@ def from_fields(kind: object, *, block_shape: object = None, n: object = None, m
     takes = PARAMETERS[kind]
     extra = [name for name, value in values.items() if value is not None and name not in takes]
     if extra:
-        raise ValueError(f"granularity {kind!r} takes no {'/'.join(extra)}, got "
-                         + ", ".join(f"{name}={values[name]!r}" for name in extra))
+        raise ValueError(
+            f"granularity {kind!r} takes no {'/'.join(extra)}, got "
+            + ", ".join(f"{name}={values[name]!r}" for name in extra)
+        )
     if any(values[name] is None for name in takes):
-        raise ValueError(f"granularity {kind!r} needs {' and '.join(takes)}, got "
-                         + ", ".join(f"{name}={values[name]!r}" for name in takes))
+        raise ValueError(
+            f"granularity {kind!r} needs {' and '.join(takes)}, got "
+            + ", ".join(f"{name}={values[name]!r}" for name in takes)
+        )
     if kind == "block":
         return Block(block_shape)  # type: ignore[arg-type]  # Block checks the pair
     if kind == "nm":

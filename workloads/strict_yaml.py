@@ -19,8 +19,16 @@ import yaml
 
 from workloads.quoting import short
 
-__all__ = ["LineDict", "StrictYAMLError", "StrictLoader", "load", "line_of", "MAX_DEPTH", "MAX_NODES",
-           "MAX_TEXT_CHARS"]
+__all__ = [
+    "LineDict",
+    "StrictYAMLError",
+    "StrictLoader",
+    "load",
+    "line_of",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_TEXT_CHARS",
+]
 
 MAX_TEXT_CHARS = 16 * 1024 * 1024
 MAX_DEPTH = 64
@@ -72,8 +80,10 @@ class StrictLoader(yaml.SafeLoader):
                 children = []
             count = 1 + sum(self._expanded[id(child)] for child in children)
             if count > MAX_NODES:
-                raise StrictYAMLError(f"{self.source}:{node.start_mark.line + 1}: more than {MAX_NODES:,} "
-                                      "YAML nodes (counting each alias as a copy of its anchor)")
+                raise StrictYAMLError(
+                    f"{self.source}:{node.start_mark.line + 1}: more than {MAX_NODES:,} "
+                    "YAML nodes (counting each alias as a copy of its anchor)"
+                )
             self._expanded[id(node)] = count
         return node
 
@@ -90,7 +100,8 @@ class StrictLoader(yaml.SafeLoader):
                 hash(key)
             except TypeError:
                 raise StrictYAMLError(
-                    f"{self.source}:{line}: mapping key must be a scalar, got {short(key)}") from None
+                    f"{self.source}:{line}: mapping key must be a scalar, got {short(key)}"
+                ) from None
             if key in result:
                 first = result.key_lines[key]
                 raise StrictYAMLError(
@@ -171,8 +182,9 @@ def load(text: str, source: str = "<string>"):
     if not isinstance(text, str):
         raise StrictYAMLError(f"{source}: expected YAML text, got {type(text).__name__}")
     if len(text) > MAX_TEXT_CHARS:
-        raise StrictYAMLError(f"{source}: {len(text):,} characters; a YAML file may have at most "
-                              f"{MAX_TEXT_CHARS:,}")
+        raise StrictYAMLError(
+            f"{source}: {len(text):,} characters; a YAML file may have at most {MAX_TEXT_CHARS:,}"
+        )
     deep = _flow_nesting_line(text, MAX_DEPTH)
     if deep is not None:
         raise StrictYAMLError(f"{source}:{deep}: nested deeper than {MAX_DEPTH} levels")

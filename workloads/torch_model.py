@@ -46,6 +46,7 @@ from workloads.training import Optimizer, TrainConfig
 if TYPE_CHECKING:
     import torch
 
+
 def _torch() -> ModuleType:
     try:
         import torch
@@ -76,8 +77,11 @@ def prunable_layers(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:
     """Module name -> weight shape of every ``nn.Linear`` and ``nn.Conv1d/2d/3d``, in module order."""
     torch = _torch()
     kinds = (torch.nn.Linear, torch.nn.modules.conv._ConvNd)
-    return {name: tuple(sub.weight.shape) for name, sub in module.named_modules()
-            if name and isinstance(sub, kinds)}
+    return {
+        name: tuple(sub.weight.shape)
+        for name, sub in module.named_modules()
+        if name and isinstance(sub, kinds)
+    }
 
 
 @dataclass(frozen=True)
@@ -99,14 +103,17 @@ class TorchModel:
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"TorchModel: module must be a torch.nn.Module, got {type(module).__name__}")
         if not isinstance(example, torch.Tensor) or example.ndim < 2:
-            raise ValueError("TorchModel: example must be a batched input tensor (N, ...), got "
-                             f"{getattr(example, 'shape', type(example).__name__)}")
+            raise ValueError(
+                "TorchModel: example must be a batched input tensor (N, ...), got "
+                f"{getattr(example, 'shape', type(example).__name__)}"
+            )
         self._module = copy.deepcopy(module).to(dtype=torch.float32).eval()
         self._example_shape = tuple(int(v) for v in example.shape[1:])
         self._layers = prunable_layers(self._module)
         if not self._layers:
-            raise ValueError(f"TorchModel: {type(module).__name__} has no nn.Linear or nn.Conv layer "
-                             "to prune")
+            raise ValueError(
+                f"TorchModel: {type(module).__name__} has no nn.Linear or nn.Conv layer to prune"
+            )
         self._name = name if name is not None else type(module).__name__
 
     # ------------------------------------------------------------------ access
@@ -154,8 +161,10 @@ class TorchModel:
             for key, value in weights.items():
                 array = np.asarray(value, dtype=np.float32)
                 if array.shape != current[key].shape:
-                    raise ValueError(f"model {self._name!r}: weight {key!r} must have shape "
-                                     f"{current[key].shape}, got {array.shape}")
+                    raise ValueError(
+                        f"model {self._name!r}: weight {key!r} must have shape "
+                        f"{current[key].shape}, got {array.shape}"
+                    )
                 params[_param_name(key)].copy_(torch.tensor(array))
         return clone
 
@@ -178,12 +187,15 @@ class TorchModel:
         """``x`` (N, C, H, W) reshaped to (N, *input_shape), e.g. flattened for an MLP."""
         x = np.array(x, dtype=np.float32)  # a writable copy: torch.from_numpy refuses read-only arrays
         if math.prod(x.shape[1:]) != math.prod(self._example_shape):
-            raise ValueError(f"model {self._name!r} takes inputs of shape {self._example_shape}, "
-                             f"got examples of shape {x.shape[1:]}")
+            raise ValueError(
+                f"model {self._name!r} takes inputs of shape {self._example_shape}, "
+                f"got examples of shape {x.shape[1:]}"
+            )
         return x.reshape(len(x), *self._example_shape)
 
-    def logits(self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None,
-               batch_size: int = EVAL_BATCH) -> np.ndarray:
+    def logits(
+        self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None, batch_size: int = EVAL_BATCH
+    ) -> np.ndarray:
         """Logits (N, classes) as float32 with ``masks`` applied to the weights (eval mode)."""
         torch = _torch()
         inputs = self.prepare_inputs(x)
@@ -191,7 +203,7 @@ class TorchModel:
         parts = []
         with deterministic(0), torch.no_grad():
             for start in range(0, len(inputs), batch_size):
-                batch = torch.from_numpy(np.ascontiguousarray(inputs[start:start + batch_size]))
+                batch = torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch_size]))
                 out = torch.func.functional_call(self._module, params, (batch,))
                 parts.append(out.reshape(len(batch), -1).numpy())
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
@@ -199,14 +211,16 @@ class TorchModel:
     def predict(self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         return self.logits(x, masks=masks).argmax(axis=1)
 
-    def correct(self, dataset: Dataset, split: str = "test", *,
-                masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    def correct(
+        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
         """Per-example top-1 correctness (bool, dataset order): what paired statistics need."""
         x, y = dataset.split(split)
         return self.predict(x, masks=masks) == y
 
-    def evaluate(self, dataset: Dataset, split: str = "test", *,
-                 masks: Mapping[str, np.ndarray] | None = None) -> Evaluation:
+    def evaluate(
+        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+    ) -> Evaluation:
         x, y = dataset.split(split)
         if not len(y):
             return Evaluation(accuracy=float("nan"), loss=float("nan"), count=0)
@@ -214,13 +228,15 @@ class TorchModel:
         loss, _ = nn.softmax_cross_entropy(logits, y)
         return Evaluation(accuracy=float(np.mean(logits.argmax(axis=1) == y)), loss=loss, count=len(y))
 
-    def accuracy(self, dataset: Dataset, split: str = "test", *,
-                 masks: Mapping[str, np.ndarray] | None = None) -> float:
+    def accuracy(
+        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+    ) -> float:
         """Top-1 accuracy (fraction in [0, 1]) on ``split`` with ``masks`` applied."""
         return self.evaluate(dataset, split, masks=masks).accuracy
 
-    def train_with_config(self, dataset: Dataset, config: TrainConfig, *,
-                          masks: Mapping[str, np.ndarray] | None = None) -> TorchTrainResult:
+    def train_with_config(
+        self, dataset: Dataset, config: TrainConfig, *, masks: Mapping[str, np.ndarray] | None = None
+    ) -> TorchTrainResult:
         """Train a copy on ``dataset``'s train split as ``config`` says, pruned weights held at 0."""
         from workloads.torch_training import train_module
 
@@ -237,8 +253,14 @@ class TorchModel:
                 trained._module.train()
 
         with deterministic(config.seed):
-            losses, val = train_module(trained._module, inputs, y_train, config, checked,
-                                       val_accuracy if len(dataset.y_val) else None)
+            losses, val = train_module(
+                trained._module,
+                inputs,
+                y_train,
+                config,
+                checked,
+                val_accuracy if len(dataset.y_val) else None,
+            )
         trained._module.eval()
         return TorchTrainResult(trained, losses, val)
 
@@ -248,14 +270,23 @@ class TorchModel:
         clone._module = module
         return clone
 
-    def finetune(self, dataset: Dataset, masks: Mapping[str, np.ndarray], *, epochs: int,
-                 optimizer: Optimizer, seed: int, batch_size: int = 64,
-                 schedule: str = "cosine") -> TorchTrainResult:
+    def finetune(
+        self,
+        dataset: Dataset,
+        masks: Mapping[str, np.ndarray],
+        *,
+        epochs: int,
+        optimizer: Optimizer,
+        seed: int,
+        batch_size: int = 64,
+        schedule: str = "cosine",
+    ) -> TorchTrainResult:
         """Masked training from the current weights, as ``workloads.training.finetune`` does for numpy."""
         if masks is None:
             raise ValueError("finetune: masks are required (use train_with_config() for dense training)")
-        config = TrainConfig(epochs=epochs, optimizer=optimizer, seed=seed, batch_size=batch_size,
-                             schedule=schedule)
+        config = TrainConfig(
+            epochs=epochs, optimizer=optimizer, seed=seed, batch_size=batch_size, schedule=schedule
+        )
         return self.train_with_config(dataset, config, masks=masks)
 
     def __repr__(self) -> str:
@@ -278,8 +309,16 @@ def _masked_parameters(module: torch.nn.Module, masks: Mapping[str, np.ndarray])
     return params
 
 
-def finetune(model: TorchModel, dataset: Dataset, masks: Mapping[str, np.ndarray], *, epochs: int,
-             optimizer: Optimizer, seed: int, **kwargs: Any) -> TorchTrainResult:
+def finetune(
+    model: TorchModel,
+    dataset: Dataset,
+    masks: Mapping[str, np.ndarray],
+    *,
+    epochs: int,
+    optimizer: Optimizer,
+    seed: int,
+    **kwargs: Any,
+) -> TorchTrainResult:
     """``workloads.training.finetune``'s signature for a ``TorchModel``."""
     return model.finetune(dataset, masks, epochs=epochs, optimizer=optimizer, seed=seed, **kwargs)
 

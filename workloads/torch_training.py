@@ -63,9 +63,14 @@ def zero_pruned(pruned: Sequence[tuple[Any, Any]], optimizer: torch.optim.Optimi
                     value.masked_fill_(dropped, 0.0)
 
 
-def train_module(module: torch.nn.Module, inputs: np.ndarray, labels: np.ndarray, config: TrainConfig,
-                 masks: Mapping[str, np.ndarray],
-                 val_accuracy: Callable[[], float] | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def train_module(
+    module: torch.nn.Module,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    config: TrainConfig,
+    masks: Mapping[str, np.ndarray],
+    val_accuracy: Callable[[], float] | None,
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Train ``module`` in place on (inputs, labels); per-epoch mean loss and validation accuracy."""
     import torch
 
@@ -84,7 +89,7 @@ def train_module(module: torch.nn.Module, inputs: np.ndarray, labels: np.ndarray
         order = torch.from_numpy(rng.permutation(n))
         epoch_loss = 0.0
         for start in range(0, n, config.batch_size):
-            idx = order[start:start + config.batch_size]
+            idx = order[start : start + config.batch_size]
             for group in optimizer.param_groups:
                 group["lr"] = _learning_rate(config, step, total_steps)
             optimizer.zero_grad(set_to_none=False)

@@ -72,9 +72,16 @@ Optimizer = SGD | Adam
 
 
 def _check_nonnegative(owner: str, name: str, value: object, *, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < 0 or (positive and value == 0):
-        raise ValueError(f"{owner}: {name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+        or (positive and value == 0)
+    ):
+        raise ValueError(
+            f"{owner}: {name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -131,8 +138,13 @@ class _OptimizerState:
         self.first = {k: np.zeros_like(v) for k, v in params.items()}
         self.second = {k: np.zeros_like(v) for k, v in params.items()} if isinstance(optimizer, Adam) else {}
 
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float,
-             masks: Mapping[str, np.ndarray]) -> None:
+    def step(
+        self,
+        params: dict[str, np.ndarray],
+        grads: dict[str, np.ndarray],
+        lr: float,
+        masks: Mapping[str, np.ndarray],
+    ) -> None:
         opt = self.optimizer
         self.t += 1
         for key, w in params.items():
@@ -158,8 +170,8 @@ class _OptimizerState:
                 m += (1 - opt.beta1) * g
                 v *= opt.beta2
                 v += (1 - opt.beta2) * (g * g)
-                m_hat_scale = 1.0 / (1 - opt.beta1 ** self.t)
-                v_hat_scale = 1.0 / (1 - opt.beta2 ** self.t)
+                m_hat_scale = 1.0 / (1 - opt.beta1**self.t)
+                v_hat_scale = 1.0 / (1 - opt.beta2**self.t)
                 w -= (lr * m_hat_scale) * m / (np.sqrt(v * v_hat_scale) + opt.eps)
             if mask is not None:
                 # Re-apply so rounding can never leave a pruned weight or its state non-zero.
@@ -179,8 +191,9 @@ def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
 # -------------------------------------------------------------------------------- training
 
 
-def train_with_config(model: Model, dataset: Dataset, config: TrainConfig, *,
-                      masks: Mapping[str, np.ndarray] | None = None) -> TrainResult:
+def train_with_config(
+    model: Model, dataset: Dataset, config: TrainConfig, *, masks: Mapping[str, np.ndarray] | None = None
+) -> TrainResult:
     """Train a copy of ``model`` on ``dataset``'s train split as ``config`` says; see :func:`train`."""
     with nn.single_threaded_blas():
         return _train(model, dataset, config, masks)
@@ -191,15 +204,21 @@ def _train(model: Model, dataset: Dataset, config: TrainConfig, masks) -> TrainR
     masks = check_masks(network, masks)
     x_train, y_train = dataset.split("train")
     if tuple(x_train.shape[1:]) != tuple(dataset.input_shape):
-        raise ValueError(f"dataset {dataset.name!r}: x_train shape {x_train.shape} is not (n, *{dataset.input_shape})")
+        raise ValueError(
+            f"dataset {dataset.name!r}: x_train shape {x_train.shape} is not (n, *{dataset.input_shape})"
+        )
     first = network.layers()[0]
     expected = first.input_shape[-1] if model.input_layout == "NF" else None
     if expected is not None and expected != math.prod(dataset.input_shape):
-        raise ValueError(f"model {model.name!r} takes {expected} input features but dataset {dataset.name!r} "
-                         f"has inputs of shape {dataset.input_shape}")
+        raise ValueError(
+            f"model {model.name!r} takes {expected} input features but dataset {dataset.name!r} "
+            f"has inputs of shape {dataset.input_shape}"
+        )
     if expected is None and tuple(first.input_shape) != tuple(dataset.input_shape):
-        raise ValueError(f"model {model.name!r} takes inputs of shape {first.input_shape} but dataset "
-                         f"{dataset.name!r} has {dataset.input_shape}")
+        raise ValueError(
+            f"model {model.name!r} takes inputs of shape {first.input_shape} but dataset "
+            f"{dataset.name!r} has {dataset.input_shape}"
+        )
 
     params = {k: np.array(v, copy=True) for k, v in model.masked_weights(masks).items()}
     state = _OptimizerState(config.optimizer, params)
@@ -213,7 +232,7 @@ def _train(model: Model, dataset: Dataset, config: TrainConfig, masks) -> TrainR
         order = rng.permutation(n)
         epoch_loss = 0.0
         for start in range(0, n, config.batch_size):
-            idx = order[start:start + config.batch_size]
+            idx = order[start : start + config.batch_size]
             logits, tape = nn.forward(network, params, model.prepare_inputs(x_train[idx]))
             loss, dlogits = nn.softmax_cross_entropy(logits, y_train[idx])
             grads = nn.backward(tape, dlogits)
@@ -226,21 +245,38 @@ def _train(model: Model, dataset: Dataset, config: TrainConfig, masks) -> TrainR
     return TrainResult(model.with_weights(params), tuple(losses), tuple(val_accuracies))
 
 
-def train(model: Model, dataset: Dataset, *, epochs: int, optimizer: Optimizer, seed: int,
-          masks: Mapping[str, np.ndarray] | None = None, batch_size: int = 64,
-          schedule: str = "cosine") -> TrainResult:
+def train(
+    model: Model,
+    dataset: Dataset,
+    *,
+    epochs: int,
+    optimizer: Optimizer,
+    seed: int,
+    masks: Mapping[str, np.ndarray] | None = None,
+    batch_size: int = 64,
+    schedule: str = "cosine",
+) -> TrainResult:
     """Train a copy of ``model`` (from its current weights) with softmax cross-entropy.
 
     ``masks`` (layer name -> bool array of the weight shape, True = kept) keep pruned weights at
     exactly zero throughout. Returns the trained model and per-epoch history.
     """
-    config = TrainConfig(epochs=epochs, optimizer=optimizer, seed=seed, batch_size=batch_size,
-                         schedule=schedule)
+    config = TrainConfig(
+        epochs=epochs, optimizer=optimizer, seed=seed, batch_size=batch_size, schedule=schedule
+    )
     return train_with_config(model, dataset, config, masks=masks)
 
 
-def finetune(model: Model, dataset: Dataset, masks: Mapping[str, np.ndarray], *, epochs: int,
-             optimizer: Optimizer, seed: int, **kwargs) -> TrainResult:
+def finetune(
+    model: Model,
+    dataset: Dataset,
+    masks: Mapping[str, np.ndarray],
+    *,
+    epochs: int,
+    optimizer: Optimizer,
+    seed: int,
+    **kwargs,
+) -> TrainResult:
     """Masked training from ``model``'s current (e.g. pruned) weights; ``masks`` is required."""
     if masks is None:
         raise ValueError("finetune: masks are required (use train() for dense training)")

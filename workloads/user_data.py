@@ -41,8 +41,9 @@ class DataFormatError(ValueError):
         self.source = str(source)
 
 
-def load_user_data(path: Path | str, *, seed: int = 0, val_fraction: float = 0.1,
-                   name: str | None = None) -> Dataset:
+def load_user_data(
+    path: Path | str, *, seed: int = 0, val_fraction: float = 0.1, name: str | None = None
+) -> Dataset:
     """``path`` (an ``.npz`` file, an IDX directory or an image-folder tree) as a ``Dataset``."""
     path = Path(path)
     if not (0.0 < val_fraction < 1.0):
@@ -77,8 +78,9 @@ def _read_npz(path: Path) -> tuple[Splits, int | None]:
         raise DataFormatError(path, f"cannot read as .npz ({exc})") from None
     missing = [key for key in NPZ_REQUIRED if key not in arrays]
     if missing:
-        raise DataFormatError(path, f"missing key(s) {missing}; an .npz needs {list(NPZ_REQUIRED)} "
-                                    "and optionally x_val, y_val")
+        raise DataFormatError(
+            path, f"missing key(s) {missing}; an .npz needs {list(NPZ_REQUIRED)} and optionally x_val, y_val"
+        )
     if ("x_val" in arrays) != ("y_val" in arrays):
         raise DataFormatError(path, "x_val and y_val must be given together")
     num_classes = None
@@ -105,8 +107,9 @@ def _images(source: str, array: np.ndarray) -> np.ndarray:
     elif array.ndim == 3:
         array = array[:, None, :, :]
     elif array.ndim != 4:
-        raise DataFormatError(source, "must be (n, H, W), (n, C, H, W) or (n, features), "
-                                      f"got shape {array.shape}")
+        raise DataFormatError(
+            source, f"must be (n, H, W), (n, C, H, W) or (n, features), got shape {array.shape}"
+        )
     if len(array) == 0:
         raise DataFormatError(source, "holds no examples")
     if array.dtype == np.uint8:
@@ -142,11 +145,13 @@ def _read_idx(directory: Path) -> Splits:
         images = load_idx(images_path)
         labels = load_idx(labels_path)
         if images.ndim != 3:
-            raise IdxFormatError(images_path, "images must have 3 dimensions (count, rows, cols), "
-                                              f"got {images.shape}")
+            raise IdxFormatError(
+                images_path, f"images must have 3 dimensions (count, rows, cols), got {images.shape}"
+            )
         if labels.ndim != 1 or len(labels) != len(images):
-            raise IdxFormatError(labels_path, f"{labels.shape} labels, but {images_path.name} holds "
-                                              f"{len(images)} images")
+            raise IdxFormatError(
+                labels_path, f"{labels.shape} labels, but {images_path.name} holds {len(images)} images"
+            )
         splits[split] = (_images(str(images_path), images), _labels(str(labels_path), labels))
     return splits
 
@@ -161,13 +166,21 @@ def _idx_file(directory: Path, stem: str) -> Path:
 # ---------------------------------------------------------------------------------- assembly
 
 
-def _dataset(name: str, path: Path, splits: Mapping[str, tuple[np.ndarray, np.ndarray]],
-             num_classes: int | None, *, seed: int, val_fraction: float) -> Dataset:
+def _dataset(
+    name: str,
+    path: Path,
+    splits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    num_classes: int | None,
+    *,
+    seed: int,
+    val_fraction: float,
+) -> Dataset:
     shape = splits["train"][0].shape[1:]
     for split, (x, _) in splits.items():
         if x.shape[1:] != shape:
-            raise DataFormatError(f"{path}[x_{split}]", f"examples have shape {x.shape[1:]}, "
-                                                        f"but x_train's are {shape}")
+            raise DataFormatError(
+                f"{path}[x_{split}]", f"examples have shape {x.shape[1:]}, but x_train's are {shape}"
+            )
     largest = max(int(y.max()) for _, y in splits.values() if len(y))
     if num_classes is None:
         num_classes = max(2, largest + 1)
@@ -181,8 +194,17 @@ def _dataset(name: str, path: Path, splits: Mapping[str, tuple[np.ndarray, np.nd
         train, val = stratified_split(y_train, (1 - val_fraction, val_fraction), seed=seed)
         x_train, y_train, x_val, y_val = x_train[train], y_train[train], x_train[val], y_train[val]
     x_test, y_test = splits["test"]
-    return Dataset(name, x_train, y_train, x_val, y_val, x_test, y_test, num_classes=num_classes,
-                   input_shape=(int(shape[0]), int(shape[1]), int(shape[2])))
+    return Dataset(
+        name,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        x_test,
+        y_test,
+        num_classes=num_classes,
+        input_shape=(int(shape[0]), int(shape[1]), int(shape[2])),
+    )
 
 
 __all__ = ["DataFormatError", "NPZ_REQUIRED", "load_user_data"]

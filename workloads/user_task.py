@@ -67,15 +67,18 @@ def load_task(spec: str) -> Task:
             raise TaskSpecError(spec, f"returned no {missing}")
         result = Task(**result)
     if not isinstance(result, Task):
-        raise TaskSpecError(spec, "must return a Task or a mapping of its fields, "
-                                  f"got {type(result).__name__}")
+        raise TaskSpecError(
+            spec, f"must return a Task or a mapping of its fields, got {type(result).__name__}"
+        )
     if result.model is None:
         raise TaskSpecError(spec, "returned model None")
     for name in ("train", "test", "val"):
         value = getattr(result, name)
         if (value is not None or name != "val") and not _is_data(value):
-            raise TaskSpecError(spec, f"{name} must be an (x, y) pair or an iterable of (x, y) batches, "
-                                      f"got {type(value).__name__}")
+            raise TaskSpecError(
+                spec,
+                f"{name} must be an (x, y) pair or an iterable of (x, y) batches, got {type(value).__name__}",
+            )
     if result.accuracy is not None and not callable(result.accuracy):
         raise TaskSpecError(spec, f"accuracy must be callable, got {type(result.accuracy).__name__}")
     return result

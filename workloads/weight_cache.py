@@ -62,8 +62,9 @@ def _masks_digest(network, masks: Mapping[str, np.ndarray] | None) -> str | None
     return h.hexdigest()
 
 
-def cache_key(model: Model, dataset: Dataset, config: TrainConfig,
-              masks: Mapping[str, np.ndarray] | None = None) -> str:
+def cache_key(
+    model: Model, dataset: Dataset, config: TrainConfig, masks: Mapping[str, np.ndarray] | None = None
+) -> str:
     """The content address (sha256 hex) of training ``model`` on ``dataset`` with ``config``/``masks``."""
     description = {
         "format": CACHE_FORMAT_VERSION,
@@ -75,8 +76,9 @@ def cache_key(model: Model, dataset: Dataset, config: TrainConfig,
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
 
 
-def cache_path(model: Model, dataset: Dataset, config: TrainConfig,
-               masks: Mapping[str, np.ndarray] | None = None) -> Path:
+def cache_path(
+    model: Model, dataset: Dataset, config: TrainConfig, masks: Mapping[str, np.ndarray] | None = None
+) -> Path:
     """Where the entry for these inputs lives (it may not exist)."""
     key = cache_key(model, dataset, config, masks)
     return weights_dir() / f"{model.name}_{dataset.name}_{key}.npz"
@@ -138,14 +140,17 @@ def _write_entry(path: Path, result: TrainResult) -> None:
     data = _npz_bytes(arrays)
     # npz first, checksum second: a crash in between leaves a mismatch, which reads as a miss.
     _atomic_write(path, data)
-    _atomic_write(path.with_name(path.name + CHECKSUM_SUFFIX), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    _atomic_write(
+        path.with_name(path.name + CHECKSUM_SUFFIX), (hashlib.sha256(data).hexdigest() + "\n").encode()
+    )
 
 
 # ---------------------------------------------------------------------------------- public
 
 
-def load_or_train(model: Model, dataset: Dataset, config: TrainConfig, *,
-                  masks: Mapping[str, np.ndarray] | None = None) -> TrainResult:
+def load_or_train(
+    model: Model, dataset: Dataset, config: TrainConfig, *, masks: Mapping[str, np.ndarray] | None = None
+) -> TrainResult:
     """``train_with_config(model, dataset, config, masks=masks)``, from the cache when it holds it.
 
     A corrupt or unreadable entry is deleted and rebuilt. Raises ``OSError`` naming the path if
@@ -167,8 +172,10 @@ def load_or_train(model: Model, dataset: Dataset, config: TrainConfig, *,
 
 
 def _unwritable(directory: Path, exc: OSError) -> OSError:
-    return OSError(f"{directory}: cannot write the weight cache ({exc.strerror or exc}); "
-                   f"set {ENV_VAR} to a writable directory")
+    return OSError(
+        f"{directory}: cannot write the weight cache ({exc.strerror or exc}); "
+        f"set {ENV_VAR} to a writable directory"
+    )
 
 
 def _check_writable(directory: Path) -> None:
@@ -185,7 +192,9 @@ def pretrained(model_name: str, dataset: Dataset | None = None, *, seed: int = 0
     (default: the digits split), through the cache. The input size and class count follow ``dataset``.
     """
     dataset = load_digits() if dataset is None else dataset
-    model = build_model(model_name, seed=seed, input_hw=dataset.input_shape[1:], num_classes=dataset.num_classes)
+    model = build_model(
+        model_name, seed=seed, input_hw=dataset.input_shape[1:], num_classes=dataset.num_classes
+    )
     return load_or_train(model, dataset, recipe(model_name, seed=seed)).model
 
 

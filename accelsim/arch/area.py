@@ -78,15 +78,18 @@ def resolve_area(doc: Any, node: Mapping, hardware: Hardware) -> Area:
         "pe_array": AreaEntry(
             pes * pe_um2 / _UM2_PER_MM2,
             f"{pes} PEs x ({mac_t} mult {mult.value:g} + {acc_t} add {add.value:g} + {bits} register bits x "
-            f"{register.value:g}) um^2: {mult.source}; {add.source}; {register.source}"),
+            f"{register.value:g}) um^2: {mult.source}; {add.source}; {register.source}",
+        ),
         "vector_unit": AreaEntry(
             hardware.pe.cols * add.value / _UM2_PER_MM2,
-            f"{hardware.pe.cols} lanes x {acc_t} add {add.value:g} um^2: {add.source}"),
+            f"{hardware.pe.cols} lanes x {acc_t} add {add.value:g} um^2: {add.source}",
+        ),
     }
     for component, buffer in hardware.buffers.components().items():
         kib = buffer.size_bytes / 1024
         components[component] = AreaEntry(
             kib * sram.value + buffer.banks * bank.value,
             f"{kib:g} KiB x {sram.value:g} mm^2 + {buffer.banks} banks x {bank.value:g} mm^2: "
-            f"{sram.source}; {bank.source}")
+            f"{sram.source}; {bank.source}",
+        )
     return Area(components, pe_um2)

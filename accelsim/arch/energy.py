@@ -21,8 +21,14 @@ from workloads import strict_yaml
 from workloads.quoting import short
 
 __all__ = [
-    "EnergyEntry", "EnergyTable", "EnergyTableError", "MissingEnergyError",
-    "load_energy_table", "list_energy_tables", "COMPONENTS", "STATES",
+    "EnergyEntry",
+    "EnergyTable",
+    "EnergyTableError",
+    "MissingEnergyError",
+    "load_energy_table",
+    "list_energy_tables",
+    "COMPONENTS",
+    "STATES",
 ]
 
 STATES = ("active", "idle", "sleep")
@@ -51,8 +57,8 @@ class EnergyEntry:
 @dataclass(frozen=True)
 class EnergyTable:
     name: str
-    actions: Mapping    # (component, action) -> EnergyEntry in pJ per action
-    leakage: Mapping    # (component, state) -> EnergyEntry in mW
+    actions: Mapping  # (component, action) -> EnergyEntry in pJ per action
+    leakage: Mapping  # (component, state) -> EnergyEntry in mW
     transitions: Mapping  # (component, "wake") -> EnergyEntry in pJ
     area: Area | None = None  # the hardware's area from the same table (`accelsim.arch.area`)
 
@@ -68,7 +74,8 @@ class EnergyTable:
             raise MissingEnergyError(
                 "energy table "
                 f"{short(self.name)} has no {what} for component {short(component)}, {short(key)} "
-                f"(components: {', '.join(known)})") from None
+                f"(components: {', '.join(known)})"
+            ) from None
 
     def energy_pj(self, component: str, action: str) -> float:
         return self._get(self.actions, component, action, "action").value
@@ -100,8 +107,9 @@ class EnergyTable:
         """E[pJ] = P[mW] * t[s] * 1e9 with t = cycles / (clock_mhz * 1e6)."""
         if not clock_mhz > 0:
             raise ValueError(f"clock_mhz must be positive, got {short(clock_mhz)}")
-        return math.fsum(self.leak_mw(c, s) * n * 1e3 / clock_mhz
-                         for (c, s), n in residency_cycles.items() if n)
+        return math.fsum(
+            self.leak_mw(c, s) * n * 1e3 / clock_mhz for (c, s), n in residency_cycles.items() if n
+        )
 
 
 # ---------------------------------------------------------------- YAML reading
@@ -116,8 +124,9 @@ def list_energy_tables() -> list[str]:
 def _read(name: str):
     resource = _tables_dir().joinpath(f"{name}.yaml")
     if not resource.is_file():
-        raise EnergyTableError("unknown energy table "
-                               f"{short(name)}; available: {', '.join(list_energy_tables())}")
+        raise EnergyTableError(
+            f"unknown energy table {short(name)}; available: {', '.join(list_energy_tables())}"
+        )
     try:
         doc = strict_yaml.load(resource.read_text(encoding="utf-8"), f"energy_tables/{name}.yaml")
     except strict_yaml.StrictYAMLError as exc:
@@ -153,7 +162,9 @@ class _Doc:
 
     def entry(self, node, key, path, unit, extra=()):
         """An ``{value, unit, source}`` mapping with the expected unit -> EnergyEntry."""
-        e = self.mapping(node, key, path, ("value", "unit", "source") + tuple(extra), ("value", "unit", "source"))
+        e = self.mapping(
+            node, key, path, ("value", "unit", "source") + tuple(extra), ("value", "unit", "source")
+        )
         v = e["value"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             self.fail(e, "value", f"{path}.value", f"must be a non-negative number, got {short(v)}")
@@ -180,8 +191,9 @@ def _check_root(doc: _Doc, allowed):
         if k not in root:
             doc.fail(root, None, k, "missing required key")
     if root["name"] != doc.name:
-        doc.fail(root, "name", "name", f"must equal the file name {short(doc.name)}, "
-                                       f"got {short(root['name'])}")
+        doc.fail(
+            root, "name", "name", f"must equal the file name {short(doc.name)}, got {short(root['name'])}"
+        )
 
 
 def _interp_log(anchors, size):
@@ -206,31 +218,39 @@ def _resolve_absolute(doc: _Doc, hw: Hardware):
     prec = doc.mapping(macs, mac_t, f"mac.{mac_t}", ("mult", "add"), ("mult", "add"))
     mult, add = (doc.entry(prec, k, f"mac.{mac_t}.{k}", "pJ") for k in ("mult", "add"))
     mac_pj = mult.value + add.value
-    actions[("pe_array", "mac")] = EnergyEntry(mac_pj, "pJ/MAC", f"{mac_t} mult + add: {mult.source}; {add.source}")
+    actions[("pe_array", "mac")] = EnergyEntry(
+        mac_pj, "pJ/MAC", f"{mac_t} mult + add: {mult.source}; {add.source}"
+    )
     variants = doc.mapping(root, "mac_variants", "mac_variants", _MAC_ACTIONS[1:], _MAC_ACTIONS[1:])
     for action in _MAC_ACTIONS[1:]:
         frac = doc.entry(variants, action, f"mac_variants.{action}", "fraction of mac")
-        actions[("pe_array", action)] = EnergyEntry(frac.value * mac_pj, "pJ/MAC", f"{frac.value} x mac: {frac.source}")
+        actions[("pe_array", action)] = EnergyEntry(
+            frac.value * mac_pj, "pJ/MAC", f"{frac.value} x mac: {frac.source}"
+        )
 
     # Pooling and residual adds are one accumulator-width add (or compare) per element.
     acc_t = hw.datatypes.accum
     acc = doc.mapping(macs, acc_t, f"mac.{acc_t}", ("mult", "add"), ("mult", "add"))
     acc_add = doc.entry(acc, "add", f"mac.{acc_t}.add", "pJ")
     actions[("vector_unit", "op")] = EnergyEntry(acc_add.value, "pJ/op", f"one {acc_t} add: {acc_add.source}")
-    actions[("pe_array", "accumulate")] = EnergyEntry(acc_add.value, "pJ/add",
-                                                      f"one {acc_t} add per partial sum: {acc_add.source}")
+    actions[("pe_array", "accumulate")] = EnergyEntry(
+        acc_add.value, "pJ/add", f"one {acc_t} add per partial sum: {acc_add.source}"
+    )
     area = resolve_area(doc, doc.mapping(root, "area", "area", AREA_KEYS, AREA_KEYS), hw)
     array = doc.mapping(root, "array", "array", _ARRAY_KEYS, _ARRAY_KEYS)
     clock = doc.entry(array, "clock", "array.clock", "fJ per register bit per cycle")
     bits = pe_register_bits(hw)
-    actions[("pe_array", "clock")] = EnergyEntry(clock.value * bits / 1e3, "pJ/PE-cycle",
-                                                 f"{clock.value:g} fJ x {bits} register bits: {clock.source}")
+    actions[("pe_array", "clock")] = EnergyEntry(
+        clock.value * bits / 1e3, "pJ/PE-cycle", f"{clock.value:g} fJ x {bits} register bits: {clock.source}"
+    )
     wire = doc.entry(array, "wire", "array.wire", "fJ per bit per mm")
     pitch = area.pe_pitch_mm
     actions[("pe_array", "forward")] = EnergyEntry(
-        8 * wire.value * pitch / 1e3, "pJ/B-hop",
+        8 * wire.value * pitch / 1e3,
+        "pJ/B-hop",
         f"8 bits x {wire.value:g} fJ/bit/mm x PE pitch {pitch * 1e3:.1f} um (sqrt of the PE area): "
-        f"{wire.source}")
+        f"{wire.source}",
+    )
 
     sram = doc.mapping(root, "sram", "sram", ("anchors", "write_over_read"), ("anchors", "write_over_read"))
     raw = sram["anchors"]
@@ -241,8 +261,12 @@ def _resolve_absolute(doc: _Doc, hw: Hardware):
         e = doc.entry(raw, i, f"sram.anchors[{i}]", "pJ per 64-bit read", extra=("size_bytes",))
         size = node.get("size_bytes")
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            doc.fail(node, "size_bytes", f"sram.anchors[{i}].size_bytes", "must be a positive integer, "
-                                                                          f"got {short(size)}")
+            doc.fail(
+                node,
+                "size_bytes",
+                f"sram.anchors[{i}].size_bytes",
+                f"must be a positive integer, got {short(size)}",
+            )
         anchors.append((size, e.value, e.source))
     anchors.sort()
     w_sram = doc.entry(sram, "write_over_read", "sram.write_over_read", "ratio")
@@ -252,21 +276,27 @@ def _resolve_absolute(doc: _Doc, hw: Hardware):
         pj64 = _interp_log([(s, v) for s, v, _ in anchors], per_bank)
         src = f"log-linear interpolation in bank size ({per_bank:.0f} B -> {pj64:.4g} pJ/64b, /8 per byte) of: {cite}"
         actions[(comp, "read")] = EnergyEntry(pj64 / 8, "pJ/B", src)
-        actions[(comp, "write")] = EnergyEntry(pj64 / 8 * w_sram.value, "pJ/B", f"{w_sram.value} x read: {w_sram.source}; {src}")
+        actions[(comp, "write")] = EnergyEntry(
+            pj64 / 8 * w_sram.value, "pJ/B", f"{w_sram.value} x read: {w_sram.source}; {src}"
+        )
 
     dram = doc.mapping(root, "dram", "dram", ("read", "write_over_read"), ("read", "write_over_read"))
     rd = doc.entry(dram, "read", "dram.read", "pJ per 64-bit access")
     w_dram = doc.entry(dram, "write_over_read", "dram.write_over_read", "ratio")
     actions[("dram", "read")] = EnergyEntry(rd.value / 8, "pJ/B", f"/8 per byte: {rd.source}")
-    actions[("dram", "write")] = EnergyEntry(rd.value / 8 * w_dram.value, "pJ/B", f"{w_dram.value} x read: {w_dram.source}; {rd.source}")
+    actions[("dram", "write")] = EnergyEntry(
+        rd.value / 8 * w_dram.value, "pJ/B", f"{w_dram.value} x read: {w_dram.source}; {rd.source}"
+    )
 
     _resolve_static(doc, hw, leakage, transitions)
     return EnergyTable(doc.name, actions, leakage, transitions, area)
 
 
-_SCALE = {"pe_array": ("PE", lambda hw, buf: hw.pe.num_pes),
-          "sram": ("KiB", lambda hw, buf: buf.size_bytes / 1024),
-          "dram": (None, lambda hw, buf: 1)}
+_SCALE = {
+    "pe_array": ("PE", lambda hw, buf: hw.pe.num_pes),
+    "sram": ("KiB", lambda hw, buf: buf.size_bytes / 1024),
+    "dram": (None, lambda hw, buf: 1),
+}
 
 
 def _resolve_static(doc: _Doc, hw: Hardware, leakage, transitions):
@@ -283,9 +313,13 @@ def _resolve_static(doc: _Doc, hw: Hardware, leakage, transitions):
         states = doc.mapping(leak, group, f"leakage.{group}", STATES, STATES)
         for state in STATES:
             e = doc.entry(states, state, f"leakage.{group}.{state}", "mW" + suffix)
-            leakage[(comp, state)] = EnergyEntry(e.value * scale, "mW", f"{e.value} mW{suffix}{how}: {e.source}")
+            leakage[(comp, state)] = EnergyEntry(
+                e.value * scale, "mW", f"{e.value} mW{suffix}{how}: {e.source}"
+            )
         e = doc.entry(wake, group, f"wake.{group}", "pJ" + suffix)
-        transitions[(comp, "wake")] = EnergyEntry(e.value * scale, "pJ", f"{e.value} pJ{suffix}{how}: {e.source}")
+        transitions[(comp, "wake")] = EnergyEntry(
+            e.value * scale, "pJ", f"{e.value} pJ{suffix}{how}: {e.source}"
+        )
 
 
 def _resolve_ratio(doc: _Doc, hw: Hardware):
@@ -309,11 +343,14 @@ def _resolve_ratio(doc: _Doc, hw: Hardware):
         actions[shared] = base.actions[shared]
     hop = r["array"].value * mac_pj / word
     actions[("pe_array", "forward")] = EnergyEntry(
-        hop, "pJ/B-hop", f"{r['array'].source} (used for every hop), per word / {word} B; {scale_src}")
+        hop, "pJ/B-hop", f"{r['array'].source} (used for every hop), per word / {word} B; {scale_src}"
+    )
     for comp, key in [(c, "buffer") for c in hw.buffers.components()] + [("dram", "dram")]:
         per_byte = r[key].value * mac_pj / word
         for action in ("read", "write"):
-            actions[(comp, action)] = EnergyEntry(per_byte, "pJ/B", f"{r[key].source}, per word / {word} B; {scale_src}")
+            actions[(comp, action)] = EnergyEntry(
+                per_byte, "pJ/B", f"{r[key].source}, per word / {word} B; {scale_src}"
+            )
     return EnergyTable(doc.name, actions, base.leakage, base.transitions, base.area)
 
 

@@ -44,9 +44,27 @@ from workloads.quoting import short
 from workloads.sparsity import NM, Block, Dense, Structure, Unstructured
 
 __all__ = [
-    "HardwareError", "PEArray", "Buffer", "Buffers", "DRAM", "Datatypes", "PowerPolicy", "Power",
-    "Hardware", "load_hardware", "list_presets", "DATAFLOWS", "DATATYPE_BYTES", "POLICIES", "OPERANDS",
-    "SparseOperand", "Sparsity", "SPARSE_MODES", "SPARSE_FORMATS", "Memory", "MEMORY_MODELS",
+    "HardwareError",
+    "PEArray",
+    "Buffer",
+    "Buffers",
+    "DRAM",
+    "Datatypes",
+    "PowerPolicy",
+    "Power",
+    "Hardware",
+    "load_hardware",
+    "list_presets",
+    "DATAFLOWS",
+    "DATATYPE_BYTES",
+    "POLICIES",
+    "OPERANDS",
+    "SparseOperand",
+    "Sparsity",
+    "SPARSE_MODES",
+    "SPARSE_FORMATS",
+    "Memory",
+    "MEMORY_MODELS",
 ]
 
 DATATYPE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "fp16": 2, "bf16": 2, "fp32": 4}
@@ -72,8 +90,10 @@ def _validate(obj):
         check = f.metadata.get("check")
         if check is None:
             if value is not None and not isinstance(value, f.metadata.get("cls", object)):
-                raise HardwareError(f"{type(obj).__name__}.{f.name}: expected {f.metadata['cls'].__name__}, "
-                                    f"got {short(value)}")
+                raise HardwareError(
+                    f"{type(obj).__name__}.{f.name}: expected {f.metadata['cls'].__name__}, "
+                    f"got {short(value)}"
+                )
             continue
         try:
             object.__setattr__(obj, f.name, check(value))
@@ -243,8 +263,9 @@ class SparseOperand:
         if self.n > self.m:
             raise _StyleError(f"n must be <= m, got n={self.n}, m={self.m}")
         if self.format == "nm" and self.mode != "skipping":
-            raise _StyleError("format nm is structured skipping hardware; it needs mode skipping, "
-                              f"got {short(self.mode)}")
+            raise _StyleError(
+                f"format nm is structured skipping hardware; it needs mode skipping, got {short(self.mode)}"
+            )
 
     @property
     def structure(self) -> Structure:
@@ -275,8 +296,10 @@ class Sparsity:
     def __post_init__(self):
         _validate(self)
         if self.ifmap.format != "dense":
-            raise _StyleError("ifmap.format: compressed activations are not modelled, "
-                              f"got {short(self.ifmap.format)} (use dense with mode gating or skipping)")
+            raise _StyleError(
+                "ifmap.format: compressed activations are not modelled, "
+                f"got {short(self.ifmap.format)} (use dense with mode gating or skipping)"
+            )
 
     @property
     def enabled(self) -> bool:
@@ -349,8 +372,10 @@ class Hardware:
         for i, part in enumerate(parts):
             fields = {f.name: f for f in dataclasses.fields(cls)} if cls is not None else {}
             if part not in fields:
-                raise HardwareError(f"{self.name}: replace: unknown path {short(dotted_path)} "
-                                    f"({short(part)} is not one of {', '.join(fields) or 'nothing'})")
+                raise HardwareError(
+                    f"{self.name}: replace: unknown path {short(dotted_path)} "
+                    f"({short(part)} is not one of {', '.join(fields) or 'nothing'})"
+                )
             f = fields[part]
             sub_cls = f.metadata.get("cls")
             if i == len(parts) - 1:
@@ -361,10 +386,12 @@ class Hardware:
                 break
             current = getattr(obj, part) if obj is not None else None
             if sub_cls is not None and part not in node and current is not None:
-                node[part] = _to_dict(current)      # a part omitted from to_dict as default
+                node[part] = _to_dict(current)  # a part omitted from to_dict as default
             if sub_cls is None or part not in node:
-                raise HardwareError(f"{self.name}: replace: unknown path {short(dotted_path)} "
-                                    f"({'.'.join(parts[:i + 1])} is not present)")
+                raise HardwareError(
+                    f"{self.name}: replace: unknown path {short(dotted_path)} "
+                    f"({'.'.join(parts[: i + 1])} is not present)"
+                )
             node, cls, obj = node[part], sub_cls, current
         else:
             raise HardwareError(f"{self.name}: replace: unknown path {short(dotted_path)}")
@@ -397,22 +424,27 @@ def _where(source, line, path):
 def _build(cls, d, source, path, parent, key):
     """Build dataclass ``cls`` from mapping ``d`` located at ``path`` (recursive, strict)."""
     if not isinstance(d, dict):
-        raise HardwareError(f"{_where(source, strict_yaml.line_of(parent, key), path or '<root>')}: "
-                            f"must be a mapping, got {short(d)}")
+        raise HardwareError(
+            f"{_where(source, strict_yaml.line_of(parent, key), path or '<root>')}: "
+            f"must be a mapping, got {short(d)}"
+        )
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in d:
         if k not in fields:
             kpath = f"{path}.{str(k)[:80]}" if path else str(k)[:80]
             where = _where(source, strict_yaml.line_of(d, k), kpath)
-            raise HardwareError(f"{where}: unknown key {short(k)}; "
-                                f"allowed keys under {path or '<root>'}: {', '.join(fields)}")
+            raise HardwareError(
+                f"{where}: unknown key {short(k)}; allowed keys under {path or '<root>'}: {', '.join(fields)}"
+            )
     kwargs = {}
     for name, f in fields.items():
         fpath = f"{path}.{name}" if path else name
         if name not in d:
             if f.default is dataclasses.MISSING:
-                raise HardwareError(f"{_where(source, strict_yaml.line_of(d), fpath)}: missing required key "
-                                    f"{short(name)} under {path or '<root>'}")
+                raise HardwareError(
+                    f"{_where(source, strict_yaml.line_of(d), fpath)}: missing required key "
+                    f"{short(name)} under {path or '<root>'}"
+                )
             continue
         value, line = d[name], strict_yaml.line_of(d, name)
         sub_cls = f.metadata.get("cls")
@@ -447,8 +479,9 @@ def load_hardware(name_or_path) -> Hardware:
     try:
         text = os.fspath(name_or_path)
     except TypeError:
-        raise HardwareError(f"hardware: expected a preset name or a path, got {short(name_or_path)}") \
-            from None
+        raise HardwareError(
+            f"hardware: expected a preset name or a path, got {short(name_or_path)}"
+        ) from None
     if not isinstance(text, str):
         text = os.fsdecode(text)
     separators = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
@@ -462,7 +495,8 @@ def load_hardware(name_or_path) -> Hardware:
         return Hardware.from_yaml(content, source=text)
     if text not in list_presets():
         hint = f" (to load the file {short(text)}, write ./{text})" if os.path.exists(text) else ""
-        raise HardwareError(f"unknown hardware preset {short(text)}; "
-                            f"available: {', '.join(list_presets())}{hint}")
+        raise HardwareError(
+            f"unknown hardware preset {short(text)}; available: {', '.join(list_presets())}{hint}"
+        )
     resource = _preset_dir().joinpath(f"{text}.yaml")
     return Hardware.from_yaml(resource.read_text(encoding="utf-8"), source=f"presets/{text}.yaml")

@@ -17,13 +17,13 @@ class FieldError(Exception):
     """A field check failed; carries the message, and `accelsim.arch.hardware` adds the location."""
 
 
-MAX_PE_DIM = 16_384          # TPU v1: a 256x256 array (Jouppi et al., ISCA 2017); 64x margin
-MAX_BUFFER_BYTES = 1 << 36   # 64 GiB; Cerebras WSE-3 has 44 GB of on-chip SRAM (Cerebras, 2024)
+MAX_PE_DIM = 16_384  # TPU v1: a 256x256 array (Jouppi et al., ISCA 2017); 64x margin
+MAX_BUFFER_BYTES = 1 << 36  # 64 GiB; Cerebras WSE-3 has 44 GB of on-chip SRAM (Cerebras, 2024)
 MAX_BANKS = 4_096
 MAX_PORT_BYTES_PER_CYCLE = 1 << 30
-MAX_DRAM_BYTES_PER_CYCLE = 1e6   # HBM3E stacks give ~1.2 TB/s, ~1e3 bytes per cycle at 1 GHz
-MAX_CLOCK_MHZ = 10_000.0     # 10 GHz: above any CMOS logic clock (ITRS 2015)
-MAX_LATENCY_CYCLES = 10**9   # one second at 1 GHz
+MAX_DRAM_BYTES_PER_CYCLE = 1e6  # HBM3E stacks give ~1.2 TB/s, ~1e3 bytes per cycle at 1 GHz
+MAX_CLOCK_MHZ = 10_000.0  # 10 GHz: above any CMOS logic clock (ITRS 2015)
+MAX_LATENCY_CYCLES = 10**9  # one second at 1 GHz
 MAX_SPARSE_BLOCK = 4_096
 MAX_NM_GROUP = 1_024
 
@@ -71,8 +71,10 @@ def positive_or_unbounded(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or v <= 0:
         raise FieldError(f"must be a positive number (or .inf for an unbounded channel), got {short(v)}")
     if math.isfinite(v) and v > MAX_DRAM_BYTES_PER_CYCLE:
-        raise FieldError(f"must be at most {MAX_DRAM_BYTES_PER_CYCLE:,g} (a physical upper bound) or .inf "
-                         f"for an unbounded channel, got {short(v)}")
+        raise FieldError(
+            f"must be at most {MAX_DRAM_BYTES_PER_CYCLE:,g} (a physical upper bound) or .inf "
+            f"for an unbounded channel, got {short(v)}"
+        )
     return float(v)
 
 
@@ -87,6 +89,7 @@ def one_of(options: Sequence[str]) -> Check:
         if not isinstance(v, str) or v not in options:
             raise FieldError(f"must be one of {', '.join(options)}, got {short(v)}")
         return v
+
     return check
 
 
@@ -106,10 +109,15 @@ def nonneg_fraction(x: Any) -> float:
 
 
 def pair_of_positive_ints(v: Any) -> tuple[int, int]:
-    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or len(v) != 2 \
-            or not all(is_int(x) and 0 < x <= MAX_SPARSE_BLOCK for x in v):
-        raise FieldError(f"must be a list of two integers in 1..{MAX_SPARSE_BLOCK} [rows, cols], "
-                         f"got {short(v)}")
+    if (
+        isinstance(v, (str, bytes))
+        or not isinstance(v, (list, tuple))
+        or len(v) != 2
+        or not all(is_int(x) and 0 < x <= MAX_SPARSE_BLOCK for x in v)
+    ):
+        raise FieldError(
+            f"must be a list of two integers in 1..{MAX_SPARSE_BLOCK} [rows, cols], got {short(v)}"
+        )
     return (v[0], v[1])
 
 

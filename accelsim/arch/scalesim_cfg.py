@@ -28,21 +28,55 @@ from workloads.importers.scalesim_topology import (
 from workloads.importers.text_file import read_text
 from workloads.network import Network
 
-__all__ = ["ScaleSimCfg", "ScaleSimFiles", "format_cfg", "parse_cfg", "read_cfg", "scalesim_hardware", "write_scalesim"]
+__all__ = [
+    "ScaleSimCfg",
+    "ScaleSimFiles",
+    "format_cfg",
+    "parse_cfg",
+    "read_cfg",
+    "scalesim_hardware",
+    "write_scalesim",
+]
 
 KB_WORDS = 1024
 _ARCH = "architecture_presets"
 # Keys SCALE-Sim reads that do not change its cycles or traffic counts; accepted and left alone.
 _KNOWN = {
     "general": {"run_name"},
-    _ARCH: {"arrayheight", "arraywidth", "ifmapsramszkb", "filtersramszkb", "ofmapsramszkb", "ifmapoffset",
-            "filteroffset", "ofmapoffset", "bandwidth", "dataflow", "readrequestbuffer", "writerequestbuffer",
-            "memorybanks"},
+    _ARCH: {
+        "arrayheight",
+        "arraywidth",
+        "ifmapsramszkb",
+        "filtersramszkb",
+        "ofmapsramszkb",
+        "ifmapoffset",
+        "filteroffset",
+        "ofmapoffset",
+        "bandwidth",
+        "dataflow",
+        "readrequestbuffer",
+        "writerequestbuffer",
+        "memorybanks",
+    },
     "run_presets": {"interfacebandwidth", "useramulatortrace"},
     "network_presets": {"topologycsvloc"},
-    "layout": {"ifmapcustomlayout", "ifmapsrambankbandwidth", "ifmapsrambanknum", "ifmapsrambankport",
-               "filtercustomlayout", "filtersrambankbandwidth", "filtersrambanknum", "filtersrambankport"},
-    "sparsity": {"sparsitysupport", "sparserep", "optimizedmapping", "blocksize", "randomnumbergeneratorseed"},
+    "layout": {
+        "ifmapcustomlayout",
+        "ifmapsrambankbandwidth",
+        "ifmapsrambanknum",
+        "ifmapsrambankport",
+        "filtercustomlayout",
+        "filtersrambankbandwidth",
+        "filtersrambanknum",
+        "filtersrambankport",
+    },
+    "sparsity": {
+        "sparsitysupport",
+        "sparserep",
+        "optimizedmapping",
+        "blocksize",
+        "randomnumbergeneratorseed",
+    },
 }
 
 
@@ -74,8 +108,10 @@ def _sections(text: str, source: str) -> dict[str, dict[str, _Entry]]:
             if name in sections:
                 raise HardwareError(f"{source}:{number}: section [{name}] appears twice")
             if name not in _KNOWN:
-                raise HardwareError(f"{source}:{number}: unknown section [{name}]; SCALE-Sim's are "
-                                    + ", ".join(f"[{s}]" for s in _KNOWN))
+                raise HardwareError(
+                    f"{source}:{number}: unknown section [{name}]; SCALE-Sim's are "
+                    + ", ".join(f"[{s}]" for s in _KNOWN)
+                )
             section, current = name, {}
             sections[name] = current
             continue
@@ -84,7 +120,7 @@ def _sections(text: str, source: str) -> dict[str, dict[str, _Entry]]:
             raise HardwareError(f"{source}:{number}: expected 'Key : value' or '[section]', got {line!r}")
         if current is None:
             raise HardwareError(f"{source}:{number}: {line[:cut].strip()}: a key before any [section]")
-        key, value = line[:cut].strip(), line[cut + 1:].strip()
+        key, value = line[:cut].strip(), line[cut + 1 :].strip()
         if key.lower() not in _KNOWN[section]:
             raise HardwareError(f"{source}:{number}: {key}: unknown key in [{section}]")
         if key.lower() in current:
@@ -114,23 +150,27 @@ class _Reader:
         except ValueError:
             value = 0
         if value < 1:
-            raise HardwareError(f"{self.source}:{entry.line}: {entry.key}: must be a positive integer, "
-                                f"got {entry.value!r}")
+            raise HardwareError(
+                f"{self.source}:{entry.line}: {entry.key}: must be a positive integer, got {entry.value!r}"
+            )
         return value
 
     def choice(self, section: str, key: str, options: tuple[str, ...]) -> str:
         entry = self.entry(section, key)
         if entry.value not in options:
-            raise HardwareError(f"{self.source}:{entry.line}: {entry.key}: must be one of {', '.join(options)}, "
-                                f"got {entry.value!r}")
+            raise HardwareError(
+                f"{self.source}:{entry.line}: {entry.key}: must be one of {', '.join(options)}, "
+                f"got {entry.value!r}"
+            )
         return entry.value
 
     def flag(self, section: str, key: str) -> bool:
         return self.has(section, key) and self.entry(section, key).value.strip().lower() == "true"
 
 
-def scalesim_hardware(name: str, rows: int, cols: int, dataflow: str, sram_kb: tuple[int, int, int],
-                      bandwidth_words: float) -> Hardware:
+def scalesim_hardware(
+    name: str, rows: int, cols: int, dataflow: str, sram_kb: tuple[int, int, int], bandwidth_words: float
+) -> Hardware:
     """The ``Hardware`` a SCALE-Sim cfg describes (``bandwidth_words = inf`` for ``CALC``)."""
     buffers = {}
     for operand, kb in zip(OPERANDS, sram_kb):
@@ -139,15 +179,23 @@ def scalesim_hardware(name: str, rows: int, cols: int, dataflow: str, sram_kb: t
         fill = size_bytes if math.isinf(bandwidth_words) else max(1, int(bandwidth_words))
         edge = {"ifmap": rows, "filter": cols, "ofmap": cols}[operand]
         read, write = (fill, edge) if operand == "ofmap" else (edge, fill)
-        buffers[operand] = {"size_bytes": size_bytes, "banks": 1, "read_bytes_per_cycle": read,
-                            "write_bytes_per_cycle": write}
-    return Hardware.from_dict({
-        "name": name, "clock_mhz": 1000.0,
-        "pe": {"rows": rows, "cols": cols, "dataflow": dataflow},
-        "buffers": buffers,
-        "dram": {"bandwidth_bytes_per_cycle": float(bandwidth_words), "latency_cycles": 0},
-        "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
-    }, source=name)
+        buffers[operand] = {
+            "size_bytes": size_bytes,
+            "banks": 1,
+            "read_bytes_per_cycle": read,
+            "write_bytes_per_cycle": write,
+        }
+    return Hardware.from_dict(
+        {
+            "name": name,
+            "clock_mhz": 1000.0,
+            "pe": {"rows": rows, "cols": cols, "dataflow": dataflow},
+            "buffers": buffers,
+            "dram": {"bandwidth_bytes_per_cycle": float(bandwidth_words), "latency_cycles": 0},
+            "datatypes": {"ifmap": "int8", "filter": "int8", "ofmap": "int8", "accum": "int32"},
+        },
+        source=name,
+    )
 
 
 def parse_cfg(text: str, source: str = "<string>") -> ScaleSimCfg:
@@ -164,22 +212,31 @@ def parse_cfg(text: str, source: str = "<string>") -> ScaleSimCfg:
         except ValueError:
             bandwidth = 0.0
         if bandwidth < 1:
-            raise HardwareError(f"{source}:{entry.line}: {entry.key}: must be a positive integer number of "
-                                f"words per cycle, got {entry.value!r}")
+            raise HardwareError(
+                f"{source}:{entry.line}: {entry.key}: must be a positive integer number of "
+                f"words per cycle, got {entry.value!r}"
+            )
         if rest:
             notes.append(f"{entry.key}: SCALE-Sim uses only the first value, {int(bandwidth)} words/cycle")
     name = read.entry("general", "run_name").value if read.has("general", "run_name") else ""
     name = name or os.path.splitext(os.path.basename(source))[0] or "scalesim"
     hardware = scalesim_hardware(
-        name, read.positive_int(_ARCH, "ArrayHeight"), read.positive_int(_ARCH, "ArrayWidth"),
+        name,
+        read.positive_int(_ARCH, "ArrayHeight"),
+        read.positive_int(_ARCH, "ArrayWidth"),
         read.choice(_ARCH, "Dataflow", DATAFLOWS),
-        (read.positive_int(_ARCH, "IfmapSramSzkB"), read.positive_int(_ARCH, "FilterSramSzkB"),
-         read.positive_int(_ARCH, "OfmapSramSzkB")),
+        (
+            read.positive_int(_ARCH, "IfmapSramSzkB"),
+            read.positive_int(_ARCH, "FilterSramSzkB"),
+            read.positive_int(_ARCH, "OfmapSramSzkB"),
+        ),
         bandwidth,
     )
     if read.flag("sparsity", "SparsitySupport"):
-        notes.append("[sparsity] SparsitySupport is not imported: accelsim's sparse support is the hardware "
-                     "YAML's sparsity section")
+        notes.append(
+            "[sparsity] SparsitySupport is not imported: accelsim's sparse support is the hardware "
+            "YAML's sparsity section"
+        )
     if read.flag("layout", "IfmapCustomLayout") or read.flag("layout", "FilterCustomLayout"):
         notes.append("[layout] custom SRAM layouts are not modelled; read as plain buffers")
     if read.flag("run_presets", "UseRamulatorTrace"):
@@ -196,8 +253,10 @@ def read_cfg(path: str | os.PathLike[str]) -> ScaleSimCfg:
 def _kb(hardware: Hardware, operand: str) -> int:
     words = hardware.buffers.capacity_bytes(operand) // hardware.word_bytes(operand)
     if words < KB_WORDS:
-        raise ExportFormatError(f"{hardware.name}: {operand} buffer holds {words} words; SCALE-Sim's "
-                                f"smallest SRAM is 1 kB ({KB_WORDS} words)")
+        raise ExportFormatError(
+            f"{hardware.name}: {operand} buffer holds {words} words; SCALE-Sim's "
+            f"smallest SRAM is 1 kB ({KB_WORDS} words)"
+        )
     return words // KB_WORDS
 
 
@@ -280,8 +339,21 @@ class ScaleSimFiles:
 
     def command(self, python: str = "python", results: str = "results") -> list[str]:
         """The SCALE-Sim 3.0.0 command line that runs these files; reports land in ``results/<run_name>``."""
-        return [python, "-m", "scalesim.scale", "-c", self.cfg, "-t", self.topology, "-l", self.layout,
-                "-p", results, "-i", "conv"]
+        return [
+            python,
+            "-m",
+            "scalesim.scale",
+            "-c",
+            self.cfg,
+            "-t",
+            self.topology,
+            "-l",
+            self.layout,
+            "-p",
+            results,
+            "-i",
+            "conv",
+        ]
 
 
 def write_scalesim(network: Network, hardware: Hardware, directory: str | os.PathLike[str]) -> ScaleSimFiles:
@@ -293,11 +365,17 @@ def write_scalesim(network: Network, hardware: Hardware, directory: str | os.Pat
     rows, topology_notes = network_rows(network)
     cfg_text, cfg_notes = format_cfg(hardware, run_name=network.name)
     os.makedirs(directory, exist_ok=True)
-    files = ScaleSimFiles(cfg=os.path.join(directory, "scalesim.cfg"),
-                          topology=os.path.join(directory, "topology.csv"),
-                          layout=os.path.join(directory, "layout.csv"), notes=tuple(topology_notes + cfg_notes))
-    for path, text in ((files.cfg, cfg_text), (files.topology, format_topology(rows)),
-                       (files.layout, format_layout(rows))):
+    files = ScaleSimFiles(
+        cfg=os.path.join(directory, "scalesim.cfg"),
+        topology=os.path.join(directory, "topology.csv"),
+        layout=os.path.join(directory, "layout.csv"),
+        notes=tuple(topology_notes + cfg_notes),
+    )
+    for path, text in (
+        (files.cfg, cfg_text),
+        (files.topology, format_topology(rows)),
+        (files.layout, format_layout(rows)),
+    ):
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
     return files

@@ -20,9 +20,14 @@ from workloads.models import MODELS
 
 __all__ = ["register", "Status"]
 
-_PHASES = {"train": "training / loading the dense model", "dense": "simulating the dense model",
-           "uniform": "uniform baseline search", "searched": "mask search",
-           "finetune_uniform": "fine-tuning the uniform masks", "finetune_searched": "fine-tuning the searched masks"}
+_PHASES = {
+    "train": "training / loading the dense model",
+    "dense": "simulating the dense model",
+    "uniform": "uniform baseline search",
+    "searched": "mask search",
+    "finetune_uniform": "fine-tuning the uniform masks",
+    "finetune_searched": "fine-tuning the searched masks",
+}
 
 
 class Status:
@@ -62,7 +67,11 @@ class Status:
         if event["index"] == 0:
             self.dense_objective = event["objective"]
         best = event.get("best_objective")
-        gain = f"best {self.dense_objective / best:5.2f}x below dense" if best and self.dense_objective else "no feasible yet"
+        gain = (
+            f"best {self.dense_objective / best:5.2f}x below dense"
+            if best and self.dense_objective
+            else "no feasible yet"
+        )
         line = f"[{clock}] {event.get('phase', 'search')}: {count:4d} candidates, {gain}"
         if self.tty and now - self.last_draw >= self.min_interval_s:
             self._write(line, final=False)
@@ -74,9 +83,16 @@ class Status:
 def _cmd_codesign(args: argparse.Namespace) -> int:
     from reports.codesign import write_results
 
-    config = CodesignConfig(model=args.network, hardware=args.hardware, objective=args.objective,
-                            max_accuracy_drop=args.max_accuracy_drop, strategy=args.strategy, seed=args.seed,
-                            mode=args.mode, granularities=args.granularities)
+    config = CodesignConfig(
+        model=args.network,
+        hardware=args.hardware,
+        objective=args.objective,
+        max_accuracy_drop=args.max_accuracy_drop,
+        strategy=args.strategy,
+        seed=args.seed,
+        mode=args.mode,
+        granularities=args.granularities,
+    )
     replacing = any(check_run_directory(args.out).glob("*"))  # before the search, not after it
     status = None if args.no_progress else Status(sys.stderr)
     result = run_codesign(config, progress=status)
@@ -87,18 +103,26 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2, sort_keys=True))
         return 0
     ratios, designs = summary["ratios"], summary["designs"]
-    print(f"{'design':<9} {'test acc':>8} {'density':>7} {'cycles':>9} {'energy uJ':>10} {'EDP vs dense':>12}")
+    print(
+        f"{'design':<9} {'test acc':>8} {'density':>7} {'cycles':>9} {'energy uJ':>10} {'EDP vs dense':>12}"
+    )
     dense_edp = designs["dense"]["edp"]
     for label in ("dense", "uniform", "searched"):
         d = designs[label]
-        print(f"{label:<9} {d['test_accuracy']:8.4f} {d['density']:7.3f} {d['cycles']:9,d} "
-              f"{d['energy_pj'] * 1e-6:10.4f} {dense_edp / d['edp']:11.2f}x")
+        print(
+            f"{label:<9} {d['test_accuracy']:8.4f} {d['density']:7.3f} {d['cycles']:9,d} "
+            f"{d['energy_pj'] * 1e-6:10.4f} {dense_edp / d['edp']:11.2f}x"
+        )
     met = summary["constraint"]["searched_meets_on_test"]
-    print(f"searched EDP {ratios['edp_dense_over_searched']:.2f}x below dense, "
-          f"{ratios['edp_uniform_over_searched']:.2f}x below uniform; "
-          f"accuracy constraint on test: {'met' if met else 'NOT met'}")
-    print(f"results: {args.out} ({len(written)} files; report.md, summary.json, figures)"
-          + ("; replaced the previous run's results" if replacing else ""))
+    print(
+        f"searched EDP {ratios['edp_dense_over_searched']:.2f}x below dense, "
+        f"{ratios['edp_uniform_over_searched']:.2f}x below uniform; "
+        f"accuracy constraint on test: {'met' if met else 'NOT met'}"
+    )
+    print(
+        f"results: {args.out} ({len(written)} files; report.md, summary.json, figures)"
+        + ("; replaced the previous run's results" if replacing else "")
+    )
     return 0
 
 
@@ -114,22 +138,42 @@ def _labels(text: str) -> tuple[str, ...]:
 
 
 def register(commands) -> None:
-    cmd = commands.add_parser("codesign", help="search pruning masks for simulated EDP under an accuracy constraint")
-    cmd.add_argument("--network", default="lenet_digits", choices=sorted(MODELS),
-                     help="trainable digits model (default: lenet_digits)")
+    cmd = commands.add_parser(
+        "codesign", help="search pruning masks for simulated EDP under an accuracy constraint"
+    )
+    cmd.add_argument(
+        "--network",
+        default="lenet_digits",
+        choices=sorted(MODELS),
+        help="trainable digits model (default: lenet_digits)",
+    )
     cmd.add_argument("--hardware", default="sparse_edge_16x16", help="preset name or hardware YAML path")
     cmd.add_argument("--objective", default="edp", choices=OBJECTIVES, help="what the search minimises")
-    cmd.add_argument("--max-accuracy-drop", type=_points, default=1.0, metavar="POINTS",
-                     help="allowed top-1 drop from the dense model, in percentage points (default 1)")
+    cmd.add_argument(
+        "--max-accuracy-drop",
+        type=_points,
+        default=1.0,
+        metavar="POINTS",
+        help="allowed top-1 drop from the dense model, in percentage points (default 1)",
+    )
     cmd.add_argument("--strategy", default="greedy", choices=list(STRATEGIES), help="search strategy")
-    cmd.add_argument("--granularities", type=_labels, default=CodesignConfig.granularities, metavar="LIST",
-                     help="comma-separated pruning granularities to search: unstructured, channel, "
-                          "block<r>x<c>, nm<n>:<m> (default: " + ",".join(CodesignConfig.granularities) + ")")
+    cmd.add_argument(
+        "--granularities",
+        type=_labels,
+        default=CodesignConfig.granularities,
+        metavar="LIST",
+        help="comma-separated pruning granularities to search: unstructured, channel, "
+        "block<r>x<c>, nm<n>:<m> (default: " + ",".join(CodesignConfig.granularities) + ")",
+    )
     cmd.add_argument("--seed", type=int, default=0, help="seed of training, fine-tuning and search")
     cmd.add_argument("--mode", default="event", choices=["event", "analytical"], help="simulation mode")
-    cmd.add_argument("--out", type=Path, default=Path("results/codesign"),
-                     help="results directory: created, or replaced if an earlier accelsim run wrote it; "
-                          "any other non-empty directory is refused")
+    cmd.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/codesign"),
+        help="results directory: created, or replaced if an earlier accelsim run wrote it; "
+        "any other non-empty directory is refused",
+    )
     cmd.add_argument("--json", action="store_true", help="print summary.json to stdout instead of the table")
     cmd.add_argument("--no-progress", action="store_true", help="no status line on stderr")
     cmd.set_defaults(func=_cmd_codesign)

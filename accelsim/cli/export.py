@@ -16,9 +16,11 @@ from workloads.network import Network
 
 __all__ = ["HARDWARE_HELP", "NETWORK_HELP", "register", "resolve_hardware", "resolve_network"]
 
-NETWORK_HELP = ("zoo network (see `accelsim list networks`), trainable model (lenet_digits, mlp_digits), "
-                "a file (.onnx, SCALE-Sim topology .csv, network .yaml) or module:function returning "
-                "(nn.Module, example_input)")
+NETWORK_HELP = (
+    "zoo network (see `accelsim list networks`), trainable model (lenet_digits, mlp_digits), "
+    "a file (.onnx, SCALE-Sim topology .csv, network .yaml) or module:function returning "
+    "(nn.Module, example_input)"
+)
 HARDWARE_HELP = "preset name, hardware YAML file or SCALE-Sim .cfg"
 
 
@@ -80,14 +82,29 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     """Add ``export`` to the CLI's subcommands."""
     cmd = commands.add_parser("export", help="write a network as SCALE-Sim files or as a network YAML file")
-    cmd.add_argument("format", choices=["scalesim", "network"],
-                     help="scalesim: topology.csv, layout.csv and scalesim.cfg in --out DIR; "
-                          "network: the network YAML file --out FILE (what --network reads back)")
+    cmd.add_argument(
+        "format",
+        choices=["scalesim", "network"],
+        help="scalesim: topology.csv, layout.csv and scalesim.cfg in --out DIR; "
+        "network: the network YAML file --out FILE (what --network reads back)",
+    )
     cmd.add_argument("--network", default="resnet50", help=NETWORK_HELP)
     cmd.add_argument("--hardware", default="scalesim_32x32", help=HARDWARE_HELP + " (scalesim only)")
-    cmd.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                     help="what-if override of a hardware field, e.g. --set pe.rows=64 (repeatable)")
-    cmd.add_argument("--input-size", type=int, default=None, metavar="PIXELS",
-                     help="square input resolution for zoo convolutional networks")
-    cmd.add_argument("--out", required=True, metavar="PATH", help="directory (scalesim) or YAML file (network)")
+    cmd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="what-if override of a hardware field, e.g. --set pe.rows=64 (repeatable)",
+    )
+    cmd.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="square input resolution for zoo convolutional networks",
+    )
+    cmd.add_argument(
+        "--out", required=True, metavar="PATH", help="directory (scalesim) or YAML file (network)"
+    )
     cmd.set_defaults(func=_cmd_export)

@@ -62,7 +62,18 @@ def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def render_report(report) -> str:
-    headers = ["layer", "kind", "MACs", "folds", "cycles", "stall", "util%", "map_eff%", "DRAM_KiB", "energy_uJ"]
+    headers = [
+        "layer",
+        "kind",
+        "MACs",
+        "folds",
+        "cycles",
+        "stall",
+        "util%",
+        "map_eff%",
+        "DRAM_KiB",
+        "energy_uJ",
+    ]
     rows = [
         [
             layer.name,
@@ -80,7 +91,8 @@ def render_report(report) -> str:
     ]
     stalls = ", ".join(f"{cause} {cycles:,}" for cause, cycles in report.stall_cycles.items() if cycles)
     by_component = ", ".join(
-        f"{name} {pj * 1e-6:,.1f}" for name, pj in sorted(report.energy_by_component_pj().items(), key=lambda kv: -kv[1])
+        f"{name} {pj * 1e-6:,.1f}"
+        for name, pj in sorted(report.energy_by_component_pj().items(), key=lambda kv: -kv[1])
     )
     summary = [
         f"network {report.network} on {report.hardware} ({report.mode} mode, {report.clock_mhz:g} MHz)",
@@ -105,14 +117,18 @@ def _network(spec: str, input_size: int | None):
 def render_sparsity(report) -> str:
     """Ideal against achieved speedup over the dense run, and where the difference went."""
     losses = ", ".join(f"{cause} {cycles:,.0f}" for cause, cycles in report.speedup_losses_cycles().items())
-    compacted = [layer.name for layer in report.layers if layer.sparse and layer.sparse.compacted_weight_shape]
+    compacted = [
+        layer.name for layer in report.layers if layer.sparse and layer.sparse.compacted_weight_shape
+    ]
     lines = [
         f"  dense cycles    {report.dense_cycles:,}",
         f"  speedup         {report.achieved_speedup:.2f}x achieved, {report.ideal_speedup:.2f}x ideal",
         f"  lost cycles     {losses} (channel_compaction: a gain)",
     ]
     if compacted:
-        lines.append(f"  compacted       {len(compacted)} layer(s) without their pruned channels: {', '.join(compacted)}")
+        lines.append(
+            f"  compacted       {len(compacted)} layer(s) without their pruned channels: {', '.join(compacted)}"
+        )
     return "\n".join(lines)
 
 
@@ -147,8 +163,10 @@ def _load_masks(path: str, network):
     weighted = [layer.name for layer in network if layer.weight_shape]
     missing = [name for name in weighted if name not in masks]
     if missing:
-        raise CliError(f"--masks {path}: covers {len(weighted) - len(missing)} of the {len(weighted)} weighted "
-                       f"layers of {network.name}; missing {short(missing)}")
+        raise CliError(
+            f"--masks {path}: covers {len(weighted) - len(missing)} of the {len(weighted)} weighted "
+            f"layers of {network.name}; missing {short(missing)}"
+        )
     return masks
 
 
@@ -164,7 +182,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
         for name in list_presets():
             hw = load_hardware(name)
-            print(f"{name:18s} {hw.pe.rows}x{hw.pe.cols} {hw.pe.dataflow}  {hw.clock_mhz:g} MHz  {hw.datatypes.ifmap}")
+            print(
+                f"{name:18s} {hw.pe.rows}x{hw.pe.cols} {hw.pe.dataflow}  {hw.clock_mhz:g} MHz  {hw.datatypes.ifmap}"
+            )
     else:
         from accelsim.arch.energy import list_energy_tables, load_energy_table
         from accelsim.arch.hardware import load_hardware
@@ -207,34 +227,67 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("simulate", help="simulate a network on a hardware preset or YAML file")
     from accelsim.cli.export import HARDWARE_HELP, NETWORK_HELP
+
     sim.add_argument("--network", default="resnet50", help=NETWORK_HELP)
     sim.add_argument("--hardware", default="scalesim_32x32", help=HARDWARE_HELP)
-    sim.add_argument("--mode", default="event", choices=["event", "analytical"],
-                     help="simulation mode: event (SimPy, default) or analytical (closed form)")
-    sim.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                     help="what-if override of a hardware field, e.g. --set pe.rows=64 (repeatable)")
-    sim.add_argument("--input-size", type=_input_size, default=None, metavar="PIXELS",
-                     help="square input resolution for convolutional networks")
-    sim.add_argument("--masks", metavar="NPZ", help="pruning masks to simulate with, e.g. the masks_searched.npz "
-                                                     "`accelsim codesign` writes (pruning.Masks.save)")
-    sim.add_argument("--no-compact", action="store_true",
-                     help="keep layers at their specified size even where the masks empty whole channels")
+    sim.add_argument(
+        "--mode",
+        default="event",
+        choices=["event", "analytical"],
+        help="simulation mode: event (SimPy, default) or analytical (closed form)",
+    )
+    sim.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="what-if override of a hardware field, e.g. --set pe.rows=64 (repeatable)",
+    )
+    sim.add_argument(
+        "--input-size",
+        type=_input_size,
+        default=None,
+        metavar="PIXELS",
+        help="square input resolution for convolutional networks",
+    )
+    sim.add_argument(
+        "--masks",
+        metavar="NPZ",
+        help="pruning masks to simulate with, e.g. the masks_searched.npz "
+        "`accelsim codesign` writes (pruning.Masks.save)",
+    )
+    sim.add_argument(
+        "--no-compact",
+        action="store_true",
+        help="keep layers at their specified size even where the masks empty whole channels",
+    )
     sim.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
     sim.add_argument("--force", action="store_true", help="replace an existing --json file")
     sim.set_defaults(func=_cmd_simulate)
 
     lister = commands.add_parser("list", help="list networks, presets or energy tables")
     lister.add_argument("what", choices=["networks", "presets", "energy-tables"])
-    lister.add_argument("--hardware", default="scalesim_32x32",
-                        help="hardware the energy tables are priced for (energy-tables only)")
+    lister.add_argument(
+        "--hardware",
+        default="scalesim_32x32",
+        help="hardware the energy tables are priced for (energy-tables only)",
+    )
     lister.set_defaults(func=_cmd_list)
 
     cache = commands.add_parser("cache", help="manage the trained-weight cache")
-    cache.add_argument("action", choices=["clear", "path"], help="clear: delete cached weights; path: print the folder")
+    cache.add_argument(
+        "action", choices=["clear", "path"], help="clear: delete cached weights; path: print the folder"
+    )
     cache.set_defaults(func=_cmd_cache)
-    from accelsim.cli.sweep import register; register(commands)
-    from accelsim.cli.codesign import register as register_codesign; register_codesign(commands)
-    from accelsim.cli.export import register as register_export; register_export(commands)
+    from accelsim.cli.sweep import register
+
+    register(commands)
+    from accelsim.cli.codesign import register as register_codesign
+
+    register_codesign(commands)
+    from accelsim.cli.export import register as register_export
+
+    register_export(commands)
     return parser
 
 
@@ -265,8 +318,11 @@ USER_ERRORS = (CliError, ValueError, KeyError, OSError, ImportError)
 
 def main(argv: Sequence[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)} \
-        if in_main_thread else {}
+    handlers = (
+        {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        if in_main_thread
+        else {}
+    )
     for signum in handlers:
         signal.signal(signum, _raise_interrupted)
     try:
@@ -274,8 +330,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt as exc:
         number = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
-        print(f"accelsim: interrupted by {signal.Signals(number).name}; finished work is kept "
-              "(a sweep resumes where it stopped)", file=sys.stderr)
+        print(
+            f"accelsim: interrupted by {signal.Signals(number).name}; finished work is kept "
+            "(a sweep resumes where it stopped)",
+            file=sys.stderr,
+        )
         return 128 + number
     except USER_ERRORS as exc:
         print(f"accelsim: error: {_one_line(exc)}", file=sys.stderr)

@@ -93,16 +93,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with Store(store_path) as store:
         before = len(store)
-        records = explore(config.points, executor=executor, store=store, on_error=config.on_error,
-                          progress=progress)
+        records = explore(
+            config.points, executor=executor, store=store, on_error=config.on_error, progress=progress
+        )
         failures = len(store.failures())
         after = len(store)
         if args.csv:
             store.export_csv(args.csv)
     elapsed = time.monotonic() - started
-    print(f"{len(config.points)} points ({len(set(p.key for p in config.points))} distinct): "
-          f"{after - before} evaluated, {len(records) - (after - before)} already in the store, "
-          f"{failures} failed; {elapsed:.1f} s; store {store_path}")
+    print(
+        f"{len(config.points)} points ({len(set(p.key for p in config.points))} distinct): "
+        f"{after - before} evaluated, {len(records) - (after - before)} already in the store, "
+        f"{failures} failed; {elapsed:.1f} s; store {store_path}"
+    )
     if args.csv:
         print(f"table written to {args.csv}")
     return 0
@@ -138,7 +141,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         if args.kind == "pareto":
             x, y = args.x or "seconds", args.y or "energy_pj"
             keep = [x, y] + ([args.group] if args.group else [])
-            plotted = frames.select(frame, keep + [c for c in ("point_key", "network", "hardware") if c not in keep])
+            plotted = frames.select(
+                frame, keep + [c for c in ("point_key", "network", "hardware") if c not in keep]
+            )
             fig = figures.pareto(plotted, x, y, group=args.group)
         elif args.kind == "heatmap":
             if not (args.x and args.y):
@@ -147,10 +152,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             fig = figures.heatmap(plotted, args.x, args.y, args.value)
         elif args.kind == "energy":
             x = args.x or "hardware"
-            plotted = [{x: row[x], "component": column[len("energy_"):-len("_pj")], "energy_pj": value}
-                       for row in frame for column, value in row.items()
-                       if column.startswith("energy_") and column.endswith("_pj") and value is not None
-                       and column not in ("energy_pj",)]
+            plotted = [
+                {x: row[x], "component": column[len("energy_") : -len("_pj")], "energy_pj": value}
+                for row in frame
+                for column, value in row.items()
+                if column.startswith("energy_")
+                and column.endswith("_pj")
+                and value is not None
+                and column not in ("energy_pj",)
+            ]
             if not plotted:
                 raise ValueError(f"{args.store}: no energy_<component>_pj columns to plot")
             fig = figures.energy_breakdown(plotted, x=x, stack="component")
@@ -158,8 +168,10 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             x, panel, group = args.x or "density", args.panel, args.group or "pruning.granularity"
             missing = [c for c in (x, panel, group, "achieved_speedup", "ideal_speedup") if c not in frame[0]]
             if missing:
-                raise ValueError(f"plot --kind speedup: the store has no column(s) {missing} "
-                                 "(sweep pruning plans to get them)")
+                raise ValueError(
+                    f"plot --kind speedup: the store has no column(s) {missing} "
+                    "(sweep pruning plans to get them)"
+                )
             frame, series = frames.split_uncompacted(frame, group)
             keep = [panel, group, *([series] if series != group else []), x]
             plotted = frames.select(frame, keep + ["ideal_speedup", "achieved_speedup"])
@@ -191,39 +203,71 @@ def _positive_int(text: str) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `sweep` and `plot` subcommands to the CLI's subparsers."""
-    sweep = commands.add_parser("sweep", help="run a design-space sweep from a YAML file into a results store")
+    sweep = commands.add_parser(
+        "sweep", help="run a design-space sweep from a YAML file into a results store"
+    )
     sweep.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see examples/sweep_resnet50.yaml)")
-    sweep.add_argument("--store", metavar="PATH", help="results store (SQLite); overrides `store:` in the file")
-    sweep.add_argument("--executor", choices=["serial", "process", "dask"], help="overrides `executor:` in the file")
-    sweep.add_argument("--workers", type=int, metavar="N", help="worker processes (process pool / local Dask)")
-    sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (implies --executor dask)")
+    sweep.add_argument(
+        "--store", metavar="PATH", help="results store (SQLite); overrides `store:` in the file"
+    )
+    sweep.add_argument(
+        "--executor", choices=["serial", "process", "dask"], help="overrides `executor:` in the file"
+    )
+    sweep.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (process pool / local Dask)"
+    )
+    sweep.add_argument(
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler address (implies --executor dask)"
+    )
     sweep.add_argument("--csv", metavar="PATH", help="also export the store as a CSV table")
     sweep.add_argument("--force", action="store_true", help="replace an existing --csv file")
-    sweep.add_argument("--max-points", type=_positive_int, default=DEFAULT_MAX_POINTS, metavar="N",
-                       help=f"refuse sweeps of more than N points (default {DEFAULT_MAX_POINTS:,})")
+    sweep.add_argument(
+        "--max-points",
+        type=_positive_int,
+        default=DEFAULT_MAX_POINTS,
+        metavar="N",
+        help=f"refuse sweeps of more than N points (default {DEFAULT_MAX_POINTS:,})",
+    )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sweep.set_defaults(func=_cmd_sweep)
 
     plot = commands.add_parser("plot", help="draw a figure from a results store (PDF, PNG and CSV)")
     plot.add_argument("store", metavar="STORE", help="results store written by `accelsim sweep`")
     kinds = ["pareto", "heatmap", "scatter", "energy", "speedup", "roofline", "timeline"]
-    plot.add_argument("--kind", choices=kinds, default="pareto",
-                      help="energy: stacked energy by component per --x value (summed over matching points); "
-                           "speedup: achieved (solid) and ideal (dashed) speedup against --x (default density), "
-                           "one panel per --panel, one line per --group (default pruning.granularity); "
-                           "roofline (per layer), timeline (power states, buffer occupancy; event mode): "
-                           "the one point --where selects, re-simulated")
+    plot.add_argument(
+        "--kind",
+        choices=kinds,
+        default="pareto",
+        help="energy: stacked energy by component per --x value (summed over matching points); "
+        "speedup: achieved (solid) and ideal (dashed) speedup against --x (default density), "
+        "one panel per --panel, one line per --group (default pruning.granularity); "
+        "roofline (per layer), timeline (power states, buffer occupancy; event mode): "
+        "the one point --where selects, re-simulated",
+    )
     plot.add_argument("--panel", default="hardware", help="speedup: one panel per value of this column")
     plot.add_argument("--x", help="x column (pareto default: seconds; heatmap: a swept axis, e.g. pe.rows)")
     plot.add_argument("--y", help="y column (pareto default: energy_pj)")
     plot.add_argument("--value", default="edp_j_s", help="heatmap cell value column (default: edp_j_s)")
-    plot.add_argument("--agg", choices=["min", "max", "mean"], default="min",
-                      help="heatmap: how to combine points sharing a cell (default: min)")
+    plot.add_argument(
+        "--agg",
+        choices=["min", "max", "mean"],
+        default="min",
+        help="heatmap: how to combine points sharing a cell (default: min)",
+    )
     plot.add_argument("--group", help="pareto/scatter: colour points by this column")
-    plot.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
-                      help="keep only rows with COLUMN == VALUE (repeatable), e.g. --where pe.dataflow=ws")
-    plot.add_argument("--width", choices=["column", "double"], default=None,
-                      help="paper figure width (default: column; double for --kind speedup and timeline)")
+    plot.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="keep only rows with COLUMN == VALUE (repeatable), e.g. --where pe.dataflow=ws",
+    )
+    plot.add_argument(
+        "--width",
+        choices=["column", "double"],
+        default=None,
+        help="paper figure width (default: column; double for --kind speedup and timeline)",
+    )
     plot.add_argument("--out", required=True, metavar="STEM", help="output path without extension")
     plot.add_argument("--force", action="store_true", help="replace existing output files")
     plot.set_defaults(func=_cmd_plot)

@@ -34,9 +34,9 @@ def accuracy(
     inputs = model.prepare_inputs(x)
     correct = 0
     for start in range(0, len(y), BATCH):
-        batch = inputs[start:start + BATCH]
+        batch = inputs[start : start + BATCH]
         logits = execute(model.network, model.weights, masks, batch, formats=formats)
         # Linear layers keep a token axis of length 1: (N, 1, classes) -> (N, classes).
         logits = np.asarray(logits).reshape(len(batch), -1)
-        correct += int(np.sum(logits.argmax(axis=1) == y[start:start + BATCH]))
+        correct += int(np.sum(logits.argmax(axis=1) == y[start : start + BATCH]))
     return correct / len(y)

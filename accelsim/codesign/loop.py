@@ -59,15 +59,15 @@ class CodesignConfig:
     """Everything that decides a co-design run; equal configs give identical results."""
 
     model: str = "lenet_digits"
-    hardware: str = "sparse_edge_16x16"      # a preset name or a YAML path
+    hardware: str = "sparse_edge_16x16"  # a preset name or a YAML path
     objective: str = "edp"
-    max_accuracy_drop: float = 1.0           # percentage points below the dense model
+    max_accuracy_drop: float = 1.0  # percentage points below the dense model
     strategy: str = "greedy"
     seed: int = 0
     mode: str = "event"
-    candidate_epochs: int = 3                # per candidate, warm-started (FinetunedAccuracy)
+    candidate_epochs: int = 3  # per candidate, warm-started (FinetunedAccuracy)
     candidate_lr: float = 2e-3
-    final_epochs: int = 10                   # for the two winners, from their search weights
+    final_epochs: int = 10  # for the two winners, from their search weights
     final_lr: float = 5e-4
     # What the search (and the uniform baseline) may use, as labels: unstructured, channel,
     # block<r>x<c>, nm<n>:<m>. Channel pruning is left out by default: on the digits models it
@@ -75,13 +75,20 @@ class CodesignConfig:
     granularities: tuple[str, ...] = tuple(Option.make(g).label for g in DEFAULT_GRANULARITIES)
 
     def __post_init__(self) -> None:
-        choices = (("model", tuple(MODELS)), ("objective", OBJECTIVES), ("strategy", STRATEGIES), ("mode", MODES))
+        choices = (
+            ("model", tuple(MODELS)),
+            ("objective", OBJECTIVES),
+            ("strategy", STRATEGIES),
+            ("mode", MODES),
+        )
         for name, allowed in choices:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"codesign: {name} must be one of {list(allowed)}, got {value!r}")
         if isinstance(self.granularities, str) or not self.granularities:
-            raise ValueError(f"codesign: granularities must be a non-empty list of labels, got {self.granularities!r}")
+            raise ValueError(
+                f"codesign: granularities must be a non-empty list of labels, got {self.granularities!r}"
+            )
         for label in self.granularities:
             try:
                 parse_granularity_label(label)
@@ -90,7 +97,9 @@ class CodesignConfig:
         object.__setattr__(self, "granularities", tuple(self.granularities))
         drop = self.max_accuracy_drop
         if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0.0 <= drop <= 100.0:
-            raise ValueError(f"codesign: max_accuracy_drop must be percentage points in [0, 100], got {drop!r}")
+            raise ValueError(
+                f"codesign: max_accuracy_drop must be percentage points in [0, 100], got {drop!r}"
+            )
         for name in ("seed", "candidate_epochs", "final_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -100,7 +109,9 @@ class CodesignConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < math.inf:
                 raise ValueError(f"codesign: {name} must be a positive number, got {value!r}")
         if not isinstance(self.hardware, str) or not self.hardware:
-            raise ValueError(f"codesign: hardware must be a preset name or a YAML path, got {self.hardware!r}")
+            raise ValueError(
+                f"codesign: hardware must be a preset name or a YAML path, got {self.hardware!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -114,8 +125,8 @@ class Design:
     report: Report
     plan: tuple | None = None
     layers: tuple[str, ...] = ()
-    candidate: int | None = None     # the search record this design is
-    attempts: int = 0                # candidates fine-tuned before one held up on validation
+    candidate: int | None = None  # the search record this design is
+    attempts: int = 0  # candidates fine-tuned before one held up on validation
 
     @property
     def edp(self) -> float:
@@ -127,8 +138,15 @@ class Design:
         rows = []
         for name in self.masks:
             label, sparsity = genes.get(name, ("dense", 0.0))
-            rows.append({"design": self.label, "layer": name, "granularity": label, "sparsity": sparsity,
-                         "density": self.masks.density_of(name)})
+            rows.append(
+                {
+                    "design": self.label,
+                    "layer": name,
+                    "granularity": label,
+                    "sparsity": sparsity,
+                    "density": self.masks.density_of(name),
+                }
+            )
         return rows
 
     def summary(self) -> dict[str, Any]:
@@ -180,10 +198,13 @@ class CodesignResult:
             "config": asdict(self.config),
             "hardware": self.hardware,
             "objective": self.config.objective,
-            "constraint": {"max_accuracy_drop_points": self.config.max_accuracy_drop,
-                           "val_threshold": self.search.threshold, "test_threshold": self.test_threshold,
-                           "searched_meets_on_test": self.meets_constraint(s),
-                           "uniform_meets_on_test": self.meets_constraint(u)},
+            "constraint": {
+                "max_accuracy_drop_points": self.config.max_accuracy_drop,
+                "val_threshold": self.search.threshold,
+                "test_threshold": self.test_threshold,
+                "searched_meets_on_test": self.meets_constraint(s),
+                "uniform_meets_on_test": self.meets_constraint(u),
+            },
             "designs": {design.label: design.summary() for design in self.designs},
             "ratios": {
                 "edp_dense_over_searched": d.edp / s.edp,
@@ -192,8 +213,12 @@ class CodesignResult:
                 "cycles_dense_over_searched": d.report.cycles / s.report.cycles,
                 "energy_dense_over_searched": d.report.energy_pj / s.report.energy_pj,
             },
-            "search": {"strategy": self.search.strategy, "evaluations": self.search.evaluations,
-                       "uniform_evaluations": self.uniform_search.evaluations, "stopped": self.search.stopped},
+            "search": {
+                "strategy": self.search.strategy,
+                "evaluations": self.search.evaluations,
+                "uniform_evaluations": self.uniform_search.evaluations,
+                "stopped": self.search.stopped,
+            },
             "seconds": dict(self.seconds),
         }
 
@@ -208,8 +233,15 @@ class SimulatedCost:
 
     def __call__(self, masks: Mapping[str, np.ndarray]) -> dict[str, float]:
         self.calls += 1
-        report = simulate(self.network, self.hardware, mode=self.mode, masks=dict(masks), baseline=self.baseline,
-                          explain=False, cache=self.cache)
+        report = simulate(
+            self.network,
+            self.hardware,
+            mode=self.mode,
+            masks=dict(masks),
+            baseline=self.baseline,
+            explain=False,
+            cache=self.cache,
+        )
         cost = {"cycles": report.cycles, "energy_pj": report.energy_pj}
         if math.isfinite(report.ideal_speedup):
             cost["ideal_speedup"] = report.ideal_speedup
@@ -222,7 +254,9 @@ def _emit(progress: Progress | None, **event: Any) -> None:
         progress(event)
 
 
-def run_codesign(config: CodesignConfig = CodesignConfig(), *, progress: Progress | None = None) -> CodesignResult:
+def run_codesign(
+    config: CodesignConfig = CodesignConfig(), *, progress: Progress | None = None
+) -> CodesignResult:
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -242,34 +276,70 @@ def run_codesign(config: CodesignConfig = CodesignConfig(), *, progress: Progres
     _emit(progress, event="phase", phase="dense", hardware=hardware.name)
     dense_report = simulate(network, hardware, mode=config.mode)
     dense_masks = Masks.dense(network)
-    dense = Design("dense", dense_masks, model.accuracy(dataset, "val"), model.accuracy(dataset, "test"), dense_report)
+    dense = Design(
+        "dense", dense_masks, model.accuracy(dataset, "val"), model.accuracy(dataset, "test"), dense_report
+    )
     lap("dense")
 
     cost = SimulatedCost(network, hardware, config.mode, dense_report)
     constraint = MaxDrop(config.max_accuracy_drop)
-    weights = model.weights           # one mapping: the space checks it is searched with the same
-    space = SearchSpace(network, weights,
-                        granularities=[parse_granularity_label(label) for label in config.granularities])
+    weights = model.weights  # one mapping: the space checks it is searched with the same
+    space = SearchSpace(
+        network, weights, granularities=[parse_granularity_label(label) for label in config.granularities]
+    )
     results = {}
     for label, strategy in (("uniform", "uniform"), ("searched", config.strategy)):
         _emit(progress, event="phase", phase=label, strategy=strategy)
-        oracle = FinetunedAccuracy(model, dataset, epochs=config.candidate_epochs,
-                                   optimizer=Adam(lr=config.candidate_lr), seed=config.seed)
-        search = search_masks(network, weights, cost=cost, accuracy=oracle, constraint=constraint,
-                              strategy=strategy, objective=config.objective, seed=config.seed, space=space,
-                              progress=(lambda e, label=label: _emit(progress, phase=label, **e)) if progress else None)
+        oracle = FinetunedAccuracy(
+            model,
+            dataset,
+            epochs=config.candidate_epochs,
+            optimizer=Adam(lr=config.candidate_lr),
+            seed=config.seed,
+        )
+        search = search_masks(
+            network,
+            weights,
+            cost=cost,
+            accuracy=oracle,
+            constraint=constraint,
+            strategy=strategy,
+            objective=config.objective,
+            seed=config.seed,
+            space=space,
+            progress=(lambda e, label=label: _emit(progress, phase=label, **e)) if progress else None,
+        )
         lap(f"search_{label}")
         _emit(progress, event="phase", phase=f"finetune_{label}")
-        design = _finalise(label, search, space, oracle, model, dataset, network, hardware, config, dense_report)
+        design = _finalise(
+            label, search, space, oracle, model, dataset, network, hardware, config, dense_report
+        )
         lap(f"finetune_{label}")
         results[label] = (search, design)
-    return CodesignResult(config=config, hardware=hardware.name, dense=dense, uniform=results["uniform"][1],
-                          searched=results["searched"][1], uniform_search=results["uniform"][0],
-                          search=results["searched"][0], seconds=seconds)
+    return CodesignResult(
+        config=config,
+        hardware=hardware.name,
+        dense=dense,
+        uniform=results["uniform"][1],
+        searched=results["searched"][1],
+        uniform_search=results["uniform"][0],
+        search=results["searched"][0],
+        seconds=seconds,
+    )
 
 
-def _finalise(label: str, search: SearchResult, space: SearchSpace, oracle: FinetunedAccuracy, model: Model,
-              dataset, network, hardware: Hardware, config: CodesignConfig, dense_report: Report) -> Design:
+def _finalise(
+    label: str,
+    search: SearchResult,
+    space: SearchSpace,
+    oracle: FinetunedAccuracy,
+    model: Model,
+    dataset,
+    network,
+    hardware: Hardware,
+    config: CodesignConfig,
+    dense_report: Report,
+) -> Design:
     """Fine-tune the search's best plan and check it again on the validation split.
 
     The best of many candidates judged on a small validation split is optimistic (the winner's
@@ -281,8 +351,14 @@ def _finalise(label: str, search: SearchResult, space: SearchSpace, oracle: Fine
         masks = space.masks(record.plan)
         tuned = oracle.tuned_model(masks)
         if config.final_epochs and any(not m.all() for m in masks.values()):
-            tuned = finetune(tuned, dataset, dict(masks), epochs=config.final_epochs,
-                             optimizer=Adam(lr=config.final_lr), seed=config.seed).model
+            tuned = finetune(
+                tuned,
+                dataset,
+                dict(masks),
+                epochs=config.final_epochs,
+                optimizer=Adam(lr=config.final_lr),
+                seed=config.seed,
+            ).model
         val = tuned.accuracy(dataset, "val", masks=dict(masks))
         tried.append((record, masks, tuned, val))
         if val >= search.threshold - 1e-12:
@@ -293,5 +369,14 @@ def _finalise(label: str, search: SearchResult, space: SearchSpace, oracle: Fine
         chosen = tried[0]
     record, masks, tuned, val = chosen
     report = simulate(network, hardware, mode=config.mode, masks=dict(masks), baseline=dense_report)
-    return Design(label, masks, val, tuned.accuracy(dataset, "test", masks=dict(masks)), report, plan=record.plan,
-                  layers=search.layers, candidate=record.index, attempts=len(tried))
+    return Design(
+        label,
+        masks,
+        val,
+        tuned.accuracy(dataset, "test", masks=dict(masks)),
+        report,
+        plan=record.plan,
+        layers=search.layers,
+        candidate=record.index,
+        attempts=len(tried),
+    )

@@ -47,7 +47,9 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 def _init_worker(parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="exit-with-parent", daemon=True).start()
+    threading.Thread(
+        target=_exit_with_parent, args=(parent_pid,), name="exit-with-parent", daemon=True
+    ).start()
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:
@@ -64,7 +66,7 @@ def _run_chunk(fn: Callable[[Any], Any], chunk: Sequence[tuple[int, Any]]) -> li
 
 def _chunks(items: Sequence[Any], size: int) -> list[list[tuple[int, Any]]]:
     indexed = list(enumerate(items))
-    return [indexed[start:start + size] for start in range(0, len(indexed), size)]
+    return [indexed[start : start + size] for start in range(0, len(indexed), size)]
 
 
 def _check_workers(workers: int | None) -> int:
@@ -85,18 +87,26 @@ def serial() -> Executor:
     return run
 
 
-def process_pool(workers: int | None = None, *, chunksize: int | None = None, mp_context: Any = None) -> Executor:
+def process_pool(
+    workers: int | None = None, *, chunksize: int | None = None, mp_context: Any = None
+) -> Executor:
     """A local `ProcessPoolExecutor` with `workers` processes (default: all cores)."""
     workers = _check_workers(workers)
-    if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1):
+    if chunksize is not None and (
+        isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1
+    ):
         raise ValueError(f"chunksize: must be a positive integer, got {chunksize!r}")
 
     def run(fn, items):
         if not items:
             return
         size = chunksize or default_chunksize(len(items), workers)
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=mp_context,
-                                   initializer=_init_worker, initargs=(os.getpid(),))
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(items)),
+            mp_context=mp_context,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+        )
         finished = False
         try:
             pending = {pool.submit(_run_chunk, fn, chunk) for chunk in _chunks(items, size)}
@@ -129,12 +139,15 @@ def dask(address: str | None = None, *, workers: int | None = None, chunksize: i
         try:
             from distributed import Client, LocalCluster, as_completed
         except ImportError:
-            raise ValueError("executor 'dask' needs the optional extra: pip install 'dask[distributed]'") from None
+            raise ValueError(
+                "executor 'dask' needs the optional extra: pip install 'dask[distributed]'"
+            ) from None
         cluster = None
         if address is None:
             # Single-threaded workers: the simulator is pure Python, threads would fight over the GIL.
-            cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=local_workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
             client = Client(cluster)
         else:
             client = Client(address)
@@ -155,8 +168,13 @@ def dask(address: str | None = None, *, workers: int | None = None, chunksize: i
     return run
 
 
-def make_executor(kind: str = "process", *, workers: int | None = None, address: str | None = None,
-                  chunksize: int | None = None) -> Executor:
+def make_executor(
+    kind: str = "process",
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    chunksize: int | None = None,
+) -> Executor:
     """An executor by name: ``serial``, ``process`` or ``dask`` (for configuration files and flags)."""
     if kind == "serial":
         return serial()

@@ -102,7 +102,8 @@ def evaluate(point: Point) -> dict[str, Any]:
     if point.masks_hash is not None:
         raise ValueError(
             f"point {point.key[:12]}: masks {point.masks_hash[:12]}... cannot be evaluated: a point holds only the "
-            "masks' hash, not the masks (give a pruning plan instead, or simulate the masks directly)")
+            "masks' hash, not the masks (give a pruning plan instead, or simulate the masks directly)"
+        )
     params_json = canonical_json(point.network_params)
     network = _network(point.network, params_json)
     dense = _dense_report(point.network, params_json, _Hashed(point.hardware), point.mode)
@@ -110,8 +111,14 @@ def evaluate(point: Point) -> dict[str, Any]:
         report, density, losses = dense, 1.0, dict.fromkeys(SPEEDUP_LOSSES, 0.0)
     else:
         masks = _masks(point.network, params_json, canonical_json(point.pruning))
-        report = simulate(network, point.hardware, mode=point.mode, masks=masks, baseline=dense,
-                          compact_channels=point.pruning["compact"])
+        report = simulate(
+            network,
+            point.hardware,
+            mode=point.mode,
+            masks=masks,
+            baseline=dense,
+            compact_channels=point.pruning["compact"],
+        )
         density, losses = masks.density, report.speedup_losses_cycles()
     record = point.describe()
     record.update(plan_columns(point.pruning))
@@ -161,7 +168,7 @@ class _Guarded:
         return True, {"point_key": point.key, **{k: v for k, v in record.items() if k != "point_key"}}
 
 
-_default_evaluate = evaluate   # `explore`'s parameter shadows the name
+_default_evaluate = evaluate  # `explore`'s parameter shadows the name
 
 
 def explore(
@@ -220,7 +227,8 @@ def explore(
                     if on_error == "raise":
                         failure = PointFailed(
                             f"point {point.key[:12]} ({point.network} on {point.hardware.name}, {point.mode}):"
-                            f" {message}")
+                            f" {message}"
+                        )
                         failure.worker_traceback = trace
                         raise failure
                     db.put_error(point.key, point.to_dict(), message)

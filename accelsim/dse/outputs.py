@@ -26,8 +26,15 @@ from typing import Iterator
 
 from workloads.quoting import short
 
-__all__ = ["MANIFEST_NAME", "OutputError", "atomic_output", "check_output_file", "check_run_directory",
-           "run_directory", "write_text_atomic"]
+__all__ = [
+    "MANIFEST_NAME",
+    "OutputError",
+    "atomic_output",
+    "check_output_file",
+    "check_run_directory",
+    "run_directory",
+    "write_text_atomic",
+]
 
 MANIFEST_NAME = ".accelsim-run.json"
 
@@ -102,8 +109,11 @@ def _manifest_files(directory: Path) -> list[str] | None:
 
 
 def _relative_files(directory: Path) -> list[str]:
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if not p.is_dir()
-                  and p.name != MANIFEST_NAME)
+    return sorted(
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if not p.is_dir() and p.name != MANIFEST_NAME
+    )
 
 
 def check_run_directory(path: str | os.PathLike[str]) -> Path:
@@ -117,12 +127,16 @@ def check_run_directory(path: str | os.PathLike[str]) -> Path:
         return out
     listed = _manifest_files(out)
     if listed is None:
-        raise OutputError(f"{out}: not empty and not written by accelsim (no {MANIFEST_NAME}); not replacing "
-                          "it -- choose a new or empty directory")
+        raise OutputError(
+            f"{out}: not empty and not written by accelsim (no {MANIFEST_NAME}); not replacing "
+            "it -- choose a new or empty directory"
+        )
     foreign = sorted(set(_relative_files(out)) - set(listed))
     if foreign:
-        raise OutputError(f"{out}: holds files an earlier accelsim run did not write ({short(foreign)}); "
-                          "not replacing it -- move them or choose another directory")
+        raise OutputError(
+            f"{out}: holds files an earlier accelsim run did not write ({short(foreign)}); "
+            "not replacing it -- move them or choose another directory"
+        )
     return out
 
 

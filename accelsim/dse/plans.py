@@ -31,8 +31,19 @@ from workloads.network import Network
 from workloads.quoting import short
 from workloads.sparsity import NM, PARAMETERS, PRUNED_KINDS, Structure, from_fields
 
-__all__ = ["PlanError", "PLAN_FIELDS", "PLAN_GRANULARITIES", "PLAN_SCOPES", "PLAN_COLUMNS", "check_plan",
-           "check_plan_fits", "plan_structure", "prunable_layers", "plan_masks", "plan_columns"]
+__all__ = [
+    "PlanError",
+    "PLAN_FIELDS",
+    "PLAN_GRANULARITIES",
+    "PLAN_SCOPES",
+    "PLAN_COLUMNS",
+    "check_plan",
+    "check_plan_fits",
+    "plan_structure",
+    "prunable_layers",
+    "plan_masks",
+    "plan_columns",
+]
 
 PLAN_GRANULARITIES = PRUNED_KINDS
 PLAN_SCOPES = ("local", "global")
@@ -63,15 +74,17 @@ def check_plan(plan: Any) -> dict[str, Any] | None:
     if plan is None:
         return None
     if not isinstance(plan, Mapping):
-        raise PlanError("", f"must be a mapping like {{granularity: unstructured, amount: 0.5}}, "
-                            f"got {short(plan)}")
+        raise PlanError(
+            "", f"must be a mapping like {{granularity: unstructured, amount: 0.5}}, got {short(plan)}"
+        )
     for key in plan:
         if key not in PLAN_FIELDS:
             raise PlanError(str(key), f"unknown field; allowed: {', '.join(PLAN_FIELDS)}")
     granularity = plan.get("granularity")
     if granularity not in PLAN_GRANULARITIES:
-        raise PlanError("granularity", f"must be one of {', '.join(PLAN_GRANULARITIES)}, "
-                                       f"got {short(granularity)}")
+        raise PlanError(
+            "granularity", f"must be one of {', '.join(PLAN_GRANULARITIES)}, got {short(granularity)}"
+        )
     takes = _TAKES[granularity]
     for key in ("amount", "block_shape", "n", "m"):
         if key in plan and key not in takes:
@@ -83,14 +96,18 @@ def check_plan(plan: Any) -> dict[str, Any] | None:
     if "amount" in takes:
         amount = plan["amount"]
         ok = (isinstance(amount, float) and math.isfinite(amount) and 0.0 <= amount <= 1.0) or (
-            _is_int(amount) and amount >= 0)
+            _is_int(amount) and amount >= 0
+        )
         if not ok:
-            raise PlanError("amount", "must be a fraction in [0, 1] or a non-negative count, "
-                                      f"got {short(amount)}")
+            raise PlanError(
+                "amount", f"must be a fraction in [0, 1] or a non-negative count, got {short(amount)}"
+            )
         out["amount"] = amount
     if "block_shape" in takes:
         shape = plan["block_shape"]
-        if not (isinstance(shape, (list, tuple)) and len(shape) == 2 and all(_is_int(v) and v >= 1 for v in shape)):
+        if not (
+            isinstance(shape, (list, tuple)) and len(shape) == 2 and all(_is_int(v) and v >= 1 for v in shape)
+        ):
             raise PlanError("block_shape", f"must be [rows, cols], two integers >= 1, got {short(shape)}")
         out["block_shape"] = [int(shape[0]), int(shape[1])]
     if granularity == "nm":
@@ -108,8 +125,10 @@ def check_plan(plan: Any) -> dict[str, Any] | None:
         raise PlanError("seed", f"must be an integer >= 0 (it seeds the stand-in weights), got {short(seed)}")
     compact = plan.get("compact", _DEFAULTS["compact"])
     if not isinstance(compact, bool):
-        raise PlanError("compact", "must be true or false (run layers without their emptied channels), "
-                                   f"got {short(compact)}")
+        raise PlanError(
+            "compact",
+            f"must be true or false (run layers without their emptied channels), got {short(compact)}",
+        )
     out.update(scope=scope, seed=seed, compact=compact)
     return out
 
@@ -117,8 +136,12 @@ def check_plan(plan: Any) -> dict[str, Any] | None:
 def plan_structure(plan: Mapping[str, Any]) -> Structure:
     """The sparsity structure a checked plan names (``{granularity: nm, n: 2, m: 4}`` -> ``NM(2, 4)``)."""
     block_shape = plan.get("block_shape")
-    return from_fields(plan["granularity"], block_shape=None if block_shape is None else tuple(block_shape),
-                       n=plan.get("n"), m=plan.get("m"))
+    return from_fields(
+        plan["granularity"],
+        block_shape=None if block_shape is None else tuple(block_shape),
+        n=plan.get("n"),
+        m=plan.get("m"),
+    )
 
 
 def prunable_layers(network: Network, structure: Structure) -> list[str]:
@@ -141,8 +164,11 @@ def _plan_layers(network: Network, plan: Mapping[str, Any]) -> list[str]:
     layers = prunable_layers(network, plan_structure(plan))
     if not layers:
         field = {"block": "block_shape", "nm": "m"}.get(plan["granularity"], "granularity")
-        raise PlanError(field, f"{short(plan.get(field))} fits no weighted layer of {short(network.name)}: "
-                               "the plan prunes nothing")
+        raise PlanError(
+            field,
+            f"{short(plan.get(field))} fits no weighted layer of {short(network.name)}: "
+            "the plan prunes nothing",
+        )
     return layers
 
 
@@ -166,8 +192,15 @@ def plan_masks(network: Network, weights: Mapping[str, Any], plan: Any, *, impor
     structure = plan_structure(plan)
     options = {} if importance is None else {"importance": importance}
     amount = None if isinstance(structure, NM) else plan["amount"]
-    return prune(network, weights, amount=amount, granularity=as_granularity(structure), scope=plan["scope"],
-                 layers=_plan_layers(network, plan), **options)
+    return prune(
+        network,
+        weights,
+        amount=amount,
+        granularity=as_granularity(structure),
+        scope=plan["scope"],
+        layers=_plan_layers(network, plan),
+        **options,
+    )
 
 
 def plan_columns(plan: Mapping[str, Any] | None) -> dict[str, Any]:

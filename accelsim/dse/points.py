@@ -68,7 +68,9 @@ class Point:
         elif isinstance(hardware, Mapping):
             hardware = Hardware.from_dict(dict(hardware), source="point hardware")
         elif not isinstance(hardware, Hardware):
-            raise ValueError(f"hardware: must be a Hardware, its dict or a preset name, got {type(hardware).__name__}")
+            raise ValueError(
+                f"hardware: must be a Hardware, its dict or a preset name, got {type(hardware).__name__}"
+            )
         object.__setattr__(self, "hardware", hardware)
         if self.mode not in MODES:
             raise ValueError(f"mode: unknown simulation mode {self.mode!r}; choose one of {list(MODES)}")
@@ -77,9 +79,13 @@ class Point:
         object.__setattr__(self, "network_params", _plain(dict(self.network_params), "network_params"))
         object.__setattr__(self, "pruning", check_plan(self.pruning))
         if self.masks_hash is not None and not (
-                isinstance(self.masks_hash, str) and len(self.masks_hash) == 64
-                and all(c in "0123456789abcdef" for c in self.masks_hash)):
-            raise ValueError(f"masks_hash: must be a 64-digit lowercase sha256 hex digest, got {self.masks_hash!r}")
+            isinstance(self.masks_hash, str)
+            and len(self.masks_hash) == 64
+            and all(c in "0123456789abcdef" for c in self.masks_hash)
+        ):
+            raise ValueError(
+                f"masks_hash: must be a 64-digit lowercase sha256 hex digest, got {self.masks_hash!r}"
+            )
         digest = hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
         object.__setattr__(self, "key", digest)
 
@@ -110,9 +116,14 @@ class Point:
     def from_dict(cls, data: Mapping[str, Any]) -> "Point":
         if data.get("schema") != POINT_SCHEMA:
             raise ValueError(f"point schema {data.get('schema')!r} is not {POINT_SCHEMA}")
-        return cls(network=data["network"], hardware=data["hardware"], mode=data["mode"],
-                   network_params=data.get("network_params") or {}, pruning=data.get("pruning"),
-                   masks_hash=data.get("masks_hash"))
+        return cls(
+            network=data["network"],
+            hardware=data["hardware"],
+            mode=data["mode"],
+            network_params=data.get("network_params") or {},
+            pruning=data.get("pruning"),
+            masks_hash=data.get("masks_hash"),
+        )
 
     def describe(self) -> dict[str, Any]:
         """The flat, scalar columns that identify this point in a record (no results)."""

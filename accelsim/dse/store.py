@@ -35,12 +35,39 @@ STORE_SCHEMA = 1
 
 #: Columns of the default `evaluate` record, in export order; other columns follow, sorted.
 RECORD_COLUMNS = (
-    "point_key", "network", "network_params", "mode", "pruning", *PLAN_COLUMNS, "masks_hash", "hardware",
-    "hardware_hash", "layers", "macs", "cycles", "compute_cycles", "stall_dram_bandwidth_cycles",
-    "stall_dram_latency_cycles", "stall_wake_up_cycles", "stall_dependency_cycles", "seconds",
-    "energy_pj", "dynamic_energy_pj", "leakage_energy_pj", "edp_j_s", "area_mm2", "edap_j_s_mm2",
-    "runs_per_s_per_mm2", "utilisation", "pe_count",
-    "dram_bytes", "sram_bytes", "density", "dense_cycles", "ideal_speedup", "achieved_speedup",
+    "point_key",
+    "network",
+    "network_params",
+    "mode",
+    "pruning",
+    *PLAN_COLUMNS,
+    "masks_hash",
+    "hardware",
+    "hardware_hash",
+    "layers",
+    "macs",
+    "cycles",
+    "compute_cycles",
+    "stall_dram_bandwidth_cycles",
+    "stall_dram_latency_cycles",
+    "stall_wake_up_cycles",
+    "stall_dependency_cycles",
+    "seconds",
+    "energy_pj",
+    "dynamic_energy_pj",
+    "leakage_energy_pj",
+    "edp_j_s",
+    "area_mm2",
+    "edap_j_s_mm2",
+    "runs_per_s_per_mm2",
+    "utilisation",
+    "pe_count",
+    "dram_bytes",
+    "sram_bytes",
+    "density",
+    "dense_cycles",
+    "ideal_speedup",
+    "achieved_speedup",
     *(f"loss_{cause}_cycles" for cause in SPEEDUP_LOSSES),
 )
 
@@ -118,8 +145,9 @@ class Store:
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a directory, not a results store file")
         if not self.path.parent.is_dir():
-            raise StoreError(f"{self.path}: cannot create the results store: directory {self.path.parent} "
-                             "does not exist")
+            raise StoreError(
+                f"{self.path}: cannot create the results store: directory {self.path.parent} does not exist"
+            )
         try:
             # isolation_level=None: we issue BEGIN ourselves, so every transaction is explicit and short.
             self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
@@ -156,13 +184,16 @@ class Store:
         tables = [name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         foreign = sorted(set(tables) - set(_TABLES))
         if foreign:
-            raise StoreError(f"{self.path}: not a results store: it holds other tables ({short(foreign)}); "
-                             "give a new file or an accelsim store")
+            raise StoreError(
+                f"{self.path}: not a results store: it holds other tables ({short(foreign)}); "
+                "give a new file or an accelsim store"
+            )
         for table in tables:
             columns = [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
             if columns != _TABLES[table]:
-                raise StoreError(f"{self.path}: not a results store: table {table} has columns "
-                                 f"{short(columns)}")
+                raise StoreError(
+                    f"{self.path}: not a results store: table {table} has columns {short(columns)}"
+                )
 
     def _switch_to_wal(self, timeout_s: float) -> str:
         # Switching a new file to WAL needs it exclusively, and SQLite answers "database is
@@ -193,11 +224,14 @@ class Store:
                     raise ValueError(
                         f"{self.path}: results store holds {count} records of an older model (no model "
                         f"version recorded); this accelsim writes model version {version}: sweep into a new "
-                        "store")
+                        "store"
+                    )
                 self._db.execute("INSERT INTO meta VALUES ('model_version', ?)", (version,))
             elif row[0] != version:
-                raise StoreError(f"{self.path}: results store holds records of model version {row[0]}; this "
-                                 f"accelsim writes model version {version}: sweep into a new store")
+                raise StoreError(
+                    f"{self.path}: results store holds records of model version {row[0]}; this "
+                    f"accelsim writes model version {version}: sweep into a new store"
+                )
 
     # ---- plumbing -----------------------------------------------------------------------
     def _transaction(self):
@@ -236,8 +270,13 @@ class Store:
     def put_many(self, rows: Sequence[tuple[str, Mapping, Mapping | None, str | None]]) -> None:
         """Write ``(key, point dict, record or None, error or None)`` rows in one transaction."""
         params = [
-            (key, "ok" if error is None else "error", json.dumps(point, sort_keys=True),
-             None if record is None else json.dumps(record), error)
+            (
+                key,
+                "ok" if error is None else "error",
+                json.dumps(point, sort_keys=True),
+                None if record is None else json.dumps(record),
+                error,
+            )
             for key, point, record, error in rows
         ]
         with self._transaction():
@@ -255,8 +294,10 @@ class Store:
 
     @_named_errors
     def __contains__(self, key: object) -> bool:
-        return self._db.execute(
-            "SELECT 1 FROM points WHERE point_key = ? AND status = 'ok'", (key,)).fetchone() is not None
+        return (
+            self._db.execute("SELECT 1 FROM points WHERE point_key = ? AND status = 'ok'", (key,)).fetchone()
+            is not None
+        )
 
     @_named_errors
     def finished(self, keys: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -267,10 +308,12 @@ class Store:
         out = {}
         keys = list(keys)
         for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
-            chunk = keys[start:start + 500]
+            chunk = keys[start : start + 500]
             rows = self._db.execute(
                 f"SELECT point_key, record FROM points WHERE status = 'ok' AND point_key IN"
-                f" ({','.join('?' * len(chunk))})", chunk)
+                f" ({','.join('?' * len(chunk))})",
+                chunk,
+            )
             out.update((key, _row(record)) for key, record in rows)
         return out
 
@@ -290,7 +333,8 @@ class Store:
     def failures(self) -> list[dict[str, Any]]:
         """``{point_key, error, point}`` for the points whose last attempt failed."""
         rows = self._db.execute(
-            "SELECT point_key, error, point FROM points WHERE status = 'error' ORDER BY point_key")
+            "SELECT point_key, error, point FROM points WHERE status = 'error' ORDER BY point_key"
+        )
         return [{"point_key": key, "error": error, "point": _row(point)} for key, error, point in rows]
 
     def tidy(self) -> list[dict[str, Any]]:

@@ -85,8 +85,13 @@ def load_sweep(path: str | os.PathLike, *, max_points: int = DEFAULT_MAX_POINTS)
     return parse_sweep(text, source=str(path), base_dir=path.parent, max_points=max_points)
 
 
-def parse_sweep(text: str, source: str = "<sweep>", base_dir: str | os.PathLike = ".", *,
-                max_points: int = DEFAULT_MAX_POINTS) -> SweepConfig:
+def parse_sweep(
+    text: str,
+    source: str = "<sweep>",
+    base_dir: str | os.PathLike = ".",
+    *,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> SweepConfig:
     if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
         raise SweepConfigError(f"max_points: must be a positive integer, got {short(max_points)}")
     try:
@@ -128,8 +133,11 @@ class _Parser:
         modes = self.modes()
         zip_axis = self.zip_axis(bases)
         grid_axes = self.grid_axes(bases, zip_axis)
-        axes_lists = ([networks, plans, modes, bases] + ([zip_axis[1]] if zip_axis else [])
-                      + [values for _, values in grid_axes])
+        axes_lists = (
+            [networks, plans, modes, bases]
+            + ([zip_axis[1]] if zip_axis else [])
+            + [values for _, values in grid_axes]
+        )
         combos = self.sample(axes_lists)
         points = []
         for combo in combos:
@@ -142,19 +150,35 @@ class _Parser:
                     hardware = hardware.replace(hw_path, value)
             except HardwareError as exc:
                 raise SweepConfigError(f"{self.source}: combination {short(merged)}: {exc}") from None
-            points.append(Point(network["name"], hardware, mode=mode, network_params=network["params"],
-                                pruning=plan))
-        names = (["network"] + (["pruning"] if "pruning" in d else []) + ["mode"]
-                 + (["hardware"] if isinstance(d["hardware"], list) else [])
-                 + (list(zip_axis[0]) if zip_axis else []) + [p for p, _ in grid_axes])
-        return SweepConfig(source=self.source, points=tuple(points), store=self.store(),
-                           executor=self.executor(), on_error=self.on_error(), axes=tuple(names))
+            points.append(
+                Point(network["name"], hardware, mode=mode, network_params=network["params"], pruning=plan)
+            )
+        names = (
+            ["network"]
+            + (["pruning"] if "pruning" in d else [])
+            + ["mode"]
+            + (["hardware"] if isinstance(d["hardware"], list) else [])
+            + (list(zip_axis[0]) if zip_axis else [])
+            + [p for p, _ in grid_axes]
+        )
+        return SweepConfig(
+            source=self.source,
+            points=tuple(points),
+            store=self.store(),
+            executor=self.executor(),
+            on_error=self.on_error(),
+            axes=tuple(names),
+        )
 
     def check_size(self) -> None:
         """Refuse a sweep of more than `max_points` points, counted from the axes' lengths alone."""
         d = self.data
-        lengths = [_axis_length(d["networks"]), _axis_length(d.get("pruning")), _axis_length(d.get("modes")),
-                   _axis_length(d["hardware"])]
+        lengths = [
+            _axis_length(d["networks"]),
+            _axis_length(d.get("pruning")),
+            _axis_length(d.get("modes")),
+            _axis_length(d["hardware"]),
+        ]
         zipped = d.get("zip")
         if isinstance(zipped, dict) and zipped:
             lengths.append(max(_axis_length(values) for values in zipped.values()))
@@ -171,20 +195,24 @@ class _Parser:
             shape = " x ".join(str(n) for n in lengths if n > 1) or "1"
             raise SweepConfigError(
                 f"{self.source}: {wanted:,} points ({shape}) is more than the {self.max_points:,} allowed; "
-                "sample a subset (sample: {n: COUNT}) or raise the limit (accelsim sweep --max-points)")
+                "sample a subset (sample: {n: COUNT}) or raise the limit (accelsim sweep --max-points)"
+            )
 
     # ---- sections -----------------------------------------------------------------------
     def base_hardware(self) -> list[Hardware]:
         d, specs = self.data, self.data["hardware"]
         listed = isinstance(specs, list)
         if listed and not specs:
-            raise self.fail(d, "hardware", "hardware", "empty list (give at least one preset name or YAML path)")
+            raise self.fail(
+                d, "hardware", "hardware", "empty list (give at least one preset name or YAML path)"
+            )
         out = []
         for i, spec in enumerate(specs if listed else [specs]):
             where = f"hardware[{i}]" if listed else "hardware"
             if not isinstance(spec, str) or not spec:
-                raise self.fail(d, "hardware", where, "must be a preset name or a YAML path, "
-                                                      f"got {short(spec)}")
+                raise self.fail(
+                    d, "hardware", where, f"must be a preset name or a YAML path, got {short(spec)}"
+                )
             if spec.endswith((".yaml", ".yml")) and not os.path.isabs(spec):
                 spec = str(self.base_dir / spec)
             try:
@@ -198,8 +226,9 @@ class _Parser:
 
         d, entries = self.data, self.data["networks"]
         if not isinstance(entries, list) or not entries:
-            raise self.fail(d, "networks", "networks", "must be a non-empty list of zoo names, "
-                                                       f"got {short(entries)}")
+            raise self.fail(
+                d, "networks", "networks", f"must be a non-empty list of zoo names, got {short(entries)}"
+            )
         out = []
         for i, entry in enumerate(entries):
             where = f"networks[{i}]"
@@ -208,20 +237,27 @@ class _Parser:
             elif isinstance(entry, dict) and set(entry) <= {"name", "params"} and "name" in entry:
                 name, params = entry["name"], entry.get("params") or {}
             else:
-                raise self.fail(d, "networks", where, f"must be a zoo name or {{name:, params:}}, "
-                                                      f"got {short(entry)}")
+                raise self.fail(
+                    d, "networks", where, f"must be a zoo name or {{name:, params:}}, got {short(entry)}"
+                )
             if name not in list_networks():
-                raise self.fail(d, "networks", where,
-                                "unknown network "
-                                f"{short(name)}; known networks: {', '.join(list_networks())}")
+                raise self.fail(
+                    d,
+                    "networks",
+                    where,
+                    f"unknown network {short(name)}; known networks: {', '.join(list_networks())}",
+                )
             if not isinstance(params, dict):
                 raise self.fail(entry, "params", f"{where}.params", f"must be a mapping, got {short(params)}")
             try:  # build once now, so a bad parameter fails before any point runs
                 get_network(name, **params)
             except (TypeError, ValueError, UnknownNetworkError) as exc:
-                raise self.fail(entry if isinstance(entry, dict) else d, "params" if isinstance(entry, dict)
-                                else "networks", where,
-                                f"cannot build {short(name)} with {short(params)}: {exc}") from None
+                raise self.fail(
+                    entry if isinstance(entry, dict) else d,
+                    "params" if isinstance(entry, dict) else "networks",
+                    where,
+                    f"cannot build {short(name)} with {short(params)}: {exc}",
+                ) from None
             out.append({"name": name, "params": dict(params)})
         return out
 
@@ -234,25 +270,37 @@ class _Parser:
         if entries is None:
             return [None]
         if not isinstance(entries, list):
-            raise self.fail(d, "pruning", "pruning",
-                            f"must be a list of plans (null for dense), like [null, {{granularity: unstructured, "
-                            f"amount: 0.5}}], got {short(entries)}")
+            raise self.fail(
+                d,
+                "pruning",
+                "pruning",
+                f"must be a list of plans (null for dense), like [null, {{granularity: unstructured, "
+                f"amount: 0.5}}], got {short(entries)}",
+            )
         if not entries:
             raise self.fail(d, "pruning", "pruning", "empty axis (give at least one plan, or null for dense)")
         out = []
         for i, entry in enumerate(entries):
             where = f"pruning[{i}]"
             if entry is not None and not isinstance(entry, dict):
-                raise self.fail(d, "pruning", where,
-                                f"must be a plan mapping like {{granularity: unstructured, amount: 0.5}} or null "
-                                f"(dense), got {short(entry)}")
+                raise self.fail(
+                    d,
+                    "pruning",
+                    where,
+                    f"must be a plan mapping like {{granularity: unstructured, amount: 0.5}} or null "
+                    f"(dense), got {short(entry)}",
+                )
             try:
                 plan = check_plan(entry)
                 for network in networks:  # e.g. a block shape that tiles no layer: a plan that prunes nothing
                     check_plan_fits(get_network(network["name"], **network["params"]), plan)
             except PlanError as exc:  # only a mapping gets here; name the key, at its line if present
-                raise self.fail(entry, exc.field if exc.field in entry else None,
-                                f"{where}.{exc.field}" if exc.field else where, exc.problem) from None
+                raise self.fail(
+                    entry,
+                    exc.field if exc.field in entry else None,
+                    f"{where}.{exc.field}" if exc.field else where,
+                    exc.problem,
+                ) from None
             out.append(plan)
         return out
 
@@ -265,8 +313,9 @@ class _Parser:
             raise self.fail(d, "modes", "modes", f"must be a non-empty list of modes, got {short(modes)}")
         for i, mode in enumerate(modes):
             if mode not in MODES:
-                raise self.fail(d, "modes", f"modes[{i}]", "unknown mode "
-                                                           f"{short(mode)}; choose from {list(MODES)}")
+                raise self.fail(
+                    d, "modes", f"modes[{i}]", f"unknown mode {short(mode)}; choose from {list(MODES)}"
+                )
         return list(modes)
 
     def _axis(self, section: str, mapping: dict, hw_path: Any, bases: list[Hardware]) -> list[Any]:
@@ -295,8 +344,9 @@ class _Parser:
             return None
         z = d["zip"]
         if not isinstance(z, dict) or not z:
-            raise self.fail(d, "zip", "zip", "must be a non-empty mapping of hardware path -> values, "
-                                             f"got {short(z)}")
+            raise self.fail(
+                d, "zip", "zip", f"must be a non-empty mapping of hardware path -> values, got {short(z)}"
+            )
         columns = {p: self._axis("zip", z, p, bases) for p in z}
         lengths = {p: len(v) for p, v in columns.items()}
         if len(set(lengths.values())) > 1:
@@ -308,8 +358,9 @@ class _Parser:
         d = self.data
         g = d.get("grid", {})
         if g is None or not isinstance(g, dict):
-            raise self.fail(d, "grid", "grid", "must be a mapping of hardware path -> values, "
-                                               f"got {short(g)}")
+            raise self.fail(
+                d, "grid", "grid", f"must be a mapping of hardware path -> values, got {short(g)}"
+            )
         taken = set(zip_axis[0]) if zip_axis else set()
         out = []
         for hw_path in g:
@@ -329,8 +380,9 @@ class _Parser:
             raise self.fail(d, "sample", "sample", f"must be {{n: COUNT, seed: INT}}, got {short(s)}")
         n, seed = s["n"], s.get("seed", 0)
         if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= total:
-            raise self.fail(s, "n", "sample.n", f"must be an integer in 1..{total} (the grid size), "
-                                                f"got {short(n)}")
+            raise self.fail(
+                s, "n", "sample.n", f"must be an integer in 1..{total} (the grid size), got {short(n)}"
+            )
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise self.fail(s, "seed", "sample.seed", f"must be an integer, got {short(seed)}")
         out = []
@@ -351,16 +403,23 @@ class _Parser:
             raise self.fail(d, "executor", "executor", f"must be a kind or a mapping, got {short(spec)}")
         for key in spec:
             if key not in _EXECUTOR_KEYS:
-                raise self.fail(spec, key, f"executor.{key}", f"unknown key; allowed: {', '.join(_EXECUTOR_KEYS)}")
+                raise self.fail(
+                    spec, key, f"executor.{key}", f"unknown key; allowed: {', '.join(_EXECUTOR_KEYS)}"
+                )
         kind = spec.get("kind", "process")
         if kind not in _EXECUTOR_KINDS:
-            raise self.fail(spec, "kind", "executor.kind", f"must be one of {', '.join(_EXECUTOR_KINDS)}, "
-                                                           f"got {short(kind)}")
+            raise self.fail(
+                spec,
+                "kind",
+                "executor.kind",
+                f"must be one of {', '.join(_EXECUTOR_KINDS)}, got {short(kind)}",
+            )
         for key in ("workers", "chunksize"):
             value = spec.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise self.fail(spec, key, f"executor.{key}", "must be a positive integer, "
-                                                              f"got {short(value)}")
+                raise self.fail(
+                    spec, key, f"executor.{key}", f"must be a positive integer, got {short(value)}"
+                )
         return {"kind": kind, **{k: spec[k] for k in ("workers", "address", "chunksize") if k in spec}}
 
     def store(self) -> Path | None:
@@ -376,6 +435,7 @@ class _Parser:
         d = self.data
         value = d.get("on_error", "raise")
         if value not in ON_ERROR:
-            raise self.fail(d, "on_error", "on_error", f"must be one of {', '.join(ON_ERROR)}, "
-                                                       f"got {short(value)}")
+            raise self.fail(
+                d, "on_error", "on_error", f"must be one of {', '.join(ON_ERROR)}, got {short(value)}"
+            )
         return value

@@ -41,9 +41,15 @@ def _channel_densities(layer, array: np.ndarray) -> np.ndarray:
     return np.count_nonzero(flat, axis=0) / flat.shape[0]
 
 
-def ifmap_densities(network: Network, weights: Mapping[str, np.ndarray], inputs: np.ndarray, *,
-                    masks: Mapping[str, np.ndarray] | None = None, formats=None,
-                    per_channel: bool = False) -> dict[str, float] | dict[str, np.ndarray]:
+def ifmap_densities(
+    network: Network,
+    weights: Mapping[str, np.ndarray],
+    inputs: np.ndarray,
+    *,
+    masks: Mapping[str, np.ndarray] | None = None,
+    formats=None,
+    per_channel: bool = False,
+) -> dict[str, float] | dict[str, np.ndarray]:
     """Layer name -> fraction of non-zero input activations, for every layer with weights
     (with ``per_channel``, an array of one fraction per input channel or feature)."""
     outputs = execute(network, weights, masks, inputs, formats=formats, return_all=True)
@@ -53,9 +59,14 @@ def ifmap_densities(network: Network, weights: Mapping[str, np.ndarray], inputs:
             continue
         preds = network.predecessors(layer.name)
         if len(preds) > 1:
-            raise ValueError(f"layer {layer.name!r}: a weighted layer with {len(preds)} inputs is not supported")
-        source = outputs[preds[0]] if preds else np.asarray(inputs if not isinstance(inputs, Mapping)
-                                                             else inputs[layer.name])
+            raise ValueError(
+                f"layer {layer.name!r}: a weighted layer with {len(preds)} inputs is not supported"
+            )
+        source = (
+            outputs[preds[0]]
+            if preds
+            else np.asarray(inputs if not isinstance(inputs, Mapping) else inputs[layer.name])
+        )
         source = np.asarray(source)
         densities[layer.name] = _channel_densities(layer, source) if per_channel else _density(source)
     return densities

@@ -137,13 +137,17 @@ def _prepare_weights(network, weights, masks, formats, dtype):
         name = layer.name
         if not isinstance(layer, (Conv2d, Linear)):
             if name in formats:
-                raise ValueError(f"layer {name!r}: has no weights, so it cannot take a format ({formats[name]!r})")
+                raise ValueError(
+                    f"layer {name!r}: has no weights, so it cannot take a format ({formats[name]!r})"
+                )
             continue
         if name not in weights:
             raise ValueError(f"layer {name!r}: missing from weights")
         w = np.asarray(weights[name])
         if w.shape != tuple(layer.weight_shape):
-            raise ValueError(f"layer {name!r}: weight shape {w.shape} does not match weight_shape {layer.weight_shape}")
+            raise ValueError(
+                f"layer {name!r}: weight shape {w.shape} does not match weight_shape {layer.weight_shape}"
+            )
         if w.dtype.kind not in "fiu":
             raise ValueError(f"layer {name!r}: weights must be numeric, got dtype {w.dtype}")
         w = w.astype(dtype, copy=False)
@@ -151,7 +155,11 @@ def _prepare_weights(network, weights, masks, formats, dtype):
         if mask is not None:
             check_mask(w, mask, layer=name)
         groups = layer.groups if isinstance(layer, Conv2d) else 1
-        fmt = _check_format(formats[name], name) if name in formats else choose_format(mask, groups=groups, layer=name)
+        fmt = (
+            _check_format(formats[name], name)
+            if name in formats
+            else choose_format(mask, groups=groups, layer=name)
+        )
         if fmt == "dense":
             enc = np.ascontiguousarray(w if mask is None else np.where(mask, w, 0))
         else:
@@ -223,8 +231,16 @@ def _activate(x: np.ndarray, activation) -> np.ndarray:
 def _conv(layer: Conv2d, x, prepared):
     enc, _, bias = prepared[layer.name]
     x = _reshape(x, layer.input_shape, layer.name)
-    y = kernels.conv2d(x, enc, kernel_size=layer.kernel_size, stride=layer.stride, padding=layer.padding,
-                       dilation=layer.dilation, groups=layer.groups, layer=layer.name)
+    y = kernels.conv2d(
+        x,
+        enc,
+        kernel_size=layer.kernel_size,
+        stride=layer.stride,
+        padding=layer.padding,
+        dilation=layer.dilation,
+        groups=layer.groups,
+        layer=layer.name,
+    )
     if bias is not None:
         y += bias[None, :, None, None]
     return _activate(y, layer.activation)
@@ -239,7 +255,7 @@ def _linear(layer: Linear, x, prepared, pred_layer):
     x = _reshape(x, (layer.tokens, layer.in_features), layer.name)
     batch = x.shape[0]
     X = kernels.aligned(x.reshape(batch * layer.tokens, layer.in_features).T)
-    y = kernels.spmm(enc, X, layer=layer.name)                       # (out, B*tokens)
+    y = kernels.spmm(enc, X, layer=layer.name)  # (out, B*tokens)
     y = np.ascontiguousarray(y.T).reshape(batch, layer.tokens, layer.out_features)
     if bias is not None:
         y += bias
@@ -255,11 +271,11 @@ def _heads(x: np.ndarray, expected, *, lhs_is_projection: bool | None):
         return None
     t, d = x.shape[1], x.shape[2] // heads
     split = x.reshape(x.shape[0], t, heads, d)
-    if lhs_is_projection is None:                           # left operand: (heads, tokens, d)
+    if lhs_is_projection is None:  # left operand: (heads, tokens, d)
         return split.transpose(0, 2, 1, 3) if (a, b) == (t, d) else None
-    if lhs_is_projection and (a, b) == (d, t):              # Q @ K^T
+    if lhs_is_projection and (a, b) == (d, t):  # Q @ K^T
         return split.transpose(0, 2, 3, 1)
-    if not lhs_is_projection and (a, b) == (t, d):          # P @ V
+    if not lhs_is_projection and (a, b) == (t, d):  # P @ V
         return split.transpose(0, 2, 1, 3)
     return None
 
@@ -293,8 +309,9 @@ def _pool(layer: Pool, x):
         fill = -np.inf if layer.kind == "max" else 0
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
     ho, wo = layer.output_hw
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, : (ho - 1) * sh + 1 : sh,
-                                                                               : (wo - 1) * sw + 1 : sw]
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[
+        :, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw
+    ]
     out = win.max(axis=(4, 5)) if layer.kind == "max" else win.mean(axis=(4, 5))
     return np.ascontiguousarray(out)
 
@@ -311,7 +328,9 @@ def _concat(layer: Concat, xs: list[np.ndarray], weights, batch: int, dtype) -> 
         else:
             raise ValueError(f"layer {layer.name!r}: operand {i} is neither a predecessor nor a constant")
     if pending:
-        raise ValueError(f"layer {layer.name!r}: {len(xs)} predecessors for {len(layer.input_shapes)} operands")
+        raise ValueError(
+            f"layer {layer.name!r}: {len(xs)} predecessors for {len(layer.input_shapes)} operands"
+        )
     return np.concatenate(parts, axis=layer.axis + 1)
 
 
@@ -332,7 +351,9 @@ def _layernorm(layer: LayerNorm, x, weights, dtype):
         if p is not None:
             p = np.asarray(p, dtype=dtype)
             if p.shape != (features,):
-                raise ValueError(f"layer {layer.name!r}: {suffix} shape {p.shape} does not match ({features},)")
+                raise ValueError(
+                    f"layer {layer.name!r}: {suffix} shape {p.shape} does not match ({features},)"
+                )
             y = op(y, p)
     return y
 
@@ -389,7 +410,9 @@ def execute(network, weights, masks=None, inputs=None, *, formats=None, return_a
             elif len(xs) == 1:  # the other operand is the network input (BERT's attention.add)
                 if isinstance(inputs, Mapping):
                     if name not in inputs:
-                        raise ValueError(f"layer {name!r}: Add has one predecessor and inputs has no {name!r} entry")
+                        raise ValueError(
+                            f"layer {name!r}: Add has one predecessor and inputs has no {name!r} entry"
+                        )
                     other = inputs[name]
                 else:
                     other = inputs
@@ -404,7 +427,9 @@ def execute(network, weights, masks=None, inputs=None, *, formats=None, return_a
             y = _concat(layer, xs, weights, batch, dtype)
         else:
             if len(xs) != 1:
-                raise ValueError(f"layer {name!r}: {type(layer).__name__} takes 1 input, got predecessors {preds}")
+                raise ValueError(
+                    f"layer {name!r}: {type(layer).__name__} takes 1 input, got predecessors {preds}"
+                )
             x = xs[0]
             if isinstance(layer, Conv2d):
                 y = _conv(layer, x, prepared)

@@ -44,9 +44,23 @@ INDEX_DTYPE = np.int32
 NM_INDEX_DTYPE = np.uint8
 
 __all__ = [
-    "CSR", "BSR", "NMFormat", "Bitmap", "FORMAT_NAMES", "FormatSpec", "as_format", "gemm_view", "check_mask",
-    "encode_csr", "encode_bsr", "encode_nm", "encode_bitmap", "encode", "block_mask",
-    "stored_structure", "storage_breakdown_of",
+    "CSR",
+    "BSR",
+    "NMFormat",
+    "Bitmap",
+    "FORMAT_NAMES",
+    "FormatSpec",
+    "as_format",
+    "gemm_view",
+    "check_mask",
+    "encode_csr",
+    "encode_bsr",
+    "encode_nm",
+    "encode_bitmap",
+    "encode",
+    "block_mask",
+    "stored_structure",
+    "storage_breakdown_of",
 ]
 
 FORMAT_NAMES = ("dense", "csr", "bsr", "nm", "bitmap")
@@ -117,8 +131,11 @@ def _csr_breakdown(nnz: int, rows: int, v: int, i: int, p: int) -> dict[str, int
 
 
 def _bsr_breakdown(nblocks: int, block_shape, block_rows: int, v: int, i: int, p: int) -> dict[str, int]:
-    return {"values": _bytes(nblocks * block_shape[0] * block_shape[1] * v), "indices": _bytes(nblocks * i),
-            "pointers": _bytes((block_rows + 1) * p)}
+    return {
+        "values": _bytes(nblocks * block_shape[0] * block_shape[1] * v),
+        "indices": _bytes(nblocks * i),
+        "pointers": _bytes((block_rows + 1) * p),
+    }
 
 
 def _nm_breakdown(stored: int, m: int, v: int, index_bits: int | None) -> dict[str, int]:
@@ -151,8 +168,11 @@ class _Format:
 
     def storage_bytes(self, *, value_bits: int = 32, index_bits: int = 32, pointer_bits: int = 32) -> int:
         """Exact bytes of every array of the format (each packed, rounded up to a byte)."""
-        return sum(self.storage_breakdown(value_bits=value_bits, index_bits=index_bits,
-                                          pointer_bits=pointer_bits).values())
+        return sum(
+            self.storage_breakdown(
+                value_bits=value_bits, index_bits=index_bits, pointer_bits=pointer_bits
+            ).values()
+        )
 
     def _decode2d(self) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -175,8 +195,14 @@ class CSR(_Format):
         return int(self.data.shape[0])
 
     def storage_breakdown(self, *, value_bits=32, index_bits=32, pointer_bits=32) -> dict[str, int]:
-        v, i, p = (_check_bits(n, b) for n, b in (("value_bits", value_bits), ("index_bits", index_bits),
-                                                  ("pointer_bits", pointer_bits)))
+        v, i, p = (
+            _check_bits(n, b)
+            for n, b in (
+                ("value_bits", value_bits),
+                ("index_bits", index_bits),
+                ("pointer_bits", pointer_bits),
+            )
+        )
         return _csr_breakdown(self.nnz, self.gemm_shape[0], v, i, p)
 
     def mask(self) -> np.ndarray:
@@ -212,9 +238,17 @@ class BSR(_Format):
         return self.nblocks * self.block_shape[0] * self.block_shape[1]
 
     def storage_breakdown(self, *, value_bits=32, index_bits=32, pointer_bits=32) -> dict[str, int]:
-        v, i, p = (_check_bits(n, b) for n, b in (("value_bits", value_bits), ("index_bits", index_bits),
-                                                  ("pointer_bits", pointer_bits)))
-        return _bsr_breakdown(self.nblocks, self.block_shape, self.gemm_shape[0] // self.block_shape[0], v, i, p)
+        v, i, p = (
+            _check_bits(n, b)
+            for n, b in (
+                ("value_bits", value_bits),
+                ("index_bits", index_bits),
+                ("pointer_bits", pointer_bits),
+            )
+        )
+        return _bsr_breakdown(
+            self.nblocks, self.block_shape, self.gemm_shape[0] // self.block_shape[0], v, i, p
+        )
 
     def _block_grid(self) -> np.ndarray:
         br, bc = self.block_shape
@@ -258,7 +292,9 @@ class NMFormat(_Format):
     def storage_breakdown(self, *, value_bits=32, index_bits=None, pointer_bits=32) -> dict[str, int]:
         return _nm_breakdown(self.nnz, self.m, _check_bits("value_bits", value_bits), index_bits)
 
-    def storage_bytes(self, *, value_bits: int = 32, index_bits: int | None = None, pointer_bits: int = 32) -> int:
+    def storage_bytes(
+        self, *, value_bits: int = 32, index_bits: int | None = None, pointer_bits: int = 32
+    ) -> int:
         """As for the other formats, but ``index_bits`` defaults to ceil(log2 m)."""
         return sum(self.storage_breakdown(value_bits=value_bits, index_bits=index_bits).values())
 
@@ -330,8 +366,10 @@ def _tiling_block(block_shape: object, gemm_shape: tuple[int, int], layer: str |
     rows, cols = gemm_shape
     if rows % block.rows or cols % block.cols:
         # Worded as reports have always carried it (a layer's fallback reason).
-        raise ValueError(f"{_who(layer)}: block_shape {block.block_shape} does not tile the GEMM view "
-                         f"{(rows, cols)} of the weights")
+        raise ValueError(
+            f"{_who(layer)}: block_shape {block.block_shape} does not tile the GEMM view "
+            f"{(rows, cols)} of the weights"
+        )
     return block
 
 
@@ -362,8 +400,13 @@ def encode_nm(weights: np.ndarray, mask: np.ndarray, n: int, m: int, *, layer: s
     # with the lowest pruned positions, whose values are stored as explicit zeros.
     order = np.argsort(~groups, axis=2, kind="stable")[:, :, :n]
     values = np.take_along_axis(np.where(m2, w2, 0).reshape(rows, cols // m, m), order, axis=2)
-    return NMFormat(shape, int(n), int(m), np.ascontiguousarray(values.reshape(rows, -1)),
-              np.ascontiguousarray(order.reshape(rows, -1).astype(NM_INDEX_DTYPE)))
+    return NMFormat(
+        shape,
+        int(n),
+        int(m),
+        np.ascontiguousarray(values.reshape(rows, -1)),
+        np.ascontiguousarray(order.reshape(rows, -1).astype(NM_INDEX_DTYPE)),
+    )
 
 
 def encode_bitmap(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = None) -> Bitmap:
@@ -371,8 +414,9 @@ def encode_bitmap(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = 
     return Bitmap(shape, m2.copy(), np.ascontiguousarray(w2[m2]))
 
 
-def encode(weights: np.ndarray, mask: np.ndarray, fmt: object, *, layer: str | None = None
-           ) -> CSR | Bitmap | BSR | NMFormat:
+def encode(
+    weights: np.ndarray, mask: np.ndarray, fmt: object, *, layer: str | None = None
+) -> CSR | Bitmap | BSR | NMFormat:
     """Encode by format spec (`as_format`): ``"csr"``, ``"bitmap"``, ``Block((br, bc))`` or ``NM(n, m)``."""
     spec = as_format(fmt, layer=layer)
     if isinstance(spec, Block):
@@ -423,8 +467,15 @@ def stored_structure(mask: np.ndarray, fmt: object, *, layer: str | None = None)
     return m2
 
 
-def storage_breakdown_of(mask: np.ndarray, fmt, *, value_bits: int = 32, index_bits: int | None = 32,
-                         pointer_bits: int = 32, layer: str | None = None) -> dict[str, int]:
+def storage_breakdown_of(
+    mask: np.ndarray,
+    fmt,
+    *,
+    value_bits: int = 32,
+    index_bits: int | None = 32,
+    pointer_bits: int = 32,
+    layer: str | None = None,
+) -> dict[str, int]:
     """``encode(w, mask, fmt).storage_breakdown(...)`` from the mask alone (N:M: ``index_bits=None``
     means ceil(log2 m) bits, as `NMFormat.storage_breakdown`)."""
     spec = as_format(fmt, layer=layer)

@@ -39,9 +39,25 @@ from accelsim.arch.dataflow import DATAFLOWS, WS, dataflow as get_dataflow
 from accelsim.sparse.formats import BSR, CSR, Bitmap, NMFormat, check_mask, gemm_view
 
 __all__ = [
-    "JIT", "JIT_PARALLEL", "PARALLEL_MIN_WORK", "ALIGN_BYTES", "aligned", "aligned_zeros", "aligned_empty",
-    "csr_spmm", "bsr_spmm", "nm_spmm", "bitmap_spmm", "dense_gemm", "spmm",
-    "im2col", "conv2d", "gelu", "TileStats", "tile_stats", "warm_up",
+    "JIT",
+    "JIT_PARALLEL",
+    "PARALLEL_MIN_WORK",
+    "ALIGN_BYTES",
+    "aligned",
+    "aligned_zeros",
+    "aligned_empty",
+    "csr_spmm",
+    "bsr_spmm",
+    "nm_spmm",
+    "bitmap_spmm",
+    "dense_gemm",
+    "spmm",
+    "im2col",
+    "conv2d",
+    "gelu",
+    "TileStats",
+    "tile_stats",
+    "warm_up",
 ]
 
 # One place for the JIT options: cached machine code; nogil so callers may thread; the numpy
@@ -71,7 +87,7 @@ def _aligned(alloc, shape, dtype, align: int) -> np.ndarray:
     nbytes = math.prod(shape) * dtype.itemsize
     buf = alloc(max(1, nbytes) + align, dtype=np.uint8)
     start = (-buf.ctypes.data) % align
-    return buf[start:start + nbytes].view(dtype).reshape(shape)
+    return buf[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def aligned_zeros(shape, dtype=np.float32, align: int = ALIGN_BYTES) -> np.ndarray:
@@ -299,7 +315,9 @@ def _nm_rows(values, offsets, n_keep, m, X, Y, r0, r1, rows_per_group, k_per_gro
 @njit(**JIT_PARALLEL)
 def _nm_spmm_parallel(values, offsets, n_keep, m, X, Y, bounds, rows_per_group, k_per_group, chunk):
     for b in prange(bounds.shape[0] - 1):
-        _nm_rows(values, offsets, n_keep, m, X, Y, bounds[b], bounds[b + 1], rows_per_group, k_per_group, chunk)
+        _nm_rows(
+            values, offsets, n_keep, m, X, Y, bounds[b], bounds[b + 1], rows_per_group, k_per_group, chunk
+        )
 
 
 @njit(**JIT)
@@ -346,8 +364,8 @@ def _tile_stats(mask, groups, m, R, C, dataflow, Sr, Sc):
     macs = np.zeros(folds, dtype=np.int64)
     row_nnz = np.zeros((folds, R), dtype=np.int64)
     col_nnz = np.zeros((folds, C), dtype=np.int64)
-    colcnt = np.zeros(k, dtype=np.int64)   # non-zeros of each reduction index, over the group's n
-    rowcnt = np.zeros(n, dtype=np.int64)   # non-zeros of each output channel, over all k
+    colcnt = np.zeros(k, dtype=np.int64)  # non-zeros of each reduction index, over the group's n
+    rowcnt = np.zeros(n, dtype=np.int64)  # non-zeros of each output channel, over all k
     f = 0
     for g in range(groups):
         # Branch-free counts (mask entries are 0/1), only the ones the dataflow reads: the
@@ -370,7 +388,7 @@ def _tile_stats(mask, groups, m, R, C, dataflow, Sr, Sc):
                 r0 = rf * R
                 r1 = min(r0 + R, Sr)
                 total = 0
-                if dataflow == 0:      # ws: PE (r, c) holds weight (k=r, n=c)
+                if dataflow == 0:  # ws: PE (r, c) holds weight (k=r, n=c)
                     for c in range(c0, c1):
                         held = 0
                         for r in range(r0, r1):
@@ -380,14 +398,14 @@ def _tile_stats(mask, groups, m, R, C, dataflow, Sr, Sc):
                         col_nnz[f, c - c0] = held
                         total += held
                     macs[f] = total * m
-                elif dataflow == 1:    # is: rows hold k, columns pixels; all n weights stream by
+                elif dataflow == 1:  # is: rows hold k, columns pixels; all n weights stream by
                     for r in range(r0, r1):
                         row_nnz[f, r - r0] = colcnt[r]
                         total += colcnt[r]
                     for c in range(c1 - c0):
                         col_nnz[f, c] = total
                     macs[f] = total * (c1 - c0)
-                else:                  # os: rows hold pixels, columns n; all k weights stream by
+                else:  # os: rows hold pixels, columns n; all k weights stream by
                     for c in range(c0, c1):
                         col_nnz[f, c - c0] = rowcnt[c]
                         total += rowcnt[c]
@@ -417,7 +435,9 @@ def _check_operand(fmt_rows: int, k: int, values_dtype, X, groups: int, layer) -
     if np.dtype(values_dtype) not in _SUPPORTED:
         raise ValueError(f"{_who(layer)}: weight dtype must be float32 or float64, got {values_dtype}")
     if X.dtype != values_dtype:
-        raise ValueError(f"{_who(layer)}: dense operand dtype {X.dtype} does not match weight dtype {values_dtype}")
+        raise ValueError(
+            f"{_who(layer)}: dense operand dtype {X.dtype} does not match weight dtype {values_dtype}"
+        )
     if X.shape[0] != k * groups:
         raise ValueError(
             f"{_who(layer)}: dense operand has {X.shape[0]} rows, expected K*groups = {k}*{groups} = {k * groups}"
@@ -433,11 +453,18 @@ def _output(out, rows: int, n: int, dtype, layer) -> np.ndarray:
     """
     if out is None:
         return aligned_empty((rows, n), dtype)  # every kernel overwrites its rows
-    if not isinstance(out, np.ndarray) or out.shape != (rows, n) or out.dtype != dtype or not out.flags.c_contiguous \
-            or not out.flags.writeable:
+    if (
+        not isinstance(out, np.ndarray)
+        or out.shape != (rows, n)
+        or out.dtype != dtype
+        or not out.flags.c_contiguous
+        or not out.flags.writeable
+    ):
         got = (getattr(out, "shape", None), getattr(out, "dtype", type(out).__name__))
-        raise ValueError(f"{_who(layer)}: out must be a writeable C-contiguous {dtype} array of shape "
-                         f"{(rows, n)}, got shape/dtype {got}")
+        raise ValueError(
+            f"{_who(layer)}: out must be a writeable C-contiguous {dtype} array of shape "
+            f"{(rows, n)}, got shape/dtype {got}"
+        )
     return out
 
 
@@ -456,8 +483,9 @@ def _use_parallel(work: int, k: int, X: np.ndarray) -> int:
     return threads * (_BLOCKS_PER_THREAD if chunk_bytes <= _X_CHUNK_CACHE_BYTES else 1)
 
 
-def csr_spmm(w: CSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
-             layer: str | None = None) -> np.ndarray:
+def csr_spmm(
+    w: CSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
+) -> np.ndarray:
     """``W @ X`` for a :class:`~accelsim.sparse.formats.CSR` weight; returns an aligned (rows x N) array."""
     if not isinstance(w, CSR):
         raise ValueError(f"{_who(layer)}: csr_spmm needs a CSR weight, got {type(w).__name__}")
@@ -469,12 +497,15 @@ def csr_spmm(w: CSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None =
         _csr_rows(w.indptr, w.indices, w.data, X, Y, 0, rows, rpg, k, _chunk(X))
     else:
         with numba.parallel_chunksize(1):
-            _csr_spmm_parallel(w.indptr, w.indices, w.data, X, Y, _balanced_bounds(w.indptr, blocks), rpg, k, _chunk(X))
+            _csr_spmm_parallel(
+                w.indptr, w.indices, w.data, X, Y, _balanced_bounds(w.indptr, blocks), rpg, k, _chunk(X)
+            )
     return Y
 
 
-def bsr_spmm(w: BSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
-             layer: str | None = None) -> np.ndarray:
+def bsr_spmm(
+    w: BSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
+) -> np.ndarray:
     """``W @ X`` for a :class:`~accelsim.sparse.formats.BSR` weight; blocks must not straddle groups."""
     if not isinstance(w, BSR):
         raise ValueError(f"{_who(layer)}: bsr_spmm needs a BSR weight, got {type(w).__name__}")
@@ -482,9 +513,7 @@ def bsr_spmm(w: BSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None =
     X, rpg = _check_operand(rows, k, w.blocks.dtype, X, groups, layer)
     br = w.block_shape[0]
     if rpg % br:
-        raise ValueError(
-            f"{_who(layer)}: block_shape {w.block_shape} straddles groups of {rpg} output rows"
-        )
+        raise ValueError(f"{_who(layer)}: block_shape {w.block_shape} straddles groups of {rpg} output rows")
     Y = _output(out, rows, X.shape[1], X.dtype, layer)
     block_rows = rows // br
     blocks = _use_parallel(w.nnz * X.shape[1], k, X)
@@ -497,8 +526,9 @@ def bsr_spmm(w: BSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None =
     return Y
 
 
-def nm_spmm(w: NMFormat, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
-            layer: str | None = None) -> np.ndarray:
+def nm_spmm(
+    w: NMFormat, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
+) -> np.ndarray:
     """``W @ X`` for an :class:`~accelsim.sparse.formats.NMFormat` weight."""
     if not isinstance(w, NMFormat):
         raise ValueError(f"{_who(layer)}: nm_spmm needs an NM weight, got {type(w).__name__}")
@@ -515,8 +545,9 @@ def nm_spmm(w: NMFormat, X: np.ndarray, *, groups: int = 1, out: np.ndarray | No
     return Y
 
 
-def bitmap_spmm(w: Bitmap, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
-                layer: str | None = None) -> np.ndarray:
+def bitmap_spmm(
+    w: Bitmap, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
+) -> np.ndarray:
     """``W @ X`` for a :class:`~accelsim.sparse.formats.Bitmap` weight (serial: a reference-grade kernel)."""
     if not isinstance(w, Bitmap):
         raise ValueError(f"{_who(layer)}: bitmap_spmm needs a Bitmap weight, got {type(w).__name__}")
@@ -527,8 +558,9 @@ def bitmap_spmm(w: Bitmap, X: np.ndarray, *, groups: int = 1, out: np.ndarray | 
     return Y
 
 
-def dense_gemm(w: np.ndarray, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None,
-               layer: str | None = None) -> np.ndarray:
+def dense_gemm(
+    w: np.ndarray, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
+) -> np.ndarray:
     """``W @ X`` through BLAS for a dense weight (any shape; its GEMM view is used), grouped."""
     w2 = gemm_view(w, layer=layer)
     rows, k = w2.shape
@@ -540,7 +572,7 @@ def dense_gemm(w: np.ndarray, X: np.ndarray, *, groups: int = 1, out: np.ndarray
         # multiply-adds over all channels at once (MobileNetV2 at 224x224).
         Y[...] = w2[:, :1] * X3[:, 0]
         for j in range(1, k):
-            Y += w2[:, j:j + 1] * X3[:, j]
+            Y += w2[:, j : j + 1] * X3[:, j]
         return Y
     np.matmul(w2.reshape(groups, rpg, k), X3, out=Y.reshape(groups, rpg, X.shape[1]))
     return Y
@@ -549,7 +581,9 @@ def dense_gemm(w: np.ndarray, X: np.ndarray, *, groups: int = 1, out: np.ndarray
 _SPMM = {CSR: csr_spmm, BSR: bsr_spmm, NMFormat: nm_spmm, Bitmap: bitmap_spmm}
 
 
-def spmm(w, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None) -> np.ndarray:
+def spmm(
+    w, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
+) -> np.ndarray:
     """``W @ X`` dispatched on the weight's type: a format object, or a dense ndarray (BLAS).
 
     ``out`` (rows x N, the operand's dtype, C-contiguous; 64-byte aligned is fastest) receives the
@@ -586,16 +620,27 @@ def im2col(x: np.ndarray, kernel_size, *, stride=1, padding=0, dilation=1) -> np
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
     s = xp.strides
     view = np.lib.stride_tricks.as_strided(
-        xp, shape=(C, kh, kw, B, ho, wo),
-        strides=(s[1], s[2] * dh, s[3] * dw, s[0], s[2] * sh, s[3] * sw), writeable=False,
+        xp,
+        shape=(C, kh, kw, B, ho, wo),
+        strides=(s[1], s[2] * dh, s[3] * dw, s[0], s[2] * sh, s[3] * sw),
+        writeable=False,
     )
     out = aligned_empty((C * kh * kw, B * ho * wo), x.dtype)
     out.reshape(C, kh, kw, B, ho, wo)[...] = view
     return out
 
 
-def conv2d(x: np.ndarray, w, *, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
-           layer: str | None = None) -> np.ndarray:
+def conv2d(
+    x: np.ndarray,
+    w,
+    *,
+    kernel_size,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+    layer: str | None = None,
+) -> np.ndarray:
     """Convolution of (B, C, H, W) by a dense or sparse-format weight (out, C/groups, kh, kw).
 
     im2col then one SpMM over the stacked groups' GEMMs (depthwise: groups == C, K = kh*kw).
@@ -631,7 +676,6 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- tile statistics
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -670,7 +714,9 @@ def tile_stats(layer, mask: np.ndarray | None, *, rows: int, cols: int, dataflow
     name = getattr(layer, "name", None)
     gemm = getattr(layer, "gemm", None)
     if gemm is None or getattr(layer, "weight_shape", None) is None:
-        raise ValueError(f"layer {name!r}: tile_stats needs a layer with weights and a GEMM, got {type(layer).__name__}")
+        raise ValueError(
+            f"layer {name!r}: tile_stats needs a layer with weights and a GEMM, got {type(layer).__name__}"
+        )
     if dataflow not in DATAFLOWS:
         raise ValueError(f"layer {name!r}: dataflow must be one of {DATAFLOWS}, got {dataflow!r}")
     flow = get_dataflow(dataflow)
@@ -683,8 +729,9 @@ def tile_stats(layer, mask: np.ndarray | None, *, rows: int, cols: int, dataflow
         mask = np.ones(shape, dtype=bool)
     check_mask(np.empty(shape, dtype=np.uint8), mask, layer=name)
     m2 = gemm_view(mask, layer=name, what="mask").view(np.uint8)
-    nnz, macs, row_nnz, col_nnz = _tile_stats(m2, gemm.groups, gemm.m, int(rows), int(cols), flow.code,
-                                              Sr, Sc)
+    nnz, macs, row_nnz, col_nnz = _tile_stats(
+        m2, gemm.groups, gemm.m, int(rows), int(cols), flow.code, Sr, Sc
+    )
     return TileStats(name, dataflow, int(rows), int(cols), nnz, macs, row_nnz, col_nnz)
 
 
@@ -706,7 +753,9 @@ def warm_up(dtypes=(np.float32, np.float64)) -> None:
         _csr_rows(csr.indptr, csr.indices, csr.data, X, Y, 0, 4, 4, 8, 3)
         _csr_spmm_parallel(csr.indptr, csr.indices, csr.data, X, Y, bounds, 4, 8, 3)
         _bsr_rows(bsr.indptr, bsr.indices, bsr.blocks, X, Y, 0, 2, 4, 8, 3)
-        _bsr_spmm_parallel(bsr.indptr, bsr.indices, bsr.blocks, X, Y, np.array([0, 1, 2], dtype=np.int64), 4, 8, 3)
+        _bsr_spmm_parallel(
+            bsr.indptr, bsr.indices, bsr.blocks, X, Y, np.array([0, 1, 2], dtype=np.int64), 4, 8, 3
+        )
         _nm_rows(nm.values, nm.offsets, nm.n, nm.m, X, Y, 0, 4, 4, 8, 3)
         _nm_spmm_parallel(nm.values, nm.offsets, nm.n, nm.m, X, Y, bounds, 4, 8, 3)
         _bitmap_spmm(bm.bitmap, bm.values, X, Y, 4, 8)

@@ -125,8 +125,17 @@ def leaking_components(hardware: Hardware) -> tuple[str, ...]:
     return ("pe_array", *names, "dram")
 
 
-def sparse_mac_actions(dense_macs: int, effectual_macs: int, issued_macs: int, *, weights_mode: str,
-                       skipping: bool, ifmap_mode: str, ifmap_density: float, dataflow: str) -> Counts:
+def sparse_mac_actions(
+    dense_macs: int,
+    effectual_macs: int,
+    issued_macs: int,
+    *,
+    weights_mode: str,
+    skipping: bool,
+    ifmap_mode: str,
+    ifmap_density: float,
+    dataflow: str,
+) -> Counts:
     """MACs by fate when weights (and activations) carry zeros (docs/model.md, "Sparsity").
 
     A MAC with a zero weight is multiplied anyway (``none``), clock-gated (``mac_gated``) or, when
@@ -140,7 +149,7 @@ def sparse_mac_actions(dense_macs: int, effectual_macs: int, issued_macs: int, *
         mac, gated, skipped = dense_macs, 0, 0
     elif skipping:
         mac, gated, skipped = effectual_macs, issued_macs - effectual_macs, dense_macs - issued_macs
-    else:                       # gating, or a skipping format this mask falls back from: gate zeros
+    else:  # gating, or a skipping format this mask falls back from: gate zeros
         mac, gated, skipped = effectual_macs, dense_macs - effectual_macs, 0
     if ifmap_mode != "none" and ifmap_density < 1.0:
         zero_inputs = round(effectual_macs * (1.0 - ifmap_density))

@@ -32,7 +32,7 @@ class LayerTiming:
     compute_cycles: int
     stall_dram_latency: int
     stall_dram_bandwidth: int
-    drain_latency: int = 0          # part of the stalls above: the last fold's write-back
+    drain_latency: int = 0  # part of the stalls above: the last fold's write-back
     drain_bandwidth: int = 0
 
 
@@ -88,9 +88,9 @@ def time_layer(
             cases = [(1, next_read + previous_write)]
         else:
             cases = [
-                (1, own_read + previous_write),                 # first fold of the run
-                (tile.count - 2, own_read + own_write),         # interior folds
-                (1, next_read + own_write),                     # last fold of the run
+                (1, own_read + previous_write),  # first fold of the run
+                (tile.count - 2, own_read + own_write),  # interior folds
+                (1, next_read + own_write),  # last fold of the run
             ]
         for multiplicity, moved_bytes in cases:
             if multiplicity <= 0:

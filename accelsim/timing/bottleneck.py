@@ -72,8 +72,10 @@ def bottlenecks(report: Report) -> list[LayerBottleneck]:
     total_cycles, total_energy_pj = report.cycles, report.energy_pj
     records = []
     for layer in report.layers:
-        memory, overhead = (sum(layer.stall_cycles.get(cause, 0) for cause in STALLS_BY_BOUND[bound])
-                            for bound in ("memory", "overhead"))
+        memory, overhead = (
+            sum(layer.stall_cycles.get(cause, 0) for cause in STALLS_BY_BOUND[bound])
+            for bound in ("memory", "overhead")
+        )
         records.append(LayerBottleneck(
             layer=layer.name, kind=layer.kind,
             bound=classify(layer.compute_cycles, memory, overhead),
@@ -86,8 +88,9 @@ def bottlenecks(report: Report) -> list[LayerBottleneck]:
     return records
 
 
-def budget_weights(records: Iterable[LayerBottleneck], *, objective: str = "edp",
-                   layers: Iterable[str] | None = None) -> dict[str, float]:
+def budget_weights(
+    records: Iterable[LayerBottleneck], *, objective: str = "edp", layers: Iterable[str] | None = None
+) -> dict[str, float]:
     """Search priority per layer: its share of ``objective``, renormalised over ``layers`` to sum to 1.
 
     ``layers`` restricts the result to what the search may prune (e.g. layers with weights);
@@ -99,12 +102,16 @@ def budget_weights(records: Iterable[LayerBottleneck], *, objective: str = "edp"
     names = list(by_name) if layers is None else list(layers)
     unknown = [name for name in names if name not in by_name]
     if unknown:
-        raise ValueError(f"budget_weights: layers {unknown} are not in the records "
-                         f"(known: {sorted(by_name)})")
+        raise ValueError(
+            f"budget_weights: layers {unknown} are not in the records (known: {sorted(by_name)})"
+        )
     if not names:
         raise ValueError("budget_weights: no layers to weigh")
-    share = {"cycles": lambda r: r.cycle_share, "energy": lambda r: r.energy_share,
-             "edp": lambda r: r.edp_share}[objective]
+    share = {
+        "cycles": lambda r: r.cycle_share,
+        "energy": lambda r: r.energy_share,
+        "edp": lambda r: r.edp_share,
+    }[objective]
     raw = {name: share(by_name[name]) for name in names}
     total = math.fsum(raw.values())
     if total == 0:
@@ -129,8 +136,10 @@ def allocate_trials(weights: Mapping[str, float], total_trials: int, *, minimum:
         raise ValueError(f"allocate_trials: minimum must be an int >= 0, got {minimum!r}")
     floor_total = minimum * len(names)
     if isinstance(total_trials, bool) or not isinstance(total_trials, int) or total_trials < floor_total:
-        raise ValueError(f"allocate_trials: total_trials must be an int >= {floor_total} "
-                         f"({minimum} for each of {len(names)} layers), got {total_trials!r}")
+        raise ValueError(
+            f"allocate_trials: total_trials must be an int >= {floor_total} "
+            f"({minimum} for each of {len(names)} layers), got {total_trials!r}"
+        )
     spare = total_trials - floor_total
     exact = {name: spare * weights[name] for name in names}
     counts = {name: minimum + math.floor(exact[name]) for name in names}
@@ -143,11 +152,15 @@ def allocate_trials(weights: Mapping[str, float], total_trials: int, *, minimum:
 
 def render_markdown(records: Sequence[LayerBottleneck]) -> str:
     """A short markdown table: layer, bound, cycles and energy with their shares."""
-    lines = ["| layer | kind | bound | cycles | cycle share | energy (nJ) | energy share | EDP share |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| layer | kind | bound | cycles | cycle share | energy (nJ) | energy share | EDP share |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
     for r in records:
-        lines.append(f"| {r.layer} | {r.kind} | {r.bound} | {r.cycles:,} | {r.cycle_share:.1%} | "
-                     f"{r.energy_pj / 1e3:,.2f} | {r.energy_share:.1%} | {r.edp_share:.1%} |")
+        lines.append(
+            f"| {r.layer} | {r.kind} | {r.bound} | {r.cycles:,} | {r.cycle_share:.1%} | "
+            f"{r.energy_pj / 1e3:,.2f} | {r.energy_share:.1%} | {r.edp_share:.1%} |"
+        )
     return "\n".join(lines) + "\n"
 
 

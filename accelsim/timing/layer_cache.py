@@ -33,12 +33,13 @@ class LayerCache:
     @staticmethod
     def _key(layer, hardware_hash: str, mask: np.ndarray, density, compact: bool) -> tuple:
         bits = hashlib.sha256(np.packbits(mask.ravel()).tobytes()).hexdigest()
-        if density is not None and np.ndim(density):           # per-channel densities
+        if density is not None and np.ndim(density):  # per-channel densities
             density = hashlib.sha256(np.ascontiguousarray(density, dtype=np.float64).tobytes()).hexdigest()
         return (repr(layer), hardware_hash, mask.shape, bits, density, compact)
 
-    def model(self, layer, hardware, hardware_hash: str, mask: np.ndarray, density,
-              *, compact: bool = True) -> SparseLayerModel:
+    def model(
+        self, layer, hardware, hardware_hash: str, mask: np.ndarray, density, *, compact: bool = True
+    ) -> SparseLayerModel:
         key = self._key(layer, hardware_hash, mask, density, compact)
         model = self._entries.get(key)
         if model is not None:

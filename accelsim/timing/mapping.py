@@ -31,6 +31,7 @@ Layers without a GEMM (pool, add, softmax, ...) run on a vector unit of ``cols``
 ``ceil(ops / cols)`` cycles, the input tensor(s) read through the ifmap SRAM and the output
 written through the ofmap SRAM, each moved to/from DRAM once.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,26 +74,49 @@ class TileClass:
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     @classmethod
-    def _fresh(cls, count: int, compute_cycles: int, macs: int, sram_reads: dict, sram_writes: dict,
-               dram_read_bytes: dict, dram_write_bytes: dict) -> "TileClass":
+    def _fresh(
+        cls,
+        count: int,
+        compute_cycles: int,
+        macs: int,
+        sram_reads: dict,
+        sram_writes: dict,
+        dram_read_bytes: dict,
+        dram_write_bytes: dict,
+    ) -> "TileClass":
         """Construct from dicts nobody else holds (the mapping's own builders): no defensive copies.
         Thousands of sparse folds make the copies in `__post_init__` a measurable cost."""
         if count < 1 or compute_cycles < 1:
-            return cls(count=count, compute_cycles=compute_cycles, macs=macs, sram_reads=sram_reads,
-                       sram_writes=sram_writes, dram_read_bytes=dram_read_bytes,
-                       dram_write_bytes=dram_write_bytes)   # raises the usual error
+            return cls(
+                count=count,
+                compute_cycles=compute_cycles,
+                macs=macs,
+                sram_reads=sram_reads,
+                sram_writes=sram_writes,
+                dram_read_bytes=dram_read_bytes,
+                dram_write_bytes=dram_write_bytes,
+            )  # raises the usual error
         tile = object.__new__(cls)
-        tile.__dict__.update(count=count, compute_cycles=compute_cycles, macs=macs,
-                             sram_reads=MappingProxyType(sram_reads), sram_writes=MappingProxyType(sram_writes),
-                             dram_read_bytes=MappingProxyType(dram_read_bytes),
-                             dram_write_bytes=MappingProxyType(dram_write_bytes))
+        tile.__dict__.update(
+            count=count,
+            compute_cycles=compute_cycles,
+            macs=macs,
+            sram_reads=MappingProxyType(sram_reads),
+            sram_writes=MappingProxyType(sram_writes),
+            dram_read_bytes=MappingProxyType(dram_read_bytes),
+            dram_write_bytes=MappingProxyType(dram_write_bytes),
+        )
         return tile
 
     def _key(self) -> tuple:
-        return (self.compute_cycles, self.macs,
-                tuple(sorted(self.sram_reads.items())), tuple(sorted(self.sram_writes.items())),
-                tuple(sorted(self.dram_read_bytes.items())),
-                tuple(sorted(self.dram_write_bytes.items())))
+        return (
+            self.compute_cycles,
+            self.macs,
+            tuple(sorted(self.sram_reads.items())),
+            tuple(sorted(self.sram_writes.items())),
+            tuple(sorted(self.dram_read_bytes.items())),
+            tuple(sorted(self.dram_write_bytes.items())),
+        )
 
     def same_fold(self, other: "TileClass") -> bool:
         """True when both describe the same per-fold work (counts may differ)."""
@@ -120,7 +144,7 @@ class LayerMapping:
     ops: int = 0
     rows: int = 0
     cols: int = 0
-    tiling: Tiling | None = None     # the reuse schedule its DRAM bytes follow (None: SCALE-Sim's)
+    tiling: Tiling | None = None  # the reuse schedule its DRAM bytes follow (None: SCALE-Sim's)
     _totals: dict = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -152,9 +176,14 @@ _FOLD_FIELDS = ("compute_cycles", "macs", "sram_reads", "sram_writes", "dram_rea
 
 
 def _fold_key(fold: dict) -> tuple:
-    return (fold["compute_cycles"], fold["macs"],
-            tuple(sorted(fold["sram_reads"].items())), tuple(sorted(fold["sram_writes"].items())),
-            tuple(sorted(fold["dram_read_bytes"].items())), tuple(sorted(fold["dram_write_bytes"].items())))
+    return (
+        fold["compute_cycles"],
+        fold["macs"],
+        tuple(sorted(fold["sram_reads"].items())),
+        tuple(sorted(fold["sram_writes"].items())),
+        tuple(sorted(fold["dram_read_bytes"].items())),
+        tuple(sorted(fold["dram_write_bytes"].items())),
+    )
 
 
 class _Runs:
@@ -162,7 +191,7 @@ class _Runs:
     once at the end, so merging costs a key comparison, not a TileClass."""
 
     def __init__(self) -> None:
-        self._runs: list[list] = []      # [count, fold, key]
+        self._runs: list[list] = []  # [count, fold, key]
 
     def add(self, count: int, **fold) -> None:
         if count <= 0:
@@ -180,9 +209,18 @@ class _Runs:
 
     @property
     def runs(self) -> list[TileClass]:
-        return [TileClass._fresh(count, fold["compute_cycles"], fold["macs"], dict(fold["sram_reads"]),
-                                 dict(fold["sram_writes"]), dict(fold["dram_read_bytes"]),
-                                 dict(fold["dram_write_bytes"])) for count, fold, _ in self._runs]
+        return [
+            TileClass._fresh(
+                count,
+                fold["compute_cycles"],
+                fold["macs"],
+                dict(fold["sram_reads"]),
+                dict(fold["sram_writes"]),
+                dict(fold["dram_read_bytes"]),
+                dict(fold["dram_write_bytes"]),
+            )
+            for count, fold, _ in self._runs
+        ]
 
 
 def _splits(total: int, size: int) -> list[tuple[int, int]]:
@@ -199,7 +237,9 @@ def _fits(words: int, word_bytes: int, capacity_bytes: int) -> bool:
     return words * word_bytes <= capacity_bytes // 2
 
 
-def _gemm_runs(df: str, m: int, k: int, n: int, R: int, C: int, hw) -> tuple[list[TileClass], float, float, int]:
+def _gemm_runs(
+    df: str, m: int, k: int, n: int, R: int, C: int, hw
+) -> tuple[list[TileClass], float, float, int]:
     """Tiles of ONE group, plus (sum of per-fold mapping efficiency, sum of utilisation, folds)."""
     wb = {op: hw.word_bytes(op) for op in OPERANDS}
     cap = {op: hw.buffers.capacity_bytes(op) for op in OPERANDS}
@@ -208,13 +248,13 @@ def _gemm_runs(df: str, m: int, k: int, n: int, R: int, C: int, hw) -> tuple[lis
     cycles, denom = flow.fill_cycles(R, C) + T, flow.utilisation_denominator(R, C, T)
 
     # Which reused sets stay resident (fetched / accumulated once).
-    if df == "ws":      # ifmap slice of a row fold reused by every column fold
+    if df == "ws":  # ifmap slice of a row fold reused by every column fold
         keep_row_operand = _fits(m * k, wb["ifmap"], cap["ifmap"])
         keep_psums = _fits(m * min(n, C), wb["ofmap"], cap["ofmap"])
-    elif df == "is":    # filter slice of a row fold reused by every column fold
+    elif df == "is":  # filter slice of a row fold reused by every column fold
         keep_row_operand = _fits(k * n, wb["filter"], cap["filter"])
         keep_psums = _fits(n * min(m, C), wb["ofmap"], cap["ofmap"])
-    else:               # os: ifmap slice of a row fold reused by every column fold,
+    else:  # os: ifmap slice of a row fold reused by every column fold,
         keep_row_operand = _fits(m * k, wb["ifmap"], cap["ifmap"])
         keep_col_operand = _fits(k * min(n, C), wb["filter"], cap["filter"])  # filter slice, inner loop
 
@@ -254,13 +294,23 @@ def _gemm_runs(df: str, m: int, k: int, n: int, R: int, C: int, hw) -> tuple[lis
                     # The filter slice of this column fold is fetched on its first row fold; it
                     # is refetched by every later row fold unless it stays resident.
                     filt_words = T * c
-                    first = dict(fold, dram_read_bytes={"ifmap": ifmap_words * wb["ifmap"],
-                                                        "filter": filt_words * wb["filter"]},
-                                 dram_write_bytes=dram_w)
+                    first = dict(
+                        fold,
+                        dram_read_bytes={
+                            "ifmap": ifmap_words * wb["ifmap"],
+                            "filter": filt_words * wb["filter"],
+                        },
+                        dram_write_bytes=dram_w,
+                    )
                     later_filter = 0 if keep_col_operand else filt_words
-                    later = dict(fold, dram_read_bytes={"ifmap": ifmap_words * wb["ifmap"],
-                                                        "filter": later_filter * wb["filter"]},
-                                 dram_write_bytes=dram_w)
+                    later = dict(
+                        fold,
+                        dram_read_bytes={
+                            "ifmap": ifmap_words * wb["ifmap"],
+                            "filter": later_filter * wb["filter"],
+                        },
+                        dram_write_bytes=dram_w,
+                    )
                     if row_index == 0:
                         runs.add(1, **first)
                         runs.add(r_count - 1, **later)
@@ -271,12 +321,12 @@ def _gemm_runs(df: str, m: int, k: int, n: int, R: int, C: int, hw) -> tuple[lis
                     # fold of outputs only the last row fold writes them to DRAM.
                     psum = T * c * wb["ofmap"]
                     last_row = row_index + r_count == n_row_folds
-                    mid = dict(fold, dram_read_bytes=dram_r,
-                               dram_write_bytes={"ofmap": 0 if keep_psums else psum})
+                    mid = dict(
+                        fold, dram_read_bytes=dram_r, dram_write_bytes={"ofmap": 0 if keep_psums else psum}
+                    )
                     if last_row:
                         runs.add(r_count - 1, **mid)
-                        runs.add(1, **dict(fold, dram_read_bytes=dram_r,
-                                           dram_write_bytes={"ofmap": psum}))
+                        runs.add(1, **dict(fold, dram_read_bytes=dram_r, dram_write_bytes={"ofmap": psum}))
                     else:
                         runs.add(r_count, **mid)
                 row_index += r_count
@@ -332,7 +382,7 @@ def fold_table(layer, hardware) -> FoldTable:
     row_sizes = np.minimum(R, Sr - R * np.arange(-(-Sr // R)))
     col_sizes = np.minimum(C, Sc - C * np.arange(-(-Sc // C)))
     nrf, ncf = row_sizes.size, col_sizes.size
-    r = np.tile(row_sizes, ncf).astype(np.int64)                 # one group: column fold outer
+    r = np.tile(row_sizes, ncf).astype(np.int64)  # one group: column fold outer
     c = np.repeat(col_sizes, nrf).astype(np.int64)
     first_col = np.repeat(np.arange(ncf) == 0, nrf)
     first_row = np.tile(np.arange(nrf) == 0, ncf)
@@ -369,9 +419,11 @@ def fold_table(layer, hardware) -> FoldTable:
     table = np.tile(one, (groups, 1))
     tiling = choose_tiling(layer, hw, int(table[:, 5:8].sum()))
     if tiling is not None:
-        for column, total, first in ((5, tiling.ifmap_bytes, tiling.first_ifmap_bytes),
-                                     (6, tiling.filter_bytes, tiling.first_filter_bytes),
-                                     (7, tiling.ofmap_bytes, None)):
+        for column, total, first in (
+            (5, tiling.ifmap_bytes, tiling.first_ifmap_bytes),
+            (6, tiling.filter_bytes, tiling.first_filter_bytes),
+            (7, tiling.ofmap_bytes, None),
+        ):
             table[:, column] = per_fold(total, len(table), first)
     return FoldTable(table, np.tile(r, groups), np.tile(c, groups), T, eff, util, tiling)
 
@@ -385,10 +437,17 @@ def tiles_of(table: np.ndarray) -> tuple[TileClass, ...]:
     tiles = []
     for start, count in zip(starts.tolist(), counts.tolist()):
         fold = dict(zip(FOLD_COLUMNS, table[start].tolist()))
-        tiles.append(TileClass._fresh(
-            count, fold["compute_cycles"], fold["macs"],
-            {"ifmap": fold["sram_ifmap"], "filter": fold["sram_filter"]}, {"ofmap": fold["sram_ofmap"]},
-            {"ifmap": fold["dram_ifmap"], "filter": fold["dram_filter"]}, {"ofmap": fold["dram_ofmap"]}))
+        tiles.append(
+            TileClass._fresh(
+                count,
+                fold["compute_cycles"],
+                fold["macs"],
+                {"ifmap": fold["sram_ifmap"], "filter": fold["sram_filter"]},
+                {"ofmap": fold["sram_ofmap"]},
+                {"ifmap": fold["dram_ifmap"], "filter": fold["dram_filter"]},
+                {"ofmap": fold["dram_ofmap"]},
+            )
+        )
     return tuple(tiles)
 
 
@@ -400,16 +459,26 @@ def _vector_mapping(layer, hw) -> LayerMapping:
     in_words = math.prod(layer.input_shape) * n_inputs
     out_words = math.prod(layer.output_shape)
     tile = TileClass(
-        count=1, compute_cycles=cycles, macs=0,
+        count=1,
+        compute_cycles=cycles,
+        macs=0,
         sram_reads={"ifmap": in_words, "filter": 0},
         sram_writes={"ofmap": out_words},
         dram_read_bytes={"ifmap": in_words * hw.word_bytes("ifmap"), "filter": 0},
         dram_write_bytes={"ofmap": out_words * hw.word_bytes("ofmap")},
     )
     lane_use = ops / (cycles * lanes) if ops else 0.0
-    return LayerMapping(layer=layer.name, unit="vector", dataflow=hw.pe.dataflow, tiles=(tile,),
-                        mapping_efficiency=lane_use, compute_utilisation=lane_use, ops=ops,
-                        rows=1, cols=lanes)
+    return LayerMapping(
+        layer=layer.name,
+        unit="vector",
+        dataflow=hw.pe.dataflow,
+        tiles=(tile,),
+        mapping_efficiency=lane_use,
+        compute_utilisation=lane_use,
+        ops=ops,
+        rows=1,
+        cols=lanes,
+    )
 
 
 def map_layer(layer, hardware) -> LayerMapping:
@@ -433,9 +502,18 @@ def map_layer(layer, hardware) -> LayerMapping:
         runs.extend(tiles, gemm.groups)
         tiles = runs.runs
     # Every group has the same folds, so the per-fold means are those of one group.
-    return LayerMapping(layer=layer.name, unit="array", dataflow=df, tiles=tuple(tiles),
-                        mapping_efficiency=eff_sum / folds, compute_utilisation=util_sum / folds,
-                        ops=gemm.macs, rows=R, cols=C, tiling=tiling)
+    return LayerMapping(
+        layer=layer.name,
+        unit="array",
+        dataflow=df,
+        tiles=tuple(tiles),
+        mapping_efficiency=eff_sum / folds,
+        compute_utilisation=util_sum / folds,
+        ops=gemm.macs,
+        rows=R,
+        cols=C,
+        tiling=tiling,
+    )
 
 
 def _dram_bytes(tiles: list[TileClass]) -> int:
@@ -446,7 +524,7 @@ def _with_traffic(tiles: list[TileClass], segments: list[tuple[int, int, int, in
     """The same folds with their DRAM bytes replaced by ``(start, end, ifmap, filter, ofmap)``
     segments (`accelsim.timing.tiling.traffic_segments`), cutting runs where a segment ends and merging
     neighbours that became equal."""
-    merged: list[list] = []         # [count, work, tile, traffic]
+    merged: list[list] = []  # [count, work, tile, traffic]
     start, index = 0, 0
     for t in tiles:
         work = (t.compute_cycles, t.macs, tuple(t.sram_reads.items()), tuple(t.sram_writes.items()))
@@ -462,5 +540,15 @@ def _with_traffic(tiles: list[TileClass], segments: list[tuple[int, int, int, in
             start = cut
             if cut == seg_end:
                 index += 1
-    return [TileClass._fresh(n, t.compute_cycles, t.macs, dict(t.sram_reads), dict(t.sram_writes),
-                             {"ifmap": i, "filter": f}, {"ofmap": o}) for n, _, t, (i, f, o) in merged]
+    return [
+        TileClass._fresh(
+            n,
+            t.compute_cycles,
+            t.macs,
+            dict(t.sram_reads),
+            dict(t.sram_writes),
+            {"ifmap": i, "filter": f},
+            {"ofmap": o},
+        )
+        for n, _, t, (i, f, o) in merged
+    ]

@@ -15,8 +15,14 @@ from typing import Any, Iterable, Mapping
 STALL_CAUSES = ("dram_bandwidth", "dram_latency", "wake_up", "dependency")
 #: Why achieved speedup falls short of ideal, in cycles (docs/model.md, "Speedup attribution");
 #: ``channel_compaction`` is a gain, zero or negative.
-SPEEDUP_LOSSES = ("unsupported_pattern", "load_imbalance", "metadata_traffic", "memory_bound",
-                  "fixed_overhead", "channel_compaction")
+SPEEDUP_LOSSES = (
+    "unsupported_pattern",
+    "load_imbalance",
+    "metadata_traffic",
+    "memory_bound",
+    "fixed_overhead",
+    "channel_compaction",
+)
 POWER_STATES = ("active", "idle", "sleep")
 
 #: Bumped whenever the JSON layout changes, so stale files are refused rather than misread.
@@ -50,8 +56,8 @@ class SparseInfo:
     metadata_bytes: int
     dense_cycles: int
     losses_cycles: Mapping[str, float] = field(default_factory=dict)
-    run_macs: int | None = None          # MACs of the layer as it ran, after channel compaction
-    compacted_weight_shape: tuple[int, ...] | None = None   # None: the layer was not compacted
+    run_macs: int | None = None  # MACs of the layer as it ran, after channel compaction
+    compacted_weight_shape: tuple[int, ...] | None = None  # None: the layer was not compacted
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "losses_cycles", _frozen(self.losses_cycles))
@@ -104,8 +110,14 @@ class LayerReport:
 
     def __post_init__(self) -> None:
         for name in (
-            "stall_cycles", "sram_read_bytes", "sram_write_bytes", "dram_read_bytes",
-            "dram_write_bytes", "action_counts", "dynamic_energy_pj", "residency_cycles",
+            "stall_cycles",
+            "sram_read_bytes",
+            "sram_write_bytes",
+            "dram_read_bytes",
+            "dram_write_bytes",
+            "action_counts",
+            "dynamic_energy_pj",
+            "residency_cycles",
             "leakage_energy_pj",
         ):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
@@ -402,27 +414,40 @@ class Report:
         rows = []
         for layer in self.layers:
             for (component, action), energy in layer.dynamic_energy_pj.items():
-                rows.append({
-                    "network": self.network, "hardware": self.hardware, "layer": layer.name,
-                    "component": component, "action": action,
-                    "count": layer.action_counts.get((component, action), 0),
-                    "energy_pj": energy,
-                })
+                rows.append(
+                    {
+                        "network": self.network,
+                        "hardware": self.hardware,
+                        "layer": layer.name,
+                        "component": component,
+                        "action": action,
+                        "count": layer.action_counts.get((component, action), 0),
+                        "energy_pj": energy,
+                    }
+                )
             for component, energy in layer.leakage_energy_pj.items():
-                rows.append({
-                    "network": self.network, "hardware": self.hardware, "layer": layer.name,
-                    "component": component, "action": "leakage", "count": 0,
-                    "energy_pj": energy,
-                })
+                rows.append(
+                    {
+                        "network": self.network,
+                        "hardware": self.hardware,
+                        "layer": layer.name,
+                        "component": component,
+                        "action": "leakage",
+                        "count": 0,
+                        "energy_pj": energy,
+                    }
+                )
         return rows
 
     def to_frame(self, *, energy: bool = False) -> Any:
         """`to_records()` (or, with `energy`, `energy_records()`) as a pandas DataFrame (extra `pandas`)."""
         from accelsim.timing.report_views import to_frame
+
         return to_frame(self.energy_records() if energy else self.to_records())
 
     def _repr_html_(self) -> str:
         from accelsim.timing.report_views import report_html
+
         return report_html(self)
 
     def to_dict(self) -> dict[str, Any]:

@@ -46,8 +46,10 @@ def _scaled(value: float, prefixes: tuple[tuple[str, float], ...]) -> str:
 def _table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return (f"<table><caption style='text-align:left'>{escape(caption)}</caption>"
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return (
+        f"<table><caption style='text-align:left'>{escape(caption)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def report_html(report: "Report", *, top: int = TOP_LAYERS) -> str:
@@ -63,23 +65,37 @@ def report_html(report: "Report", *, top: int = TOP_LAYERS) -> str:
         ("PE utilisation", f"{100 * report.utilisation:.1f} %"),
     ]
     if any(layer.sparse for layer in report.layers):
-        totals += [("ideal speedup", f"{report.ideal_speedup:.2f}×"),
-                   ("achieved speedup", f"{report.achieved_speedup:.2f}×")]
+        totals += [
+            ("ideal speedup", f"{report.ideal_speedup:.2f}×"),
+            ("achieved speedup", f"{report.achieved_speedup:.2f}×"),
+        ]
     busiest = sorted(report.layers, key=lambda layer: -layer.cycles)[:top]
     cycles = report.cycles or 1
-    layers = [(layer.name, layer.kind, f"{layer.macs:,}", f"{layer.cycles:,}",
-               f"{100 * layer.cycles / cycles:.1f}", f"{100 * layer.utilisation:.1f}",
-               _scaled(layer.energy_pj, _ENERGY_PREFIXES)) for layer in busiest]
+    layers = [
+        (
+            layer.name,
+            layer.kind,
+            f"{layer.macs:,}",
+            f"{layer.cycles:,}",
+            f"{100 * layer.cycles / cycles:.1f}",
+            f"{100 * layer.utilisation:.1f}",
+            _scaled(layer.energy_pj, _ENERGY_PREFIXES),
+        )
+        for layer in busiest
+    ]
     by_component = sorted(report.energy_by_component_pj().items(), key=lambda kv: -kv[1])
     energy = report.energy_pj or 1.0
-    components = [(name, _scaled(pj, _ENERGY_PREFIXES), f"{100 * pj / energy:.1f}")
-                  for name, pj in by_component]
+    components = [
+        (name, _scaled(pj, _ENERGY_PREFIXES), f"{100 * pj / energy:.1f}") for name, pj in by_component
+    ]
     title = f"{report.network} on {report.hardware} ({report.mode} mode, {report.clock_mhz:g} MHz)"
     shown = f"top {len(busiest)} of {len(report.layers)} layers by cycles"
-    return "".join([
-        f"<div class='accelsim-report'><strong>{escape(title)}</strong>",
-        _table("totals", ("quantity", "value"), totals),
-        _table(shown, ("layer", "kind", "MACs", "cycles", "% cycles", "util %", "energy"), layers),
-        _table("energy by component", ("component", "energy", "% energy"), components),
-        "</div>",
-    ])
+    return "".join(
+        [
+            f"<div class='accelsim-report'><strong>{escape(title)}</strong>",
+            _table("totals", ("quantity", "value"), totals),
+            _table(shown, ("layer", "kind", "MACs", "cycles", "% cycles", "util %", "energy"), layers),
+            _table("energy by component", ("component", "energy", "% energy"), components),
+            "</div>",
+        ]
+    )

@@ -70,8 +70,10 @@ def _check_masks(network: Network, masks) -> dict[str, np.ndarray]:
         if array.dtype != bool:
             raise ValueError(f"masks[{name!r}]: dtype must be bool, got {array.dtype}")
         if array.shape != tuple(layer.weight_shape):
-            raise ValueError(f"masks[{name!r}]: shape must be the weight shape {tuple(layer.weight_shape)}, "
-                             f"got {array.shape}")
+            raise ValueError(
+                f"masks[{name!r}]: shape must be the weight shape {tuple(layer.weight_shape)}, "
+                f"got {array.shape}"
+            )
         out[name] = array
     return out
 
@@ -87,25 +89,40 @@ def _check_densities(network: Network, densities) -> dict[str, float | np.ndarra
         if isinstance(value, np.ndarray) and value.ndim == 1:
             channels = input_channels(layers[name])
             if value.shape != (channels,) or not np.issubdtype(value.dtype, np.number):
-                raise ValueError(f"ifmap_density[{name!r}]: a per-channel density needs one number per input "
-                                 f"channel ({channels}), got shape {value.shape} of {value.dtype}")
+                raise ValueError(
+                    f"ifmap_density[{name!r}]: a per-channel density needs one number per input "
+                    f"channel ({channels}), got shape {value.shape} of {value.dtype}"
+                )
             if not np.all((value >= 0.0) & (value <= 1.0)):
-                raise ValueError(f"ifmap_density[{name!r}]: per-channel fractions must lie in [0, 1], "
-                                 f"got {value[(value < 0) | (value > 1) | np.isnan(value)][:3].tolist()}")
+                raise ValueError(
+                    f"ifmap_density[{name!r}]: per-channel fractions must lie in [0, 1], "
+                    f"got {value[(value < 0) | (value > 1) | np.isnan(value)][:3].tolist()}"
+                )
             out[name] = value.astype(np.float64)
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"ifmap_density[{name!r}]: must be a fraction in [0, 1] (or a 1-d array of "
-                             f"them per input channel), got {value!r}")
+            raise ValueError(
+                f"ifmap_density[{name!r}]: must be a fraction in [0, 1] (or a 1-d array of "
+                f"them per input channel), got {value!r}"
+            )
         out[name] = float(value)
     return out
 
 
-def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "event",
-             masks: Mapping[str, np.ndarray] | None = None,
-             ifmap_density: Mapping[str, float | np.ndarray] | None = None,
-             baseline: Report | None = None, explain: bool = True, cache: LayerCache | None = None,
-             compact_channels: bool = True, trace: bool = False, _coalesce: bool = True) -> Report:
+def simulate(
+    network: Network | str,
+    hardware: Hardware | str,
+    *,
+    mode: str = "event",
+    masks: Mapping[str, np.ndarray] | None = None,
+    ifmap_density: Mapping[str, float | np.ndarray] | None = None,
+    baseline: Report | None = None,
+    explain: bool = True,
+    cache: LayerCache | None = None,
+    compact_channels: bool = True,
+    trace: bool = False,
+    _coalesce: bool = True,
+) -> Report:
     """Simulate a forward pass of `network` on `hardware`.
 
     `network` and `hardware` may be objects or the names of a zoo network and a shipped preset.
@@ -142,29 +159,38 @@ def simulate(network: Network | str, hardware: Hardware | str, *, mode: str = "e
     models = {}
     hardware_hash = None
     for layer in layers:
-        if layer.name in masks or (layer.name in densities and layer.gemm is not None
-                                   and getattr(layer, "weight_shape", None) is not None
-                                   and hardware.sparsity.ifmap.mode != "none"):
+        if layer.name in masks or (
+            layer.name in densities
+            and layer.gemm is not None
+            and getattr(layer, "weight_shape", None) is not None
+            and hardware.sparsity.ifmap.mode != "none"
+        ):
             mask = masks.get(layer.name)
             if mask is None:
                 mask = np.ones(tuple(layer.weight_shape), dtype=bool)
             if cache is None:
-                models[layer.name] = sparse_layer_model(layer, hardware, mask, densities.get(layer.name),
-                                                        compact=compact_channels)
+                models[layer.name] = sparse_layer_model(
+                    layer, hardware, mask, densities.get(layer.name), compact=compact_channels
+                )
             else:
                 hardware_hash = hardware_hash or hardware.content_hash()
-                models[layer.name] = cache.model(layer, hardware, hardware_hash, mask, densities.get(layer.name),
-                                                 compact=compact_channels)
-    mappings = [models[layer.name].map() if layer.name in models else map_layer(layer, hardware)
-                for layer in layers]
+                models[layer.name] = cache.model(
+                    layer, hardware, hardware_hash, mask, densities.get(layer.name), compact=compact_channels
+                )
+    mappings = [
+        models[layer.name].map() if layer.name in models else map_layer(layer, hardware) for layer in layers
+    ]
     timeline = None
     if mode == "event":
         from accelsim.timing.engine import run_engine  # SimPy is only needed in event mode
 
-        result = run_engine(mappings, [layer.name for layer in layers], hardware, trace=trace,
-                            coalesce=_coalesce)
-        timings = [_Timing(t.cycles, t.compute_cycles, _all_causes(t.stall_cycles), t.residency_cycles,
-                           t.wakes) for t in result.layers]
+        result = run_engine(
+            mappings, [layer.name for layer in layers], hardware, trace=trace, coalesce=_coalesce
+        )
+        timings = [
+            _Timing(t.cycles, t.compute_cycles, _all_causes(t.stall_cycles), t.residency_cycles, t.wakes)
+            for t in result.layers
+        ]
         timeline = result.trace
     else:
         timings = _analytical_timings(mappings, hardware)
@@ -196,34 +222,63 @@ def _check_baseline(baseline: Report, network: Network, hardware: Hardware, mode
         raise ValueError(f"baseline: expected a dense Report, got {type(baseline).__name__}")
     for attr, want in (("network", network.name), ("hardware", hardware.name), ("mode", mode)):
         if getattr(baseline, attr) != want:
-            raise ValueError(f"baseline.{attr}: must be {want!r} (the simulated one), got {getattr(baseline, attr)!r}")
+            raise ValueError(
+                f"baseline.{attr}: must be {want!r} (the simulated one), got {getattr(baseline, attr)!r}"
+            )
     if any(layer.sparse is not None for layer in baseline.layers):
         raise ValueError("baseline: must be a dense report (simulated without masks)")
 
 
-def _with_sparse_info(report: LayerReport, model: SparseLayerModel, mapping: LayerMapping,
-                      dense: LayerReport, explain: bool, table) -> LayerReport:
+def _with_sparse_info(
+    report: LayerReport,
+    model: SparseLayerModel,
+    mapping: LayerMapping,
+    dense: LayerReport,
+    explain: bool,
+    table,
+) -> LayerReport:
     summary = model.summary()
     losses = {}
     if explain:
         losses = attribute_losses(model, mapping, report.cycles, dense.cycles, dense.total_stall_cycles)
     info = SparseInfo(
-        dense_macs=summary.dense_macs, effectual_macs=summary.effectual_macs, issued_macs=summary.issued_macs,
-        skipping=summary.skipping, fallback=summary.fallback, storage_bytes=summary.storage_bytes,
-        metadata_bytes=summary.metadata_bytes, dense_cycles=dense.cycles, losses_cycles=losses,
-        run_macs=summary.run_macs, compacted_weight_shape=summary.compacted_weight_shape)
+        dense_macs=summary.dense_macs,
+        effectual_macs=summary.effectual_macs,
+        issued_macs=summary.issued_macs,
+        skipping=summary.skipping,
+        fallback=summary.fallback,
+        storage_bytes=summary.storage_bytes,
+        metadata_bytes=summary.metadata_bytes,
+        dense_cycles=dense.cycles,
+        losses_cycles=losses,
+        run_macs=summary.run_macs,
+        compacted_weight_shape=summary.compacted_weight_shape,
+    )
     sparsity = model.hardware.sparsity
     # MACs first, as `count_actions` orders them: equal counts then sum to equal energy, bit for bit.
     counts = sparse_mac_actions(
-        summary.run_macs, summary.effectual_macs, summary.issued_macs, weights_mode=sparsity.weights.mode,
-        skipping=summary.skipping, ifmap_mode=sparsity.ifmap.mode, ifmap_density=model.ifmap_density,
-        dataflow=model.dataflow)
-    counts.update((k, v) for k, v in report.action_counts.items()
-                  if k[0] != "pe_array" or k[1] not in MAC_ACTIONS)
+        summary.run_macs,
+        summary.effectual_macs,
+        summary.issued_macs,
+        weights_mode=sparsity.weights.mode,
+        skipping=summary.skipping,
+        ifmap_mode=sparsity.ifmap.mode,
+        ifmap_density=model.ifmap_density,
+        dataflow=model.dataflow,
+    )
+    counts.update(
+        (k, v) for k, v in report.action_counts.items() if k[0] != "pe_array" or k[1] not in MAC_ACTIONS
+    )
     # A mapping left dense counts dense MACs per fold; the layer's useful work is the effectual MACs.
     utilisation = _utilisation(summary.effectual_macs, report.cycles, model.hardware)
-    return replace(report, macs=summary.effectual_macs, utilisation=utilisation, action_counts=counts,
-                   dynamic_energy_pj=price_actions(counts, table), sparse=info)
+    return replace(
+        report,
+        macs=summary.effectual_macs,
+        utilisation=utilisation,
+        action_counts=counts,
+        dynamic_energy_pj=price_actions(counts, table),
+        sparse=info,
+    )
 
 
 def _all_causes(stalls: Mapping[str, int]) -> dict[str, int]:

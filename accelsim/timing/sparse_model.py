@@ -61,14 +61,14 @@ from workloads.sparsity import NM
 class SparseLayer:
     """What a mask does to one layer on one piece of hardware."""
 
-    dense_macs: int              # of the layer as specified
-    run_macs: int                # of the layer as it runs: after channel compaction (else dense_macs)
-    effectual_macs: int          # MACs with a non-zero weight
-    issued_macs: int             # MAC slots the hardware issues (processed structure)
-    skipping: bool               # does the hardware skip (time) on this layer
-    fallback: str | None         # why a sparse layer runs dense, when it does
-    storage_bytes: int           # compressed weight bytes of one pass (dense bytes if dense)
-    metadata_bytes: int          # the part of storage_bytes that is not values
+    dense_macs: int  # of the layer as specified
+    run_macs: int  # of the layer as it runs: after channel compaction (else dense_macs)
+    effectual_macs: int  # MACs with a non-zero weight
+    issued_macs: int  # MAC slots the hardware issues (processed structure)
+    skipping: bool  # does the hardware skip (time) on this layer
+    fallback: str | None  # why a sparse layer runs dense, when it does
+    storage_bytes: int  # compressed weight bytes of one pass (dense bytes if dense)
+    metadata_bytes: int  # the part of storage_bytes that is not values
     compacted_weight_shape: tuple[int, ...] | None  # after channel compaction (None: not compacted)
 
 
@@ -76,9 +76,9 @@ class SparseLayer:
 class Variant:
     """Switches for counterfactual mappings (speedup attribution); the default is the real one."""
 
-    metadata: bool = True        # move the format's metadata
+    metadata: bool = True  # move the format's metadata
     perfect_pattern: bool = False  # the hardware skips exactly the real mask's zeros, any dataflow
-    balanced: bool = False       # every lane of a fold gets the mean work
+    balanced: bool = False  # every lane of a fold gets the mean work
 
 
 ACTUAL = Variant()
@@ -94,7 +94,7 @@ def _expected_max_normal(lanes: int) -> float:
 def _processed_mask(mask2d: np.ndarray, spec) -> tuple[np.ndarray | None, str | None]:
     """(processed GEMM-view mask, fallback reason) for a storage spec (``None``: dense storage)."""
     if spec is None or isinstance(spec, str):
-        return mask2d, None                  # csr and bitmap store exactly the mask
+        return mask2d, None  # csr and bitmap store exactly the mask
     try:
         return stored_structure(mask2d, spec), None
     except ValueError as exc:
@@ -106,7 +106,7 @@ def _spread(total: int, weights: np.ndarray, per_pass: int) -> np.ndarray:
     if total == 0 or per_pass == 0:
         return np.zeros(weights.size, dtype=np.int64)
     cum = np.cumsum(weights, dtype=np.int64)
-    shares = (cum.astype(object) * total) // per_pass       # object: no int64 overflow
+    shares = (cum.astype(object) * total) // per_pass  # object: no int64 overflow
     return np.diff(np.concatenate(([0], shares))).astype(np.int64)
 
 
@@ -131,8 +131,15 @@ class SparseLayerModel:
     specified, whose MACs stay the dense reference (``dense_macs``).
     """
 
-    def __init__(self, layer, hardware: Hardware, mask: np.ndarray,
-                 ifmap_density: float | np.ndarray | None = None, *, compact: bool = True):
+    def __init__(
+        self,
+        layer,
+        hardware: Hardware,
+        mask: np.ndarray,
+        ifmap_density: float | np.ndarray | None = None,
+        *,
+        compact: bool = True,
+    ):
         self.source_layer, self.source_mask = layer, mask
         self.compaction = compact_channels(layer, mask) if compact else None
         if self.compaction is not None:
@@ -155,15 +162,16 @@ class SparseLayerModel:
         spec = None if self.all_kept else weights.format_spec
         processed, self.fallback = _processed_mask(mask2d, spec)
         self.compressed = spec is not None and self.fallback is None
-        self.skipping = (weights.mode == "skipping" and not self.all_kept and self.fallback is None)
+        self.skipping = weights.mode == "skipping" and not self.all_kept and self.fallback is None
         self.decode_cycles = weights.decode_cycles_per_fold if self.compressed else 0
         self.folds = fold_table(layer, hardware)
         self.table, self.r, self.c, self.T = self.folds.table, self.folds.r, self.folds.c, self.folds.T
-        self._stats = lambda m: tile_stats(layer, m.reshape(layer.weight_shape), rows=self.R, cols=self.C,
-                                           dataflow=self.dataflow)
+        self._stats = lambda m: tile_stats(
+            layer, m.reshape(layer.weight_shape), rows=self.R, cols=self.C, dataflow=self.dataflow
+        )
         self._effectual = None
         self._actual: LayerMapping | None = None
-        self.effectual_macs = int(np.count_nonzero(mask2d)) * gemm.m   # every weight meets m inputs
+        self.effectual_macs = int(np.count_nonzero(mask2d)) * gemm.m  # every weight meets m inputs
         # The processed structure's per-fold counts matter only when the hardware skips or moves it.
         if self.skipping or self.compressed:
             self.processed = self.effectual if processed is mask2d else self._stats(processed)
@@ -175,8 +183,9 @@ class SparseLayerModel:
         wb = hardware.word_bytes("filter")
         if self.compressed:
             index_bits = None if isinstance(spec, NM) else weights.index_bits
-            self.storage = storage_breakdown_of(mask2d, spec, value_bits=8 * wb, index_bits=index_bits,
-                                                pointer_bits=weights.index_bits)
+            self.storage = storage_breakdown_of(
+                mask2d, spec, value_bits=8 * wb, index_bits=index_bits, pointer_bits=weights.index_bits
+            )
         else:
             self.storage = {"values": int(mask2d.size) * wb}
 
@@ -203,8 +212,9 @@ class SparseLayerModel:
         if self.compaction is None:
             return self
         if self._uncompacted is None:
-            self._uncompacted = SparseLayerModel(self.source_layer, self.hardware, self.source_mask,
-                                                 self.source_ifmap_density, compact=False)
+            self._uncompacted = SparseLayerModel(
+                self.source_layer, self.hardware, self.source_mask, self.source_ifmap_density, compact=False
+            )
         return self._uncompacted
 
     @property
@@ -217,8 +227,9 @@ class SparseLayerModel:
     @property
     def runs_dense(self) -> bool:
         """True when the mask changes no fold's time or traffic: the dense folds stand."""
-        activations = (self.ifmap.mode == "skipping" and self.ifmap_density < 1.0
-                       and self.flow.stationary != "ifmap")
+        activations = (
+            self.ifmap.mode == "skipping" and self.ifmap_density < 1.0 and self.flow.stationary != "ifmap"
+        )
         return not (self.skipping or self.compressed or activations)
 
     # -- summary --------------------------------------------------------------------------
@@ -281,16 +292,24 @@ class SparseLayerModel:
         streamed = self._activation_skip(self._streamed(variant))
         fill = table[:, FoldColumn.compute_cycles] - self.T
         busy = streamed > 0
-        table[:, FoldColumn.compute_cycles] = np.where(busy, fill + streamed + self.decode_cycles,
-                                                       1 + self.decode_cycles)
+        table[:, FoldColumn.compute_cycles] = np.where(
+            busy, fill + streamed + self.decode_cycles, 1 + self.decode_cycles
+        )
         table[:, FoldColumn.macs] = self.effectual.macs
         if self.compressed:
             self._compress(table, variant)
         tiles = tiles_of(table)
-        return LayerMapping(layer=self.layer.name, unit="array", dataflow=self.dataflow, tiles=tiles,
-                            mapping_efficiency=self.folds.mapping_efficiency,
-                            compute_utilisation=self.folds.compute_utilisation,
-                            ops=self.gemm.macs, rows=self.R, cols=self.C)
+        return LayerMapping(
+            layer=self.layer.name,
+            unit="array",
+            dataflow=self.dataflow,
+            tiles=tiles,
+            mapping_efficiency=self.folds.mapping_efficiency,
+            compute_utilisation=self.folds.compute_utilisation,
+            ops=self.gemm.macs,
+            rows=self.R,
+            cols=self.C,
+        )
 
     def _compress(self, table: np.ndarray, variant: Variant) -> None:
         """Filter traffic of the compressed format: processed values plus spread metadata."""
@@ -299,7 +318,11 @@ class SparseLayerModel:
         slice_words = self.slice_words
         fetched = table[:, FoldColumn.dram_filter] > 0
         meta_idx = sum(v for k, v in self.storage.items() if k == "indices") if variant.metadata else 0
-        meta_fixed = sum(v for k, v in self.storage.items() if k not in ("values", "indices")) if variant.metadata else 0
+        meta_fixed = (
+            sum(v for k, v in self.storage.items() if k not in ("values", "indices"))
+            if variant.metadata
+            else 0
+        )
         per_pass_nnz, per_pass_words = self.processed_nnz, int(self.mask2d.size)
         tiling = self.folds.tiling
         if tiling is not None:
@@ -308,13 +331,16 @@ class SparseLayerModel:
             per_pass = per_pass_nnz * wb + meta_idx + meta_fixed
             first = -(-tiling.first_filter_bytes * per_pass // tiling.compulsory_filter_bytes)
             table[:, FoldColumn.dram_filter] = per_fold(tiling.filter_passes * per_pass, len(table), first)
-        else:   # each fetch of a slice moves its processed values and its share of the metadata
+        else:  # each fetch of a slice moves its processed values and its share of the metadata
             nnz_fetched = np.where(fetched, nnz, 0)
             words_fetched = np.where(fetched, slice_words, 0)
-            table[:, FoldColumn.dram_filter] = (nnz_fetched * wb + _spread(meta_idx, nnz_fetched, per_pass_nnz)
-                           + _spread(meta_fixed, words_fetched, per_pass_words))
+            table[:, FoldColumn.dram_filter] = (
+                nnz_fetched * wb
+                + _spread(meta_idx, nnz_fetched, per_pass_nnz)
+                + _spread(meta_fixed, words_fetched, per_pass_words)
+            )
         # SRAM: the array reads the slice's processed values plus the metadata, in words.
-        meta_bytes = (_spread(meta_idx, nnz, per_pass_nnz) + _spread(meta_fixed, slice_words, per_pass_words))
+        meta_bytes = _spread(meta_idx, nnz, per_pass_nnz) + _spread(meta_fixed, slice_words, per_pass_words)
         cum = np.cumsum(meta_bytes) // wb
         table[:, FoldColumn.sram_filter] = nnz + np.diff(np.concatenate(([0], cum)))
 
@@ -324,8 +350,9 @@ def _analytical_cycles(model: SparseLayerModel) -> int:
     return time_layer(model.map().tiles, dram.bandwidth_bytes_per_cycle, dram.latency_cycles).cycles
 
 
-def sparse_layer_model(layer, hardware: Hardware, mask: np.ndarray, ifmap_density=None, *,
-                       compact: bool = True) -> SparseLayerModel:
+def sparse_layer_model(
+    layer, hardware: Hardware, mask: np.ndarray, ifmap_density=None, *, compact: bool = True
+) -> SparseLayerModel:
     """The model of `layer` under `mask` as a compiler would deploy it: compacted (see
     `SparseLayerModel`), unless compaction breaks a pattern the hardware exploits (N:M groups or
     blocks realign once channels go) and the layer at its specified size runs faster."""

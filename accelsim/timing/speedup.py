@@ -30,8 +30,9 @@ _STEPS = (
 )
 
 
-def attribute_losses(model: SparseLayerModel, actual_mapping, cycles: int, dense_cycles: int,
-                     dense_stall_cycles: int) -> dict[str, float]:
+def attribute_losses(
+    model: SparseLayerModel, actual_mapping, cycles: int, dense_cycles: int, dense_stall_cycles: int
+) -> dict[str, float]:
     """Cycles lost to each cause for one masked layer (see the module docstring)."""
     dram = model.hardware.dram
     dense_macs = model.dense_macs

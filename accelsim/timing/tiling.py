@@ -30,8 +30,15 @@ import numpy as np
 
 from accelsim.arch.hardware import Hardware
 
-__all__ = ["ORDERS", "Tiling", "choose_tiling", "clear_cache", "per_fold", "search_tiling",
-           "traffic_segments"]
+__all__ = [
+    "ORDERS",
+    "Tiling",
+    "choose_tiling",
+    "clear_cache",
+    "per_fold",
+    "search_tiling",
+    "traffic_segments",
+]
 
 #: Loop orders over the output tiles, outer first; the reduction loop is always innermost.
 ORDERS = ("nm", "mn")
@@ -42,15 +49,15 @@ class Tiling:
     """The chosen schedule of one layer and the DRAM bytes it moves (all groups)."""
 
     order: str
-    m_tile: int                 # output rows (conv) or tokens per tile
-    k_tile: int                 # input channels (conv) or reduction features per tile
-    n_tile: int                 # output channels per tile
+    m_tile: int  # output rows (conv) or tokens per tile
+    k_tile: int  # input channels (conv) or reduction features per tile
+    n_tile: int  # output channels per tile
     ifmap_bytes: int
     filter_bytes: int
     ofmap_bytes: int
-    first_ifmap_bytes: int      # the first tile, loaded before anything computes
+    first_ifmap_bytes: int  # the first tile, loaded before anything computes
     first_filter_bytes: int
-    compulsory_ifmap_bytes: int   # every input byte some window reads, read once
+    compulsory_ifmap_bytes: int  # every input byte some window reads, read once
     compulsory_filter_bytes: int  # the weights, read once
 
     @property
@@ -79,7 +86,7 @@ class _Geometry:
     n: int
     out_rows: int
     out_cols: int
-    in_cols: int                # input columns the output columns read (unique)
+    in_cols: int  # input columns the output columns read (unique)
     row_touch: np.ndarray | None  # bool (out_rows, in_rows); None: output row i reads input row i
 
     def footprints(self, rows_per_tile: int) -> np.ndarray:
@@ -105,8 +112,18 @@ def _shape_key(layer) -> tuple | None:
     if gemm is None:
         return None
     if hasattr(layer, "kernel_size"):
-        return ("conv", layer.in_channels // layer.groups, gemm.groups, gemm.n, layer.kernel_size,
-                layer.input_hw, layer.output_hw, layer.stride, layer.padding, layer.dilation)
+        return (
+            "conv",
+            layer.in_channels // layer.groups,
+            gemm.groups,
+            gemm.n,
+            layer.kernel_size,
+            layer.input_hw,
+            layer.output_hw,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+        )
     return ("gemm", gemm.k, gemm.groups, gemm.n, gemm.m)
 
 
@@ -132,9 +149,9 @@ def _refetch(order: str, m: int, n: int, k: int) -> tuple[int, int]:
     """(ifmap, filter) refetch factors for `m`, `n`, `k` tiles along each loop: an operand's
     tiles are fetched again for every trip of a loop it does not depend on that encloses its
     innermost loop with more than one trip (the reduction loop is innermost)."""
-    if order == "nm":       # n, m, k: the input rows are walked once per output-channel tile
+    if order == "nm":  # n, m, k: the input rows are walked once per output-channel tile
         return (n if k > 1 or m > 1 else 1), (m if k > 1 else 1)
-    return (n if k > 1 else 1), (m if k > 1 or n > 1 else 1)     # m, n, k
+    return (n if k > 1 else 1), (m if k > 1 or n > 1 else 1)  # m, n, k
 
 
 def search_tiling(layer, hardware: Hardware) -> Tiling | None:
@@ -144,7 +161,8 @@ def search_tiling(layer, hardware: Hardware) -> Tiling | None:
     if key is None:
         return None
     words = tuple(hardware.word_bytes(op) for op in ("ifmap", "filter", "ofmap")) + (
-        hardware.datatypes.bytes("accum"),)
+        hardware.datatypes.bytes("accum"),
+    )
     halves = tuple(hardware.buffers.capacity_bytes(op) // 2 for op in ("ifmap", "filter", "ofmap"))
     pe = hardware.pe
     return _search(key, words, halves, (pe.rows, pe.cols, pe.dataflow))
@@ -156,8 +174,9 @@ def clear_cache() -> None:
 
 
 @functools.lru_cache(maxsize=8192)
-def _search(key: tuple, words: tuple[int, int, int, int], halves: tuple[int, int, int],
-            array: tuple[int, int, str]) -> Tiling | None:
+def _search(
+    key: tuple, words: tuple[int, int, int, int], halves: tuple[int, int, int], array: tuple[int, int, str]
+) -> Tiling | None:
     geo = _geometry(key)
     rows_pe, cols_pe, dataflow = array
     word = dict(zip(("ifmap", "filter", "ofmap", "accum"), words))
@@ -189,16 +208,34 @@ def _search(key: tuple, words: tuple[int, int, int, int], halves: tuple[int, int
                 rank_key = (ifmap + weights, m * n * k, rank)
                 if best_key is None or rank_key < best_key:
                     best_key = rank_key
-                    best = (order, rows, channels, n_tile, ifmap, weights,
-                            channels * int(feet[0]) * row_bytes,
-                            channels * geo.window * min(n_tile, geo.n) * word["filter"])
+                    best = (
+                        order,
+                        rows,
+                        channels,
+                        n_tile,
+                        ifmap,
+                        weights,
+                        channels * int(feet[0]) * row_bytes,
+                        channels * geo.window * min(n_tile, geo.n) * word["filter"],
+                    )
     if best is None:
         return None
     order, rows, channels, n_tile, ifmap, weights, first_ifmap, first_filter = best
     used_input = geo.channels * int(geo.footprints(geo.out_rows).sum()) * geo.in_cols * word["ifmap"]
     g = geo.groups
-    return Tiling(order, rows, channels, n_tile, g * ifmap, g * weights, g * ofmap_bytes, first_ifmap,
-                  first_filter, g * used_input, g * filter_bytes)
+    return Tiling(
+        order,
+        rows,
+        channels,
+        n_tile,
+        g * ifmap,
+        g * weights,
+        g * ofmap_bytes,
+        first_ifmap,
+        first_filter,
+        g * used_input,
+        g * filter_bytes,
+    )
 
 
 def choose_tiling(layer, hardware: Hardware, scalesim_bytes: int) -> Tiling | None:
@@ -228,9 +265,11 @@ def _operand_segments(total: int, folds: int, first: int | None) -> list[tuple[i
 
 def traffic_segments(tiling: Tiling, folds: int) -> list[tuple[int, int, int, int, int]]:
     """Contiguous ``(start, end, ifmap, filter, ofmap)`` DRAM bytes per fold over a layer's folds."""
-    operands = [_operand_segments(tiling.ifmap_bytes, folds, tiling.first_ifmap_bytes),
-                _operand_segments(tiling.filter_bytes, folds, tiling.first_filter_bytes),
-                _operand_segments(tiling.ofmap_bytes, folds, None)]
+    operands = [
+        _operand_segments(tiling.ifmap_bytes, folds, tiling.first_ifmap_bytes),
+        _operand_segments(tiling.filter_bytes, folds, tiling.first_filter_bytes),
+        _operand_segments(tiling.ofmap_bytes, folds, None),
+    ]
     cuts = sorted({edge for segments in operands for s, e, _ in segments for edge in (s, e)})
     out = []
     for start, end in itertools.pairwise(cuts):

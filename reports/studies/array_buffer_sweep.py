@@ -30,8 +30,12 @@ def build_points(arrays, buffers_kib, input_hw) -> list[Point]:
     base = load_hardware("scalesim_32x32")
     points = []
     for size, kib, dataflow in itertools.product(arrays, buffers_kib, ("ws", "os", "is")):
-        settings = {"pe.rows": [size], "pe.cols": [size], "pe.dataflow": [dataflow],
-                    **{path: [kib * 1024] for path in BUFFER_PATHS}}
+        settings = {
+            "pe.rows": [size],
+            "pe.cols": [size],
+            "pe.dataflow": [dataflow],
+            **{path: [kib * 1024] for path in BUFFER_PATHS},
+        }
         (hardware,) = zipped(base, settings)
         params = {} if input_hw == 224 else {"input_hw": [input_hw, input_hw]}
         points.append(Point("resnet50", hardware, network_params=params))
@@ -47,25 +51,53 @@ def main(argv=None) -> list[Path]:
     size = TOY if args.toy else FULL
     args.out.mkdir(parents=True, exist_ok=True)
     executor = make_executor("serial") if args.toy else make_executor("process", workers=args.workers)
-    explore(build_points(size["arrays"], size["buffers_kib"], size["input_hw"]), executor=executor,
-            store=args.out / "array_buffer_sweep.sqlite")
+    explore(
+        build_points(size["arrays"], size["buffers_kib"], size["input_hw"]),
+        executor=executor,
+        store=args.out / "array_buffer_sweep.sqlite",
+    )
     frame = frames.from_store(args.out / "array_buffer_sweep.sqlite")
     written = []
     with paper_style(COLUMN):
         cells = frames.aggregate(frame, ["pe.rows", "buffers.ifmap.size_bytes"], "edp_j_s", how="min")
-        written += save(figures.heatmap(cells, "pe.rows", "buffers.ifmap.size_bytes", "edp_j_s"), cells,
-                        args.out / "heatmap_edp")
-        plotted = frames.select(frame, ["seconds", "energy_pj", "pe.dataflow", "pe.rows",
-                                        "buffers.ifmap.size_bytes", "point_key"])
-        written += save(figures.pareto(plotted, "seconds", "energy_pj", group="pe.dataflow"), plotted,
-                        args.out / "pareto_latency_energy")
+        written += save(
+            figures.heatmap(cells, "pe.rows", "buffers.ifmap.size_bytes", "edp_j_s"),
+            cells,
+            args.out / "heatmap_edp",
+        )
+        plotted = frames.select(
+            frame, ["seconds", "energy_pj", "pe.dataflow", "pe.rows", "buffers.ifmap.size_bytes", "point_key"]
+        )
+        written += save(
+            figures.pareto(plotted, "seconds", "energy_pj", group="pe.dataflow"),
+            plotted,
+            args.out / "pareto_latency_energy",
+        )
         cells = frames.aggregate(frame, ["pe.rows", "buffers.ifmap.size_bytes"], "edap_j_s_mm2", how="min")
-        written += save(figures.heatmap(cells, "pe.rows", "buffers.ifmap.size_bytes", "edap_j_s_mm2"), cells,
-                        args.out / "heatmap_edap")
-        plotted = frames.select(frame, ["runs_per_s_per_mm2", "energy_pj", "area_mm2", "pe.dataflow",
-                                        "pe.rows", "buffers.ifmap.size_bytes", "point_key"])
-        written += save(figures.pareto(plotted, "runs_per_s_per_mm2", "energy_pj", minimise=(False, True),
-                                       group="pe.dataflow"), plotted, args.out / "pareto_area_efficiency")
+        written += save(
+            figures.heatmap(cells, "pe.rows", "buffers.ifmap.size_bytes", "edap_j_s_mm2"),
+            cells,
+            args.out / "heatmap_edap",
+        )
+        plotted = frames.select(
+            frame,
+            [
+                "runs_per_s_per_mm2",
+                "energy_pj",
+                "area_mm2",
+                "pe.dataflow",
+                "pe.rows",
+                "buffers.ifmap.size_bytes",
+                "point_key",
+            ],
+        )
+        written += save(
+            figures.pareto(
+                plotted, "runs_per_s_per_mm2", "energy_pj", minimise=(False, True), group="pe.dataflow"
+            ),
+            plotted,
+            args.out / "pareto_area_efficiency",
+        )
     return written
 
 

@@ -52,12 +52,18 @@ def sweep(sizes: Sequence[int], network_params: Mapping[str, Any], *, base: str 
     for dataflow in DATAFLOWS:
         for size in sizes:
             report = simulate(network, sweep_hardware(base_hw, size, dataflow), mode="analytical")
-            row = {"pe.dataflow": dataflow, "pe.rows": size, "cycles": report.cycles,
-                   "seconds": report.seconds, "energy_pj": report.energy_pj,
-                   "leakage_energy_pj": sum(report.leakage_energy_pj.values()),
-                   **_dynamic_by_part(report.dynamic_energy_pj),
-                   "edp_j_s": report.edp_j_s, "dram_bytes": sum(layer.dram_bytes for layer in report.layers),
-                   "utilisation": report.utilisation}
+            row = {
+                "pe.dataflow": dataflow,
+                "pe.rows": size,
+                "cycles": report.cycles,
+                "seconds": report.seconds,
+                "energy_pj": report.energy_pj,
+                "leakage_energy_pj": sum(report.leakage_energy_pj.values()),
+                **_dynamic_by_part(report.dynamic_energy_pj),
+                "edp_j_s": report.edp_j_s,
+                "dram_bytes": sum(layer.dram_bytes for layer in report.layers),
+                "utilisation": report.utilisation,
+            }
             area = getattr(report, "area_mm2", None)
             if area is not None:
                 row["area_mm2"] = float(area)
@@ -68,8 +74,9 @@ def sweep(sizes: Sequence[int], network_params: Mapping[str, Any], *, base: str 
 def _dynamic_by_part(energy_pj: Mapping[tuple[str, str], float]) -> dict[str, float]:
     """Dynamic energy of DRAM, the buffers, the MACs and the rest of the array (clock, forwarding,
     accumulation) and the vector unit: where the energy of a size goes."""
-    parts = dict.fromkeys(("dram_energy_pj", "sram_energy_pj", "mac_energy_pj", "array_energy_pj",
-                           "vector_energy_pj"), 0.0)
+    parts = dict.fromkeys(
+        ("dram_energy_pj", "sram_energy_pj", "mac_energy_pj", "array_energy_pj", "vector_energy_pj"), 0.0
+    )
     for (component, action), pj in energy_pj.items():
         if component == "dram":
             part = "dram_energy_pj"
@@ -90,23 +97,32 @@ def verdict(frame: Sequence[Mapping[str, Any]], dataflow: str) -> dict[str, Any]
     best_edp = min(by_size.values(), key=lambda r: r["edp_j_s"])["pe.rows"]
     speedup = small["cycles"] / large["cycles"]
     efficiency = large["energy_pj"] / small["energy_pj"]
-    return {"dataflow": dataflow, "speedup_large_over_small": speedup,
-            "efficiency_small_over_large": efficiency, "best_edp_size": best_edp,
-            "faster_at_large": speedup > 1.0, "more_efficient_at_small": efficiency > 1.0,
-            "best_edp_between": SMALL < best_edp < LARGE}
+    return {
+        "dataflow": dataflow,
+        "speedup_large_over_small": speedup,
+        "efficiency_small_over_large": efficiency,
+        "best_edp_size": best_edp,
+        "faster_at_large": speedup > 1.0,
+        "more_efficient_at_small": efficiency > 1.0,
+        "best_edp_between": SMALL < best_edp < LARGE,
+    }
 
 
 def verdict_markdown(verdicts: Sequence[Mapping[str, Any]]) -> str:
     yes = {True: "reproduces", False: "does not reproduce"}
-    head = (f"| dataflow | {LARGE}x{LARGE} speedup over {SMALL}x{SMALL} (paper 6.53x) "
-            f"| {SMALL}x{SMALL} energy efficiency over {LARGE}x{LARGE} (paper 2.86x) "
-            "| best EDP (paper 64x64) |")
+    head = (
+        f"| dataflow | {LARGE}x{LARGE} speedup over {SMALL}x{SMALL} (paper 6.53x) "
+        f"| {SMALL}x{SMALL} energy efficiency over {LARGE}x{LARGE} (paper 2.86x) "
+        "| best EDP (paper 64x64) |"
+    )
     lines = [head, "|---|---|---|---|"]
     for v in verdicts:
-        lines.append(f"| {v['dataflow']} "
-                     f"| {v['speedup_large_over_small']:.2f}x ({yes[v['faster_at_large']]}) "
-                     f"| {v['efficiency_small_over_large']:.2f}x ({yes[v['more_efficient_at_small']]}) "
-                     f"| {v['best_edp_size']}x{v['best_edp_size']} ({yes[v['best_edp_between']]}) |")
+        lines.append(
+            f"| {v['dataflow']} "
+            f"| {v['speedup_large_over_small']:.2f}x ({yes[v['faster_at_large']]}) "
+            f"| {v['efficiency_small_over_large']:.2f}x ({yes[v['more_efficient_at_small']]}) "
+            f"| {v['best_edp_size']}x{v['best_edp_size']} ({yes[v['best_edp_between']]}) |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -114,8 +130,12 @@ def array_size_figure(frame: Sequence[Mapping[str, Any]]) -> Figure:
     """One panel per metric (cycles, energy, EDP, and area when present) against array side, a line per
     dataflow; log-log, since both axes span orders of magnitude."""
     panels = [p for p in PANELS if all(p in r for r in frame)]
-    labels = {"cycles": "latency [cycles]", "energy_pj": "energy [pJ]", "edp_j_s": "EDP [J·s]",
-              "area_mm2": "area [mm²]"}
+    labels = {
+        "cycles": "latency [cycles]",
+        "energy_pj": "energy [pJ]",
+        "edp_j_s": "EDP [J·s]",
+        "area_mm2": "area [mm²]",
+    }
     fig = Figure()
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, metric in zip(axes, panels):
@@ -136,8 +156,9 @@ def array_size_figure(frame: Sequence[Mapping[str, Any]]) -> Figure:
 def main(argv: Sequence[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--toy", action="store_true",
-                        help="1-block ViT at 32x32 input, arrays 8..32 (seconds)")
+    parser.add_argument(
+        "--toy", action="store_true", help="1-block ViT at 32x32 input, arrays 8..32 (seconds)"
+    )
     args = parser.parse_args(argv)
     frame = sweep(TOY_SIZES, TOY_NETWORK) if args.toy else sweep(SIZES, {})
     args.out.mkdir(parents=True, exist_ok=True)

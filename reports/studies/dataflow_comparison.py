@@ -37,7 +37,9 @@ def main(argv=None) -> list[Path]:
     store = args.out / "dataflow_comparison.sqlite"
     explore(points, executor=executor, store=store)
     order = {(p.network, p.hardware.pe.dataflow): i for i, p in enumerate(points)}
-    frame = sorted(frames.from_store(store), key=lambda r: order.get((r["network"], r["pe.dataflow"]), len(order)))
+    frame = sorted(
+        frames.from_store(store), key=lambda r: order.get((r["network"], r["pe.dataflow"]), len(order))
+    )
     frame = [r for r in frame if r["network"] in networks and r["hardware"] == base.name]
     written = []
     with paper_style(DOUBLE_COLUMN, aspect=0.3):

@@ -51,13 +51,24 @@ def _masks(network, weights, pattern: Granularity, sparsity: float):
     return prune(network, weights, amount=amount, granularity=pattern, layers=layers)
 
 
-def sweep(network_name: str = "resnet18", *, input_size: int = 224, presets=PRESETS, sparsities=SPARSITIES,
-          mode: str = "event", seed: int = 0, progress: Callable[[str], Any] | None = None) -> list[dict]:
+def sweep(
+    network_name: str = "resnet18",
+    *,
+    input_size: int = 224,
+    presets=PRESETS,
+    sparsities=SPARSITIES,
+    mode: str = "event",
+    seed: int = 0,
+    progress: Callable[[str], Any] | None = None,
+) -> list[dict]:
     """Tidy rows: one per (preset, pattern, sparsity), dense included as sparsity 0."""
     network = get_network(network_name, input_hw=(input_size, input_size))
     weights = init_weights(network, seed=seed)
-    cases = [(name, pattern, s) for name, pattern in PATTERNS.items()
-             for s in ((0.5,) if name == "2:4" else sparsities)]
+    cases = [
+        (name, pattern, s)
+        for name, pattern in PATTERNS.items()
+        for s in ((0.5,) if name == "2:4" else sparsities)
+    ]
     masks = {(name, s): _masks(network, weights, pattern, s) for name, pattern, s in cases}
     rows = []
     for preset in presets:
@@ -75,10 +86,17 @@ def sweep(network_name: str = "resnet18", *, input_size: int = 224, presets=PRES
 
 def _row(preset: str, pattern: str, sparsity: float, weight_sparsity: float, report, dense) -> dict:
     losses = report.speedup_losses_cycles() if report is not dense else {}
-    row = {"hardware": preset, "pattern": pattern, "sparsity": sparsity, "weight_sparsity": weight_sparsity,
-           "ideal_speedup": report.ideal_speedup, "speedup": report.achieved_speedup,
-           "cycles": report.cycles, "energy_pj": report.energy_pj,
-           "relative_energy": report.energy_pj / dense.energy_pj}
+    row = {
+        "hardware": preset,
+        "pattern": pattern,
+        "sparsity": sparsity,
+        "weight_sparsity": weight_sparsity,
+        "ideal_speedup": report.ideal_speedup,
+        "speedup": report.achieved_speedup,
+        "cycles": report.cycles,
+        "energy_pj": report.energy_pj,
+        "relative_energy": report.energy_pj / dense.energy_pj,
+    }
     row.update({f"loss_{cause}_cycles": value for cause, value in losses.items()})
     return row
 
@@ -91,14 +109,19 @@ def main(argv=None) -> list[Path]:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = sweep(input_size=64 if args.toy else 224, sparsities=TOY_SPARSITIES if args.toy else SPARSITIES,
-                 mode=args.mode, seed=args.seed)
+    rows = sweep(
+        input_size=64 if args.toy else 224,
+        sparsities=TOY_SPARSITIES if args.toy else SPARSITIES,
+        mode=args.mode,
+        seed=args.seed,
+    )
     written = []
     with paper_style(DOUBLE_COLUMN, aspect=0.3):
         fig = figures.speedup_panels(rows, panel="hardware", group="pattern")
         written += save(fig, rows, args.out / "sparsity_speedup")
-        fig = figures.speedup_panels(rows, panel="hardware", group="pattern", achieved="relative_energy",
-                                     ideal=None)
+        fig = figures.speedup_panels(
+            rows, panel="hardware", group="pattern", achieved="relative_energy", ideal=None
+        )
         written += save(fig, rows, args.out / "sparsity_energy")
     return written
 

@@ -95,7 +95,7 @@ class GraphBuilder:
         shape = tuple(int(d) for d in shape)
         if self._batch in shape:
             i = shape.index(self._batch)
-            rest = shape[:i] + shape[i + 1:]
+            rest = shape[:i] + shape[i + 1 :]
             return rest if rest else (1,)
         if self._batch == 1:  # the batch axis was merged away (attention reshapes to (tokens, d))
             return shape
@@ -130,8 +130,9 @@ class GraphBuilder:
         if message not in self._notes:
             self._notes.append(message)
 
-    def _fusable(self, tid: str, v: Value, kinds: tuple[type, ...],
-                 consumers: int = 1) -> Conv2d | Linear | Add | None:
+    def _fusable(
+        self, tid: str, v: Value, kinds: tuple[type, ...], consumers: int = 1
+    ) -> Conv2d | Linear | Add | None:
         """The conv, linear or add layer (of ``kinds``) whose output ``tid`` is, with no activation yet
         and no reader besides the ``consumers`` fusing into it; else ``None``."""
         if v.producer is None or not v.direct or self._uses.get(tid, 0) != consumers:
@@ -160,9 +161,22 @@ class GraphBuilder:
 
     # ------------------------------------------------------------------ layers with weights
 
-    def conv(self, out: str, x: str, out_shape: Sequence[int], *, name: str, weight: np.ndarray | None,
-             weight_shape: Sequence[int], bias: np.ndarray | None, stride: Sequence[int],
-             padding: Sequence[int], dilation: Sequence[int], groups: int, node: str) -> None:
+    def conv(
+        self,
+        out: str,
+        x: str,
+        out_shape: Sequence[int],
+        *,
+        name: str,
+        weight: np.ndarray | None,
+        weight_shape: Sequence[int],
+        bias: np.ndarray | None,
+        stride: Sequence[int],
+        padding: Sequence[int],
+        dilation: Sequence[int],
+        groups: int,
+        node: str,
+    ) -> None:
         v = self.value(x, node)
         if len(v.shape) != 4 or len(weight_shape) != 4:
             raise self.error(node, f"only 2-d convolutions are supported, got input shape {v.shape}")
@@ -171,15 +185,33 @@ class GraphBuilder:
                 raise self.error(node, f"asymmetric padding {tuple(padding)} is not supported")
             padding = padding[:2]
         c, h, w = self.per_sample(v.shape, node)
-        layer = Conv2d(self._unique(name), c, int(weight_shape[0]), (int(weight_shape[2]), int(weight_shape[3])),
-                       (h, w), stride=_pair(stride), padding=_pair(padding), dilation=_pair(dilation),
-                       groups=int(groups))
+        layer = Conv2d(
+            self._unique(name),
+            c,
+            int(weight_shape[0]),
+            (int(weight_shape[2]), int(weight_shape[3])),
+            (h, w),
+            stride=_pair(stride),
+            padding=_pair(padding),
+            dilation=_pair(dilation),
+            groups=int(groups),
+        )
         self._check_shape(layer, out_shape, node)
         self._store(layer.name, weight, bias)
         self._emit(layer, [v], out, out_shape)
 
-    def linear(self, out: str, x: str, out_shape: Sequence[int], *, name: str, weight: np.ndarray | None,
-               weight_shape: Sequence[int], bias: np.ndarray | None, node: str) -> None:
+    def linear(
+        self,
+        out: str,
+        x: str,
+        out_shape: Sequence[int],
+        *,
+        name: str,
+        weight: np.ndarray | None,
+        weight_shape: Sequence[int],
+        bias: np.ndarray | None,
+        node: str,
+    ) -> None:
         """``y = x @ weight.T + bias`` with ``weight`` of shape (out_features, in_features)."""
         v = self.value(x, node)
         out_features, in_features = (int(d) for d in weight_shape)
@@ -201,10 +233,13 @@ class GraphBuilder:
     def _check_shape(self, layer: Layer, out_shape: Sequence[int], node: str) -> None:
         expected = self.per_sample(out_shape, node)
         if math.prod(layer.output_shape) != math.prod(expected):
-            raise self.error(node, f"computed output shape {layer.output_shape} differs from the graph's {expected}")
+            raise self.error(
+                node, f"computed output shape {layer.output_shape} differs from the graph's {expected}"
+            )
 
-    def batchnorm(self, out: str, x: str, *, scale: np.ndarray | None, shift: np.ndarray | None,
-                  node: str) -> None:
+    def batchnorm(
+        self, out: str, x: str, *, scale: np.ndarray | None, shift: np.ndarray | None, node: str
+    ) -> None:
         """``y = x * scale + shift`` per channel (axis 1), folded into the conv or linear before it.
 
         ``scale``/``shift`` are ``None`` when the statistics are absent (external weights missing).
@@ -212,8 +247,11 @@ class GraphBuilder:
         v = self.value(x, node)
         layer = self._fusable(x, v, (Conv2d, Linear))
         if layer is None:
-            raise self.error(node, "batch normalisation is supported only directly after a convolution "
-                                   "or linear layer whose output nothing else reads")
+            raise self.error(
+                node,
+                "batch normalisation is supported only directly after a convolution "
+                "or linear layer whose output nothing else reads",
+            )
         if scale is not None and shift is not None and layer.name in self._weights:
             w = self._weights[layer.name]
             self._weights[layer.name] = w * scale.reshape(-1, *([1] * (w.ndim - 1))).astype(w.dtype)
@@ -227,13 +265,17 @@ class GraphBuilder:
         v = self.value(x, node)
         layer = self._fusable(x, v, FUSABLE, consumers)
         if layer is None:
-            raise self.error(node, f"activation {kind!r} is supported only directly after a convolution, "
-                                   "linear layer or residual add whose output nothing else reads")
+            raise self.error(
+                node,
+                f"activation {kind!r} is supported only directly after a convolution, "
+                "linear layer or residual add whose output nothing else reads",
+            )
         self._layers[layer.name] = replace(layer, activation=kind)
         self._values[out] = v
 
-    def fold_bias(self, out: str, x: str, bias: np.ndarray | None, bias_shape: Sequence[int], *,
-                  node: str) -> bool:
+    def fold_bias(
+        self, out: str, x: str, bias: np.ndarray | None, bias_shape: Sequence[int], *, node: str
+    ) -> bool:
         """Fold a constant add into the bias of the linear layer before it (ONNX's MatMul + Add);
         False when ``x`` is not such a layer's sole, bias-free output."""
         v = self.value(x, node)
@@ -270,12 +312,24 @@ class GraphBuilder:
         self.matmul(f"{node}::scores", q, tmp_k, scores_shape, name=f"{scope}.scores", node=node)
         self.softmax(f"{node}::softmax", f"{node}::scores", -1, name=f"{scope}.softmax", node=node)
         vv = self.value(v, node)
-        self.matmul(out, f"{node}::softmax", v, (*scores_shape[:-1], vv.shape[-1]),
-                    name=f"{scope}.context", node=node)
+        self.matmul(
+            out, f"{node}::softmax", v, (*scores_shape[:-1], vv.shape[-1]), name=f"{scope}.context", node=node
+        )
         self.note("attention's 1/sqrt(d) scaling is not modelled as a layer")
 
-    def pool(self, out: str, x: str, out_shape: Sequence[int], *, name: str, kind: str,
-             kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int], node: str) -> None:
+    def pool(
+        self,
+        out: str,
+        x: str,
+        out_shape: Sequence[int],
+        *,
+        name: str,
+        kind: str,
+        kernel: Sequence[int],
+        stride: Sequence[int],
+        padding: Sequence[int],
+        node: str,
+    ) -> None:
         v = self.value(x, node)
         if len(padding) == 4:
             if tuple(padding[:2]) != tuple(padding[2:]):
@@ -285,16 +339,21 @@ class GraphBuilder:
             self.alias(out, x, out_shape, node)  # a 1x1 window copies its input (VGG's 7x7 adaptive pool)
             return
         c, h, w = self.per_sample(v.shape, node)
-        layer = Pool(self._unique(name), c, (h, w), _pair(kernel), _pair(stride or kernel), _pair(padding),
-                     kind=kind)
+        layer = Pool(
+            self._unique(name), c, (h, w), _pair(kernel), _pair(stride or kernel), _pair(padding), kind=kind
+        )
         self._check_shape(layer, out_shape, node)
         if layer.output_shape != self.per_sample(out_shape, node):
-            raise self.error(node, f"pool output {layer.output_shape} differs from the graph's "
-                                   f"{self.per_sample(out_shape, node)} (ceil_mode is not supported)")
+            raise self.error(
+                node,
+                f"pool output {layer.output_shape} differs from the graph's "
+                f"{self.per_sample(out_shape, node)} (ceil_mode is not supported)",
+            )
         self._emit(layer, [v], out, out_shape)
 
-    def adaptive_pool(self, out: str, x: str, out_shape: Sequence[int], *, name: str, kind: str,
-                      node: str) -> None:
+    def adaptive_pool(
+        self, out: str, x: str, out_shape: Sequence[int], *, name: str, kind: str, node: str
+    ) -> None:
         """Adaptive pooling: identity when sizes agree (VGG's 7x7 at 224), else an even window."""
         v = self.value(x, node)
         _, h, w = self.per_sample(v.shape, node)
@@ -303,14 +362,19 @@ class GraphBuilder:
             self.alias(out, x, out_shape, node)
             return
         if h % ho or w % wo:
-            raise self.error(node, f"adaptive pooling from {(h, w)} to {(ho, wo)} has uneven windows; "
-                                   "only output sizes dividing the input are supported")
+            raise self.error(
+                node,
+                f"adaptive pooling from {(h, w)} to {(ho, wo)} has uneven windows; "
+                "only output sizes dividing the input are supported",
+            )
         window = (h // ho, w // wo)
-        self.pool(out, x, out_shape, name=name, kind=kind, kernel=window, stride=window, padding=(0, 0),
-                  node=node)
+        self.pool(
+            out, x, out_shape, name=name, kind=kind, kernel=window, stride=window, padding=(0, 0), node=node
+        )
 
-    def add(self, out: str, a: str, b: str | np.ndarray, out_shape: Sequence[int], *, name: str,
-            node: str) -> None:
+    def add(
+        self, out: str, a: str, b: str | np.ndarray, out_shape: Sequence[int], *, name: str, node: str
+    ) -> None:
         """A residual sum of two tensors, or a tensor plus a constant (kept as the add's operand)."""
         shape = self.per_sample(out_shape, node)
         operands = [self.value(a, node)]
@@ -323,8 +387,16 @@ class GraphBuilder:
             self._weights[f"{layer.name}.operand"] = self._sample_const(b, out_shape, node)
         self._emit(layer, operands, out, out_shape)
 
-    def concat(self, out: str, given: Sequence[str | np.ndarray | None], axis: int, out_shape: Sequence[int], *,
-               name: str, node: str) -> None:
+    def concat(
+        self,
+        out: str,
+        given: Sequence[str | np.ndarray | None],
+        axis: int,
+        out_shape: Sequence[int],
+        *,
+        name: str,
+        node: str,
+    ) -> None:
         """Tensor ids and constant operands in order (``None``: a constant whose value is missing)."""
         operands = [o for o in given if o is not None]
         if len(operands) != len(given):
@@ -340,17 +412,24 @@ class GraphBuilder:
         producers = [val.producer for val in values]
         created = {layer: i for i, layer in enumerate(self._layers)}
         # execute() takes a Concat's operands in the order their layers were created.
-        if None in producers or len(set(producers)) != len(producers) or \
-                [created[p] for p in producers] != sorted(created[p] for p in producers):  # type: ignore[index]
-            raise self.error(node, f"concatenation operands {producers} are not distinct layers in the order "
-                                   "they were computed, which the network cannot record")
+        if (
+            None in producers
+            or len(set(producers)) != len(producers)
+            or [created[p] for p in producers] != sorted(created[p] for p in producers)
+        ):  # type: ignore[index]
+            raise self.error(
+                node,
+                f"concatenation operands {producers} are not distinct layers in the order "
+                "they were computed, which the network cannot record",
+            )
         for i, o in enumerate(operands):
             if not isinstance(o, str):
                 self._weights[f"{layer.name}.operand{i}"] = self._sample_const(o, full[i], node)
         self._emit(layer, values, out, out_shape)
 
-    def layernorm(self, out: str, x: str, *, name: str, weight: np.ndarray | None, bias: np.ndarray | None,
-                  node: str) -> None:
+    def layernorm(
+        self, out: str, x: str, *, name: str, weight: np.ndarray | None, bias: np.ndarray | None, node: str
+    ) -> None:
         v = self.value(x, node)
         layer = LayerNorm(self._unique(name), self.per_sample(v.shape, node))
         if weight is not None:
@@ -376,8 +455,10 @@ class GraphBuilder:
         notes = list(self._notes)
         if self._inexact:
             shown = ", ".join(self._inexact[:5]) + (", ..." if len(self._inexact) > 5 else "")
-            notes.append(f"{len(self._inexact)} data-moving views are not layers ({shown}); shapes and MACs "
-                         "are exact, but execute() does not reproduce this model")
+            notes.append(
+                f"{len(self._inexact)} data-moving views are not layers ({shown}); shapes and MACs "
+                "are exact, but execute() does not reproduce this model"
+            )
         weights = self._weights if with_weights else None
         return Imported(network.build(), weights, tuple(notes))
 

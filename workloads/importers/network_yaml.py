@@ -86,18 +86,26 @@ def parse_network(text: str, source: str = "<string>") -> Network:
     except strict_yaml.StrictYAMLError as exc:
         raise ImportFormatError(str(exc)) from None
     if not isinstance(data, dict):
-        raise ImportFormatError(f"{source}: a network file is a mapping with keys name and layers, got {data!r}")
+        raise ImportFormatError(
+            f"{source}: a network file is a mapping with keys name and layers, got {data!r}"
+        )
     for key in data:
         if key not in _TOP_KEYS:
-            raise ImportFormatError(f"{_where(source, data, key)}: {key}: unknown key; allowed: {', '.join(_TOP_KEYS)}")
+            raise ImportFormatError(
+                f"{_where(source, data, key)}: {key}: unknown key; allowed: {', '.join(_TOP_KEYS)}"
+            )
     for key in _TOP_KEYS:
         if key not in data:
             raise ImportFormatError(f"{_where(source, data)}: {key}: missing required key")
     name, layers = data["name"], data["layers"]
     if not isinstance(name, str) or not name:
-        raise ImportFormatError(f"{_where(source, data, 'name')}: name: must be a non-empty string, got {name!r}")
+        raise ImportFormatError(
+            f"{_where(source, data, 'name')}: name: must be a non-empty string, got {name!r}"
+        )
     if not isinstance(layers, list) or not layers:
-        raise ImportFormatError(f"{_where(source, data, 'layers')}: layers: must be a non-empty list, got {layers!r}")
+        raise ImportFormatError(
+            f"{_where(source, data, 'layers')}: layers: must be a non-empty list, got {layers!r}"
+        )
     builder = NetworkBuilder(name)
     for index, entry in enumerate(layers):
         _add_layer(builder, entry, f"layers[{index}]", source, data)
@@ -106,21 +114,27 @@ def parse_network(text: str, source: str = "<string>") -> Network:
 
 def _add_layer(builder: NetworkBuilder, entry: object, path: str, source: str, parent: object) -> None:
     if not isinstance(entry, dict):
-        raise ImportFormatError(f"{_where(source, parent, 'layers')}: {path}: must be a mapping, got {entry!r}")
+        raise ImportFormatError(
+            f"{_where(source, parent, 'layers')}: {path}: must be a mapping, got {entry!r}"
+        )
     kind = entry.get("type")
     cls = TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ImportFormatError(f"{_where(source, entry, 'type')}: {path}.type: must be one of "
-                                f"{', '.join(TYPES)}, got {kind!r}")
+        raise ImportFormatError(
+            f"{_where(source, entry, 'type')}: {path}.type: must be one of {', '.join(TYPES)}, got {kind!r}"
+        )
     allowed = ["type", *(f.name for f in dataclasses.fields(cls)), "inputs"]
     for key in entry:
         if key not in allowed:
-            raise ImportFormatError(f"{_where(source, entry, key)}: {path}.{key}: unknown field of {kind}; "
-                                    f"allowed: {', '.join(allowed)}")
+            raise ImportFormatError(
+                f"{_where(source, entry, key)}: {path}.{key}: unknown field of {kind}; "
+                f"allowed: {', '.join(allowed)}"
+            )
     inputs = entry.get("inputs")
     if inputs is not None and (not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs)):
-        raise ImportFormatError(f"{_where(source, entry, 'inputs')}: {path}.inputs: must be a list of layer "
-                                f"names, got {inputs!r}")
+        raise ImportFormatError(
+            f"{_where(source, entry, 'inputs')}: {path}.inputs: must be a list of layer names, got {inputs!r}"
+        )
     kwargs = {k: v for k, v in entry.items() if k not in ("type", "inputs")}
     try:
         layer = cls(**kwargs)
@@ -131,7 +145,9 @@ def _add_layer(builder: NetworkBuilder, entry: object, path: str, source: str, p
     try:
         builder.add(layer, inputs)
     except ValueError as exc:
-        raise ImportFormatError(f"{_where(source, entry, 'inputs' if inputs else 'name')}: {path}: {exc}") from None
+        raise ImportFormatError(
+            f"{_where(source, entry, 'inputs' if inputs else 'name')}: {path}: {exc}"
+        ) from None
 
 
 def read_network(path: str | os.PathLike[str]) -> Imported:

@@ -59,13 +59,19 @@ def _light_model(model: Any, nodes: list[Any], consts: Mapping[str, np.ndarray |
             small.append(numpy_helper.from_array(np.asarray(value), name))
         elif name in big:
             typed.append(helper.make_tensor_value_info(name, big[name].data_type, list(big[name].dims)))
-    graph = helper.make_graph(nodes, model.graph.name or "graph", [*model.graph.input, *typed],
-                              list(model.graph.output), initializer=small)
+    graph = helper.make_graph(
+        nodes,
+        model.graph.name or "graph",
+        [*model.graph.input, *typed],
+        list(model.graph.output),
+        initializer=small,
+    )
     return helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
 
 
-def infer_shapes(model: Any, nodes: list[Any], consts: Mapping[str, np.ndarray | None],
-           path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
+def infer_shapes(
+    model: Any, nodes: list[Any], consts: Mapping[str, np.ndarray | None], path: str | os.PathLike[str]
+) -> dict[str, tuple[int, ...]]:
     from onnx import shape_inference
 
     try:
@@ -81,8 +87,9 @@ def infer_shapes(model: Any, nodes: list[Any], consts: Mapping[str, np.ndarray |
     return shapes
 
 
-def fold_constants(model: Any, consts: dict[str, np.ndarray | None], shapes: Mapping[str, tuple[int, ...]],
-                    inputs: set[str]) -> list[Any]:
+def fold_constants(
+    model: Any, consts: dict[str, np.ndarray | None], shapes: Mapping[str, tuple[int, ...]], inputs: set[str]
+) -> list[Any]:
     """Evaluate every node that does not depend on the input (weights' Identity copies, shape
     arithmetic, a class token's Expand) into ``consts``; return the nodes that do, in order."""
     from onnx import numpy_helper

@@ -31,14 +31,13 @@ from workloads.importers.onnx_graph import (
 Handler = Callable[["_Graph", Any], None]
 
 
-
 def module_path(node_name: str) -> str:
     """The module path in a TorchScript-exporter node name: each scope segment repeats its parent's
     name as a prefix (``/features/features.1/conv/conv.0/Conv`` -> ``features.1.conv.0``)."""
     path, previous = "", ""
     for segment in node_name.strip("/").split("/")[:-1]:
         if previous and segment.startswith(previous + "."):
-            path += segment[len(previous):]
+            path += segment[len(previous) :]
         else:
             path = f"{path}.{segment}" if path else segment
         previous = segment
@@ -48,8 +47,9 @@ def module_path(node_name: str) -> str:
 class _Graph:
     """One ONNX graph being lowered: shapes, constant values, pattern state, the builder."""
 
-    def __init__(self, builder: GraphBuilder, shapes: dict[str, tuple[int, ...]],
-                 consts: dict[str, np.ndarray | None]) -> None:
+    def __init__(
+        self, builder: GraphBuilder, shapes: dict[str, tuple[int, ...]], consts: dict[str, np.ndarray | None]
+    ) -> None:
         self.builder = builder
         self.shapes = shapes
         self.consts = consts  # constant tensors; value None when stored externally and missing
@@ -89,10 +89,20 @@ def _conv(g: _Graph, node: Any) -> None:
     bias = g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
     if g.attr(node, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         raise g.builder.error(node.name, "auto_pad is not supported; export with explicit pads")
-    g.builder.conv(node.output[0], x, g.shape(node.output[0], node), name=g.layer_name(node, w),
-                   weight=g.const(w), weight_shape=g.shape(w, node), bias=bias,
-                   stride=g.attr(node, "strides", [1, 1]), padding=g.attr(node, "pads", [0, 0, 0, 0]),
-                   dilation=g.attr(node, "dilations", [1, 1]), groups=g.attr(node, "group", 1), node=node.name)
+    g.builder.conv(
+        node.output[0],
+        x,
+        g.shape(node.output[0], node),
+        name=g.layer_name(node, w),
+        weight=g.const(w),
+        weight_shape=g.shape(w, node),
+        bias=bias,
+        stride=g.attr(node, "strides", [1, 1]),
+        padding=g.attr(node, "pads", [0, 0, 0, 0]),
+        dilation=g.attr(node, "dilations", [1, 1]),
+        groups=g.attr(node, "group", 1),
+        node=node.name,
+    )
 
 
 def _gemm(g: _Graph, node: Any) -> None:
@@ -105,8 +115,16 @@ def _gemm(g: _Graph, node: Any) -> None:
     if not g.attr(node, "transB", 0):
         weight, shape = (None if weight is None else weight.T), shape[::-1]
     bias = g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    g.builder.linear(node.output[0], a, g.shape(node.output[0], node), name=g.layer_name(node, b),
-                     weight=weight, weight_shape=shape, bias=bias, node=node.name)
+    g.builder.linear(
+        node.output[0],
+        a,
+        g.shape(node.output[0], node),
+        name=g.layer_name(node, b),
+        weight=weight,
+        weight_shape=shape,
+        bias=bias,
+        node=node.name,
+    )
 
 
 def _matmul(g: _Graph, node: Any) -> None:
@@ -114,9 +132,16 @@ def _matmul(g: _Graph, node: Any) -> None:
     out = node.output[0]
     if g.is_const(b):
         weight = g.const(b)
-        g.builder.linear(out, a, g.shape(out, node), name=g.layer_name(node, b),
-                         weight=None if weight is None else weight.T, weight_shape=g.shape(b, node)[::-1],
-                         bias=None, node=node.name)
+        g.builder.linear(
+            out,
+            a,
+            g.shape(out, node),
+            name=g.layer_name(node, b),
+            weight=None if weight is None else weight.T,
+            weight_shape=g.shape(b, node)[::-1],
+            bias=None,
+            node=node.name,
+        )
     else:
         g.builder.matmul(out, a, b, g.shape(out, node), name=g.scoped(node, "matmul"), node=node.name)
 
@@ -133,6 +158,7 @@ def _batch_norm(g: _Graph, node: Any) -> None:
 def _activation(kind: str) -> Handler:
     def handle(g: _Graph, node: Any) -> None:
         g.builder.activation(node.output[0], node.input[0], kind, node=node.name)
+
     return handle
 
 
@@ -161,16 +187,32 @@ def _pool(kind: str) -> Handler:
         pads = g.attr(node, "pads", [0, 0, 0, 0])
         if kind == "avg" and any(pads) and not g.attr(node, "count_include_pad", 0):
             raise g.builder.error(node.name, "AveragePool with padding needs count_include_pad=1")
-        g.builder.pool(node.output[0], node.input[0], g.shape(node.output[0], node),
-                       name=g.layer_name(node, f"{kind}pool"), kind=kind, kernel=kernel,
-                       stride=g.attr(node, "strides", kernel), padding=pads, node=node.name)
+        g.builder.pool(
+            node.output[0],
+            node.input[0],
+            g.shape(node.output[0], node),
+            name=g.layer_name(node, f"{kind}pool"),
+            kind=kind,
+            kernel=kernel,
+            stride=g.attr(node, "strides", kernel),
+            padding=pads,
+            node=node.name,
+        )
+
     return handle
 
 
 def _global_pool(kind: str) -> Handler:
     def handle(g: _Graph, node: Any) -> None:
-        g.builder.adaptive_pool(node.output[0], node.input[0], g.shape(node.output[0], node),
-                                name=g.layer_name(node, f"{kind}pool"), kind=kind, node=node.name)
+        g.builder.adaptive_pool(
+            node.output[0],
+            node.input[0],
+            g.shape(node.output[0], node),
+            name=g.layer_name(node, f"{kind}pool"),
+            kind=kind,
+            node=node.name,
+        )
+
     return handle
 
 
@@ -208,7 +250,7 @@ def _mul_div(g: _Graph, node: Any) -> None:
     a, b = node.input
     out = node.output[0]
     stage = {t: g.pattern.get(t, ("", ""))[0] for t in (a, b)}
-    if node.op_type == "Div" and g.is_const(b) and abs((_scalar(g.const(b)) or 0) - 2 ** 0.5) < 1e-3:
+    if node.op_type == "Div" and g.is_const(b) and abs((_scalar(g.const(b)) or 0) - 2**0.5) < 1e-3:
         g.pattern[out] = ("gelu_div", a)
         g.builder.alias(out, a, g.shape(out, node), node.name)
         return
@@ -232,8 +274,9 @@ def _mul_div(g: _Graph, node: Any) -> None:
     if g.is_const(b) or g.is_const(a):
         g.builder.reorder(out, b if g.is_const(a) else a, g.shape(out, node), node.name, "constant scaling")
         return
-    raise g.builder.error(node.name, f"{node.op_type} of two activations is supported only as part of "
-                                     "GELU or SiLU")
+    raise g.builder.error(
+        node.name, f"{node.op_type} of two activations is supported only as part of GELU or SiLU"
+    )
 
 
 def _pattern_start(stage: str) -> Handler:
@@ -244,13 +287,20 @@ def _pattern_start(stage: str) -> Handler:
                 raise g.builder.error(node.name, "Erf is supported only inside GELU")
             source = g.pattern[source][1]
         g.pattern[node.output[0]] = (stage, source)
+
     return handle
 
 
 def _concat(g: _Graph, node: Any) -> None:
     operands: list[str | np.ndarray | None] = [t if not g.is_const(t) else g.const(t) for t in node.input]
-    g.builder.concat(node.output[0], operands, g.attr(node, "axis"), g.shape(node.output[0], node),
-                     name=g.scoped(node, "cat"), node=node.name)
+    g.builder.concat(
+        node.output[0],
+        operands,
+        g.attr(node, "axis"),
+        g.shape(node.output[0], node),
+        name=g.scoped(node, "cat"),
+        node=node.name,
+    )
 
 
 def _layer_norm(g: _Graph, node: Any) -> None:
@@ -258,13 +308,24 @@ def _layer_norm(g: _Graph, node: Any) -> None:
     if g.attr(node, "axis", -1) % len(g.shape(x, node)) != len(g.shape(x, node)) - 1:
         raise g.builder.error(node.name, "LayerNormalization is supported over the last axis only")
     bias = g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    g.builder.layernorm(node.output[0], x, name=g.layer_name(node, "layernorm"), weight=g.const(node.input[1]),
-                        bias=bias, node=node.name)
+    g.builder.layernorm(
+        node.output[0],
+        x,
+        name=g.layer_name(node, "layernorm"),
+        weight=g.const(node.input[1]),
+        bias=bias,
+        node=node.name,
+    )
 
 
 def _softmax(g: _Graph, node: Any) -> None:
-    g.builder.softmax(node.output[0], node.input[0], g.attr(node, "axis", -1), name=g.scoped(node, "softmax"),
-                      node=node.name)
+    g.builder.softmax(
+        node.output[0],
+        node.input[0],
+        g.attr(node, "axis", -1),
+        name=g.scoped(node, "softmax"),
+        node=node.name,
+    )
 
 
 def _alias(g: _Graph, node: Any) -> None:
@@ -278,13 +339,27 @@ def _reorder(g: _Graph, node: Any) -> None:
 
 # One table: ONNX op type -> handler.
 ONNX_OPS: dict[str, Handler] = {
-    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batch_norm,
-    "Relu": _activation("relu"), "Clip": _clip, "Gelu": _gelu, "HardSwish": _activation("hardswish"),
-    "Sigmoid": _pattern_start("sigmoid"), "Erf": _pattern_start("gelu_erf"),
-    "MaxPool": _pool("max"), "AveragePool": _pool("avg"), "GlobalAveragePool": _global_pool("avg"),
-    "GlobalMaxPool": _global_pool("max"), "ReduceMean": _reduce_mean,
-    "Add": _add, "Mul": _mul_div, "Div": _mul_div, "Concat": _concat,
-    "LayerNormalization": _layer_norm, "Softmax": _softmax,
+    "Conv": _conv,
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "BatchNormalization": _batch_norm,
+    "Relu": _activation("relu"),
+    "Clip": _clip,
+    "Gelu": _gelu,
+    "HardSwish": _activation("hardswish"),
+    "Sigmoid": _pattern_start("sigmoid"),
+    "Erf": _pattern_start("gelu_erf"),
+    "MaxPool": _pool("max"),
+    "AveragePool": _pool("avg"),
+    "GlobalAveragePool": _global_pool("avg"),
+    "GlobalMaxPool": _global_pool("max"),
+    "ReduceMean": _reduce_mean,
+    "Add": _add,
+    "Mul": _mul_div,
+    "Div": _mul_div,
+    "Concat": _concat,
+    "LayerNormalization": _layer_norm,
+    "Softmax": _softmax,
     **{op: _alias for op in ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast")},
     **{op: _reorder for op in ("Transpose", "Gather", "Slice", "Split", "Expand", "Tile")},
 }

@@ -41,8 +41,15 @@ __all__ = [
     "read_topology",
 ]
 
-CONV_COLUMNS = ("IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter",
-                "Strides")
+CONV_COLUMNS = (
+    "IFMAP Height",
+    "IFMAP Width",
+    "Filter Height",
+    "Filter Width",
+    "Channels",
+    "Num Filter",
+    "Strides",
+)
 GEMM_COLUMNS = ("M", "N", "K")
 # Custom layouts are off in every cfg we write; SCALE-Sim still parses 20 integers per layout row.
 _LAYOUT_CELLS = 20
@@ -86,9 +93,13 @@ def layer_rows(layer: Layer, name: str | None = None) -> list[TopologyRow]:
     if isinstance(layer, Conv2d):
         (sh, sw), (kh, kw) = layer.stride, layer.kernel_size
         if sh != sw:
-            raise ExportFormatError(f"layer {layer.name!r}: SCALE-Sim has one stride, got stride={layer.stride}")
+            raise ExportFormatError(
+                f"layer {layer.name!r}: SCALE-Sim has one stride, got stride={layer.stride}"
+            )
         if layer.dilation != (1, 1):
-            raise ExportFormatError(f"layer {layer.name!r}: SCALE-Sim has no dilation, got dilation={layer.dilation}")
+            raise ExportFormatError(
+                f"layer {layer.name!r}: SCALE-Sim has no dilation, got dilation={layer.dilation}"
+            )
         ho, wo = layer.output_hw
         per_group = layer.in_channels // layer.groups
         filters = layer.out_channels // layer.groups
@@ -97,14 +108,19 @@ def layer_rows(layer: Layer, name: str | None = None) -> list[TopologyRow]:
             return [TopologyRow(f"{base}_DP", *shape, channels=layer.groups, num_filter=filters, stride=sh)]
         if layer.groups == 1:
             return [TopologyRow(base, *shape, channels=per_group, num_filter=filters, stride=sh)]
-        return [TopologyRow(f"{base}_g{i}", *shape, channels=per_group, num_filter=filters, stride=sh)
-                for i in range(layer.groups)]
+        return [
+            TopologyRow(f"{base}_g{i}", *shape, channels=per_group, num_filter=filters, stride=sh)
+            for i in range(layer.groups)
+        ]
     if isinstance(layer, (Linear, MatMul)):
         g = layer.gemm
         shape = (g.m, 1, 1, 1)
         if g.groups == 1:
             return [TopologyRow(base, *shape, channels=g.k, num_filter=g.n, stride=1)]
-        return [TopologyRow(f"{base}_h{i}", *shape, channels=g.k, num_filter=g.n, stride=1) for i in range(g.groups)]
+        return [
+            TopologyRow(f"{base}_h{i}", *shape, channels=g.k, num_filter=g.n, stride=1)
+            for i in range(g.groups)
+        ]
     return []
 
 
@@ -132,10 +148,14 @@ def network_rows(network: Network) -> tuple[list[TopologyRow], list[str]]:
             skipped.append(layer.name)
         rows.extend(layer_out)
     if not rows:
-        raise ExportFormatError(f"network {network.name!r} has no layer SCALE-Sim can run (conv, linear, matmul)")
+        raise ExportFormatError(
+            f"network {network.name!r} has no layer SCALE-Sim can run (conv, linear, matmul)"
+        )
     notes = []
     if skipped:
-        notes.append(f"SCALE-Sim models only MAC layers; left out {len(skipped)} layer(s): {', '.join(skipped)}")
+        notes.append(
+            f"SCALE-Sim models only MAC layers; left out {len(skipped)} layer(s): {', '.join(skipped)}"
+        )
     return rows, notes
 
 
@@ -145,8 +165,16 @@ def format_topology(rows: Sequence[TopologyRow]) -> str:
     header = ["Layer name", *CONV_COLUMNS] + (["Sparsity"] if with_nm else [])
     lines = [", ".join(header) + ","]
     for row in rows:
-        cells = [row.name, row.ifmap_h, row.ifmap_w, row.filter_h, row.filter_w, row.channels, row.num_filter,
-                 row.stride]
+        cells = [
+            row.name,
+            row.ifmap_h,
+            row.ifmap_w,
+            row.filter_h,
+            row.filter_w,
+            row.channels,
+            row.num_filter,
+            row.stride,
+        ]
         if with_nm:
             n, m = row.nm or (1, 1)
             cells.append(f"{n}:{m}")
@@ -202,7 +230,9 @@ def parse_topology(text: str, source: str = "<string>") -> tuple[list[TopologyRo
         where = f"{source}:{number}"
         cells = line.split(",")
         if cells[-1].strip():
-            raise ImportFormatError(f"{where}: row must end with a comma (SCALE-Sim drops the last cell), got {line!r}")
+            raise ImportFormatError(
+                f"{where}: row must end with a comma (SCALE-Sim drops the last cell), got {line!r}"
+            )
         cells = cells[:-1]
         row_kind = {4: "gemm", 5: "gemm", 8: "conv", 9: "conv"}.get(len(cells))
         if row_kind is None:
@@ -225,8 +255,10 @@ def parse_topology(text: str, source: str = "<string>") -> tuple[list[TopologyRo
         else:
             h, w, fh, fw, channels, filters, stride = values
             row = TopologyRow(name, h, w, fh, fw, channels, filters, stride, nm=nm)
-            for extent, kernel, column in ((row.ifmap_h, row.filter_h, "Filter Height"),
-                                           (row.ifmap_w, row.filter_w, "Filter Width")):
+            for extent, kernel, column in (
+                (row.ifmap_h, row.filter_h, "Filter Height"),
+                (row.ifmap_w, row.filter_w, "Filter Width"),
+            ):
                 if kernel > extent:
                     raise ImportFormatError(f"{where}: {column}: {kernel} exceeds the IFMAP extent {extent}")
         rows.append(row)
@@ -246,11 +278,21 @@ def row_layer(row: TopologyRow, kind: str) -> Layer:
     """The layer SCALE-Sim runs for ``row`` (same output size, window and filter count)."""
     if kind == "gemm":
         return Linear(row.name, in_features=row.filter_w, out_features=row.num_filter, tokens=row.ifmap_h)
-    padding = (_scalesim_padding(row.ifmap_h, row.filter_h, row.stride),
-               _scalesim_padding(row.ifmap_w, row.filter_w, row.stride))
+    padding = (
+        _scalesim_padding(row.ifmap_h, row.filter_h, row.stride),
+        _scalesim_padding(row.ifmap_w, row.filter_w, row.stride),
+    )
     groups = row.channels if row.depthwise else 1
-    return Conv2d(row.name, row.channels, row.num_filter * groups, (row.filter_h, row.filter_w),
-                  (row.ifmap_h, row.ifmap_w), stride=(row.stride, row.stride), padding=padding, groups=groups)
+    return Conv2d(
+        row.name,
+        row.channels,
+        row.num_filter * groups,
+        (row.filter_h, row.filter_w),
+        (row.ifmap_h, row.ifmap_w),
+        stride=(row.stride, row.stride),
+        padding=padding,
+        groups=groups,
+    )
 
 
 def read_topology(path: str | os.PathLike[str], *, name: str | None = None) -> Imported:
@@ -268,13 +310,19 @@ def read_topology(path: str | os.PathLike[str], *, name: str | None = None) -> I
             builder.add(row_layer(row, kind))
         except ValueError as exc:
             raise ImportFormatError(f"{source}:{line}: {exc}") from None
-        if kind == "conv" and any(_scalesim_padding(*dims, row.stride) for dims in
-                                  ((row.ifmap_h, row.filter_h), (row.ifmap_w, row.filter_w))):
+        if kind == "conv" and any(
+            _scalesim_padding(*dims, row.stride)
+            for dims in ((row.ifmap_h, row.filter_h), (row.ifmap_w, row.filter_w))
+        ):
             notes.append(f"layer {row.name!r}: SCALE-Sim's last window overhangs the IFMAP; read as padding")
-    sparse = [f"{row.name} {row.nm[0]}:{row.nm[1]}" for row in rows if row.nm is not None and row.nm[0] != row.nm[1]]
+    sparse = [
+        f"{row.name} {row.nm[0]}:{row.nm[1]}" for row in rows if row.nm is not None and row.nm[0] != row.nm[1]
+    ]
     if sparse:
-        notes.append("N:M sparsity in the topology is not applied (accelsim prunes through masks): "
-                     + ", ".join(sparse))
+        notes.append(
+            "N:M sparsity in the topology is not applied (accelsim prunes through masks): "
+            + ", ".join(sparse)
+        )
     return Imported(builder.build(), None, tuple(notes))
 
 

@@ -31,8 +31,10 @@ def load_network(spec: str, *, input_size: int | None = None) -> Imported:
     suffix = os.path.splitext(spec)[1].lower()
     if suffix in FILE_SUFFIXES or _is_callable_spec(spec):
         if input_size:
-            raise ImportFormatError(f"input size {input_size}: applies to zoo networks and trainable models only; "
-                                    f"{spec!r} fixes its own shapes")
+            raise ImportFormatError(
+                f"input size {input_size}: applies to zoo networks and trainable models only; "
+                f"{spec!r} fixes its own shapes"
+            )
         return _load_source(spec, suffix)
     params = {"input_hw": (input_size, input_size)} if input_size else {}
     if spec in MODELS:
@@ -95,8 +97,9 @@ def _from_callable(spec: str) -> Imported:
         raise ImportFormatError(f"{spec}: module {module_spec!r} has no function {function_name!r}")
     made = function()
     if not isinstance(made, tuple) or len(made) != 2:
-        raise ImportFormatError(f"{spec}: {function_name}() must return (nn.Module, example_input), "
-                                f"got {type(made).__name__}")
+        raise ImportFormatError(
+            f"{spec}: {function_name}() must return (nn.Module, example_input), got {type(made).__name__}"
+        )
     from workloads.importers.torch_import import from_torch
 
     return from_torch(made[0], made[1], name=function_name)

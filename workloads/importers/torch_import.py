@@ -44,8 +44,9 @@ class _Context:
         """The layer name a weight implies: its module path (``conv1.weight`` -> ``conv1``)."""
         name = getattr(arg, "name", None)
         if name not in self.params:
-            raise self.builder.error(node.name, "the weight is computed, not a parameter; only "
-                                                "parameter weights are supported")
+            raise self.builder.error(
+                node.name, "the weight is computed, not a parameter; only parameter weights are supported"
+            )
         fqn = self.params[name][0]
         for suffix in (".weight", "_weight"):
             if fqn.endswith(suffix):
@@ -91,23 +92,41 @@ def _conv(ctx: _Context, node: Any) -> None:
     padding = _arg(node, 4, "padding", (0,))
     if isinstance(padding, str):
         raise ctx.builder.error(node.name, f"string padding {padding!r} is not supported")
-    ctx.builder.conv(node.name, node.args[0].name, _shape(node), name=ctx.weight_name(node, weight),
-                     weight=value, weight_shape=_shape(weight), bias=ctx.const(_arg(node, 2, "bias")),
-                     stride=_ints(_arg(node, 3, "stride"), (1,)), padding=_ints(padding, (0,)),
-                     dilation=_ints(_arg(node, 5, "dilation"), (1,)), groups=int(_arg(node, 6, "groups", 1)),
-                     node=node.name)
+    ctx.builder.conv(
+        node.name,
+        node.args[0].name,
+        _shape(node),
+        name=ctx.weight_name(node, weight),
+        weight=value,
+        weight_shape=_shape(weight),
+        bias=ctx.const(_arg(node, 2, "bias")),
+        stride=_ints(_arg(node, 3, "stride"), (1,)),
+        padding=_ints(padding, (0,)),
+        dilation=_ints(_arg(node, 5, "dilation"), (1,)),
+        groups=int(_arg(node, 6, "groups", 1)),
+        node=node.name,
+    )
 
 
 def _linear(ctx: _Context, node: Any) -> None:
     weight = _arg(node, 1, "weight")
-    ctx.builder.linear(node.name, node.args[0].name, _shape(node), name=ctx.weight_name(node, weight),
-                       weight=ctx.const(weight), weight_shape=_shape(weight),
-                       bias=ctx.const(_arg(node, 2, "bias")), node=node.name)
+    ctx.builder.linear(
+        node.name,
+        node.args[0].name,
+        _shape(node),
+        name=ctx.weight_name(node, weight),
+        weight=ctx.const(weight),
+        weight_shape=_shape(weight),
+        bias=ctx.const(_arg(node, 2, "bias")),
+        node=node.name,
+    )
 
 
 def _batch_norm(ctx: _Context, node: Any) -> None:
-    gamma, beta, mean, var = (ctx.const(_arg(node, i, k)) for i, k in
-                              ((1, "weight"), (2, "bias"), (3, "running_mean"), (4, "running_var")))
+    gamma, beta, mean, var = (
+        ctx.const(_arg(node, i, k))
+        for i, k in ((1, "weight"), (2, "bias"), (3, "running_mean"), (4, "running_var"))
+    )
     if mean is None or var is None:
         raise ctx.builder.error(node.name, "batch normalisation without running statistics is not supported")
     eps = float(_arg(node, 7, "eps", 1e-5))
@@ -119,6 +138,7 @@ def _batch_norm(ctx: _Context, node: Any) -> None:
 def _activation(kind: str) -> Handler:
     def handle(ctx: _Context, node: Any) -> None:
         ctx.builder.activation(node.name, node.args[0].name, kind, node=node.name)
+
     return handle
 
 
@@ -133,7 +153,9 @@ def _clamp(ctx: _Context, node: Any) -> None:
     bounds = (_arg(node, 1, "min"), _arg(node, 2, "max"))
     kinds = {(0, None): "relu", (0, 6): "relu6"}
     if bounds not in kinds:
-        raise ctx.builder.error(node.name, f"clamp{bounds} is supported only as ReLU (0, None) or ReLU6 (0, 6)")
+        raise ctx.builder.error(
+            node.name, f"clamp{bounds} is supported only as ReLU (0, None) or ReLU6 (0, 6)"
+        )
     ctx.builder.activation(node.name, node.args[0].name, kinds[bounds], node=node.name)
 
 
@@ -150,17 +172,35 @@ def _pool(kind: str) -> Handler:
             raise ctx.builder.error(node.name, "dilated max pooling is not supported")
         padding = _ints(_arg(node, 3, "padding"), (0,))
         if kind == "avg" and any(padding) and not _arg(node, 5, "count_include_pad", True):
-            raise ctx.builder.error(node.name, "average pooling with count_include_pad=False is not supported")
-        ctx.builder.pool(node.name, node.args[0].name, _shape(node), name=ctx.scope_name(node, f"{kind}pool"),
-                         kind=kind, kernel=kernel, stride=_ints(_arg(node, 2, "stride"), kernel),
-                         padding=padding, node=node.name)
+            raise ctx.builder.error(
+                node.name, "average pooling with count_include_pad=False is not supported"
+            )
+        ctx.builder.pool(
+            node.name,
+            node.args[0].name,
+            _shape(node),
+            name=ctx.scope_name(node, f"{kind}pool"),
+            kind=kind,
+            kernel=kernel,
+            stride=_ints(_arg(node, 2, "stride"), kernel),
+            padding=padding,
+            node=node.name,
+        )
+
     return handle
 
 
 def _adaptive(kind: str) -> Handler:
     def handle(ctx: _Context, node: Any) -> None:
-        ctx.builder.adaptive_pool(node.name, node.args[0].name, _shape(node),
-                                  name=ctx.scope_name(node, f"{kind}pool"), kind=kind, node=node.name)
+        ctx.builder.adaptive_pool(
+            node.name,
+            node.args[0].name,
+            _shape(node),
+            name=ctx.scope_name(node, f"{kind}pool"),
+            kind=kind,
+            node=node.name,
+        )
+
     return handle
 
 
@@ -168,11 +208,23 @@ def _mean(ctx: _Context, node: Any) -> None:
     x = node.args[0]
     dims = {d % 4 for d in _ints(_arg(node, 1, "dim"), ())}
     if len(_shape(x)) != 4 or dims != {2, 3}:
-        raise ctx.builder.error(node.name, f"mean over dims {sorted(dims)} is supported only as global "
-                                           "average pooling of a 4-d tensor (dims 2 and 3)")
+        raise ctx.builder.error(
+            node.name,
+            f"mean over dims {sorted(dims)} is supported only as global "
+            "average pooling of a 4-d tensor (dims 2 and 3)",
+        )
     h, w = _shape(x)[2:]
-    ctx.builder.pool(node.name, x.name, (*_shape(x)[:2], 1, 1), name=ctx.scope_name(node, "avgpool"),
-                     kind="avg", kernel=(h, w), stride=(h, w), padding=(0, 0), node=node.name)
+    ctx.builder.pool(
+        node.name,
+        x.name,
+        (*_shape(x)[:2], 1, 1),
+        name=ctx.scope_name(node, "avgpool"),
+        kind="avg",
+        kernel=(h, w),
+        stride=(h, w),
+        padding=(0, 0),
+        node=node.name,
+    )
     ctx.builder.alias(node.name, node.name, _shape(node), node.name)
 
 
@@ -186,8 +238,14 @@ def _add(ctx: _Context, node: Any) -> None:
     if other is not None and other.ndim == 0:
         ctx.builder.reorder(node.name, a.name, _shape(node), node.name, "constant shift")
         return
-    ctx.builder.add(node.name, a.name, b.name if other is None else other, _shape(node),
-                    name=ctx.scope_name(node, "add"), node=node.name)
+    ctx.builder.add(
+        node.name,
+        a.name,
+        b.name if other is None else other,
+        _shape(node),
+        name=ctx.scope_name(node, "add"),
+        node=node.name,
+    )
 
 
 def _scale(ctx: _Context, node: Any) -> None:
@@ -200,21 +258,37 @@ def _scale(ctx: _Context, node: Any) -> None:
 
 
 def _cat(ctx: _Context, node: Any) -> None:
-    operands: list[str | np.ndarray | None] = [t.name if ctx.const(t) is None else ctx.const(t)
-                                               for t in node.args[0]]
-    ctx.builder.concat(node.name, operands, int(_arg(node, 1, "dim", 0)), _shape(node),
-                       name=ctx.scope_name(node, "cat"), node=node.name)
+    operands: list[str | np.ndarray | None] = [
+        t.name if ctx.const(t) is None else ctx.const(t) for t in node.args[0]
+    ]
+    ctx.builder.concat(
+        node.name,
+        operands,
+        int(_arg(node, 1, "dim", 0)),
+        _shape(node),
+        name=ctx.scope_name(node, "cat"),
+        node=node.name,
+    )
 
 
 def _matmul(ctx: _Context, node: Any) -> None:
     a, b = node.args[0], node.args[1]
     weight = ctx.const(b)
     if weight is not None:  # x @ W: a linear layer without bias
-        ctx.builder.linear(node.name, a.name, _shape(node), name=ctx.weight_name(node, b),
-                           weight=weight.T, weight_shape=_shape(b)[::-1], bias=None, node=node.name)
+        ctx.builder.linear(
+            node.name,
+            a.name,
+            _shape(node),
+            name=ctx.weight_name(node, b),
+            weight=weight.T,
+            weight_shape=_shape(b)[::-1],
+            bias=None,
+            node=node.name,
+        )
         return
-    ctx.builder.matmul(node.name, a.name, b.name, _shape(node), name=ctx.scope_name(node, "matmul"),
-                       node=node.name)
+    ctx.builder.matmul(
+        node.name, a.name, b.name, _shape(node), name=ctx.scope_name(node, "matmul"), node=node.name
+    )
 
 
 def _sdpa(ctx: _Context, node: Any) -> None:
@@ -230,13 +304,20 @@ def _layer_norm(ctx: _Context, node: Any) -> None:
         raise ctx.builder.error(node.name, "layer norm is supported over the last axis only")
     weight = _arg(node, 2, "weight")
     name = ctx.weight_name(node, weight) if weight is not None else ctx.scope_name(node, "layernorm")
-    ctx.builder.layernorm(node.name, x.name, name=name, weight=ctx.const(weight),
-                          bias=ctx.const(_arg(node, 3, "bias")), node=node.name)
+    ctx.builder.layernorm(
+        node.name,
+        x.name,
+        name=name,
+        weight=ctx.const(weight),
+        bias=ctx.const(_arg(node, 3, "bias")),
+        node=node.name,
+    )
 
 
 def _softmax(ctx: _Context, node: Any) -> None:
-    ctx.builder.softmax(node.name, node.args[0].name, int(node.args[1]), name=ctx.scope_name(node, "softmax"),
-                        node=node.name)
+    ctx.builder.softmax(
+        node.name, node.args[0].name, int(node.args[1]), name=ctx.scope_name(node, "softmax"), node=node.name
+    )
 
 
 def _alias(ctx: _Context, node: Any) -> None:
@@ -254,19 +335,75 @@ def _getitem(ctx: _Context, node: Any) -> None:
 
 # One table: ATen op name (overload packet, in-place variants folded) -> handler.
 TORCH_OPS: dict[str, Handler] = {
-    "conv2d": _conv, "convolution": _conv, "linear": _linear, "batch_norm": _batch_norm,
-    "relu": _activation("relu"), "relu6": _activation("relu6"), "hardtanh": _hardtanh, "clamp": _clamp,
-    "gelu": _gelu, "silu": _activation("silu"), "hardswish": _activation("hardswish"),
-    "max_pool2d": _pool("max"), "avg_pool2d": _pool("avg"),
-    "adaptive_avg_pool2d": _adaptive("avg"), "adaptive_max_pool2d": _adaptive("max"), "mean": _mean,
-    "add": _add, "mul": _scale, "div": _scale, "cat": _cat, "concat": _cat,
-    "matmul": _matmul, "bmm": _matmul, "mm": _matmul, "scaled_dot_product_attention": _sdpa,
-    "layer_norm": _layer_norm, "softmax": _softmax, "_softmax": _softmax, "getitem": _getitem,
-    **{op: _alias for op in ("flatten", "view", "reshape", "_unsafe_view", "unflatten", "squeeze", "unsqueeze",
-                             "contiguous", "clone", "dropout", "feature_dropout", "alpha_dropout", "detach",
-                             "to", "_to_copy", "type_as", "alias", "lift_fresh_copy")},
-    **{op: _reorder for op in ("permute", "transpose", "t", "select", "slice", "narrow", "expand",
-                               "repeat", "chunk", "split", "split_with_sizes", "unbind")},
+    "conv2d": _conv,
+    "convolution": _conv,
+    "linear": _linear,
+    "batch_norm": _batch_norm,
+    "relu": _activation("relu"),
+    "relu6": _activation("relu6"),
+    "hardtanh": _hardtanh,
+    "clamp": _clamp,
+    "gelu": _gelu,
+    "silu": _activation("silu"),
+    "hardswish": _activation("hardswish"),
+    "max_pool2d": _pool("max"),
+    "avg_pool2d": _pool("avg"),
+    "adaptive_avg_pool2d": _adaptive("avg"),
+    "adaptive_max_pool2d": _adaptive("max"),
+    "mean": _mean,
+    "add": _add,
+    "mul": _scale,
+    "div": _scale,
+    "cat": _cat,
+    "concat": _cat,
+    "matmul": _matmul,
+    "bmm": _matmul,
+    "mm": _matmul,
+    "scaled_dot_product_attention": _sdpa,
+    "layer_norm": _layer_norm,
+    "softmax": _softmax,
+    "_softmax": _softmax,
+    "getitem": _getitem,
+    **{
+        op: _alias
+        for op in (
+            "flatten",
+            "view",
+            "reshape",
+            "_unsafe_view",
+            "unflatten",
+            "squeeze",
+            "unsqueeze",
+            "contiguous",
+            "clone",
+            "dropout",
+            "feature_dropout",
+            "alpha_dropout",
+            "detach",
+            "to",
+            "_to_copy",
+            "type_as",
+            "alias",
+            "lift_fresh_copy",
+        )
+    },
+    **{
+        op: _reorder
+        for op in (
+            "permute",
+            "transpose",
+            "t",
+            "select",
+            "slice",
+            "narrow",
+            "expand",
+            "repeat",
+            "chunk",
+            "split",
+            "split_with_sizes",
+            "unbind",
+        )
+    },
 }
 
 
@@ -323,8 +460,11 @@ def from_torch(module: Any, example_input: Any, *, name: str | None = None) -> I
 def _lower(exported: Any, batch: int, name: str) -> Imported:
     signature = exported.graph_signature
     state = {**exported.state_dict, **exported.constants}
-    sources = {**signature.inputs_to_parameters, **signature.inputs_to_buffers,
-               **signature.inputs_to_lifted_tensor_constants}
+    sources = {
+        **signature.inputs_to_parameters,
+        **signature.inputs_to_buffers,
+        **signature.inputs_to_lifted_tensor_constants,
+    }
     params = {ph: (fqn, state[fqn].detach().cpu().numpy()) for ph, fqn in sources.items() if fqn in state}
     graph = exported.graph
     uses = {node.name: len(node.users) for node in graph.nodes}
@@ -341,8 +481,9 @@ def _lower(exported: Any, batch: int, name: str) -> Imported:
                 continue
             op = _op_name(node)
             handler = TORCH_OPS.get(op)
-            builder.lower(node.name, handler and partial(handler, ctx, node), f"{op!r} (aten {node.target})",
-                          TORCH_OPS)
+            builder.lower(
+                node.name, handler and partial(handler, ctx, node), f"{op!r} (aten {node.target})", TORCH_OPS
+            )
     return builder.finish()
 
 

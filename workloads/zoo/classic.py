@@ -24,7 +24,9 @@ def lenet5(*, input_hw: int | Pair = (32, 32), in_channels: int = 1, num_classes
     return Network.sequential("lenet5", [conv1, pool1, conv2, pool2, fc1, fc2, fc3])
 
 
-def mlp(*, input_hw: int | Pair = (28, 28), hidden: tuple[int, ...] = (300, 100), num_classes: int = 10) -> Network:
+def mlp(
+    *, input_hw: int | Pair = (28, 28), hidden: tuple[int, ...] = (300, 100), num_classes: int = 10
+) -> Network:
     """LeNet-300-100 (Han et al. 2015): a 784-300-100-10 MLP on flattened MNIST."""
     h, w = as_pair(input_hw, "input_hw")
     widths = (h * w, *hidden, check_classes(num_classes))

@@ -11,7 +11,15 @@ from workloads.network import Network, NetworkBuilder
 from workloads.zoo._common import as_pair, check_classes, global_avg_pool, spatial
 
 # (expansion t, output channels c, repeats n, first stride s), from Sandler et al. 2018, Table 2.
-_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+_SETTINGS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 def _make_divisible(value: float, divisor: int = 8) -> int:
@@ -20,13 +28,17 @@ def _make_divisible(value: float, divisor: int = 8) -> int:
     return rounded + divisor if rounded < 0.9 * value else rounded
 
 
-def mobilenet_v2(*, input_hw: int | Pair = (224, 224), num_classes: int = 1000, width_mult: float = 1.0) -> Network:
+def mobilenet_v2(
+    *, input_hw: int | Pair = (224, 224), num_classes: int = 1000, width_mult: float = 1.0
+) -> Network:
     if not width_mult > 0:
         raise ValueError(f"width_mult must be > 0, got {width_mult!r}")
     builder = NetworkBuilder("mobilenet_v2")
     channels = _make_divisible(32 * width_mult)
     last_channels = _make_divisible(1280 * max(1.0, width_mult))
-    prev: Layer = Conv2d("features.0", 3, channels, 3, as_pair(input_hw, "input_hw"), stride=2, padding=1, activation="relu6")
+    prev: Layer = Conv2d(
+        "features.0", 3, channels, 3, as_pair(input_hw, "input_hw"), stride=2, padding=1, activation="relu6"
+    )
     builder.add(prev, inputs=())
     index = 1
     for t, c, n, s in _SETTINGS:

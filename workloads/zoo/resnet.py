@@ -55,8 +55,13 @@ def _bottleneck(prefix: str, cin: int, width: int, hw: Pair, stride: int) -> lis
     return [conv1, conv2, conv3]
 
 
-def _resnet(name: str, block: Callable[[str, int, int, Pair, int], list[Conv2d]], blocks: tuple[int, ...],
-            hw: int | Pair, num_classes: int) -> Network:
+def _resnet(
+    name: str,
+    block: Callable[[str, int, int, Pair, int], list[Conv2d]],
+    blocks: tuple[int, ...],
+    hw: int | Pair,
+    num_classes: int,
+) -> Network:
     builder = NetworkBuilder(name)
     prev: Pool | Add = _stem(builder, as_pair(hw, "input_hw"))
     for stage, count in enumerate(blocks, start=1):

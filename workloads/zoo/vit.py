@@ -14,19 +14,24 @@ from workloads.network import Network, NetworkBuilder
 from workloads.zoo._common import as_pair, check_classes
 
 
-def _block(b: NetworkBuilder, prefix: str, block_in: str | None, tokens: int, hidden: int, heads: int,
-           mlp: int) -> str:
+def _block(
+    b: NetworkBuilder, prefix: str, block_in: str | None, tokens: int, hidden: int, heads: int, mlp: int
+) -> str:
     """One pre-LN encoder block fed by ``block_in`` (None: the implicit embedded sequence)."""
     seq = (tokens, hidden)
     head_dim = hidden // heads
     norm1 = b.add(LayerNorm(f"{prefix}.norm1", seq))
     for proj in ("query", "key", "value"):
         b.add(Linear(f"{prefix}.attn.{proj}", hidden, hidden, tokens=tokens), inputs=(norm1,))
-    b.add(MatMul(f"{prefix}.attn.scores", tokens, head_dim, tokens, heads=heads),
-          inputs=(f"{prefix}.attn.query", f"{prefix}.attn.key"))
+    b.add(
+        MatMul(f"{prefix}.attn.scores", tokens, head_dim, tokens, heads=heads),
+        inputs=(f"{prefix}.attn.query", f"{prefix}.attn.key"),
+    )
     b.add(Softmax(f"{prefix}.attn.softmax", (heads, tokens, tokens)))
-    b.add(MatMul(f"{prefix}.attn.context", tokens, tokens, head_dim, heads=heads),
-          inputs=(f"{prefix}.attn.softmax", f"{prefix}.attn.value"))
+    b.add(
+        MatMul(f"{prefix}.attn.context", tokens, tokens, head_dim, heads=heads),
+        inputs=(f"{prefix}.attn.softmax", f"{prefix}.attn.value"),
+    )
     proj = b.add(Linear(f"{prefix}.attn.proj", hidden, hidden, tokens=tokens))
     add1 = b.add(Add(f"{prefix}.add1", seq), inputs=(proj,) if block_in is None else (proj, block_in))
     b.add(LayerNorm(f"{prefix}.norm2", seq))
@@ -35,8 +40,16 @@ def _block(b: NetworkBuilder, prefix: str, block_in: str | None, tokens: int, hi
     return b.add(Add(f"{prefix}.add2", seq), inputs=(fc2, add1))
 
 
-def vit_b16(*, input_hw: int | tuple[int, int] = (224, 224), num_classes: int = 1000, patch: int = 16,
-            layers: int = 12, hidden: int = 768, heads: int = 12, mlp: int = 3072) -> Network:
+def vit_b16(
+    *,
+    input_hw: int | tuple[int, int] = (224, 224),
+    num_classes: int = 1000,
+    patch: int = 16,
+    layers: int = 12,
+    hidden: int = 768,
+    heads: int = 12,
+    mlp: int = 3072,
+) -> Network:
     """ViT-B/16 at 224x224: 197 tokens, ~17.56 GMACs including attention, ~86 M weights."""
     h, w = as_pair(input_hw, "input_hw")
     if h % patch or w % patch:

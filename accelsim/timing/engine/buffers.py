@@ -21,7 +21,7 @@ class OccupancySnapshot:
     Never changed once built (a slotted class, not a tuple: read on the coalescer's hot path)."""
 
     bytes: int
-    changes: int                                # len(changes), 0 when they are not kept
+    changes: int  # len(changes), 0 when they are not kept
     last_change: tuple[int, int] | None
 
 

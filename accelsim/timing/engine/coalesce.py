@@ -47,10 +47,22 @@ from accelsim.timing.engine.trace import Activity
 class Coalescer:
     """The array's `SwapHook`: advances from a swap by periods and steps, as far as they go."""
 
-    def __init__(self, env: simpy.Environment, stream: FoldStream, *, counters: LayerCounters,
-                 array_power: PowerState, buffers: Mapping[str, DoubleBuffer], loaders: Iterable[Loader],
-                 writer: WriteBack, powers: Iterable[PowerState], occupancies: Iterable[Occupancy],
-                 dram: DramChannel, layer_names: Sequence[str], activities: list[Activity] | None) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        stream: FoldStream,
+        *,
+        counters: LayerCounters,
+        array_power: PowerState,
+        buffers: Mapping[str, DoubleBuffer],
+        loaders: Iterable[Loader],
+        writer: WriteBack,
+        powers: Iterable[PowerState],
+        occupancies: Iterable[Occupancy],
+        dram: DramChannel,
+        layer_names: Sequence[str],
+        activities: list[Activity] | None,
+    ) -> None:
         self.env = env
         self.stream = stream
         self.loaders = tuple(loaders)
@@ -59,9 +71,17 @@ class Coalescer:
         self.phase_logs = tuple(loader.phases for loader in self.loaders) + (writer.phases,)
         self.periods = Periods(stream, counters, dram, powers, occupancies, activities)
         by_operand = {loader.operand: loader for loader in self.loaders}
-        self.steps = Steps(stream, counters, array_power, buffers, dram, layer_names,
-                           (by_operand["ifmap"].name, by_operand["filter"].name), activities)
-        self._run = 0                    # run of the last fold looked at
+        self.steps = Steps(
+            stream,
+            counters,
+            array_power,
+            buffers,
+            dram,
+            layer_names,
+            (by_operand["ifmap"].name, by_operand["filter"].name),
+            activities,
+        )
+        self._run = 0  # run of the last fold looked at
 
     @property
     def folds_coalesced(self) -> int:

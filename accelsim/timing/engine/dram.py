@@ -17,10 +17,13 @@ from accelsim.timing.engine.power import PowerState
 
 
 class DramChannel:
-    def __init__(self, env: simpy.Environment, bandwidth_bytes_per_cycle: float, latency_cycles: int,
-                 power: PowerState) -> None:
+    def __init__(
+        self, env: simpy.Environment, bandwidth_bytes_per_cycle: float, latency_cycles: int, power: PowerState
+    ) -> None:
         if not bandwidth_bytes_per_cycle > 0:
-            raise ValueError(f"dram.bandwidth_bytes_per_cycle must be positive, got {bandwidth_bytes_per_cycle!r}")
+            raise ValueError(
+                f"dram.bandwidth_bytes_per_cycle must be positive, got {bandwidth_bytes_per_cycle!r}"
+            )
         if latency_cycles < 0:
             raise ValueError(f"dram.latency_cycles must be non-negative, got {latency_cycles!r}")
         self.env = env

@@ -20,15 +20,15 @@ from accelsim.timing.mapping import LayerMapping
 class Fold(NamedTuple):
     """One fold of one layer: its compute time, the DRAM bytes it moves and its SRAM working set."""
 
-    layer: int                  # index of the layer in execution order
-    index: int                  # fold number within the layer
+    layer: int  # index of the layer in execution order
+    index: int  # fold number within the layer
     compute_cycles: int
-    on_array: bool              # False: the vector unit computes it, the PE array stays idle
-    read_bytes: dict            # operand -> DRAM bytes loaded for this fold
-    write_bytes: int            # DRAM bytes written back after this fold
-    working_set_bytes: dict     # operand -> bytes the fold occupies in its buffer half
-    first: bool                 # first fold of its layer
-    last: bool                  # last fold of its layer
+    on_array: bool  # False: the vector unit computes it, the PE array stays idle
+    read_bytes: dict  # operand -> DRAM bytes loaded for this fold
+    write_bytes: int  # DRAM bytes written back after this fold
+    working_set_bytes: dict  # operand -> bytes the fold occupies in its buffer half
+    first: bool  # first fold of its layer
+    last: bool  # last fold of its layer
 
 
 @dataclass(slots=True)
@@ -37,7 +37,7 @@ class Run:
     Never changed once built (a slotted class, not a tuple: read on the coalescer's hot path)."""
 
     layer: int
-    layer_start: int            # global index of the layer's first fold
+    layer_start: int  # global index of the layer's first fold
     compute_cycles: int
     on_array: bool
     read_bytes: dict
@@ -57,11 +57,11 @@ class FoldStream:
     """All folds of a run, run-length encoded; `fold(g)` builds global fold `g`."""
 
     def __init__(self, mappings: Sequence[LayerMapping], word_bytes: dict, half_bytes: dict):
-        starts: list[int] = []          # global index of each run's first fold
+        starts: list[int] = []  # global index of each run's first fold
         runs: list[Run] = []
         ids: list[int] = []
         layer_starts: list[int] = []
-        work: dict = {}                 # raw per-fold figures -> (id, reads, write, working, ...), shared
+        work: dict = {}  # raw per-fold figures -> (id, reads, write, working, ...), shared
         wi, wf, wo = word_bytes["ifmap"], word_bytes["filter"], word_bytes["ofmap"]
         hi_, hf, ho = half_bytes["ifmap"], half_bytes["filter"], half_bytes["ofmap"]
         g = 0
@@ -73,33 +73,64 @@ class FoldStream:
             index = 0
             for tile in mapping.tiles:
                 sram_reads, dram_reads = tile.sram_reads, tile.dram_read_bytes
-                raw = (tile.compute_cycles, on_array, dram_reads.get("ifmap", 0), dram_reads.get("filter", 0),
-                       sum(tile.dram_write_bytes.values()), sram_reads.get("ifmap", 0),
-                       sram_reads.get("filter", 0), tile.sram_writes.get("ofmap", 0))
+                raw = (
+                    tile.compute_cycles,
+                    on_array,
+                    dram_reads.get("ifmap", 0),
+                    dram_reads.get("filter", 0),
+                    sum(tile.dram_write_bytes.values()),
+                    sram_reads.get("ifmap", 0),
+                    sram_reads.get("filter", 0),
+                    tile.sram_writes.get("ofmap", 0),
+                )
                 known = work.get(raw)
                 if known is None:
                     # A working set larger than a half streams through it: the half is full, not more.
                     working_i, working_f = min(raw[5] * wi, hi_), min(raw[6] * wf, hf)
                     working_o = min(raw[7] * wo, ho)
-                    known = work[raw] = (len(work), {"ifmap": raw[2], "filter": raw[3]}, raw[4],
-                                         {"ifmap": working_i, "filter": working_f, "ofmap": working_o},
-                                         working_i, working_f, working_o)
+                    known = work[raw] = (
+                        len(work),
+                        {"ifmap": raw[2], "filter": raw[3]},
+                        raw[4],
+                        {"ifmap": working_i, "filter": working_f, "ofmap": working_o},
+                        working_i,
+                        working_f,
+                        working_o,
+                    )
                 run_id, reads, write, working, working_i, working_f, working_o = known
                 compute = raw[0]
                 end = index + tile.count
                 # Split off the layer's first and last folds: their flags make them unique.
-                for lo, hi in ((index, 1) if index == 0 else (index, index),
-                               (max(index, 1), min(end, total - 1)),
-                               (total - 1, total) if end == total and total > 1 else (end, end)):
+                for lo, hi in (
+                    (index, 1) if index == 0 else (index, index),
+                    (max(index, 1), min(end, total - 1)),
+                    (total - 1, total) if end == total and total > 1 else (end, end),
+                ):
                     if hi <= lo:
                         continue
                     first, last = lo == 0, hi == total
                     rid = -1 - len(runs) if first or last else run_id
                     if rid >= 0 and ids and ids[-1] == rid:
-                        continue                          # extends the previous run
+                        continue  # extends the previous run
                     starts.append(layer_start + lo)
-                    runs.append(Run(layer_index, layer_start, compute, on_array, reads, write, working, first,
-                                    last, raw[2], raw[3], working_i, working_f, working_o))
+                    runs.append(
+                        Run(
+                            layer_index,
+                            layer_start,
+                            compute,
+                            on_array,
+                            reads,
+                            write,
+                            working,
+                            first,
+                            last,
+                            raw[2],
+                            raw[3],
+                            working_i,
+                            working_f,
+                            working_o,
+                        )
+                    )
                     ids.append(rid)
                 index = end
                 g += tile.count
@@ -124,8 +155,17 @@ class FoldStream:
         if run is None:
             run = self.run_of(g)
         r = self.runs[run]
-        return Fold(r.layer, g - r.layer_start, r.compute_cycles, r.on_array, r.read_bytes, r.write_bytes,
-                    r.working_set_bytes, r.first, r.last)
+        return Fold(
+            r.layer,
+            g - r.layer_start,
+            r.compute_cycles,
+            r.on_array,
+            r.read_bytes,
+            r.write_bytes,
+            r.working_set_bytes,
+            r.first,
+            r.last,
+        )
 
     def cursor(self) -> "FoldCursor":
         return FoldCursor(self)

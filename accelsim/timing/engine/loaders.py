@@ -18,10 +18,19 @@ from accelsim.timing.engine.trace import Activity
 
 
 class Loader:
-    def __init__(self, env, operand: str, folds, buffer: DoubleBuffer, dram: DramChannel,
-                 layers_written: list, layer_names, activities: list | None):
+    def __init__(
+        self,
+        env,
+        operand: str,
+        folds,
+        buffer: DoubleBuffer,
+        dram: DramChannel,
+        layers_written: list,
+        layer_names,
+        activities: list | None,
+    ):
         self.env = env
-        self.folds = folds             # a FoldCursor: the fold is taken once a half is free
+        self.folds = folds  # a FoldCursor: the fold is taken once a half is free
         self.waiting_for_half = False
         self.operand = operand
         self.buffer = buffer
@@ -56,8 +65,9 @@ class Loader:
             if num_bytes:
                 yield from self.dram.transfer(num_bytes, phases, write=False)
             if self.activities is not None:
-                self.activities.append(Activity(self.name, self.layer_names[fold.layer], fold.index,
-                                                start, env.now))
+                self.activities.append(
+                    Activity(self.name, self.layer_names[fold.layer], fold.index, start, env.now)
+                )
             buffer.resident.put(fold)
 
     def waits_for(self, g: int) -> bool:
@@ -70,10 +80,18 @@ class Loader:
 
 
 class WriteBack:
-    def __init__(self, env, folds, buffer: DoubleBuffer, dram: DramChannel, layers_written: list,
-                 layer_names, activities: list | None):
+    def __init__(
+        self,
+        env,
+        folds,
+        buffer: DoubleBuffer,
+        dram: DramChannel,
+        layers_written: list,
+        layer_names,
+        activities: list | None,
+    ):
         self.env = env
-        self.folds = folds             # a FoldCursor, used only to count the folds left
+        self.folds = folds  # a FoldCursor, used only to count the folds left
         self.waiting_for_fold = False
         self.buffer = buffer
         self.dram = dram
@@ -94,8 +112,9 @@ class WriteBack:
             if fold.write_bytes:
                 yield from self.dram.transfer(fold.write_bytes, self.phases, write=True)
             if self.activities is not None:
-                self.activities.append(Activity("write_back", self.layer_names[fold.layer], fold.index,
-                                                start, env.now))
+                self.activities.append(
+                    Activity("write_back", self.layer_names[fold.layer], fold.index, start, env.now)
+                )
             buffer.free_half(fold.working_set_bytes["ofmap"])
             if fold.last:
                 self.layers_written[fold.layer].succeed()

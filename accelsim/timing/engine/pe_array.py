@@ -56,16 +56,24 @@ class LayerCounters:
 class ArrayProcess:
     """The process that computes folds on the PE array (or the vector unit), one at a time."""
 
-    def __init__(self, env: simpy.Environment, folds: FoldCursor, buffers: dict[str, DoubleBuffer],
-                 power: PowerState, phases: dict[str, PhaseLog], counters: LayerCounters,
-                 layer_names: Sequence[str], activities: list[Activity] | None,
-                 swap_hook: SwapHook | None = None) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        folds: FoldCursor,
+        buffers: dict[str, DoubleBuffer],
+        power: PowerState,
+        phases: dict[str, PhaseLog],
+        counters: LayerCounters,
+        layer_names: Sequence[str],
+        activities: list[Activity] | None,
+        swap_hook: SwapHook | None = None,
+    ) -> None:
         self.env = env
         self.folds = folds
-        self.swap_hook = swap_hook     # None: every fold is simulated
+        self.swap_hook = swap_hook  # None: every fold is simulated
         self.buffers = buffers
         self.power = power
-        self.phases = phases           # "ifmap" / "filter": loader logs, "ofmap": write-back log
+        self.phases = phases  # "ifmap" / "filter": loader logs, "ofmap": write-back log
         self.counters = counters
         self.layer_names = layer_names
         self.activities = activities
@@ -117,8 +125,9 @@ class ArrayProcess:
                 self.power.release()
             if self.activities is not None:
                 unit = "pe_array" if fold.on_array else "vector_unit"
-                self.activities.append(Activity(unit, self.layer_names[fold.layer], fold.index,
-                                                start, env.now))
+                self.activities.append(
+                    Activity(unit, self.layer_names[fold.layer], fold.index, start, env.now)
+                )
             if fold.last:
                 counters.end_cycles[fold.layer] = env.now
                 ofmap.resident.put(fold)

@@ -26,8 +26,8 @@ from accelsim.timing.engine.pe_array import Jump, LayerCounters
 from accelsim.timing.engine.power import PowerSnapshot, PowerState
 from accelsim.timing.engine.trace import Activity
 
-MAX_BLOCK_RUNS = 16          # longest repeating block of runs looked for in a layer
-MISMATCHES_ALLOWED = 4       # runs of a layer that may break its block (first and last blocks)
+MAX_BLOCK_RUNS = 16  # longest repeating block of runs looked for in a layer
+MISMATCHES_ALLOWED = 4  # runs of a layer that may break its block (first and last blocks)
 
 
 @dataclass(slots=True)
@@ -43,7 +43,7 @@ class SwapState:
     compute_cycles: int
     read_bytes: int
     write_bytes: int
-    activities: int              # len(activities), 0 without a trace
+    activities: int  # len(activities), 0 without a trace
 
     def same_state(self, other: SwapState) -> bool:
         """The same state relative to each snapshot's time (see the module docstring)."""
@@ -57,9 +57,15 @@ class SwapState:
 class Periods:
     """Finds repeating periods at swaps and applies as many as the fold stream allows."""
 
-    def __init__(self, stream: FoldStream, counters: LayerCounters, dram: DramChannel,
-                 powers: Iterable[PowerState], occupancies: Iterable[Occupancy],
-                 activities: list[Activity] | None) -> None:
+    def __init__(
+        self,
+        stream: FoldStream,
+        counters: LayerCounters,
+        dram: DramChannel,
+        powers: Iterable[PowerState],
+        occupancies: Iterable[Occupancy],
+        activities: list[Activity] | None,
+    ) -> None:
         self.stream = stream
         self.counters = counters
         self.dram = dram
@@ -69,16 +75,19 @@ class Periods:
         self._layer = -1
         self._snapshots: dict[int, SwapState] = {}
         self._periods: dict[int, tuple[int, ...]] = {}
-        self.periods = 0                 # statistics, for benchmarks: periods applied
-        self.folds = 0                   # folds advanced by whole periods
+        self.periods = 0  # statistics, for benchmarks: periods applied
+        self.folds = 0  # folds advanced by whole periods
 
     def candidate_periods(self, layer: int) -> tuple[int, ...]:
         """Periods (in folds) to try in this layer: its repeating block of runs, then 1."""
         periods = self._periods.get(layer)
         if periods is None:
             stream = self.stream
-            seq = [(stream.ids[r], stream.ends[r] - stream.starts[r]) for r in stream.layer_runs(layer)
-                   if stream.ids[r] >= 0]
+            seq = [
+                (stream.ids[r], stream.ends[r] - stream.starts[r])
+                for r in stream.layer_runs(layer)
+                if stream.ids[r] >= 0
+            ]
             found = []
             for p in range(2, min(len(seq) // 2, MAX_BLOCK_RUNS) + 1):
                 # A block of p runs repeating; the first and last blocks may differ (a run cut
@@ -86,7 +95,7 @@ class Periods:
                 pairs = len(seq) - p
                 if sum(seq[i] == seq[i + p] for i in range(pairs)) >= pairs - MISMATCHES_ALLOWED:
                     middle = pairs // 2
-                    found.append(sum(n for _, n in seq[middle:middle + p]))
+                    found.append(sum(n for _, n in seq[middle : middle + p]))
                     break
             periods = tuple(found) + (1,)
             self._periods[layer] = periods
@@ -94,10 +103,17 @@ class Periods:
 
     def snapshot(self, g: int, layer: int, now: int) -> SwapState:
         counters, dram, activities = self.counters, self.dram, self.activities
-        return SwapState(g, now, [p.snapshot() for p in self.powers],
-                         [o.snapshot() for o in self.occupancies], dict(counters.stalls[layer]),
-                         counters.compute_cycles[layer], dram.read_bytes, dram.write_bytes,
-                         len(activities) if activities is not None else 0)
+        return SwapState(
+            g,
+            now,
+            [p.snapshot() for p in self.powers],
+            [o.snapshot() for o in self.occupancies],
+            dict(counters.stalls[layer]),
+            counters.compute_cycles[layer],
+            dram.read_bytes,
+            dram.write_bytes,
+            len(activities) if activities is not None else 0,
+        )
 
     def advance(self, g: int, r: int, now: int) -> Jump | None:
         """Whole periods from the swap of fold `g` (in run `r`) at cycle `now`, or None (and a
@@ -151,11 +167,13 @@ class Periods:
         for occupancy, start_occupancy in zip(self.occupancies, h.occupancy):
             occupancy.repeat_period(start_occupancy, count, cycles)
         if activities is not None and len(activities) > h.activities:
-            new = activities[h.activities:]
+            new = activities[h.activities :]
             for i in range(1, count + 1):
                 d, k = i * cycles, i * period
-                activities.extend(Activity(a.component, a.layer, a.fold + k, a.start_cycle + d,
-                                           a.end_cycle + d) for a in new)
+                activities.extend(
+                    Activity(a.component, a.layer, a.fold + k, a.start_cycle + d, a.end_cycle + d)
+                    for a in new
+                )
         folds = count * period
         self.periods += count
         self.folds += folds

@@ -25,13 +25,13 @@ class PowerSnapshot:
     Never changed once built (a slotted class, not a tuple: read on the coalescer's hot path)."""
 
     users: int
-    since: int                  # start of the current idle or active period
-    mark: int                   # how often `since` had moved
-    awake_at: int               # a pending wake-up ends here (the past if none)
-    intervals: int              # len(intervals)
+    since: int  # start of the current idle or active period
+    mark: int  # how often `since` had moved
+    awake_at: int  # a pending wake-up ends here (the past if none)
+    intervals: int  # len(intervals)
     last_interval: tuple[str, int, int] | None
-    wakes: int                  # len(wakes)
-    bulk: int                   # len(bulk)
+    wakes: int  # len(wakes)
+    bulk: int  # len(bulk)
 
     def same_state(self, now: int, other: PowerSnapshot, other_now: int) -> bool:
         """The same state relative to each snapshot's cycle: users, a pending wake-up and, if it
@@ -44,8 +44,20 @@ class PowerSnapshot:
 
 
 class PowerState:
-    __slots__ = ("env", "component", "gate_after", "wake_latency", "always_on", "intervals",
-                 "wakes", "bulk", "_users", "_since", "_awake_at", "_mark")
+    __slots__ = (
+        "env",
+        "component",
+        "gate_after",
+        "wake_latency",
+        "always_on",
+        "intervals",
+        "wakes",
+        "bulk",
+        "_users",
+        "_since",
+        "_awake_at",
+        "_mark",
+    )
 
     def __init__(self, env, component: str, policy: PowerPolicy, *, always_on_without_policy: bool):
         self.env = env
@@ -53,15 +65,15 @@ class PowerState:
         self.gate_after = policy.idle_cycles_to_gate if policy.policy == "gate_after" else None
         self.wake_latency = policy.wake_latency_cycles
         self.always_on = always_on_without_policy and self.gate_after is None
-        self.intervals: list[tuple[str, int, int]] = []    # (state, start, end), in time order
-        self.wakes: list[int] = []                           # cycles at which a wake-up began
+        self.intervals: list[tuple[str, int, int]] = []  # (state, start, end), in time order
+        self.wakes: list[int] = []  # cycles at which a wake-up began
         # Coalesced periods (`accelsim.timing.engine.coalesce`) without a trace: (cycle, state, cycles in
         # state) and (cycle, "wake", wake-ups) totals, each inside the layer span holding `cycle`.
         self.bulk: list[tuple[int, str, int]] = []
         self._users = 0
-        self._since = 0          # start of the current idle (no users) or active (users) period
+        self._since = 0  # start of the current idle (no users) or active (users) period
         self._awake_at = 0
-        self._mark = 0           # bumped whenever `_since` moves (coalescing compares periods)
+        self._mark = 0  # bumped whenever `_since` moves (coalescing compares periods)
 
     def _record(self, state: str, start: int, end: int) -> None:
         if end <= start:
@@ -132,8 +144,16 @@ class PowerState:
 
     def snapshot(self) -> PowerSnapshot:
         intervals = self.intervals
-        return PowerSnapshot(self._users, self._since, self._mark, self._awake_at, len(intervals),
-                             intervals[-1] if intervals else None, len(self.wakes), len(self.bulk))
+        return PowerSnapshot(
+            self._users,
+            self._since,
+            self._mark,
+            self._awake_at,
+            len(intervals),
+            intervals[-1] if intervals else None,
+            len(self.wakes),
+            len(self.bulk),
+        )
 
     def may_delay_use(self) -> bool:
         """A use may have to wait for a wake-up: the component gates and waking takes time."""
@@ -152,14 +172,22 @@ class PowerState:
             return False
         return self.gate_after is None or now - self._since <= self.gate_after
 
-    def repeat_period(self, start: PowerSnapshot, end: PowerSnapshot, end_cycle: int, count: int,
-                      cycles: int, *, totals_only: bool) -> None:
+    def repeat_period(
+        self,
+        start: PowerSnapshot,
+        end: PowerSnapshot,
+        end_cycle: int,
+        count: int,
+        cycles: int,
+        *,
+        totals_only: bool,
+    ) -> None:
         """The period from snapshot `start` to `end` (taken at `end_cycle`, `cycles` later) happens
         `count` more times: replay its records shifted by `i * cycles`, through the same merging
         as a fold-by-fold run, and move the current period and a pending wake-up along. With
         `totals_only` (no trace) all but the last replay only add to `bulk`, at `end_cycle`."""
         shift = count * cycles
-        bulk = self.bulk[start.bulk:]           # totals of periods coalesced inside this one
+        bulk = self.bulk[start.bulk :]  # totals of periods coalesced inside this one
         self._replay_intervals(start, count, cycles, end_cycle if totals_only else None)
         if len(self.wakes) > start.wakes:
             self.bulk.append((end_cycle, "wake", count * (len(self.wakes) - start.wakes)))

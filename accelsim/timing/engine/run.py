@@ -33,7 +33,7 @@ class LayerTimeline:
     compute_cycles: int
     stall_cycles: Mapping[str, int]
     residency_cycles: Mapping[tuple[str, str], int]
-    wakes: Mapping[str, int]                     # component -> wake-ups begun in this layer
+    wakes: Mapping[str, int]  # component -> wake-ups begun in this layer
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,17 @@ class EngineResult:
     dram_read_bytes: int
     dram_write_bytes: int
     trace: Trace | None
-    coalesced_folds: int = field(default=0, compare=False)   # folds advanced without their own events
+    coalesced_folds: int = field(default=0, compare=False)  # folds advanced without their own events
 
 
-def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], hardware: Hardware,
-               *, trace: bool = False, coalesce: bool = True) -> EngineResult:
+def run_engine(
+    mappings: Sequence[LayerMapping],
+    layer_names: Sequence[str],
+    hardware: Hardware,
+    *,
+    trace: bool = False,
+    coalesce: bool = True,
+) -> EngineResult:
     """Simulate the layers' folds in a fresh environment. `coalesce=False` simulates every fold;
     the default advances steady states over identical folds in one step and other folds by
     closed-form steps, with identical results (`accelsim.timing.engine.coalesce`)."""
@@ -62,8 +68,10 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
 
     pe_power = PowerState(env, "pe_array", policies.pe_array, always_on_without_policy=False)
     dram_power = PowerState(env, "dram", policies.dram, always_on_without_policy=True)
-    buffer_power = {name: PowerState(env, name, policies.buffers, always_on_without_policy=True)
-                    for name in buffers.components()}
+    buffer_power = {
+        name: PowerState(env, name, policies.buffers, always_on_without_policy=True)
+        for name in buffers.components()
+    }
     occupancy = {name: Occupancy(env, name, keep=trace) for name in buffers.components()}
     double_buffers = {
         op: DoubleBuffer(env, op, buffer_power[buffers.buffer_name(op)], occupancy[buffers.buffer_name(op)])
@@ -74,25 +82,46 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
     activities: list | None = [] if trace else None
 
     stream = FoldStream(mappings, word_bytes, half_bytes)
-    loaders = {op: Loader(env, op, stream.cursor(), double_buffers[op], dram, layers_written, names, activities)
-               for op in ("ifmap", "filter")}
+    loaders = {
+        op: Loader(env, op, stream.cursor(), double_buffers[op], dram, layers_written, names, activities)
+        for op in ("ifmap", "filter")
+    }
     writer = WriteBack(env, stream.cursor(), double_buffers["ofmap"], dram, layers_written, names, activities)
     phases = {"ifmap": loaders["ifmap"].phases, "filter": loaders["filter"].phases, "ofmap": writer.phases}
     powers = [pe_power, *buffer_power.values(), dram_power]
     counters = LayerCounters(len(mappings))
     coalescer = None
     if coalesce:
-        coalescer = Coalescer(env, stream, counters=counters, array_power=pe_power, buffers=double_buffers,
-                              loaders=loaders.values(), writer=writer, powers=powers,
-                              occupancies=occupancy.values(), dram=dram, layer_names=names,
-                              activities=activities)
-    ArrayProcess(env, stream.cursor(), double_buffers, pe_power, phases, counters, names, activities,
-                 swap_hook=coalescer)
+        coalescer = Coalescer(
+            env,
+            stream,
+            counters=counters,
+            array_power=pe_power,
+            buffers=double_buffers,
+            loaders=loaders.values(),
+            writer=writer,
+            powers=powers,
+            occupancies=occupancy.values(),
+            dram=dram,
+            layer_names=names,
+            activities=activities,
+        )
+    ArrayProcess(
+        env,
+        stream.cursor(),
+        double_buffers,
+        pe_power,
+        phases,
+        counters,
+        names,
+        activities,
+        swap_hook=coalescer,
+    )
     env.run()
     end = env.now
 
     last = len(mappings) - 1
-    writer.phases.attribute(counters.end_cycles[last], end, counters.stalls[last])   # the final drain
+    writer.phases.attribute(counters.end_cycles[last], end, counters.stalls[last])  # the final drain
     boundaries = counters.end_cycles[:-1] + [end]
     starts = [0] + boundaries[:-1]
     for power in powers:
@@ -115,7 +144,9 @@ def run_engine(mappings: Sequence[LayerMapping], layer_names: Sequence[str], har
             layers=names,
             layer_end_cycles=tuple(boundaries),
             activities=tuple(activities),
-            power=tuple(PowerInterval(p.component, state, s, e) for p in powers for state, s, e in p.intervals),
+            power=tuple(
+                PowerInterval(p.component, state, s, e) for p in powers for state, s, e in p.intervals
+            ),
             occupancy={name: tuple(o.changes) for name, o in occupancy.items()},
             capacity_bytes={name: buf.size_bytes for name, buf in buffers.components().items()},
         )

@@ -53,28 +53,39 @@ ARRAY, IFMAP_LOAD, FILTER_LOAD, WRITE_BACK = 0, 1, 2, 3
 class Steps:
     """Advances one fold at a time in closed form, where that is exact."""
 
-    def __init__(self, stream: FoldStream, counters: LayerCounters, array_power: PowerState,
-                 buffers: Mapping[str, DoubleBuffer], dram: DramChannel, layer_names: Sequence[str],
-                 loader_names: tuple[str, str], activities: list[Activity] | None) -> None:
+    def __init__(
+        self,
+        stream: FoldStream,
+        counters: LayerCounters,
+        array_power: PowerState,
+        buffers: Mapping[str, DoubleBuffer],
+        dram: DramChannel,
+        layer_names: Sequence[str],
+        loader_names: tuple[str, str],
+        activities: list[Activity] | None,
+    ) -> None:
         self.stream = stream
         self.counters = counters
         self.array_power = array_power
         self.dram = dram
         self.layer_names = layer_names
-        self.loader_names = loader_names        # the ifmap's, then the filter's
+        self.loader_names = loader_names  # the ifmap's, then the filter's
         self.activities = activities
         # Per operand the buffer's occupancy and power (the same objects for all three with a
         # unified buffer).
         self._occupancy = tuple(buffers[op].occupancy for op in ("ifmap", "filter", "ofmap"))
         self._buffer_power = tuple(buffers[op].power for op in ("ifmap", "filter", "ofmap"))
-        self._quiet = (activities is None and dram.power.always_on
-                       and all(p.always_on for p in self._buffer_power)
-                       and all(o.changes is None for o in self._occupancy))
-        self._cycles_of: dict[int, int] = {}     # bytes -> streaming cycles
+        self._quiet = (
+            activities is None
+            and dram.power.always_on
+            and all(p.always_on for p in self._buffer_power)
+            and all(o.changes is None for o in self._occupancy)
+        )
+        self._cycles_of: dict[int, int] = {}  # bytes -> streaming cycles
         # A DRAM transfer begun at a swap may wait for the channel to wake (the one wait the
         # closed-form step does not model): only with a gating policy and a wake latency.
         self._dram_may_wake = dram.power.may_delay_use()
-        self.folds = 0                           # statistics, for benchmarks: folds stepped
+        self.folds = 0  # statistics, for benchmarks: folds stepped
 
     def _queue(self, num_bytes: int, t: int, port: int) -> tuple[int, int, int]:
         """(time it leaves the port, time it ends, port free again) for a transfer queued at `t`
@@ -106,7 +117,7 @@ class Steps:
         else:
             prev = runs[r - 1]
             if prev.last:
-                return None        # g is its layer's first fold
+                return None  # g is its layer's first fold
         nxt = cur if g + 1 < stream.ends[r] else runs[r + 1]
         compute = cur.compute_cycles
         if compute <= 0:
@@ -114,11 +125,11 @@ class Steps:
         read_i, read_f, write = nxt.read_ifmap_bytes, nxt.read_filter_bytes, prev.write_bytes
         dram = self.dram
         if self._dram_may_wake and (read_i or read_f or write) and not dram.power.ready_at(t):
-            return None            # the channel may be asleep: its wake would reorder the requests
+            return None  # the channel may be asleep: its wake would reorder the requests
         if not self._quiet:
             for power in self._buffer_power:
                 if power.waking_at(t):
-                    return None    # (never at a swap: whoever woke a buffer waited for it)
+                    return None  # (never at a swap: whoever woke a buffer waited for it)
         self.folds += 1
 
         # The transfers begun at t: fold g+1's ifmap and filter loads, then fold g-1's write-back,
@@ -170,7 +181,7 @@ class Steps:
         # ... the loaders take them for fold g+1 (none waits: the half it frees keeps the
         # buffer powered) and start their transfers (one with neither bytes, bandwidth
         # time nor latency ends at once) ...
-        events: list[tuple[int, int]] = []      # completions after t: (cycle, rank)
+        events: list[tuple[int, int]] = []  # completions after t: (cycle, rank)
         occ_i.add_at(next_i, t)
         pow_i.acquire_at(t)
         _start_transfer(dram_power, events, read_i, t, end_i, IFMAP_LOAD)
@@ -199,8 +210,15 @@ class Steps:
                 if on_array:
                     array_power.release_at(end)
                 if activities is not None:
-                    activities.append(Activity("pe_array" if on_array else "vector_unit", names[layer],
-                                               g - cur.layer_start, t, end))
+                    activities.append(
+                        Activity(
+                            "pe_array" if on_array else "vector_unit",
+                            names[layer],
+                            g - cur.layer_start,
+                            t,
+                            end,
+                        )
+                    )
             elif rank == WRITE_BACK:
                 dram_power.release_at(cycle)
                 if activities is not None:
@@ -225,8 +243,9 @@ class Steps:
         return at + wake
 
 
-def _start_transfer(dram_power: PowerState, events: list[tuple[int, int]], num_bytes: int, t: int, end: int,
-                    rank: int) -> None:
+def _start_transfer(
+    dram_power: PowerState, events: list[tuple[int, int]], num_bytes: int, t: int, end: int, rank: int
+) -> None:
     """A transfer begun at `t` powers the channel; one that ends later is an event to come
     (ranked for ties), one that ends at once releases the channel again."""
     if not num_bytes:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Activity:
-    component: str      # "pe_array", "vector_unit", "load_ifmap", "load_filter", "write_back"
+    component: str  # "pe_array", "vector_unit", "load_ifmap", "load_filter", "write_back"
     layer: str
     fold: int
     start_cycle: int
@@ -17,7 +17,7 @@ class Activity:
 @dataclass(frozen=True)
 class PowerInterval:
     component: str
-    state: str          # "active", "idle" or "sleep"
+    state: str  # "active", "idle" or "sleep"
     start_cycle: int
     end_cycle: int
 
@@ -27,11 +27,11 @@ class Trace:
     """Activities per component, power-state intervals and buffer occupancy change points."""
 
     layers: tuple[str, ...]
-    layer_end_cycles: tuple[int, ...]            # the PE-array span of layer i ends here
+    layer_end_cycles: tuple[int, ...]  # the PE-array span of layer i ends here
     activities: tuple[Activity, ...]
     power: tuple[PowerInterval, ...]
-    occupancy: dict                               # buffer -> ((cycle, bytes), ...)
-    capacity_bytes: dict                          # buffer -> size in bytes
+    occupancy: dict  # buffer -> ((cycle, bytes), ...)
+    capacity_bytes: dict  # buffer -> size in bytes
 
     def events(self) -> list[tuple[str, int]]:
         """`(event, cycle)` pairs, e.g. `("load_ifmap L0#1 start", 4)`, sorted by cycle then name:
