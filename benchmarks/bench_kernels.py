@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from accelsim.sparse import (
-    formats as F,  # noqa: E402
-    kernels as K,  # noqa: E402
+    formats as F,
+    kernels as K,
 )
 
 SHAPES = ((4096, 4096, 64), (1024, 1024, 256), (512, 4608, 3136), (768, 768, 128))
@@ -293,7 +293,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=4.0, help="seconds per cell after which reps stop")
     parser.add_argument("--no-jit", action="store_true", help="skip the compile-time section")
     args = parser.parse_args()
-    if numba.config.NUMBA_NUM_THREADS < max(THREADS):
+    if max(THREADS) > numba.config.NUMBA_NUM_THREADS:
         sys.exit(f"numba has {numba.config.NUMBA_NUM_THREADS} threads; need {max(THREADS)}")
     sparsities = (0.8, 0.9) if args.quick else SPARSITIES
     reps = args.reps

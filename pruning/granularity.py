@@ -9,8 +9,6 @@ score its units, expand unit decisions back to a mask, pick an N:M pattern.
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
 from workloads.sparsity import (
@@ -25,7 +23,7 @@ from workloads.sparsity import (
     parse,
 )
 
-Granularity = Union[Unstructured, Block, Channel, NM]
+Granularity = Unstructured | Block | Channel | NM
 GRANULARITY_TYPES = (Unstructured, Block, Channel, NM)
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Union, cast
+from typing import cast
 
 from pruning.granularity import NM, Granularity, as_granularity
 from workloads.sparsity import from_fields
 
 #: A float is a fraction of the units, an int a count (as in PyTorch).
-Amount = Union[float, int]
+Amount = float | int
 
 #: The fields of the named-field spelling (`LayerOption.from_mapping`), as YAML plans write them.
 MAPPING_FIELDS = ("amount", "granularity", "block_shape", "n", "m")

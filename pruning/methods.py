@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -38,9 +37,9 @@ from pruning.masks import Masks
 from workloads.network import Network
 
 #: What ``prune`` and ``compute_mask`` take as a granularity: a structure or its label (``"block4x4"``).
-GranularitySpec = Union[Granularity, str]
+GranularitySpec = Granularity | str
 #: A per-layer override: the typed option, or its named-field spelling (`LayerOption.from_mapping`).
-Override = Union[LayerOption, Mapping[str, object]]
+Override = LayerOption | Mapping[str, object]
 
 NORMALIZATIONS = ("mean", "max", "l2", None)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar, Union
+from typing import TypeVar
 
 from pruning._checks import number_field
 from pruning.candidates import Plan
@@ -27,7 +27,7 @@ RECORD_FIELDS = (
 LAYER_FIELD_SUFFIXES = (".granularity", ".sparsity")
 
 #: One flat row per candidate (`CandidateRecord.to_record`): numbers, flags and labels.
-Record = dict[str, Union[str, float, bool]]
+Record = dict[str, str | float | bool]
 R = TypeVar("R")
 
 

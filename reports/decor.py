@@ -4,7 +4,8 @@ tick labels without offsets. Shared by `reports.figures`, `reports.power` and `r
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes

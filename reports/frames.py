@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from accelsim.dse.store import Store
 from accelsim.timing import report_views

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ["Field", "FIELDS", "Scaled", "axis_label", "field", "scaled", "title", "value_label"]
 

@@ -9,7 +9,8 @@ re-simulate the one point a filter selects (deterministic: the same point gives 
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 

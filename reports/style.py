@@ -6,8 +6,8 @@ to figures *created* inside the `with` block and are undone on exit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import matplotlib
 

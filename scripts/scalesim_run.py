@@ -162,7 +162,7 @@ def scalesim_version() -> str:
         from importlib.metadata import version
 
         return version("scalesim")
-    except Exception:  # noqa: BLE001 - version is informative only
+    except Exception:
         return "unknown"
 
 

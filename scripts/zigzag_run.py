@@ -262,7 +262,7 @@ def zigzag_version() -> str:
         from importlib.metadata import version
 
         return version("zigzag-dse")
-    except Exception:  # noqa: BLE001 - version is informative only
+    except Exception:
         return "unknown"
 
 

@@ -48,7 +48,7 @@ def _hw(rows: int, cols: int, name: str) -> SimpleNamespace:
 def test_fold_table_columns_by_name_add_up_to_the_layer(rows, cols, name, groups, hw_out):
     layer = Conv2d("c", 2 * groups, 3 * groups, 3, (hw_out, hw_out), groups=groups)
     table = fold_table(layer, _hw(rows, cols, name)).table
-    assert FOLD_COLUMNS == tuple(column.name for column in FoldColumn) and table.shape[1] == len(FOLD_COLUMNS)
+    assert tuple(column.name for column in FoldColumn) == FOLD_COLUMNS and table.shape[1] == len(FOLD_COLUMNS)
     # Every MAC of the layer happens in exactly one fold, whatever the dataflow.
     assert int(table[:, FoldColumn.macs].sum()) == layer.gemm.macs
     # Each fold reads its whole filter slice (r x c, or T x r / T x c words) from SRAM at least once.

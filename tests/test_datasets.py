@@ -62,8 +62,8 @@ def test_digits_shapes_and_ranges(digits):
     for split in ("train", "val", "test"):
         x, y = digits.split(split)
         assert x.dtype == np.float32 and x.shape[1:] == (1, 8, 8)
-        assert y.dtype == np.int64 and 0 <= y.min() and y.max() <= 9
-        assert 0.0 <= x.min() and x.max() <= 1.0
+        assert y.dtype == np.int64 and y.min() >= 0 and y.max() <= 9
+        assert x.min() >= 0.0 and x.max() <= 1.0
         assert not x.flags.writeable and not y.flags.writeable
 
 

@@ -198,7 +198,7 @@ def test_every_format_matches_dense_forward(fmt, name, params):
     weights = make_weights(net, seed=3)
     if len(fmt) == 1:  # unstructured masks, run through the named format
         masks, _ = _format_masks(net, ("csr",), seed=4)
-        formats = {n: fmt[0] for n in masks}
+        formats = dict.fromkeys(masks, fmt[0])
     else:
         masks, formats = _format_masks(net, fmt, seed=4)
     x = np.random.default_rng(5).standard_normal((3, *net[net.layer_names[0]].input_shape))

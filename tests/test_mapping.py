@@ -99,7 +99,6 @@ def test_dram_fits_means_each_operand_moves_once(layer, array, df, word):
 @settings(max_examples=100, deadline=None)
 @given(layer=gemm_layers(), array=arrays, df=dataflows)
 def test_dram_tiny_buffers_refetch_but_never_less_than_once(layer, array, df):
-    g = layer.gemm
     big = map_layer(layer, hw(*array, df, capacity=1 << 30))
     tiny = map_layer(layer, hw(*array, df, capacity=1))
     for op in ("ifmap", "filter"):

@@ -126,7 +126,7 @@ def test_a_hand_written_file_with_defaults_short_pairs_and_branches(tmp_path: Pa
             "net.yaml:3: layers[0].bias: unknown field of Linear; allowed: type, name, in_features",
         ),
         (
-            "name: n\nlayers:\n  - {type: Linear, name: a, in_features: 4, out_features: 2}\n"  # noqa: ISC004
+            "name: n\nlayers:\n  - {type: Linear, name: a, in_features: 4, out_features: 2}\n"
             "  - {type: Linear, name: b, in_features: 0, out_features: 2}\n",
             "net.yaml:4: layers[1]: layer 'b': in_features must be an int >= 1, got 0",
         ),

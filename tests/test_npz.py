@@ -51,12 +51,11 @@ def test_decompression_bomb_is_refused_from_the_directory(tmp_path):
 
 def test_header_claiming_more_data_than_the_entry_holds(tmp_path):
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        with archive.open("a.npy", "w") as member:
-            np.lib.format.write_array_header_1_0(
-                member, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
-            )
-            member.write(b"\0" * 16)
+    with zipfile.ZipFile(buffer, "w") as archive, archive.open("a.npy", "w") as member:
+        np.lib.format.write_array_header_1_0(
+            member, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+        )
+        member.write(b"\0" * 16)
     with pytest.raises(NpzFormatError, match=r"entry 'a\.npy': header declares 8,000,000,000,000 data bytes"):
         read_npz(buffer.getvalue(), where="lie.npz")
 

@@ -173,7 +173,7 @@ def test_global_and_local_differ_on_scaled_layers():
     assert not raw["small"].any() and raw["big"].all()
     normed = compute_global_masks(scores, amount=0.5, normalize="mean")
     assert normed["small"].sum() < normed["big"].sum()  # the zeroed weights make "small" relatively weaker
-    assert 0 < normed["small"].sum() and normed["big"].sum() < 100
+    assert normed["small"].sum() > 0 and normed["big"].sum() < 100
     assert (~normed["small"]).sum() + (~normed["big"]).sum() == 100
     local = {name: compute_mask(s, amount=0.5) for name, s in scores.items()}
     assert local["small"].sum() == local["big"].sum() == 50

@@ -56,7 +56,7 @@ def test_named_fields_build_what_the_label_names():
     assert from_fields("nm", n=2, m=4) == parse("nm2:4")
     plain = [from_fields(kind) for kind in ("dense", "unstructured", "channel")]
     assert plain == [Dense(), Unstructured(), Channel()]
-    assert PRUNED_KINDS == tuple(k for k in KINDS if k != "dense")
+    assert tuple(k for k in KINDS if k != "dense") == PRUNED_KINDS
 
 
 @pytest.mark.parametrize(

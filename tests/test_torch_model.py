@@ -5,12 +5,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from workloads import nn as wnn  # noqa: E402
-from workloads.datasets import Dataset, load_digits  # noqa: E402
-from workloads.models import mlp_digits  # noqa: E402
-from workloads.torch_model import TorchModel  # noqa: E402
-from workloads.torch_training import make_optimizer, pruned_entries, zero_pruned  # noqa: E402
-from workloads.training import SGD, Adam, TrainConfig  # noqa: E402
+from workloads import nn as wnn
+from workloads.datasets import Dataset, load_digits
+from workloads.models import mlp_digits
+from workloads.torch_model import TorchModel
+from workloads.torch_training import make_optimizer, pruned_entries, zero_pruned
+from workloads.training import SGD, Adam, TrainConfig
 
 
 class SmallCnn(torch.nn.Module):

@@ -10,11 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from accelsim.sparse.execute import execute  # noqa: E402
-from workloads.datasets import load_digits  # noqa: E402
-from workloads.importers.torch_import import from_torch  # noqa: E402
-from workloads.torch_model import TorchModel  # noqa: E402
-from workloads.training import Adam  # noqa: E402
+from accelsim.sparse.execute import execute
+from workloads.datasets import load_digits
+from workloads.importers.torch_import import from_torch
+from workloads.torch_model import TorchModel
+from workloads.training import Adam
 
 
 def small_cnn() -> torch.nn.Module:

@@ -72,7 +72,7 @@ def zigzag(hardware, network):
 def test_spec_carries_accelsims_hierarchy_and_costs(hardware, network):
     spec = compare.zigzag_spec(hardware, compare.compared_layers(network, LAYERS))
     assert spec["array"] == [32, 32] and spec["dataflow"] == "ws"
-    assert spec["sram_bytes"] == {op: BUFFER_BYTES // 2 for op in ("ifmap", "filter", "ofmap")}
+    assert spec["sram_bytes"] == dict.fromkeys(("ifmap", "filter", "ofmap"), BUFFER_BYTES // 2)
     assert spec["bits"] == {"ifmap": 8, "filter": 8, "ofmap": 8, "accum": 32}
     # Horowitz 45 nm: DRAM 1.95 nJ per 64-bit access = 243.75 pJ/B (accelsim/energy_tables).
     assert spec["pj_per_byte"]["dram"]["read"] == pytest.approx(1950 / 8)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from workloads.concat import Concat
 from workloads.layer_checks import NoWeights, Pair, check_name, check_positive, set_pair, set_shape
@@ -369,7 +369,7 @@ class LayerNorm(_Elementwise):
 
 
 LAYER_TYPES = (Conv2d, Linear, MatMul, Pool, Add, Softmax, LayerNorm, Concat)
-Layer = Union[Conv2d, Linear, MatMul, Pool, Add, Softmax, LayerNorm, Concat]
+Layer = Conv2d | Linear | MatMul | Pool | Add | Softmax | LayerNorm | Concat
 
 __all__ = [
     "ACTIVATIONS",

@@ -17,7 +17,7 @@ class Network:
     construction order and branches resolve the same way on every run.
     """
 
-    __slots__ = ("_name", "_graph", "_order", "_index")
+    __slots__ = ("_graph", "_index", "_name", "_order")
 
     def __init__(self, name: str, graph: nx.DiGraph) -> None:
         if not isinstance(name, str) or not name:
@@ -115,7 +115,7 @@ class Network:
 class NetworkBuilder:
     """Grows a DAG one layer at a time; ``add`` defaults its input to the previously added layer."""
 
-    __slots__ = ("_name", "_graph", "_last")
+    __slots__ = ("_graph", "_last", "_name")
 
     def __init__(self, name: str) -> None:
         self._name = name

@@ -26,7 +26,7 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import ClassVar
 
 import numpy as np
 
@@ -181,7 +181,7 @@ class NM:
             raise ValueError(f"{_who(layer)}: m={self.m} does not divide its reduction length {cols}")
 
 
-Structure = Union[Dense, Unstructured, Block, NM, Channel]
+Structure = Dense | Unstructured | Block | NM | Channel
 STRUCTURE_TYPES = (Dense, Unstructured, Block, NM, Channel)
 
 _LABEL = re.compile(r"^(?:(dense|unstructured|channel)|block(\d+)x(\d+)|nm(\d+):(\d+))$")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
-from typing import Iterator, Mapping
 
 from accelsim.arch.area import AREA_KEYS, Area, pe_register_bits, resolve_area
 from accelsim.arch.hardware import DATATYPE_BYTES, Hardware

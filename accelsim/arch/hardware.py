@@ -349,11 +349,11 @@ class Hardware:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
 
     @classmethod
-    def from_dict(cls, d, source: str = "<dict>") -> "Hardware":
+    def from_dict(cls, d, source: str = "<dict>") -> Hardware:
         return _build(cls, d, source, "", None, None)
 
     @classmethod
-    def from_yaml(cls, text: str, source: str = "<string>") -> "Hardware":
+    def from_yaml(cls, text: str, source: str = "<string>") -> Hardware:
         try:
             data = strict_yaml.load(text, source)
         except strict_yaml.StrictYAMLError as exc:
@@ -364,7 +364,7 @@ class Hardware:
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def replace(self, dotted_path: str, value: Any) -> "Hardware":
+    def replace(self, dotted_path: str, value: Any) -> Hardware:
         """A validated copy with ``dotted_path`` set to ``value`` (``None`` removes an optional part)."""
         d = self.to_dict()
         parts = dotted_path.split(".") if isinstance(dotted_path, str) else []

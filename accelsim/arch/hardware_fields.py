@@ -8,7 +8,8 @@ would only produce absurd figures. Each leaves a wide margin over the largest re
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from workloads.quoting import short
 

@@ -10,8 +10,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 from accelsim.codesign.loop import OBJECTIVES, CodesignConfig, run_codesign
 from accelsim.dse.outputs import check_run_directory, run_directory

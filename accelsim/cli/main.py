@@ -6,7 +6,8 @@ import argparse
 import signal
 import sys
 import threading
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from accelsim.dse.outputs import check_output_file, write_text_atomic
 from workloads.quoting import short

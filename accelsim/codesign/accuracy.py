@@ -7,7 +7,7 @@ the pruned layers (CSR, BSR, N:M, ... chosen per layer).
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import traceback
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from accelsim.dse.executors import Executor, process_pool
 from accelsim.dse.plans import plan_columns, plan_masks
@@ -161,7 +162,7 @@ class _Guarded:
     def __call__(self, point: Point) -> tuple[bool, Any]:
         try:
             record = dict(self.evaluate(point))
-        except Exception as exc:  # noqa: BLE001 - reported by the parent, per point
+        except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             return False, (message, "".join(traceback.format_exception(exc)))
         # The key column is ours: it is what the store and the frames join on.

@@ -21,8 +21,8 @@ import os
 import secrets
 import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from workloads.quoting import short
 

@@ -25,7 +25,8 @@ hardware would run it. `pruning` is imported lazily: validating a plan does not 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from workloads.network import Network
 from workloads.quoting import short

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from accelsim.arch.hardware import Hardware, load_hardware
 from accelsim.dse.plans import check_plan
@@ -113,7 +114,7 @@ class Point:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Point":
+    def from_dict(cls, data: Mapping[str, Any]) -> Point:
         if data.get("schema") != POINT_SCHEMA:
             raise ValueError(f"point schema {data.get('schema')!r} is not {POINT_SCHEMA}")
         return cls(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from accelsim.arch.hardware import Hardware
 

@@ -21,8 +21,9 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from accelsim.dse.outputs import atomic_output
 from accelsim.dse.plans import PLAN_COLUMNS
@@ -117,7 +118,7 @@ def _named_errors(method: Callable[..., _T]) -> Callable[..., _T]:
     """Re-raise SQLite's errors (and undecodable rows) as `StoreError` naming the store's path."""
 
     @functools.wraps(method)
-    def wrapper(self: "Store", *args: Any, **kwargs: Any) -> _T:
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> _T:
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.Error, json.JSONDecodeError) as exc:
@@ -252,7 +253,7 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

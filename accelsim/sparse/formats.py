@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 
@@ -66,7 +65,7 @@ __all__ = [
 FORMAT_NAMES = ("dense", "csr", "bsr", "nm", "bitmap")
 #: A compressed format: ``"csr"`` or ``"bitmap"`` (any structure), or the structure a blocked or
 #: N:M format stores (``Block((br, bc))``, ``NM(n, m)``). See `as_format` for the tuple spelling.
-FormatSpec = Union[str, Block, NM]
+FormatSpec = str | Block | NM
 _EXPECTED = "'csr', 'bitmap', Block((br, bc)) / ('bsr', (br, bc)) or NM(n, m) / ('nm', n, m)"
 
 

@@ -6,7 +6,7 @@ array actions in operations, matching the units of `accelsim.arch.energy` tables
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from accelsim.arch.hardware import Hardware
 from accelsim.timing.mapping import LayerMapping

@@ -20,8 +20,8 @@ its first fold, its interior folds and its last fold — whatever its length.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from accelsim.timing.mapping import TileClass
 

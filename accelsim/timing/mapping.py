@@ -35,10 +35,10 @@ written through the ofmap SRAM, each moved to/from DRAM once.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class TileClass:
         sram_writes: dict,
         dram_read_bytes: dict,
         dram_write_bytes: dict,
-    ) -> "TileClass":
+    ) -> TileClass:
         """Construct from dicts nobody else holds (the mapping's own builders): no defensive copies.
         Thousands of sparse folds make the copies in `__post_init__` a measurable cost."""
         if count < 1 or compute_cycles < 1:
@@ -118,7 +118,7 @@ class TileClass:
             tuple(sorted(self.dram_write_bytes.items())),
         )
 
-    def same_fold(self, other: "TileClass") -> bool:
+    def same_fold(self, other: TileClass) -> bool:
         """True when both describe the same per-fold work (counts may differ)."""
         return self._key() == other._key()
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 STALL_CAUSES = ("dram_bandwidth", "dram_latency", "wake_up", "dependency")
 #: Why achieved speedup falls short of ideal, in cycles (docs/model.md, "Speedup attribution");
@@ -181,7 +182,7 @@ class LayerReport:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "LayerReport":
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerReport:
         paired = ("action_counts", "dynamic_energy_pj", "residency_cycles")
         values = dict(data)
         sparse = values.pop("sparse", None)
@@ -349,7 +350,7 @@ class Report:
         raise KeyError(f"no layer {name!r} in report for {self.network!r}")
 
     # ---- combination --------------------------------------------------------------------
-    def __add__(self, other: "Report") -> "Report":
+    def __add__(self, other: Report) -> Report:
         """Run `other` after `self` on the same hardware: layers concatenate, totals add.
 
         A layer name already present is prefixed with its network's name to stay unique."""
@@ -466,7 +467,7 @@ class Report:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Report":
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ValueError(f"report schema_version {version!r} is not {SCHEMA_VERSION}")
@@ -481,7 +482,7 @@ class Report:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> "Report":
+    def from_json(cls, text: str) -> Report:
         return cls.from_dict(json.loads(text))
 
 

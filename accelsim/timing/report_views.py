@@ -7,8 +7,9 @@ throughout, and small: totals, the layers that take the most cycles, energy by c
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from workloads.importers.errors import MissingExtraError
 
@@ -52,7 +53,7 @@ def _table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) 
     )
 
 
-def report_html(report: "Report", *, top: int = TOP_LAYERS) -> str:
+def report_html(report: Report, *, top: int = TOP_LAYERS) -> str:
     """A compact HTML summary of `report`: totals, the `top` layers by cycles, energy by component."""
     totals = [
         ("layers", f"{len(report.layers):,}"),

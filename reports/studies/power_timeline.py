@@ -9,8 +9,9 @@ scalesim_32x32 with gating policies switched on, so sleep and wake-ups are visib
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from accelsim.arch.hardware import PowerPolicy, load_hardware
 from accelsim.timing.simulate import simulate

@@ -19,8 +19,9 @@ row also carries the resulting ``weight_sparsity`` over the whole network. Write
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from accelsim.arch.hardware import load_hardware
 from accelsim.dse.plans import prunable_layers

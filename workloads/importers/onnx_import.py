@@ -360,8 +360,8 @@ ONNX_OPS: dict[str, Handler] = {
     "Concat": _concat,
     "LayerNormalization": _layer_norm,
     "Softmax": _softmax,
-    **{op: _alias for op in ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast")},
-    **{op: _reorder for op in ("Transpose", "Gather", "Slice", "Split", "Expand", "Tile")},
+    **dict.fromkeys(("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Cast"), _alias),
+    **dict.fromkeys(("Transpose", "Gather", "Slice", "Split", "Expand", "Tile"), _reorder),
 }
 
 

@@ -364,9 +364,8 @@ TORCH_OPS: dict[str, Handler] = {
     "softmax": _softmax,
     "_softmax": _softmax,
     "getitem": _getitem,
-    **{
-        op: _alias
-        for op in (
+    **dict.fromkeys(
+        (
             "flatten",
             "view",
             "reshape",
@@ -385,11 +384,11 @@ TORCH_OPS: dict[str, Handler] = {
             "type_as",
             "alias",
             "lift_fresh_copy",
-        )
-    },
-    **{
-        op: _reorder
-        for op in (
+        ),
+        _alias,
+    ),
+    **dict.fromkeys(
+        (
             "permute",
             "transpose",
             "t",
@@ -402,8 +401,9 @@ TORCH_OPS: dict[str, Handler] = {
             "split",
             "split_with_sizes",
             "unbind",
-        )
-    },
+        ),
+        _reorder,
+    ),
 }
 
 

@@ -28,7 +28,7 @@ class OccupancySnapshot:
 class Occupancy:
     """Bytes held in one physical buffer; the change points are kept only when tracing."""
 
-    __slots__ = ("env", "component", "bytes", "changes")
+    __slots__ = ("bytes", "changes", "component", "env")
 
     def __init__(self, env, component: str, keep: bool):
         self.env = env

@@ -11,8 +11,9 @@ coalescing (`accelsim.timing.engine.coalesce`) needs. Each process walks the str
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from accelsim.timing.mapping import LayerMapping
 
@@ -167,14 +168,14 @@ class FoldStream:
             r.last,
         )
 
-    def cursor(self) -> "FoldCursor":
+    def cursor(self) -> FoldCursor:
         return FoldCursor(self)
 
     def extent(self, x: int, period: int) -> int:
         """How many consecutive folds from `x` on equal the fold `period` later (0 if none)."""
         if x < 0 or x + period >= self.total:
             return 0
-        starts, ends, ids = self.starts, self.ends, self.ids
+        ends, ids = self.ends, self.ids
         i, j = self.run_of(x), self.run_of(x + period)
         pos = x
         n = len(ids)
@@ -191,7 +192,7 @@ class FoldStream:
 class FoldCursor:
     """One process's position in the stream: `next()` yields folds in order, `skip(n)` jumps."""
 
-    __slots__ = ("stream", "position", "_run", "_run_end")
+    __slots__ = ("_run", "_run_end", "position", "stream")
 
     def __init__(self, stream: FoldStream):
         self.stream = stream

@@ -12,7 +12,7 @@ DEPENDENCY = "dependency"
 
 
 class PhaseLog:
-    __slots__ = ("starts", "ends", "causes", "_cursor")
+    __slots__ = ("_cursor", "causes", "ends", "starts")
 
     def __init__(self) -> None:
         self.starts: list[int] = []

@@ -45,18 +45,18 @@ class PowerSnapshot:
 
 class PowerState:
     __slots__ = (
-        "env",
-        "component",
-        "gate_after",
-        "wake_latency",
-        "always_on",
-        "intervals",
-        "wakes",
-        "bulk",
-        "_users",
-        "_since",
         "_awake_at",
         "_mark",
+        "_since",
+        "_users",
+        "always_on",
+        "bulk",
+        "component",
+        "env",
+        "gate_after",
+        "intervals",
+        "wake_latency",
+        "wakes",
     )
 
     def __init__(self, env, component: str, policy: PowerPolicy, *, always_on_without_policy: bool):

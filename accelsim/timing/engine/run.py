@@ -9,8 +9,8 @@ power-state intervals cut at the same boundaries.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import simpy
 
