@@ -7,6 +7,9 @@ from typing import TypeGuard
 
 import numpy as np
 
+from workloads.layers import Conv2d, Linear
+from workloads.network import Network
+
 
 def is_int(value: object) -> TypeGuard[int]:
     # bool is an int subclass; True as a count or step is always a bug.
@@ -61,3 +64,12 @@ def as_generator(owner: str, rng: object) -> np.random.Generator:
     if is_int(rng) and rng >= 0:
         return np.random.default_rng(int(rng))
     raise ValueError(f"{owner}: rng must be an int seed >= 0 or a numpy Generator, got {rng!r}")
+
+
+def weighted_layer(network: Network, name: str) -> Conv2d | Linear:
+    """``network[name]``, which must carry a weight tensor (only Conv2d and Linear layers do)."""
+    layer = network[name]
+    if not isinstance(layer, (Conv2d, Linear)):
+        kind = type(layer).__name__
+        raise ValueError(f"layer {name!r} of {network.name!r} is a {kind}, which has no weights")
+    return layer

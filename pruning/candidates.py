@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from numpy.typing import ArrayLike
 
-from pruning._checks import check_fraction
+from pruning._checks import check_fraction, weighted_layer
 from pruning.channels import channel_groups
 from pruning.granularity import GRANULARITY_TYPES, NM, Block, Channel, Granularity, as_granularity
 from pruning.importance import Importance, magnitude_l1
@@ -121,8 +121,9 @@ class Option:
 
 def _applies(option: Option, network: Network, name: str, prunable_channels: set[str]) -> bool:
     gran = option.granularity
+    shape = tuple(weighted_layer(network, name).weight_shape)
     try:
-        gran.check_shape(name, tuple(network[name].weight_shape))
+        gran.check_shape(name, shape)
     except ValueError:
         return False
     if isinstance(gran, Channel):

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import numpy as np
 
+from pruning._checks import weighted_layer
 from workloads.layers import Add, Conv2d, Linear, Pool
 from workloads.network import Network
 
@@ -56,7 +58,7 @@ class ChannelGroup:
         return self.producers + self.passthrough + tuple(c.name for c in self.consumers)
 
 
-def _is_producer(layer: object) -> bool:
+def _is_producer(layer: object) -> TypeGuard[Conv2d | Linear]:
     return isinstance(layer, Linear) or (isinstance(layer, Conv2d) and not layer.is_depthwise)
 
 
@@ -151,7 +153,7 @@ def channel_groups(network: Network) -> tuple[ChannelGroup, ...]:
         blocked = list(info["blocked"])
         consumers = []
         for cname in sorted(info["consumers"], key=position.__getitem__):
-            consumer = network[cname]
+            consumer = weighted_layer(network, cname)
             width = consumer.in_channels if isinstance(consumer, Conv2d) else consumer.in_features
             if width % channels or (isinstance(consumer, Conv2d) and width != channels):
                 blocked.append(
@@ -162,10 +164,11 @@ def channel_groups(network: Network) -> tuple[ChannelGroup, ...]:
                 span = width // channels
             consumers.append(Consumer(cname, span))
         for pname in info["passthrough"]:
-            if network[pname].out_channels != channels:
-                blocked.append(
-                    f"depthwise {pname!r} has {network[pname].out_channels} channels, not {channels}"
-                )
+            depthwise = network[pname]
+            # channel_groups lists only Conv2d layers as passthrough.
+            assert isinstance(depthwise, Conv2d)
+            if depthwise.out_channels != channels:
+                blocked.append(f"depthwise {pname!r} has {depthwise.out_channels} channels, not {channels}")
         groups.append(
             ChannelGroup(
                 channels=channels,
@@ -212,10 +215,11 @@ def group_masks(network: Network, group: ChannelGroup, keep: np.ndarray) -> dict
             f"channel group {group.producers}: keep must have shape ({group.channels},), got {keep.shape}"
         )
     masks = {
-        name: _row_mask(keep, network[name].weight_shape) for name in group.producers + group.passthrough
+        name: _row_mask(keep, weighted_layer(network, name).weight_shape)
+        for name in group.producers + group.passthrough
     }
     for consumer in group.consumers:
-        masks[consumer.name] = consumer_mask(network[consumer.name], keep, consumer.span)
+        masks[consumer.name] = consumer_mask(weighted_layer(network, consumer.name), keep, consumer.span)
     return masks
 
 
@@ -239,12 +243,11 @@ def channel_consistency_problems(network: Network, masks: Mapping[str, np.ndarra
     """
     problems = []
     for name, mask in masks.items():
-        if name not in network or network[name].weight_shape is None:
+        shape = network[name].weight_shape if name in network else None
+        if shape is None:
             problems.append(f"mask for {name!r}, which is not a weighted layer of {network.name!r}")
-        elif tuple(network[name].weight_shape) != np.shape(mask):
-            problems.append(
-                f"layer {name!r}: mask shape {np.shape(mask)} != weight shape {network[name].weight_shape}"
-            )
+        elif tuple(shape) != np.shape(mask):
+            problems.append(f"layer {name!r}: mask shape {np.shape(mask)} != weight shape {shape}")
     if problems:
         return problems
     for group in channel_groups(network):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from pruning._checks import amount_to_count, check_int
+from pruning._checks import amount_to_count, check_int, weighted_layer
 from pruning.channels import ChannelGroup, channel_groups, group_masks
 from pruning.granularity import NM, Channel, Granularity, as_granularity, expand, pattern_mask, unit_scores
 from pruning.importance import Importance, magnitude_l1
@@ -221,7 +221,7 @@ def plan_layers(
     for name in chosen:
         option = options.get(name, LayerOption())
         gran = default if option.structure is None else option.structure
-        gran.check_shape(name, tuple(network[name].weight_shape))
+        gran.check_shape(name, tuple(weighted_layer(network, name).weight_shape))
         layer_amount = None if isinstance(gran, NM) else (amount if option.amount is None else option.amount)
         if layer_amount is None and not isinstance(gran, NM):
             raise ValueError(f"prune: layer {name!r}: amount is None but granularity {gran.kind!r} needs one")
@@ -311,16 +311,17 @@ def _prune_channel_groups(
         # are seen, and removed first.
         group_scores = units[i][0]
         _, alive = _channel_units(network, group, scores, masks, power)
-        if keeps[i] is None:
+        group_keep = keeps[i]
+        if group_keep is None:
             count = amount_to_count(
                 f"prune: channel group {list(group.producers)}", group_amount, group.channels
             )
-            keeps[i] = select_units(group_scores, alive, count)
-        if alive.any() and not (keeps[i] & alive).any():
+            group_keep = select_units(group_scores, alive, count)
+        if alive.any() and not (group_keep & alive).any():
             # Removing every live channel of a group would cut the network in two: keep its best one.
-            keeps[i] = np.zeros(group.channels, dtype=bool)
-            keeps[i][int(np.argmax(np.where(alive, group_scores, -np.inf)))] = True
-        for name, structural in group_masks(network, group, keeps[i]).items():
+            group_keep = np.zeros(group.channels, dtype=bool)
+            group_keep[int(np.argmax(np.where(alive, group_scores, -np.inf)))] = True
+        for name, structural in group_masks(network, group, group_keep).items():
             masks[name] = masks[name] & structural
     _remove_dead_channels(network, [group for group, _, _ in chosen], masks)
 
@@ -447,10 +448,9 @@ def _score(
         if name not in weights:
             raise ValueError(f"prune: weights have no entry for layer {name!r}")
         w = np.asarray(weights[name])
-        if w.shape != tuple(network[name].weight_shape):
-            raise ValueError(
-                f"prune: layer {name!r}: weight shape {w.shape} != {tuple(network[name].weight_shape)}"
-            )
+        shape = tuple(weighted_layer(network, name).weight_shape)
+        if w.shape != shape:
+            raise ValueError(f"prune: layer {name!r}: weight shape {w.shape} != {shape}")
         subset[name] = w
     scores = importance(subset, grads=grads, activations=activations, rng=rng)
     for name in names:

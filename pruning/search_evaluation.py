@@ -69,7 +69,7 @@ class Evaluator:
         self.records: list[CandidateRecord] = []
         self._by_plan: dict[Plan, CandidateRecord] = {}
         self._by_masks: dict[str, tuple[float, dict[str, float]]] = {}
-        self.threshold: float | None = None
+        self._threshold: float | None = None
         self.reference: dict[str, float] | None = None
         # Kept as records arrive so progress reports stay O(1) per evaluation on long searches.
         self._best_feasible_objective: float | None = None
@@ -82,6 +82,13 @@ class Evaluator:
             raise RuntimeError("Evaluator: the dense plan has not been evaluated yet (call evaluate_dense)")
         return self.records[0]
 
+    @property
+    def threshold(self) -> float:
+        """The accuracy every candidate must reach; the dense plan's accuracy fixes it."""
+        if self._threshold is None:
+            raise RuntimeError("Evaluator: evaluate_dense must run before any other plan")
+        return self._threshold
+
     def evaluate_dense(self) -> CandidateRecord:
         """Evaluate the all-dense plan: it sets the accuracy threshold and the reference cost."""
         if self.records:
@@ -89,7 +96,7 @@ class Evaluator:
         plan = self.space.dense_plan
         masks = self.space.masks(plan)
         accuracy, cost = self._measure(masks)
-        self.threshold = float(self._constraint.threshold(accuracy))
+        self._threshold = float(self._constraint.threshold(accuracy))
         self.reference = cost
         return self._record(plan, accuracy, cost, masks)
 
@@ -98,7 +105,7 @@ class Evaluator:
         plan = self.space.normalize(plan)
         if plan in self._by_plan:
             return self._by_plan[plan]
-        if self.threshold is None:
+        if self._threshold is None:
             raise RuntimeError("Evaluator: evaluate_dense must run before any other plan")
         if self.max_evaluations is not None and len(self.records) >= self.max_evaluations:
             raise BudgetExhausted(self.max_evaluations)

@@ -255,6 +255,13 @@ def _emit(progress: Progress | None, **event: Any) -> None:
         progress(event)
 
 
+def _tagged(progress: Progress | None, phase: str) -> Progress | None:
+    """``progress`` with every event tagged by ``phase``; None when nobody listens."""
+    if not progress:
+        return None
+    return lambda event: _emit(progress, phase=phase, **event)
+
+
 def run_codesign(
     config: CodesignConfig = CodesignConfig(), *, progress: Progress | None = None
 ) -> CodesignResult:
@@ -308,7 +315,7 @@ def run_codesign(
             objective=config.objective,
             seed=config.seed,
             space=space,
-            progress=(lambda e, label=label: _emit(progress, phase=label, **e)) if progress else None,
+            progress=_tagged(progress, label),
         )
         lap(f"search_{label}")
         _emit(progress, event="phase", phase=f"finetune_{label}")

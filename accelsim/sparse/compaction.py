@@ -70,7 +70,7 @@ def _live_per_group(mask: np.ndarray, groups: int) -> tuple[list[np.ndarray], li
         block = rows[g * per_group : (g + 1) * per_group]
         outs.append(g * per_group + np.flatnonzero(block.any(axis=(1, 2))))
         # One axis at a time: numpy's any over axes (0, 2) at once measured 50x slower here.
-        ins.append(np.flatnonzero(block.any(axis=0).any(axis=1)))
+        ins.append(np.flatnonzero(np.asarray(block.any(axis=0)).any(axis=1)))
     return outs, ins
 
 
@@ -105,6 +105,7 @@ def compact_channels(layer, mask: np.ndarray) -> Compacted | None:
         compact[t * n_keep : t * n_keep + kept.shape[0], : kept.shape[1]] = kept
     out_channels = _padded([outs[g] for g in live], n_keep)
     in_channels = _padded([g * mask.shape[1] + ins[g] for g in live], c_keep)
+    small: Conv2d | Linear
     if isinstance(layer, Conv2d):
         small = dataclasses.replace(
             layer, in_channels=len(live) * c_keep, out_channels=len(live) * n_keep, groups=len(live)

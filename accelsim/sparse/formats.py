@@ -173,6 +173,11 @@ class _Format:
             ).values()
         )
 
+    def storage_breakdown(
+        self, *, value_bits: int = 32, index_bits: int | None = 32, pointer_bits: int = 32
+    ) -> dict[str, int]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def _decode2d(self) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -185,9 +190,9 @@ class _Format:
 class CSR(_Format):
     """Compressed sparse rows of the GEMM view: ``indptr`` (rows+1), ``indices``, ``data`` (nnz)."""
 
-    indptr: np.ndarray = field(repr=False, default=None)
-    indices: np.ndarray = field(repr=False, default=None)
-    data: np.ndarray = field(repr=False, default=None)
+    indptr: np.ndarray = field(repr=False)
+    indices: np.ndarray = field(repr=False)
+    data: np.ndarray = field(repr=False)
 
     @property
     def nnz(self) -> int:
@@ -222,10 +227,10 @@ class BSR(_Format):
     """Block sparse rows: ``blocks`` (nblocks, br, bc) addressed by block-row ``indptr`` and
     block-column ``indices``; a block is stored when any of its weights is kept."""
 
-    block_shape: tuple[int, int] = (1, 1)
-    indptr: np.ndarray = field(repr=False, default=None)
-    indices: np.ndarray = field(repr=False, default=None)
-    blocks: np.ndarray = field(repr=False, default=None)
+    block_shape: tuple[int, int]
+    indptr: np.ndarray = field(repr=False)
+    indices: np.ndarray = field(repr=False)
+    blocks: np.ndarray = field(repr=False)
 
     @property
     def nblocks(self) -> int:
@@ -278,10 +283,10 @@ class NMFormat(_Format):
     ``[:, g*n:(g+1)*n]`` with their column offsets within the group (0..m-1), ascending.
     """
 
-    n: int = 2
-    m: int = 4
-    values: np.ndarray = field(repr=False, default=None)
-    offsets: np.ndarray = field(repr=False, default=None)
+    n: int
+    m: int
+    values: np.ndarray = field(repr=False)
+    offsets: np.ndarray = field(repr=False)
 
     @property
     def nnz(self) -> int:
@@ -317,8 +322,8 @@ class NMFormat(_Format):
 class Bitmap(_Format):
     """A one-bit-per-weight ``bitmap`` (rows, cols) plus the kept ``values`` in row-major order."""
 
-    bitmap: np.ndarray = field(repr=False, default=None)
-    values: np.ndarray = field(repr=False, default=None)
+    bitmap: np.ndarray = field(repr=False)
+    values: np.ndarray = field(repr=False)
 
     @property
     def nnz(self) -> int:
@@ -376,7 +381,7 @@ def block_mask(mask: np.ndarray, block_shape, *, layer: str | None = None) -> np
     """(rows/br, cols/bc) bool grid: True where a block of the GEMM view keeps any weight."""
     m2 = gemm_view(mask, layer=layer, what="mask")
     br, bc = _tiling_block(block_shape, m2.shape, layer).block_shape
-    return m2.reshape(m2.shape[0] // br, br, m2.shape[1] // bc, bc).any(axis=(1, 3))
+    return np.asarray(m2.reshape(m2.shape[0] // br, br, m2.shape[1] // bc, bc).any(axis=(1, 3)))
 
 
 def encode_bsr(weights: np.ndarray, mask: np.ndarray, block_shape, *, layer: str | None = None) -> BSR:

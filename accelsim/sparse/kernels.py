@@ -28,6 +28,7 @@ second core, a two-thread call measured 0.4-1.5x the serial speed on the 2-core 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -578,7 +579,12 @@ def dense_gemm(
     return Y
 
 
-_SPMM = {CSR: csr_spmm, BSR: bsr_spmm, NMFormat: nm_spmm, Bitmap: bitmap_spmm}
+_SPMM: dict[type, Callable[..., np.ndarray]] = {
+    CSR: csr_spmm,
+    BSR: bsr_spmm,
+    NMFormat: nm_spmm,
+    Bitmap: bitmap_spmm,
+}
 
 
 def spmm(

@@ -29,7 +29,7 @@ def to_frame(records: Sequence[Mapping[str, Any]]) -> Any:
     """Tidy rows as a `pandas.DataFrame` (typed Any: pandas is optional and ships no stubs),
     columns in order of first appearance (the rows' own order)."""
     try:
-        import pandas as pd  # type: ignore[import-untyped]  # no stubs; the extra is optional
+        import pandas as pd
     except ImportError:
         raise MissingExtraError("pandas", "pandas") from None
     columns = list(dict.fromkeys(name for row in records for name in row))

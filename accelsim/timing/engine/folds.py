@@ -13,13 +13,14 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from accelsim.timing.mapping import LayerMapping
 
 
-class Fold(NamedTuple):
-    """One fold of one layer: its compute time, the DRAM bytes it moves and its SRAM working set."""
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """One fold of one layer: its compute time, the DRAM bytes it moves and its SRAM working set.
+    (A frozen dataclass, not a NamedTuple: a tuple's own `index` method would clash with the field.)"""
 
     layer: int  # index of the layer in execution order
     index: int  # fold number within the layer
