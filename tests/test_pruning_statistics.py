@@ -156,11 +156,8 @@ def test_intervals_bracket_the_estimate_and_nest_by_confidence(kn, confidence):
         assert 0.0 <= interval.low <= k / n <= interval.high <= 1.0
         wider = method(k, n, confidence=min(0.999, confidence + 0.009))
         assert wider.low <= interval.low + 1e-12 and wider.high >= interval.high - 1e-12
-    # Clopper-Pearson is the conservative one: never narrower than Wilson away from the edges.
-    if 0 < k < n:
-        cp = clopper_pearson_interval(k, n, confidence=confidence)
-        w = wilson_interval(k, n, confidence=confidence)
-        assert cp.high - cp.low >= w.high - w.low - 1e-12
+    # (Clopper-Pearson is conservative in coverage, not always wider than Wilson: at k=1, n=24,
+    # 99% it is the narrower of the two, so no width ordering is asserted here.)
 
 
 def test_compare_reports_both_accuracies_the_paired_difference_and_mcnemar():
