@@ -28,13 +28,19 @@ from hostile_inputs import alias_bomb, deep_nesting
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from accelsim.arch.hardware import HardwareError, load_hardware
+from accelsim.arch.scalesim_cfg import format_cfg, read_cfg
 from accelsim.cli.main import main
 from accelsim.dse.store import Store, StoreError
 from accelsim.dse.sweep_config import SweepConfigError, load_sweep
 from pruning import Masks
 from pruning.masks import MaskFileError
 from workloads.datasets import IdxFormatError, load_idx
+from workloads.importers import ImportFormatError
+from workloads.importers.network_yaml import dump_network, read_network
+from workloads.importers.onnx_import import from_onnx
+from workloads.importers.scalesim_topology import format_topology, network_rows, read_topology
 from workloads.npz import NpzFormatError, read_npz
+from workloads.strict_yaml import StrictYAMLError
 
 FUZZ = settings(
     deadline=None,
@@ -103,6 +109,48 @@ def _load_idx_gz(path: Path) -> object:
     return load_idx(gz)
 
 
+def _lenet5():
+    from workloads.zoo import get_network
+
+    return get_network("lenet5")
+
+
+def _topology_seeds() -> list[bytes]:
+    rows, _ = network_rows(_lenet5())
+    return [format_topology(rows).encode(), b"Layer, M, N, K,\nfc1, 1, 120, 400,\nfc2, 1, 84, 120,\n"]
+
+
+def _cfg_seeds() -> list[bytes]:
+    return [format_cfg(load_hardware(name))[0].encode() for name in ("scalesim_32x32", "edge_16x16")]
+
+
+@cache
+def _onnx_seed() -> bytes:
+    """A small Conv -> Relu -> Flatten -> Gemm graph with its weights, built with onnx.helper."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [
+        numpy_helper.from_array(rng.standard_normal((4, 1, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal((10, 4 * 6 * 6)).astype(np.float32), "fc"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("Flatten", ["r"], ["f"], name="flatten"),
+        helper.make_node("Gemm", ["f", "fc"], ["y"], name="fc", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "fuzz",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    return model.SerializeToString()
+
+
 @dataclass(frozen=True)
 class Loader:
     name: str
@@ -140,6 +188,17 @@ LOADERS = [
         lambda: [gzip.compress(seed, mtime=0) for seed in _idx_seeds()],
     ),
     Loader("results store", _load_store, (StoreError,), lambda: [_store_bytes()], ".sqlite"),
+    Loader("SCALE-Sim topology", read_topology, (ImportFormatError,), _topology_seeds, ".csv"),
+    Loader("SCALE-Sim cfg", read_cfg, (HardwareError,), _cfg_seeds, ".cfg"),
+    Loader(
+        "network YAML",
+        read_network,
+        (ImportFormatError, StrictYAMLError),
+        lambda: [dump_network(_lenet5()).encode()],
+        ".yaml",
+        True,
+    ),
+    Loader("ONNX", from_onnx, (ImportFormatError,), lambda: [_onnx_seed()], ".onnx"),
 ]
 
 

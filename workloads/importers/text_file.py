@@ -13,3 +13,7 @@ def read_text(path: str | os.PathLike[str], what: str, error: type[Exception]) -
             return source, fh.read()
     except OSError as exc:
         raise error(f"{source}: cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{source}: {what} is not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r})"
+        ) from None
