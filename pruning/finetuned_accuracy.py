@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
+from functools import partial
 
 import numpy as np
 
@@ -85,24 +86,17 @@ class FinetunedAccuracy:
         return model
 
     def _finetune(self, start: AnyModel, masks: Masks) -> AnyModel:
-        if isinstance(start, TorchModel):
-            return start.finetune(
-                self.dataset,
-                dict(masks),
-                epochs=self.epochs,
-                optimizer=self.optimizer,
-                seed=self.seed,
-                batch_size=self.batch_size,
-            ).model
-        return finetune(
-            start,
+        # The two model kinds fine-tune through the same signature; only the entry point differs.
+        train = start.finetune if isinstance(start, TorchModel) else partial(finetune, start)
+        result = train(
             self.dataset,
             dict(masks),
             epochs=self.epochs,
             optimizer=self.optimizer,
             seed=self.seed,
             batch_size=self.batch_size,
-        ).model
+        )
+        return result.model
 
     def __call__(self, masks: Mapping[str, np.ndarray]) -> float:
         masks = masks if isinstance(masks, Masks) else Masks(masks)
