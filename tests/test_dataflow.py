@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from accelsim.arch.dataflow import DATAFLOWS, IS, OS, WS, dataflow
 from accelsim.arch.hardware import HardwareError, load_hardware
-from accelsim.timing.mapping import FOLD_COLUMNS, FoldColumn, fold_table, map_layer
+from accelsim.timing.fold_table import FOLD_COLUMNS, FoldColumn, fold_table
+from accelsim.timing.mapping import map_layer
 from workloads.layers import Conv2d
 
 

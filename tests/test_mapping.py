@@ -179,7 +179,7 @@ def test_fold_table_is_map_layer_fold_by_fold(m, k, n, groups, rows, cols, dataf
     import numpy as np
 
     from accelsim.arch.hardware import load_hardware
-    from accelsim.timing.mapping import fold_table, tiles_of
+    from accelsim.timing.fold_table import fold_table, tiles_of
 
     hw = load_hardware("scalesim_32x32")
     for path, value in (

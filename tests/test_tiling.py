@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from accelsim.arch.hardware import load_hardware
-from accelsim.timing.mapping import fold_table, map_layer
+from accelsim.timing.fold_table import fold_table
+from accelsim.timing.mapping import map_layer
 from accelsim.timing.tiling import _refetch, search_tiling, traffic_segments
 from workloads.layers import Conv2d, Linear, MatMul
 from workloads.zoo import get_network, list_networks

@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -27,7 +27,6 @@ from accelsim.arch.hardware_fields import (
     MAX_NM_GROUP,
     MAX_PE_DIM,
     MAX_PORT_BYTES_PER_CYCLE,
-    FieldError as _Bad,
     index_bits as _index_bits,
     name as _name,
     nonneg_int as _nonneg_int,
@@ -38,6 +37,15 @@ from accelsim.arch.hardware_fields import (
     positive_or_unbounded as _positive_or_unbounded,
     split as _split,
     upto as _upto,
+)
+from accelsim.arch.hardware_schema import (
+    CrossFieldError as _StyleError,
+    HardwareError,
+    build,
+    checked_field as _f,
+    nested_field as _sub,
+    plain_dict,
+    validate_fields as _validate,
 )
 from workloads import strict_yaml
 from workloads.quoting import short
@@ -73,36 +81,6 @@ _BUFFER_NAMES = {"ifmap": "ifmap_sram", "filter": "filter_sram", "ofmap": "ofmap
 SPARSE_MODES = ("none", "gating", "skipping")
 SPARSE_FORMATS = ("dense", "csr", "bitmap", "bsr", "nm")
 MEMORY_MODELS = ("reuse", "scalesim")
-
-
-class HardwareError(ValueError):
-    """Invalid hardware description; the message names source, path, value and line if known."""
-
-
-def _f(check, **kw):
-    return field(metadata={"check": check}, **kw)
-
-
-def _validate(obj):
-    """Run every field check on a freshly built dataclass (direct construction path)."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        check = f.metadata.get("check")
-        if check is None:
-            if value is not None and not isinstance(value, f.metadata.get("cls", object)):
-                raise HardwareError(
-                    f"{type(obj).__name__}.{f.name}: expected {f.metadata['cls'].__name__}, "
-                    f"got {short(value)}"
-                )
-            continue
-        try:
-            object.__setattr__(obj, f.name, check(value))
-        except _Bad as bad:
-            raise HardwareError(f"{type(obj).__name__}.{f.name}: {bad}") from None
-
-
-def _sub(cls, omit_default=False, **kw):
-    return field(metadata={"cls": cls, "omit_default": omit_default}, **kw)
 
 
 # ---------------------------------------------------------------- dataclasses
@@ -175,10 +153,6 @@ class Buffers:
         if self.unified:
             return {"glb": self.glb}
         return {_BUFFER_NAMES[op]: getattr(self, op) for op in OPERANDS}
-
-
-class _StyleError(HardwareError):
-    """Buffers given in neither or both styles."""
 
 
 @dataclass(frozen=True)
@@ -343,14 +317,14 @@ class Hardware:
 
     # -------------------------------------------------------------- serialisation
     def to_dict(self) -> dict:
-        return _to_dict(self)
+        return plain_dict(self)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
 
     @classmethod
     def from_dict(cls, d, source: str = "<dict>") -> Hardware:
-        return _build(cls, d, source, "", None, None)
+        return build(cls, d, source, "", None, None)
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "<string>") -> Hardware:
@@ -382,11 +356,11 @@ class Hardware:
                 if value is None:
                     node.pop(part, None)
                 else:
-                    node[part] = _to_dict(value) if dataclasses.is_dataclass(value) else value
+                    node[part] = plain_dict(value) if dataclasses.is_dataclass(value) else value
                 break
             current = getattr(obj, part) if obj is not None else None
             if sub_cls is not None and part not in node and current is not None:
-                node[part] = _to_dict(current)  # a part omitted from to_dict as default
+                node[part] = plain_dict(current)  # a part omitted from to_dict as default
             if sub_cls is None or part not in node:
                 raise HardwareError(
                     f"{self.name}: replace: unknown path {short(dotted_path)} "
@@ -396,69 +370,6 @@ class Hardware:
         else:
             raise HardwareError(f"{self.name}: replace: unknown path {short(dotted_path)}")
         return Hardware.from_dict(d, source=f"{self.name} (replace {dotted_path})")
-
-
-def _to_dict(obj) -> dict:
-    out = {}
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
-        if v is None:
-            continue
-        if f.name == "glb_split" and obj.glb is None and v == f.default:
-            continue
-        if f.metadata.get("omit_default") and v == f.default:
-            continue
-        if dataclasses.is_dataclass(v):
-            v = _to_dict(v)
-        elif isinstance(v, tuple):
-            v = list(v)
-        out[f.name] = v
-    return out
-
-
-def _where(source, line, path):
-    loc = f"{source}:{line}" if line is not None else source
-    return f"{loc}: {path}" if path else loc
-
-
-def _build(cls, d, source, path, parent, key):
-    """Build dataclass ``cls`` from mapping ``d`` located at ``path`` (recursive, strict)."""
-    if not isinstance(d, dict):
-        raise HardwareError(
-            f"{_where(source, strict_yaml.line_of(parent, key), path or '<root>')}: "
-            f"must be a mapping, got {short(d)}"
-        )
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for k in d:
-        if k not in fields:
-            kpath = f"{path}.{str(k)[:80]}" if path else str(k)[:80]
-            where = _where(source, strict_yaml.line_of(d, k), kpath)
-            raise HardwareError(
-                f"{where}: unknown key {short(k)}; allowed keys under {path or '<root>'}: {', '.join(fields)}"
-            )
-    kwargs = {}
-    for name, f in fields.items():
-        fpath = f"{path}.{name}" if path else name
-        if name not in d:
-            if f.default is dataclasses.MISSING:
-                raise HardwareError(
-                    f"{_where(source, strict_yaml.line_of(d), fpath)}: missing required key "
-                    f"{short(name)} under {path or '<root>'}"
-                )
-            continue
-        value, line = d[name], strict_yaml.line_of(d, name)
-        sub_cls = f.metadata.get("cls")
-        if sub_cls is not None:
-            kwargs[name] = _build(sub_cls, value, source, fpath, d, name)
-            continue
-        try:
-            kwargs[name] = f.metadata["check"](value)
-        except _Bad as bad:
-            raise HardwareError(f"{_where(source, line, fpath)}: {bad}") from None
-    try:
-        return cls(**kwargs)
-    except _StyleError as exc:
-        raise HardwareError(f"{_where(source, strict_yaml.line_of(d), path)}: {exc}") from None
 
 
 # ---------------------------------------------------------------- presets

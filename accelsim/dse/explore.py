@@ -97,7 +97,7 @@ def evaluate(point: Point) -> dict[str, Any]:
     between ideal and achieved, by cause; they add up to ``cycles - dense_cycles / ideal_speedup``),
     all as `Report` defines them (so ``dense_cycles`` counts unmasked layers, e.g. pooling, as they
     ran next to the sparse ones). A dense point has density and speedups 1.0 and zero losses."""
-    from accelsim.timing.report import SPEEDUP_LOSSES
+    from accelsim.timing.layer_report import SPEEDUP_LOSSES
     from accelsim.timing.simulate import simulate
 
     if point.masks_hash is not None:

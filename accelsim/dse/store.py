@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from accelsim.dse.outputs import atomic_output
 from accelsim.dse.plans import PLAN_COLUMNS
-from accelsim.timing.report import SPEEDUP_LOSSES
+from accelsim.timing.layer_report import SPEEDUP_LOSSES
 from workloads.quoting import short
 
 __all__ = ["RECORD_COLUMNS", "STORE_SCHEMA", "Store", "StoreError", "ordered_columns"]

@@ -23,8 +23,9 @@ from accelsim.timing.actions import (
 )
 from accelsim.timing.analytical import time_layer
 from accelsim.timing.layer_cache import LayerCache
+from accelsim.timing.layer_report import STALL_CAUSES, LayerReport, SparseInfo
 from accelsim.timing.mapping import LayerMapping, map_layer
-from accelsim.timing.report import STALL_CAUSES, LayerReport, Report, SparseInfo
+from accelsim.timing.report import Report
 from accelsim.timing.sparse_model import SparseLayerModel, sparse_layer_model
 from accelsim.timing.speedup import attribute_losses
 from workloads.network import Network

@@ -52,7 +52,8 @@ from accelsim.sparse.compaction import compact_channels
 from accelsim.sparse.formats import gemm_view, storage_breakdown_of, stored_structure
 from accelsim.sparse.kernels import tile_stats
 from accelsim.timing.analytical import time_layer
-from accelsim.timing.mapping import FoldColumn, LayerMapping, fold_table, map_layer, tiles_of
+from accelsim.timing.fold_table import FoldColumn, fold_table, tiles_of
+from accelsim.timing.mapping import LayerMapping, map_layer
 from accelsim.timing.tiling import per_fold
 from workloads.sparsity import NM
 
