@@ -43,7 +43,7 @@ from pruning.importance import (
 )
 from pruning.layer_option import LayerOption
 from pruning.masks import Masks
-from pruning.methods import LayerPlan, compute_global_masks, compute_mask, plan_layers, prune, select_units
+from pruning.methods import LayerPlan, plan_layers, prune
 from pruning.objectives import (
     REQUIRED_COST_KEYS,
     CostBreakdown,
@@ -59,6 +59,7 @@ from pruning.schedules import IterativeLinear, OneShot, PolynomialDecay, Schedul
 from pruning.search import search_masks
 from pruning.search_records import CandidateRecord, SearchResult, format_plan, pareto_front
 from pruning.search_strategies import STRATEGIES, Evolutionary, Greedy, Uniform, make_strategy
+from pruning.selection import compute_global_masks, compute_mask, select_units
 
 __all__ = [
     "Masks",

@@ -34,7 +34,8 @@ from pruning.granularity import GRANULARITY_TYPES, NM, Block, Channel, Granulari
 from pruning.importance import Importance, magnitude_l1
 from pruning.layer_option import LayerOption
 from pruning.masks import Masks
-from pruning.methods import GranularitySpec, prune
+from pruning.methods import prune
+from pruning.selection import GranularitySpec
 from workloads.network import Network
 from workloads.sparsity import parse
 

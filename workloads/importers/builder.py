@@ -11,18 +11,20 @@ shape with the batch axis) and turns operations into layers:
   slices and constant scalings are not represented either, and say so once in the notes, because
   ``execute`` then no longer reproduces the source model;
 * shapes are per sample: the example's batch axis (the first axis of that size) is dropped.
+
+The tensor bookkeeping (values, views, names, the result) is ``graph_state.GraphState``, which
+``GraphBuilder`` extends; ``Value`` is re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from workloads.importers.errors import ImportFormatError
-from workloads.importers.imported import Imported
+from workloads.importers.graph_state import GraphState, Value
 from workloads.layers import (
     Add,
     Concat,
@@ -34,130 +36,24 @@ from workloads.layers import (
     Pool,
     Softmax,
 )
-from workloads.network import NetworkBuilder
 
 FUSABLE = (Conv2d, Linear, Add)
 
 
-@dataclass(frozen=True)
-class Value:
-    """A tensor of the source graph: the layer whose output holds its data (``None`` for the network
-    input) and its full shape; ``direct`` is False once a reshape or slice came between."""
-
-    producer: str | None
-    shape: tuple[int, ...]
-    direct: bool = True
-
-
-class GraphBuilder:
+class GraphBuilder(GraphState):
     """Grows a ``Network`` from operations; ``uses`` counts each tensor id's consumers (for fusion)."""
-
-    def __init__(self, name: str, *, batch: int, uses: Mapping[str, int], where: str) -> None:
-        self._name = name
-        self._batch = batch
-        self._uses = uses
-        self._where = where  # "node {id}" prefix source for messages, e.g. "model.onnx"
-        self._values: dict[str, Value] = {}
-        self._layers: dict[str, Layer] = {}
-        self._edges: list[tuple[str, str]] = []
-        self._weights: dict[str, np.ndarray] = {}
-        self._notes: list[str] = []
-        self._inexact: list[str] = []
-
-    # ------------------------------------------------------------------ helpers
-
-    def lower(self, node: str, handler: Callable[[], None] | None, op: str, supported: Iterable[str]) -> None:
-        """Run one operation's handler (``None``: an op outside the table, named with the ones in it);
-        a layer rejecting the shapes it was given becomes an error naming the node."""
-        if handler is None:
-            raise self.error(node, f"unsupported op {op}; supported ops: {', '.join(sorted(supported))}")
-        try:
-            handler()
-        except ImportFormatError:
-            raise
-        except ValueError as exc:
-            raise self.error(node, str(exc)) from exc
-
-    def error(self, node: str, message: str) -> ImportFormatError:
-        return ImportFormatError(f"{self._where}: node {node!r}: {message}")
-
-    def value(self, tid: str, node: str) -> Value:
-        try:
-            return self._values[tid]
-        except KeyError:
-            raise self.error(node, f"input {tid!r} is not produced by an earlier operation") from None
-
-    def has(self, tid: str) -> bool:
-        return tid in self._values
-
-    def per_sample(self, shape: Sequence[int], node: str) -> tuple[int, ...]:
-        """``shape`` without its batch axis (the first axis of the example's batch size)."""
-        shape = tuple(int(d) for d in shape)
-        if self._batch in shape:
-            i = shape.index(self._batch)
-            rest = shape[:i] + shape[i + 1 :]
-            return rest if rest else (1,)
-        if self._batch == 1:  # the batch axis was merged away (attention reshapes to (tokens, d))
-            return shape
-        raise self.error(node, f"shape {shape} has no batch axis of size {self._batch}")
-
-    def _sample_const(self, value: np.ndarray, shape: Sequence[int], node: str) -> np.ndarray:
-        """A constant operand broadcast to ``shape`` and taken at batch index 0 (per sample)."""
-        full = np.broadcast_to(np.asarray(value), tuple(shape))
-        axis = tuple(shape).index(self._batch) if self._batch in shape else None
-        if axis is None:
-            raise self.error(node, f"constant operand of shape {np.shape(value)} has no batch axis")
-        return np.take(full, 0, axis=axis).copy()
-
-    def _unique(self, name: str) -> str:
-        name = name.strip(".") or "layer"
-        if name not in self._layers:
-            return name
-        i = 1
-        while f"{name}_{i}" in self._layers:
-            i += 1
-        return f"{name}_{i}"
-
-    def _emit(self, layer: Layer, inputs: Sequence[Value], out: str, shape: Sequence[int]) -> Layer:
-        self._layers[layer.name] = layer
-        for v in inputs:
-            if v.producer is not None and (v.producer, layer.name) not in self._edges:
-                self._edges.append((v.producer, layer.name))
-        self._values[out] = Value(layer.name, tuple(shape))
-        return layer
-
-    def note(self, message: str) -> None:
-        if message not in self._notes:
-            self._notes.append(message)
 
     def _fusable(
         self, tid: str, v: Value, kinds: tuple[type, ...], consumers: int = 1
     ) -> Conv2d | Linear | Add | None:
         """The conv, linear or add layer (of ``kinds``) whose output ``tid`` is, with no activation yet
         and no reader besides the ``consumers`` fusing into it; else ``None``."""
-        if v.producer is None or not v.direct or self._uses.get(tid, 0) != consumers:
+        if v.producer is None or not v.direct or self.uses.get(tid, 0) != consumers:
             return None
-        layer = self._layers[v.producer]
+        layer = self.layers[v.producer]
         if not isinstance(layer, FUSABLE) or not isinstance(layer, kinds) or layer.activation is not None:
             return None
         return layer
-
-    # ------------------------------------------------------------------ sources and views
-
-    def input(self, tid: str, shape: Sequence[int]) -> None:
-        self._values[tid] = Value(None, tuple(int(d) for d in shape))
-
-    def alias(self, out: str, x: str, shape: Sequence[int], node: str) -> None:
-        """A view with a new shape and the same data order (reshape, flatten, dropout, identity)."""
-        v = self.value(x, node)
-        shape = tuple(int(d) for d in shape)
-        self._values[out] = Value(v.producer, shape, v.direct and shape == v.shape)
-
-    def reorder(self, out: str, x: str, shape: Sequence[int], node: str, what: str) -> None:
-        """A view that moves or drops data (permute, slice, select): shapes follow, data does not."""
-        self.alias(out, x, shape, node)
-        self._values[out] = replace(self._values[out], direct=False)
-        self._inexact.append(f"{node} ({what})")
 
     # ------------------------------------------------------------------ layers with weights
 
@@ -186,7 +82,7 @@ class GraphBuilder:
             padding = padding[:2]
         c, h, w = self.per_sample(v.shape, node)
         layer = Conv2d(
-            self._unique(name),
+            self.unique_name(name),
             c,
             int(weight_shape[0]),
             (int(weight_shape[2]), int(weight_shape[3])),
@@ -198,7 +94,7 @@ class GraphBuilder:
         )
         self._check_shape(layer, out_shape, node)
         self._store(layer.name, weight, bias)
-        self._emit(layer, [v], out, out_shape)
+        self.emit(layer, [v], out, out_shape)
 
     def linear(
         self,
@@ -217,18 +113,18 @@ class GraphBuilder:
         out_features, in_features = (int(d) for d in weight_shape)
         if v.shape[-1] != in_features:
             raise self.error(node, f"input shape {v.shape} does not end in in_features={in_features}")
-        tokens, rest = divmod(math.prod(v.shape), in_features * self._batch)
+        tokens, rest = divmod(math.prod(v.shape), in_features * self.batch)
         if rest:
-            raise self.error(node, f"input shape {v.shape} does not split into batch {self._batch} x tokens")
-        layer = Linear(self._unique(name), in_features, out_features, tokens=tokens)
+            raise self.error(node, f"input shape {v.shape} does not split into batch {self.batch} x tokens")
+        layer = Linear(self.unique_name(name), in_features, out_features, tokens=tokens)
         self._store(layer.name, weight, bias)
-        self._emit(layer, [v], out, out_shape)
+        self.emit(layer, [v], out, out_shape)
 
     def _store(self, name: str, weight: np.ndarray | None, bias: np.ndarray | None) -> None:
         if weight is not None:
-            self._weights[name] = np.asarray(weight)
+            self.weights[name] = np.asarray(weight)
         if bias is not None:
-            self._weights[f"{name}.bias"] = np.asarray(bias)
+            self.weights[f"{name}.bias"] = np.asarray(bias)
 
     def _check_shape(self, layer: Layer, out_shape: Sequence[int], node: str) -> None:
         expected = self.per_sample(out_shape, node)
@@ -252,12 +148,12 @@ class GraphBuilder:
                 "batch normalisation is supported only directly after a convolution "
                 "or linear layer whose output nothing else reads",
             )
-        if scale is not None and shift is not None and layer.name in self._weights:
-            w = self._weights[layer.name]
-            self._weights[layer.name] = w * scale.reshape(-1, *([1] * (w.ndim - 1))).astype(w.dtype)
-            bias = self._weights.get(f"{layer.name}.bias", np.zeros(len(scale), dtype=w.dtype))
-            self._weights[f"{layer.name}.bias"] = (bias * scale + shift).astype(w.dtype)
-        self._values[out] = v
+        if scale is not None and shift is not None and layer.name in self.weights:
+            w = self.weights[layer.name]
+            self.weights[layer.name] = w * scale.reshape(-1, *([1] * (w.ndim - 1))).astype(w.dtype)
+            bias = self.weights.get(f"{layer.name}.bias", np.zeros(len(scale), dtype=w.dtype))
+            self.weights[f"{layer.name}.bias"] = (bias * scale + shift).astype(w.dtype)
+        self.values[out] = v
 
     def activation(self, out: str, x: str, kind: str, *, node: str, consumers: int = 1) -> None:
         """Fuse ``kind`` into the layer producing ``x``; ``consumers`` counts the reads of ``x`` the
@@ -270,8 +166,8 @@ class GraphBuilder:
                 f"activation {kind!r} is supported only directly after a convolution, "
                 "linear layer or residual add whose output nothing else reads",
             )
-        self._layers[layer.name] = replace(layer, activation=kind)
-        self._values[out] = v
+        self.layers[layer.name] = replace(layer, activation=kind)
+        self.values[out] = v
 
     def fold_bias(
         self, out: str, x: str, bias: np.ndarray | None, bias_shape: Sequence[int], *, node: str
@@ -282,11 +178,11 @@ class GraphBuilder:
         layer = self._fusable(x, v, (Linear,))
         if not isinstance(layer, Linear) or tuple(bias_shape) != (layer.out_features,):
             return False
-        if f"{layer.name}.bias" in self._weights:
+        if f"{layer.name}.bias" in self.weights:
             return False
         if bias is not None:
-            self._weights[f"{layer.name}.bias"] = np.asarray(bias)
-        self._values[out] = v
+            self.weights[f"{layer.name}.bias"] = np.asarray(bias)
+        self.values[out] = v
         return True
 
     # ------------------------------------------------------------------ layers without weights
@@ -298,9 +194,9 @@ class GraphBuilder:
             raise self.error(node, f"matmul operands must be at least 2-d, got {va.shape} and {vb.shape}")
         m, k = va.shape[-2:]
         n = vb.shape[-1]
-        heads = math.prod(out_shape[:-2]) // self._batch if len(out_shape) > 2 else 1
-        layer = MatMul(self._unique(name), m, k, n, heads=max(1, heads))
-        self._emit(layer, [va, vb], out, out_shape)
+        heads = math.prod(out_shape[:-2]) // self.batch if len(out_shape) > 2 else 1
+        layer = MatMul(self.unique_name(name), m, k, n, heads=max(1, heads))
+        self.emit(layer, [va, vb], out, out_shape)
         return layer.name
 
     def attention(self, out: str, q: str, k: str, v: str, *, scope: str, node: str) -> None:
@@ -308,7 +204,7 @@ class GraphBuilder:
         vq, vk = self.value(q, node), self.value(k, node)
         scores_shape = (*vq.shape[:-1], vk.shape[-2])
         tmp_k = f"{node}::kT"
-        self._values[tmp_k] = Value(vk.producer, (*vk.shape[:-2], vk.shape[-1], vk.shape[-2]), False)
+        self.values[tmp_k] = Value(vk.producer, (*vk.shape[:-2], vk.shape[-1], vk.shape[-2]), False)
         self.matmul(f"{node}::scores", q, tmp_k, scores_shape, name=f"{scope}.scores", node=node)
         self.softmax(f"{node}::softmax", f"{node}::scores", -1, name=f"{scope}.softmax", node=node)
         vv = self.value(v, node)
@@ -340,7 +236,13 @@ class GraphBuilder:
             return
         c, h, w = self.per_sample(v.shape, node)
         layer = Pool(
-            self._unique(name), c, (h, w), _pair(kernel), _pair(stride or kernel), _pair(padding), kind=kind
+            self.unique_name(name),
+            c,
+            (h, w),
+            _pair(kernel),
+            _pair(stride or kernel),
+            _pair(padding),
+            kind=kind,
         )
         self._check_shape(layer, out_shape, node)
         if layer.output_shape != self.per_sample(out_shape, node):
@@ -349,7 +251,7 @@ class GraphBuilder:
                 f"pool output {layer.output_shape} differs from the graph's "
                 f"{self.per_sample(out_shape, node)} (ceil_mode is not supported)",
             )
-        self._emit(layer, [v], out, out_shape)
+        self.emit(layer, [v], out, out_shape)
 
     def adaptive_pool(
         self, out: str, x: str, out_shape: Sequence[int], *, name: str, kind: str, node: str
@@ -381,11 +283,11 @@ class GraphBuilder:
         if isinstance(b, str):
             operands.append(self.value(b, node))
             if operands[0].producer == operands[1].producer:
-                self._inexact.append(f"{node} (a sum of one tensor with itself)")
-        layer = Add(self._unique(name), shape)
+                self.inexact.append(f"{node} (a sum of one tensor with itself)")
+        layer = Add(self.unique_name(name), shape)
         if not isinstance(b, str):
-            self._weights[f"{layer.name}.operand"] = self._sample_const(b, out_shape, node)
-        self._emit(layer, operands, out, out_shape)
+            self.weights[f"{layer.name}.operand"] = self.sample_const(b, out_shape, node)
+        self.emit(layer, operands, out, out_shape)
 
     def concat(
         self,
@@ -403,14 +305,14 @@ class GraphBuilder:
             raise self.error(node, "a concatenated constant is stored externally and missing")
         full = [self.value(o, node).shape if isinstance(o, str) else np.shape(o) for o in operands]
         axis = axis % len(out_shape)
-        batch_axis = tuple(out_shape).index(self._batch) if self._batch in out_shape else -1
+        batch_axis = tuple(out_shape).index(self.batch) if self.batch in out_shape else -1
         if axis == batch_axis:
             raise self.error(node, "concatenation along the batch axis is not supported")
         shapes = tuple(self.per_sample(s, node) if len(s) == len(out_shape) else tuple(s) for s in full)
-        layer = Concat(self._unique(name), shapes, axis - (axis > batch_axis >= 0))
+        layer = Concat(self.unique_name(name), shapes, axis - (axis > batch_axis >= 0))
         values = [self.value(o, node) for o in operands if isinstance(o, str)]
         producers = [val.producer for val in values]
-        created = {layer: i for i, layer in enumerate(self._layers)}
+        created = {layer: i for i, layer in enumerate(self.layers)}
         # execute() takes a Concat's operands in the order their layers were created.
         if (
             None in producers
@@ -424,43 +326,25 @@ class GraphBuilder:
             )
         for i, o in enumerate(operands):
             if not isinstance(o, str):
-                self._weights[f"{layer.name}.operand{i}"] = self._sample_const(o, full[i], node)
-        self._emit(layer, values, out, out_shape)
+                self.weights[f"{layer.name}.operand{i}"] = self.sample_const(o, full[i], node)
+        self.emit(layer, values, out, out_shape)
 
     def layernorm(
         self, out: str, x: str, *, name: str, weight: np.ndarray | None, bias: np.ndarray | None, node: str
     ) -> None:
         v = self.value(x, node)
-        layer = LayerNorm(self._unique(name), self.per_sample(v.shape, node))
+        layer = LayerNorm(self.unique_name(name), self.per_sample(v.shape, node))
         if weight is not None:
-            self._weights[f"{layer.name}.weight"] = np.asarray(weight)
+            self.weights[f"{layer.name}.weight"] = np.asarray(weight)
         if bias is not None:
-            self._weights[f"{layer.name}.bias"] = np.asarray(bias)
-        self._emit(layer, [v], out, v.shape)
+            self.weights[f"{layer.name}.bias"] = np.asarray(bias)
+        self.emit(layer, [v], out, v.shape)
 
     def softmax(self, out: str, x: str, axis: int, *, name: str, node: str) -> None:
         v = self.value(x, node)
         if axis % len(v.shape) != len(v.shape) - 1:
             raise self.error(node, f"softmax is supported over the last axis only, got axis {axis}")
-        self._emit(Softmax(self._unique(name), self.per_sample(v.shape, node)), [v], out, v.shape)
-
-    # ------------------------------------------------------------------ result
-
-    def finish(self, *, with_weights: bool = True) -> Imported:
-        if not self._layers:
-            raise ImportFormatError(f"{self._where}: the graph has no layer this simulator models")
-        network = NetworkBuilder(self._name)
-        for name, layer in self._layers.items():  # creation order: every input exists already
-            network.add(layer, inputs=[u for u, v in self._edges if v == name])
-        notes = list(self._notes)
-        if self._inexact:
-            shown = ", ".join(self._inexact[:5]) + (", ..." if len(self._inexact) > 5 else "")
-            notes.append(
-                f"{len(self._inexact)} data-moving views are not layers ({shown}); shapes and MACs "
-                "are exact, but execute() does not reproduce this model"
-            )
-        weights = self._weights if with_weights else None
-        return Imported(network.build(), weights, tuple(notes))
+        self.emit(Softmax(self.unique_name(name), self.per_sample(v.shape, node)), [v], out, v.shape)
 
 
 def _pair(values: Sequence[int] | int) -> tuple[int, int]:
