@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from reports.labels import scaled
 from reports.studies.array_size_vit import (
     TOY_NETWORK,
     TOY_SIZES,
@@ -77,12 +78,14 @@ def test_verdict_reads_the_three_claims():
 
 def test_figure_plots_the_frame(toy_frame):
     fig = array_size_figure(toy_frame)
-    labels = ["latency [cycles]", "energy [pJ]", "EDP [J·s]", "area [mm²]"]
-    assert [ax.get_ylabel() for ax in fig.axes] == labels[: len(fig.axes)]
-    for ax, metric in zip(fig.axes, ("cycles", "energy_pj", "edp_j_s")):
-        for line in ax.get_lines():
-            rows = sorted(
-                (r for r in toy_frame if r["pe.dataflow"] == line.get_label()), key=lambda r: r["pe.rows"]
-            )
+    metrics = ("cycles", "energy_pj", "edp_j_s", "area_mm2")[: len(fig.axes)]
+    for ax, metric in zip(fig.axes, metrics):
+        unit = scaled(metric, [r[metric] for r in toy_frame])
+        assert ax.get_ylabel() == unit.label  # the one label map, scaled to the values' unit
+        lines = ax.get_lines()
+        assert len({line.get_marker() for line in lines}) == len(lines)  # tells series apart without colour
+        for line in lines:
+            dataflow = line.get_label().lower()
+            rows = sorted((r for r in toy_frame if r["pe.dataflow"] == dataflow), key=lambda r: r["pe.rows"])
             assert list(line.get_xdata()) == [r["pe.rows"] for r in rows]
-            assert list(line.get_ydata()) == [r[metric] for r in rows]
+            assert list(line.get_ydata()) == pytest.approx([r[metric] * unit.factor for r in rows])

@@ -21,10 +21,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from accelsim.arch.hardware import Hardware, load_hardware
 from accelsim.timing.simulate import simulate
+from reports.decor import legend_outside, linestyle, log_if_wide, plain_ticks, style_series
+from reports.labels import scaled, value_label
 from reports.save import save
 from reports.style import DOUBLE_COLUMN, paper_style
 from workloads.zoo import get_network
@@ -130,27 +134,32 @@ def array_size_figure(frame: Sequence[Mapping[str, Any]]) -> Figure:
     """One panel per metric (cycles, energy, EDP, and area when present) against array side, a line per
     dataflow; log-log, since both axes span orders of magnitude."""
     panels = [p for p in PANELS if all(p in r for r in frame)]
-    labels = {
-        "cycles": "latency [cycles]",
-        "energy_pj": "energy [pJ]",
-        "edp_j_s": "EDP [J·s]",
-        "area_mm2": "area [mm²]",
-    }
-    fig = Figure()
+    fig = Figure(layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    dataflows = list(dict.fromkeys(r["pe.dataflow"] for r in frame))
+    sizes = sorted({r["pe.rows"] for r in frame})
     for ax, metric in zip(axes, panels):
-        for dataflow in dict.fromkeys(r["pe.dataflow"] for r in frame):
+        unit = scaled(metric, [r[metric] for r in frame])
+        for i, dataflow in enumerate(dataflows):
             rows = sorted((r for r in frame if r["pe.dataflow"] == dataflow), key=lambda r: r["pe.rows"])
-            ax.plot([r["pe.rows"] for r in rows], [r[metric] for r in rows], marker="o", label=dataflow)
+            ax.plot(
+                [r["pe.rows"] for r in rows],
+                [r[metric] * unit.factor for r in rows],
+                linestyle=linestyle(i),
+                label=value_label("pe.dataflow", dataflow),
+                **style_series(i),
+            )
         ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        sizes = sorted({r["pe.rows"] for r in frame})
+        values = np.array([r[metric] * unit.factor for r in frame], dtype=float)
+        if log_if_wide(ax, "y", values, ratio=10.0):  # a log axis only where a decade or more is spanned
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(sizes, [str(s) for s in sizes], rotation=45)
-        ax.set_xlabel("array side [PEs]")
-        ax.set_ylabel(labels[metric])
-    axes[0].legend(title="dataflow")
-    fig.tight_layout()
-    return fig
+        ax.set_xlabel("Array side (PEs)")
+        ax.set_ylabel(unit.label)
+    legend_outside(axes[-1], title="Dataflow")
+    return plain_ticks(fig)
 
 
 def main(argv: Sequence[str] | None = None) -> list[Path]:
