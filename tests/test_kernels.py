@@ -10,7 +10,7 @@ import pytest
 import reference_kernels as ref
 from hypothesis import given, settings, strategies as st
 
-from accelsim.sparse import formats as F, kernels as K
+from accelsim.sparse import formats as F, kernels as K, spmm as S, spmm_kernels as SK
 from accelsim.timing.mapping import map_layer
 from workloads.layers import Conv2d, Linear
 
@@ -56,9 +56,9 @@ def threads(request, monkeypatch):
     """Run each case through the serial kernel and through the two-thread driver, with its
     dynamic row blocks and with the one block per thread it uses once X outgrows the cache."""
     if request.param != 1:
-        monkeypatch.setattr(K, "PARALLEL_MIN_WORK", 0)
+        monkeypatch.setattr(S, "PARALLEL_MIN_WORK", 0)
     if request.param == "2-large-x":
-        monkeypatch.setattr(K, "_X_CHUNK_CACHE_BYTES", 0)
+        monkeypatch.setattr(S, "_X_CHUNK_CACHE_BYTES", 0)
     old = numba.get_num_threads()
     numba.set_num_threads(min(1 if request.param == 1 else 2, numba.config.NUMBA_NUM_THREADS))
     yield request.param
@@ -72,14 +72,14 @@ def test_parallel_blocks_follow_x_chunk_footprint(monkeypatch):
         t = numba.get_num_threads()
         small = np.zeros((64, 8), np.float32)
         large = np.zeros((4608, 3136), np.float32)  # 4608 x 1024-column chunks of float32 = 18.9 MB
-        assert K._use_parallel(K.PARALLEL_MIN_WORK - 1, 64, small) == 0
+        assert S._use_parallel(S.PARALLEL_MIN_WORK - 1, 64, small) == 0
         if t > 1:
-            assert K._use_parallel(K.PARALLEL_MIN_WORK, 64, small) == t * K._BLOCKS_PER_THREAD
-            assert K._use_parallel(K.PARALLEL_MIN_WORK, 4608, large) == t
+            assert S._use_parallel(S.PARALLEL_MIN_WORK, 64, small) == t * S._BLOCKS_PER_THREAD
+            assert S._use_parallel(S.PARALLEL_MIN_WORK, 4608, large) == t
             # Grouped weights: only the group's k rows of X feed a block.
-            assert K._use_parallel(K.PARALLEL_MIN_WORK, 64, large) == t * K._BLOCKS_PER_THREAD
+            assert S._use_parallel(S.PARALLEL_MIN_WORK, 64, large) == t * S._BLOCKS_PER_THREAD
         numba.set_num_threads(1)
-        assert K._use_parallel(K.PARALLEL_MIN_WORK, 4608, large) == 0
+        assert S._use_parallel(S.PARALLEL_MIN_WORK, 4608, large) == 0
     finally:
         numba.set_num_threads(old)
 
@@ -133,7 +133,7 @@ def test_grouped_spmm(fmt, groups, threads):
 
 
 def test_n_chunking_matches_reference(monkeypatch):
-    monkeypatch.setattr(K, "_CHUNK_COLUMNS", 16)  # several chunks plus a ragged last one
+    monkeypatch.setattr(S, "_CHUNK_COLUMNS", 16)  # several chunks plus a ragged last one
     w, mask, X = _case(8, 12, 53, 0.5, seed=5)
     for fmt in ["csr", ("bsr", (2, 2))]:
         enc = F.encode(w, mask, fmt)
@@ -161,11 +161,11 @@ def _spmm_cases(draw):
 def test_spmm_property(case, parallel):
     rows, k, n, density, seed, dtype, groups, block = case
     w, mask, X = _case(rows, k, n, density, seed, dtype, groups)
-    old, old_min = numba.get_num_threads(), K.PARALLEL_MIN_WORK
+    old, old_min = numba.get_num_threads(), S.PARALLEL_MIN_WORK
     try:
         if parallel:
             numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-            K.PARALLEL_MIN_WORK = 0
+            S.PARALLEL_MIN_WORK = 0
         for fmt in ["csr", "bitmap", ("bsr", block)]:
             enc = F.encode(w, mask, fmt)
             np.testing.assert_allclose(
@@ -173,7 +173,7 @@ def test_spmm_property(case, parallel):
             )
     finally:
         numba.set_num_threads(old)
-        K.PARALLEL_MIN_WORK = old_min
+        S.PARALLEL_MIN_WORK = old_min
 
 
 # ---------------------------------------------------------------------------- convolution
@@ -316,10 +316,10 @@ def test_hot_kernels_vectorise(tmp_path):
     """
     script = (
         "import re, numpy as np\n"
-        "from accelsim.sparse import kernels as K\n"
+        "from accelsim.sparse import kernels as K, spmm_kernels as SK\n"
         "K.warm_up((np.float32,))\n"
-        "for name in ('_csr_rows', '_bsr_rows', '_nm_rows'):\n"
-        "    asm = next(iter(getattr(K, name).inspect_asm().values()))\n"
+        "for name in ('csr_rows', 'bsr_rows', 'nm_rows'):\n"
+        "    asm = next(iter(getattr(SK, name).inspect_asm().values()))\n"
         "    print(name, len(re.findall(r'vfmadd\\w+ps\\s[^\\n]*[yz]mm', asm)))\n"
     )
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
@@ -327,7 +327,7 @@ def test_hot_kernels_vectorise(tmp_path):
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, timeout=300
     ).stdout
     counts = {name: int(n) for name, n in re.findall(r"(\w+) (\d+)", out)}
-    assert set(counts) == {"_csr_rows", "_bsr_rows", "_nm_rows"}
+    assert set(counts) == {"csr_rows", "bsr_rows", "nm_rows"}
     # the 4-non-zero body alone holds 4 packed FMAs per vector width step
     assert all(n >= 4 for n in counts.values()), counts
 
@@ -338,7 +338,7 @@ def test_balanced_bounds(parts):
     counts = rng.integers(0, 9, size=30)
     counts[:5] = 0  # leading empty rows
     indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int32)
-    bounds = K._balanced_bounds(indptr, parts)
+    bounds = SK.balanced_bounds(indptr, parts)
     assert bounds[0] == 0 and bounds[-1] == 30 and len(bounds) == parts + 1
     assert (np.diff(bounds) >= 0).all()
     # Reference: the first row whose cumulative count reaches each even share.

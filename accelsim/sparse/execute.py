@@ -3,6 +3,8 @@
 Pruned layers run through the sparse kernels of :mod:`accelsim.sparse.kernels` in the format chosen per
 layer; unpruned ones run dense (BLAS).  The result is functionally exact: the same numbers (up to
 floating-point summation order) as a dense forward pass with ``weights * masks``.
+This module validates, chooses formats and walks the graph; the arithmetic of each layer type is in
+:mod:`accelsim.sparse.operators`.
 
 Conventions
 -----------
@@ -48,8 +50,21 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from accelsim.sparse import kernels
-from accelsim.sparse.formats import FormatSpec, as_format, block_mask, check_mask, encode, gemm_view
+from accelsim.sparse.format_spec import FormatSpec, as_format, block_mask, check_mask
+from accelsim.sparse.formats import encode, gemm_view
+from accelsim.sparse.operators import (
+    LAYERNORM_EPS,
+    activate,
+    optional_entry,
+    reshape_input,
+    run_concat,
+    run_conv,
+    run_layernorm,
+    run_linear,
+    run_matmul,
+    run_pool,
+    run_softmax,
+)
 from workloads.layers import Add, Concat, Conv2d, LayerNorm, Linear, MatMul, Pool, Softmax
 
 __all__ = ["execute", "choose_format", "AUTO_DENSE_ABOVE", "AUTO_NM", "AUTO_BLOCKS", "LAYERNORM_EPS"]
@@ -57,7 +72,6 @@ __all__ = ["execute", "choose_format", "AUTO_DENSE_ABOVE", "AUTO_NM", "AUTO_BLOC
 AUTO_DENSE_ABOVE = 0.5
 AUTO_NM = ((1, 4), (2, 4), (1, 8), (2, 8), (4, 8))
 AUTO_BLOCKS = ((16, 16), (8, 8), (4, 4))
-LAYERNORM_EPS = 1e-5
 
 
 # ----------------------------------------------------------------------------- formats
@@ -111,12 +125,6 @@ def _check_format(fmt: object, layer: str) -> FormatSpec:
 # ----------------------------------------------------------------------------- preparation
 
 
-def _get(mapping, key):
-    if mapping is None:
-        return None
-    return mapping[key] if key in mapping else None
-
-
 def _prepare_weights(network, weights, masks, formats, dtype):
     """Validate every weight / mask / format and encode each weighted layer once."""
     if not isinstance(weights, Mapping):
@@ -151,7 +159,7 @@ def _prepare_weights(network, weights, masks, formats, dtype):
         if w.dtype.kind not in "fiu":
             raise ValueError(f"layer {name!r}: weights must be numeric, got dtype {w.dtype}")
         w = w.astype(dtype, copy=False)
-        mask = _get(masks, name)
+        mask = optional_entry(masks, name)
         if mask is not None:
             check_mask(w, mask, layer=name)
         groups = layer.groups if isinstance(layer, Conv2d) else 1
@@ -164,7 +172,7 @@ def _prepare_weights(network, weights, masks, formats, dtype):
             enc = np.ascontiguousarray(w if mask is None else np.where(mask, w, 0))
         else:
             enc = encode(w, np.ones(w.shape, dtype=bool) if mask is None else mask, fmt, layer=name)
-        bias = _get(weights, f"{name}.bias")
+        bias = optional_entry(weights, f"{name}.bias")
         out_features = layer.weight_shape[0]
         if bias is not None:
             bias = np.asarray(bias)
@@ -198,164 +206,6 @@ def _feed(name: str, shape: tuple[int, ...], array, dtype) -> tuple[np.ndarray, 
     if a.ndim >= 2 and math.prod(a.shape[1:]) == size:
         return a.reshape(a.shape[0], *shape), True
     raise ValueError(f"layer {name!r}: input shape {a.shape} fits neither {shape} nor (batch, *{shape})")
-
-
-# ----------------------------------------------------------------------------- operators
-
-
-def _reshape(x: np.ndarray, shape, layer: str, what: str = "input") -> np.ndarray:
-    shape = tuple(shape)
-    if x.shape[1:] == shape:
-        return x
-    if math.prod(x.shape[1:]) != math.prod(shape):
-        raise ValueError(f"layer {layer!r}: {what} of shape {x.shape[1:]} cannot feed shape {shape}")
-    return x.reshape(x.shape[0], *shape)
-
-
-def _activate(x: np.ndarray, activation) -> np.ndarray:
-    if activation is None:
-        return x
-    if activation == "relu":
-        return np.maximum(x, 0, out=x)
-    if activation == "relu6":
-        return np.clip(x, 0, 6, out=x)
-    if activation == "gelu":
-        return kernels.gelu(x)
-    if activation == "silu":
-        return x / (1 + np.exp(-x))
-    if activation == "hardswish":
-        return x * np.clip(x + 3, 0, 6) / 6
-    raise ValueError(f"unknown activation {activation!r}")  # layers validate; defensive only
-
-
-def _conv(layer: Conv2d, x, prepared):
-    enc, _, bias = prepared[layer.name]
-    x = _reshape(x, layer.input_shape, layer.name)
-    y = kernels.conv2d(
-        x,
-        enc,
-        kernel_size=layer.kernel_size,
-        stride=layer.stride,
-        padding=layer.padding,
-        dilation=layer.dilation,
-        groups=layer.groups,
-        layer=layer.name,
-    )
-    if bias is not None:
-        y += bias[None, :, None, None]
-    return _activate(y, layer.activation)
-
-
-def _linear(layer: Linear, x, prepared, pred_layer):
-    enc, _, bias = prepared[layer.name]
-    if isinstance(pred_layer, MatMul) and x.ndim == 4:
-        b, heads, t, d = x.shape
-        if t == layer.tokens and heads * d == layer.in_features:
-            x = x.transpose(0, 2, 1, 3)  # merge heads back: (B, tokens, heads*d)
-    x = _reshape(x, (layer.tokens, layer.in_features), layer.name)
-    batch = x.shape[0]
-    X = kernels.aligned(x.reshape(batch * layer.tokens, layer.in_features).T)
-    y = kernels.spmm(enc, X, layer=layer.name)  # (out, B*tokens)
-    y = np.ascontiguousarray(y.T).reshape(batch, layer.tokens, layer.out_features)
-    if bias is not None:
-        y += bias
-    return _activate(y, layer.activation)
-
-
-def _heads(x: np.ndarray, expected, *, lhs_is_projection: bool | None):
-    """Adapt one MatMul operand to (B, heads, a, b), or None when it cannot fit."""
-    heads, a, b = expected
-    if x.shape[1:] == tuple(expected):
-        return x
-    if x.ndim != 3 or x.shape[2] % heads:
-        return None
-    t, d = x.shape[1], x.shape[2] // heads
-    split = x.reshape(x.shape[0], t, heads, d)
-    if lhs_is_projection is None:  # left operand: (heads, tokens, d)
-        return split.transpose(0, 2, 1, 3) if (a, b) == (t, d) else None
-    if lhs_is_projection and (a, b) == (d, t):  # Q @ K^T
-        return split.transpose(0, 2, 3, 1)
-    if not lhs_is_projection and (a, b) == (t, d):  # P @ V
-        return split.transpose(0, 2, 1, 3)
-    return None
-
-
-def _matmul(layer: MatMul, operands: list[tuple[str, np.ndarray]]):
-    if len(operands) != 2:
-        raise ValueError(f"layer {layer.name!r}: MatMul needs 2 predecessors, got {[n for n, _ in operands]}")
-    fits = []
-    for order in (operands, operands[::-1]):
-        (_, left), (_, right) = order
-        lhs = _heads(left, layer.input_shape, lhs_is_projection=None)
-        if lhs is None:
-            continue
-        rhs = _heads(right, layer.rhs_shape, lhs_is_projection=left.ndim == 3)
-        if rhs is not None:
-            fits.append((left.ndim == 4, lhs, rhs))
-    if not fits:
-        shapes = {n: a.shape[1:] for n, a in operands}
-        raise ValueError(
-            f"layer {layer.name!r}: operands {shapes} do not fit {layer.input_shape} @ {layer.rhs_shape}"
-        )
-    fits.sort(key=lambda f: not f[0])  # stable: a 3-d left operand first, then insertion order
-    _, lhs, rhs = fits[0]
-    return np.matmul(lhs, rhs)
-
-
-def _pool(layer: Pool, x):
-    x = _reshape(x, layer.input_shape, layer.name)
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
-    if ph or pw:
-        fill = -np.inf if layer.kind == "max" else 0
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    ho, wo = layer.output_hw
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[
-        :, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw
-    ]
-    out = win.max(axis=(4, 5)) if layer.kind == "max" else win.mean(axis=(4, 5))
-    return np.ascontiguousarray(out)
-
-
-def _concat(layer: Concat, xs: list[np.ndarray], weights, batch: int, dtype) -> np.ndarray:
-    pending = list(xs)
-    parts = []
-    for i, shape in enumerate(layer.input_shapes):
-        constant = _get(weights, f"{layer.name}.operand{i}")
-        if constant is not None:
-            parts.append(np.broadcast_to(np.asarray(constant, dtype=dtype), (batch, *shape)))
-        elif pending:
-            parts.append(_reshape(pending.pop(0), shape, layer.name))
-        else:
-            raise ValueError(f"layer {layer.name!r}: operand {i} is neither a predecessor nor a constant")
-    if pending:
-        raise ValueError(
-            f"layer {layer.name!r}: {len(xs)} predecessors for {len(layer.input_shapes)} operands"
-        )
-    return np.concatenate(parts, axis=layer.axis + 1)
-
-
-def _softmax(layer: Softmax, x):
-    x = _reshape(x, layer.shape, layer.name)
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _layernorm(layer: LayerNorm, x, weights, dtype):
-    x = _reshape(x, layer.shape, layer.name)
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    y = (x - mean) / np.sqrt(var + LAYERNORM_EPS)
-    features = layer.shape[-1]
-    for suffix, op in (("weight", np.multiply), ("bias", np.add)):
-        p = _get(weights, f"{layer.name}.{suffix}")
-        if p is not None:
-            p = np.asarray(p, dtype=dtype)
-            if p.shape != (features,):
-                raise ValueError(
-                    f"layer {layer.name!r}: {suffix} shape {p.shape} does not match ({features},)"
-                )
-            y = op(y, p)
-    return y
 
 
 # ----------------------------------------------------------------------------- driver
@@ -402,9 +252,9 @@ def execute(network, weights, masks=None, inputs=None, *, formats=None, return_a
         else:
             xs = [outputs[p] for p in preds]
         if isinstance(layer, MatMul):
-            y = _matmul(layer, list(zip(preds, xs)))
+            y = run_matmul(layer, list(zip(preds, xs)))
         elif isinstance(layer, Add):
-            constant = _get(weights, f"{name}.operand")
+            constant = optional_entry(weights, f"{name}.operand")
             if len(xs) == 1 and constant is not None:
                 xs.append(np.broadcast_to(np.asarray(constant, dtype=dtype), (batch, *layer.shape)))
             elif len(xs) == 1:  # the other operand is the network input (BERT's attention.add)
@@ -419,12 +269,12 @@ def execute(network, weights, masks=None, inputs=None, *, formats=None, return_a
                 xs.append(_feed(name, tuple(layer.shape), other, dtype)[0])
             if len(xs) != 2:
                 raise ValueError(f"layer {name!r}: Add needs 2 operands, got predecessors {preds}")
-            a, b = (_reshape(x, layer.shape, name) for x in xs)
+            a, b = (reshape_input(x, layer.shape, name) for x in xs)
             if a.shape[0] != b.shape[0]:
                 raise ValueError(f"layer {name!r}: operands have batch sizes {a.shape[0]} and {b.shape[0]}")
-            y = _activate(a + b, layer.activation)
+            y = activate(a + b, layer.activation)
         elif isinstance(layer, Concat):
-            y = _concat(layer, xs, weights, batch, dtype)
+            y = run_concat(layer, xs, weights, batch, dtype)
         else:
             if len(xs) != 1:
                 raise ValueError(
@@ -432,15 +282,15 @@ def execute(network, weights, masks=None, inputs=None, *, formats=None, return_a
                 )
             x = xs[0]
             if isinstance(layer, Conv2d):
-                y = _conv(layer, x, prepared)
+                y = run_conv(layer, x, prepared)
             elif isinstance(layer, Linear):
-                y = _linear(layer, x, prepared, network[preds[0]] if preds else None)
+                y = run_linear(layer, x, prepared, network[preds[0]] if preds else None)
             elif isinstance(layer, Pool):
-                y = _pool(layer, x)
+                y = run_pool(layer, x)
             elif isinstance(layer, Softmax):
-                y = _softmax(layer, x)
+                y = run_softmax(layer, x)
             elif isinstance(layer, LayerNorm):
-                y = _layernorm(layer, x, weights, dtype)
+                y = run_layernorm(layer, x, weights, dtype)
             else:  # pragma: no cover - every LAYER_TYPE is handled above
                 raise ValueError(f"layer {name!r}: unsupported layer type {type(layer).__name__}")
         y = y.reshape(batch, *layer.output_shape)

@@ -28,6 +28,9 @@ bitmap   values nnz*value_bits, bitmap rows*cols bits; no indices (row offsets a
 your hardware uses (e.g. ``index_bits=8`` for 256-wide tiles).  ``value_bits`` defaults to 32
 (float32); pass 8 or 16 for quantised values.  Errors name the layer (``layer=``), the field
 and the value.
+
+Format specs, mask checks and the slots a format stores for a mask (no values needed) live in
+:mod:`accelsim.sparse.format_spec`; their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -37,6 +40,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from accelsim.sparse.format_spec import (
+    FORMAT_NAMES,
+    FormatSpec,
+    as_format,
+    block_mask,
+    check_mask,
+    check_nm_params,
+    nm_groups,
+    stored_structure,
+    tiling_block,
+    weights_subject,
+)
 from workloads.sparsity import NM, Block, gemm_view
 
 INDEX_DTYPE = np.int32
@@ -61,58 +76,6 @@ __all__ = [
     "stored_structure",
     "storage_breakdown_of",
 ]
-
-FORMAT_NAMES = ("dense", "csr", "bsr", "nm", "bitmap")
-#: A compressed format: ``"csr"`` or ``"bitmap"`` (any structure), or the structure a blocked or
-#: N:M format stores (``Block((br, bc))``, ``NM(n, m)``). See `as_format` for the tuple spelling.
-FormatSpec = str | Block | NM
-_EXPECTED = "'csr', 'bitmap', Block((br, bc)) / ('bsr', (br, bc)) or NM(n, m) / ('nm', n, m)"
-
-
-def _who(layer: str | None) -> str:
-    return f"layer {layer!r}" if layer is not None else "weights"
-
-
-def _check_nm_params(n: object, m: object, layer: str | None) -> NM:
-    for name, v in (("n", n), ("m", m)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{_who(layer)}: N:M {name} must be an int >= 1, got {v!r}")
-    if m > 256:  # type: ignore[operator]  # both checked ints above
-        raise ValueError(f"{_who(layer)}: N:M m={m} exceeds the 8-bit in-group offsets")
-    if n > m:  # type: ignore[operator]
-        raise ValueError(f"{_who(layer)}: N:M needs n <= m, got n={n} > m={m}")
-    return NM(int(n), int(m))  # type: ignore[call-overload]
-
-
-def as_format(fmt: object, *, layer: str | None = None) -> FormatSpec:
-    """``fmt`` as a `FormatSpec`; the tuples ``("bsr", (br, bc))`` and ``("nm", n, m)`` (the spelling
-    `accelsim.sparse.execute` takes) become ``Block`` and ``NM``. Errors name the layer and the value."""
-    if isinstance(fmt, str) and fmt in ("csr", "bitmap"):
-        return fmt
-    if isinstance(fmt, NM):
-        return _check_nm_params(fmt.n, fmt.m, layer)
-    if isinstance(fmt, Block):
-        return fmt
-    if isinstance(fmt, tuple) and len(fmt) == 2 and fmt[0] == "bsr":
-        shape = tuple(fmt[1]) if isinstance(fmt[1], (tuple, list)) else fmt[1]
-        try:
-            return Block(shape)
-        except ValueError as exc:
-            raise ValueError(f"{_who(layer)}: {exc}") from None
-    if isinstance(fmt, tuple) and len(fmt) == 3 and fmt[0] == "nm":
-        return _check_nm_params(fmt[1], fmt[2], layer)
-    raise ValueError(f"{_who(layer)}: unknown format {fmt!r}; expected {_EXPECTED}")
-
-
-def check_mask(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = None) -> None:
-    """Raise ValueError unless ``mask`` is a bool array of exactly ``weights``' shape."""
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-        dtype = getattr(mask, "dtype", type(mask).__name__)
-        raise ValueError(f"{_who(layer)}: mask must be a bool ndarray, got dtype {dtype}")
-    if mask.shape != np.shape(weights):
-        raise ValueError(
-            f"{_who(layer)}: mask shape {mask.shape} does not match weight shape {np.shape(weights)}"
-        )
 
 
 def _check_bits(name: str, value: object) -> int:
@@ -150,7 +113,9 @@ def _bitmap_breakdown(nnz: int, size: int, v: int) -> dict[str, int]:
 def _prepare(weights, mask, layer):
     weights = np.asarray(weights)
     if weights.dtype.kind != "f":
-        raise ValueError(f"{_who(layer)}: weights must be floating point, got dtype {weights.dtype}")
+        raise ValueError(
+            f"{weights_subject(layer)}: weights must be floating point, got dtype {weights.dtype}"
+        )
     check_mask(weights, mask, layer=layer)
     w2 = gemm_view(weights, layer=layer)
     m2 = gemm_view(mask, layer=layer, what="mask")
@@ -351,42 +316,14 @@ def encode_csr(weights: np.ndarray, mask: np.ndarray, *, layer: str | None = Non
     indptr = np.zeros(m2.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     if indptr[-1] > np.iinfo(INDEX_DTYPE).max:
-        raise ValueError(f"{_who(layer)}: {indptr[-1]} non-zeros overflow int32 indices")
+        raise ValueError(f"{weights_subject(layer)}: {indptr[-1]} non-zeros overflow int32 indices")
     _, cols = np.nonzero(m2)
     return CSR(shape, indptr.astype(INDEX_DTYPE), cols.astype(INDEX_DTYPE), np.ascontiguousarray(w2[m2]))
 
 
-def _as_block(block_shape: object, layer: str | None) -> Block:
-    if isinstance(block_shape, Block):
-        return block_shape
-    try:
-        return Block(tuple(block_shape) if isinstance(block_shape, list) else block_shape)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise ValueError(f"{_who(layer)}: {exc}") from None
-
-
-def _tiling_block(block_shape: object, gemm_shape: tuple[int, int], layer: str | None) -> Block:
-    block = _as_block(block_shape, layer)
-    rows, cols = gemm_shape
-    if rows % block.rows or cols % block.cols:
-        # Worded as reports have always carried it (a layer's fallback reason).
-        raise ValueError(
-            f"{_who(layer)}: block_shape {block.block_shape} does not tile the GEMM view "
-            f"{(rows, cols)} of the weights"
-        )
-    return block
-
-
-def block_mask(mask: np.ndarray, block_shape, *, layer: str | None = None) -> np.ndarray:
-    """(rows/br, cols/bc) bool grid: True where a block of the GEMM view keeps any weight."""
-    m2 = gemm_view(mask, layer=layer, what="mask")
-    br, bc = _tiling_block(block_shape, m2.shape, layer).block_shape
-    return np.asarray(m2.reshape(m2.shape[0] // br, br, m2.shape[1] // bc, bc).any(axis=(1, 3)))
-
-
 def encode_bsr(weights: np.ndarray, mask: np.ndarray, block_shape, *, layer: str | None = None) -> BSR:
     w2, m2, shape = _prepare(weights, mask, layer)
-    br, bc = _tiling_block(block_shape, m2.shape, layer).block_shape
+    br, bc = tiling_block(block_shape, m2.shape, layer).block_shape
     grid = block_mask(m2, (br, bc), layer=layer)
     tiles = np.where(m2, w2, 0).reshape(m2.shape[0] // br, br, m2.shape[1] // bc, bc).transpose(0, 2, 1, 3)
     brow, bcol = np.nonzero(grid)
@@ -397,9 +334,9 @@ def encode_bsr(weights: np.ndarray, mask: np.ndarray, block_shape, *, layer: str
 
 def encode_nm(weights: np.ndarray, mask: np.ndarray, n: int, m: int, *, layer: str | None = None) -> NMFormat:
     w2, m2, shape = _prepare(weights, mask, layer)
-    _check_nm_params(n, m, layer)
+    check_nm_params(n, m, layer)
     rows, cols = m2.shape
-    groups = _check_nm(m2, n, m, layer)
+    groups = nm_groups(m2, n, m, layer)
     # Stable sort puts kept positions first (ascending); a group keeping fewer than n is padded
     # with the lowest pruned positions, whose values are stored as explicit zeros.
     order = np.argsort(~groups, axis=2, kind="stable")[:, :, :n]
@@ -432,45 +369,6 @@ def encode(
     return encode_bitmap(weights, mask, layer=layer)
 
 
-# ------------------------------------------------------------------------ from the mask alone
-
-
-def _check_nm(m2: np.ndarray, n: int, m: int, layer) -> np.ndarray:
-    """(rows, cols/m, m) groups of an N:M-valid GEMM-view mask (``n`` and ``m`` checked already)."""
-    rows, cols = m2.shape
-    if cols % m:
-        raise ValueError(f"{_who(layer)}: N:M group m={m} does not divide the reduction length {cols}")
-    groups = m2.reshape(rows, cols // m, m)
-    # A sum over a short last axis is slow in numpy; m strided adds are not.
-    kept = np.zeros(groups.shape[:2], dtype=np.int32)
-    for j in range(m):
-        kept += groups[:, :, j]
-    if kept.max(initial=0) > n:
-        r, g = np.unravel_index(int(np.argmax(kept)), kept.shape)
-        raise ValueError(
-            f"{_who(layer)}: mask is not {n}:{m}: row {r} group {g} keeps {int(kept[r, g])} of {m} weights"
-        )
-    return groups
-
-
-def stored_structure(mask: np.ndarray, fmt: object, *, layer: str | None = None) -> np.ndarray:
-    """The GEMM-view bool matrix of slots format ``fmt`` stores for ``mask`` -- what
-    ``encode(w, mask, fmt).mask()`` gives, in GEMM view, without encoding any values. Raises
-    ValueError (as `encode` does) when the format cannot hold the mask."""
-    spec = as_format(fmt, layer=layer)
-    m2 = gemm_view(mask, layer=layer, what="mask")
-    if isinstance(spec, Block):
-        grid = block_mask(m2, spec, layer=layer)
-        return np.repeat(np.repeat(grid, spec.rows, axis=0), spec.cols, axis=1)
-    if isinstance(spec, NM):
-        groups = _check_nm(m2, spec.n, spec.m, layer)
-        # Pads: the lowest pruned positions of a group keeping fewer than n (as encode_nm stores them).
-        free = ~groups
-        pads = free & (np.cumsum(free, axis=2) <= (spec.n - groups.sum(axis=2))[..., None])
-        return (groups | pads).reshape(m2.shape)
-    return m2
-
-
 def storage_breakdown_of(
     mask: np.ndarray,
     fmt,
@@ -487,7 +385,7 @@ def storage_breakdown_of(
     v = _check_bits("value_bits", value_bits)
     rows, cols = m2.shape
     if isinstance(spec, NM):
-        _check_nm(m2, spec.n, spec.m, layer)
+        nm_groups(m2, spec.n, spec.m, layer)
         return _nm_breakdown(rows * (cols // spec.m) * spec.n, spec.m, v, index_bits)
     if spec == "bitmap":
         return _bitmap_breakdown(int(np.count_nonzero(m2)), rows * cols, v)

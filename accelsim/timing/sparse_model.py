@@ -49,8 +49,9 @@ import numpy as np
 from accelsim.arch.dataflow import dataflow as get_dataflow
 from accelsim.arch.hardware import Hardware
 from accelsim.sparse.compaction import compact_channels
-from accelsim.sparse.formats import gemm_view, storage_breakdown_of, stored_structure
-from accelsim.sparse.kernels import tile_stats
+from accelsim.sparse.fold_stats import tile_stats
+from accelsim.sparse.format_spec import stored_structure
+from accelsim.sparse.formats import gemm_view, storage_breakdown_of
 from accelsim.timing.analytical import time_layer
 from accelsim.timing.fold_table import FoldColumn, fold_table, tiles_of
 from accelsim.timing.mapping import LayerMapping, map_layer
