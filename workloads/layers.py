@@ -222,10 +222,11 @@ class Linear:
 
 
 @dataclass(frozen=True, slots=True)
-class MatMul(NoWeights):
+class MatMul:
     """Activation x activation product (heads, m, k) @ (heads, k, n), e.g. attention QK^T and AV.
 
-    No weights (both operands are activations), but a GEMM: ``gemm`` and ``macs`` are its own.
+    No weights (both operands are activations), but a GEMM: ``gemm`` and ``macs`` are its own. It does not
+    derive from ``NoWeights`` because that mixin promises ``gemm`` is None.
     """
 
     name: str
@@ -247,6 +248,14 @@ class MatMul(NoWeights):
     @property
     def rhs_shape(self) -> tuple[int, int, int]:
         return (self.heads, self.k, self.n)
+
+    @property
+    def weight_shape(self) -> None:
+        return None
+
+    @property
+    def weight_count(self) -> int:
+        return 0
 
     @property
     def output_shape(self) -> tuple[int, int, int]:

@@ -14,9 +14,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from types import MappingProxyType
+from typing import NoReturn
 
 from accelsim.arch.area import AREA_KEYS, Area, pe_register_bits, resolve_area
-from accelsim.arch.hardware import DATATYPE_BYTES, Hardware
+from accelsim.arch.hardware import DATATYPE_BYTES, Buffer, Hardware
 from workloads import strict_yaml
 from workloads.quoting import short
 
@@ -121,7 +122,7 @@ def list_energy_tables() -> list[str]:
     return sorted(p.name[:-5] for p in _tables_dir().iterdir() if p.name.endswith(".yaml"))
 
 
-def _read(name: str):
+def _read(name: str) -> _Doc:
     resource = _tables_dir().joinpath(f"{name}.yaml")
     if not resource.is_file():
         raise EnergyTableError(
@@ -140,7 +141,7 @@ class _Doc:
     def __init__(self, name, root):
         self.name, self.root = name, root
 
-    def fail(self, node, key, path, msg):
+    def fail(self, node: object, key: object, path: str, msg: str) -> NoReturn:
         line = strict_yaml.line_of(node, key)
         loc = f"energy_tables/{self.name}.yaml" + (f":{line}" if line else "")
         raise EnergyTableError(f"{loc}: table {self.name}: {path}: {msg}")
@@ -212,7 +213,10 @@ def _interp_log(anchors, size):
 
 def _resolve_absolute(doc: _Doc, hw: Hardware):
     _check_root(doc, _ABSOLUTE_KEYS)
-    root, actions, leakage, transitions = doc.root, {}, {}, {}
+    root = doc.root
+    actions: dict[tuple[str, str], EnergyEntry] = {}
+    leakage: dict[tuple[str, str], EnergyEntry] = {}
+    transitions: dict[tuple[str, str], EnergyEntry] = {}
     mac_t = hw.datatypes.mac
     macs = doc.mapping(root, "mac", "mac", tuple(DATATYPE_BYTES), tuple(DATATYPE_BYTES))
     prec = doc.mapping(macs, mac_t, f"mac.{mac_t}", ("mult", "add"), ("mult", "add"))
@@ -304,7 +308,7 @@ def _resolve_static(doc: _Doc, hw: Hardware, leakage, transitions):
     groups = tuple(_SCALE)
     leak = doc.mapping(doc.root, "leakage", "leakage", groups, groups)
     wake = doc.mapping(doc.root, "wake", "wake", groups, groups)
-    targets = [("pe_array", "pe_array", None), ("dram", "dram", None)]
+    targets: list[tuple[str, str, Buffer | None]] = [("pe_array", "pe_array", None), ("dram", "dram", None)]
     targets += [(comp, "sram", buf) for comp, buf in hw.buffers.components().items()]
     for comp, group, buf in targets:
         per, scale_of = _SCALE[group]

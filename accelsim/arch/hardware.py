@@ -136,11 +136,13 @@ class Buffers:
         return operand
 
     def for_operand(self, operand: str) -> Buffer:
-        return self.glb if self.unified else getattr(self, self._operand(operand))
+        if self.glb is not None:  # unified
+            return self.glb
+        return getattr(self, self._operand(operand))
 
     def capacity_bytes(self, operand: str) -> int:
         operand = self._operand(operand)
-        if self.unified:
+        if self.glb is not None:  # unified
             return int(math.floor(self.glb.size_bytes * self.glb_split[OPERANDS.index(operand)]))
         return getattr(self, operand).size_bytes
 
@@ -150,7 +152,7 @@ class Buffers:
 
     def components(self) -> dict[str, Buffer]:
         """Energy-table component name -> Buffer, for the buffers present."""
-        if self.unified:
+        if self.glb is not None:  # unified
             return {"glb": self.glb}
         return {_BUFFER_NAMES[op]: getattr(self, op) for op in OPERANDS}
 

@@ -358,6 +358,8 @@ def _finalise(
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
         masks = space.masks(record.plan)
         tuned = oracle.tuned_model(masks)
+        # The oracle was built on `model`, a numpy Model, and tunes copies of it, never a TorchModel.
+        assert isinstance(tuned, Model)
         if config.final_epochs and any(not m.all() for m in masks.values()):
             tuned = finetune(
                 tuned,

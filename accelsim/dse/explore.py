@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -177,7 +178,7 @@ def explore(
     evaluate: Callable[[Point], Mapping[str, Any]] = evaluate,
     *,
     executor: Executor | None = None,
-    store: Store | str | None = None,
+    store: Store | str | os.PathLike[str] | None = None,
     on_error: str = "raise",
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -203,8 +204,12 @@ def explore(
             raise ValueError(f"points[{index}]: expected a Point, got {type(point).__name__}")
     if on_error == "record" and store is None:
         raise ValueError("on_error='record' needs a store to record failures in")
-    own_store = isinstance(store, (str, bytes)) or hasattr(store, "__fspath__")
-    db = Store(store) if own_store else store
+    db: Store | None
+    owned: Store | None = None  # opened here from a path, so closed here
+    if store is None or isinstance(store, Store):
+        db = store
+    else:
+        db = owned = Store(store)
     try:
         if db is not None and evaluate is _default_evaluate:
             db.claim_model_version(MODEL_VERSION)
@@ -232,6 +237,7 @@ def explore(
                         )
                         failure.worker_traceback = trace
                         raise failure
+                    assert db is not None  # on_error='record' without a store was refused above
                     db.put_error(point.key, point.to_dict(), message)
                 done += 1
                 if progress is not None:
@@ -242,5 +248,5 @@ def explore(
                 close()  # stop a pool generator promptly (cancels queued chunks)
         return [records[point.key] for point in points if point.key in records]
     finally:
-        if own_store:
-            db.close()
+        if owned is not None:
+            owned.close()

@@ -306,7 +306,7 @@ class Store:
         if keys is None:
             rows = self._db.execute("SELECT point_key, record FROM points WHERE status = 'ok'")
             return {key: _row(record) for key, record in rows}
-        out = {}
+        out: dict[str, dict[str, Any]] = {}
         keys = list(keys)
         for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
             chunk = keys[start : start + 500]

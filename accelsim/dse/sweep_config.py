@@ -133,18 +133,16 @@ class _Parser:
         modes = self.modes()
         zip_axis = self.zip_axis(bases)
         grid_axes = self.grid_axes(bases, zip_axis)
-        axes_lists = (
-            [networks, plans, modes, bases]
-            + ([zip_axis[1]] if zip_axis else [])
-            + [values for _, values in grid_axes]
-        )
-        combos = self.sample(axes_lists)
+        setting_axes: list[list[dict[str, Any]]] = ([zip_axis[1]] if zip_axis else []) + [
+            values for _, values in grid_axes
+        ]
+        lengths = [len(networks), len(plans), len(modes), len(bases)] + [len(a) for a in setting_axes]
         points = []
-        for combo in combos:
-            network, plan, mode, hardware, *settings = combo
+        for n_i, p_i, m_i, h_i, *setting_indices in self.sample(lengths):
+            network, plan, mode, hardware = networks[n_i], plans[p_i], modes[m_i], bases[h_i]
             merged: dict[str, Any] = {}
-            for setting in settings:
-                merged.update(setting)
+            for axis, i in zip(setting_axes, setting_indices):
+                merged.update(axis[i])
             try:
                 for hw_path, value in merged.items():
                     hardware = hardware.replace(hw_path, value)
@@ -232,6 +230,7 @@ class _Parser:
         out = []
         for i, entry in enumerate(entries):
             where = f"networks[{i}]"
+            params: object  # checked to be a mapping below
             if isinstance(entry, str):
                 name, params = entry, {}
             elif isinstance(entry, dict) and set(entry) <= {"name", "params"} and "name" in entry:
@@ -295,6 +294,7 @@ class _Parser:
                 for network in networks:  # e.g. a block shape that tiles no layer: a plan that prunes nothing
                     check_plan_fits(get_network(network["name"], **network["params"]), plan)
             except PlanError as exc:  # only a mapping gets here; name the key, at its line if present
+                assert entry is not None  # None is the dense plan, which check_plan(_fits) accept
                 raise self.fail(
                     entry,
                     exc.field if exc.field in entry else None,
@@ -370,11 +370,12 @@ class _Parser:
             out.append((hw_path, [{hw_path: v} for v in values]))
         return out
 
-    def sample(self, axes_lists: list[list[Any]]) -> list[tuple]:
+    def sample(self, lengths: list[int]) -> list[tuple[int, ...]]:
+        """Index tuples into axes of these lengths: all of them, or `sample.n` drawn with `sample.seed`."""
         d = self.data
-        total = math.prod(len(values) for values in axes_lists)
+        total = math.prod(lengths)
         if "sample" not in d:
-            return list(itertools.product(*axes_lists))
+            return list(itertools.product(*(range(length) for length in lengths)))
         s = d["sample"]
         if not isinstance(s, dict) or set(s) - {"n", "seed"} or "n" not in s:
             raise self.fail(d, "sample", "sample", f"must be {{n: COUNT, seed: INT}}, got {short(s)}")
@@ -388,9 +389,9 @@ class _Parser:
         out = []
         for index in sorted(random.Random(seed).sample(range(total), n)):
             combo = []
-            for values in reversed(axes_lists):
-                index, digit = divmod(index, len(values))
-                combo.append(values[digit])
+            for length in reversed(lengths):
+                index, digit = divmod(index, length)
+                combo.append(digit)
             out.append(tuple(reversed(combo)))
         return out
 

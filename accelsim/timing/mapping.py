@@ -142,7 +142,10 @@ class LayerMapping:
     rows: int = 0
     cols: int = 0
     tiling: Tiling | None = None  # the reuse schedule its DRAM bytes follow (None: SCALE-Sim's)
-    _totals: dict = field(default=None, init=False, repr=False, compare=False)
+    # Filled by __post_init__; per-operand entries are dicts, the rest counts.
+    _totals: dict[str, int | dict[str, int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.unit not in ("array", "vector"):

@@ -65,15 +65,15 @@ def _check_masks(network: Network, masks) -> dict[str, np.ndarray]:
         layer = layers.get(name)
         if layer is None:
             raise ValueError(f"masks[{name!r}]: no such layer in network {network.name!r}")
-        if layer.gemm is None or getattr(layer, "weight_shape", None) is None:
+        shape = layer.weight_shape
+        if layer.gemm is None or shape is None:
             raise ValueError(f"masks[{name!r}]: a {type(layer).__name__} layer has no weights to mask")
         array = np.asarray(mask)
         if array.dtype != bool:
             raise ValueError(f"masks[{name!r}]: dtype must be bool, got {array.dtype}")
-        if array.shape != tuple(layer.weight_shape):
+        if array.shape != tuple(shape):
             raise ValueError(
-                f"masks[{name!r}]: shape must be the weight shape {tuple(layer.weight_shape)}, "
-                f"got {array.shape}"
+                f"masks[{name!r}]: shape must be the weight shape {tuple(shape)}, got {array.shape}"
             )
         out[name] = array
     return out
@@ -168,7 +168,10 @@ def simulate(
         ):
             mask = masks.get(layer.name)
             if mask is None:
-                mask = np.ones(tuple(layer.weight_shape), dtype=bool)
+                shape = layer.weight_shape
+                # Only the density branch above gets here, and it required weights.
+                assert shape is not None
+                mask = np.ones(shape, dtype=bool)
             if cache is None:
                 models[layer.name] = sparse_layer_model(
                     layer, hardware, mask, densities.get(layer.name), compact=compact_channels
@@ -195,15 +198,16 @@ def simulate(
         timeline = result.trace
     else:
         timings = _analytical_timings(mappings, hardware)
-    if models and baseline is None:
-        baseline = simulate(network, hardware, mode=mode, _coalesce=_coalesce)
     if models:
+        if baseline is None:
+            baseline = simulate(network, hardware, mode=mode, _coalesce=_coalesce)
         _check_baseline(baseline, network, hardware, mode)
     reports = []
     for layer, mapping, timing in zip(layers, mappings, timings):
         report = _layer_report(layer, mapping, timing, hardware, table)
         model = models.get(layer.name)
         if model is not None:
+            assert baseline is not None  # made or checked above, since `models` is not empty
             report = _with_sparse_info(report, model, mapping, baseline.layer(layer.name), explain, table)
         reports.append(report)
     return Report(

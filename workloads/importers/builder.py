@@ -313,12 +313,13 @@ class GraphBuilder(GraphState):
         values = [self.value(o, node) for o in operands if isinstance(o, str)]
         producers = [val.producer for val in values]
         created = {layer: i for i, layer in enumerate(self.layers)}
+        named = [p for p in producers if p is not None]
         # execute() takes a Concat's operands in the order their layers were created.
         if (
-            None in producers
-            or len(set(producers)) != len(producers)
-            or [created[p] for p in producers] != sorted(created[p] for p in producers)
-        ):  # type: ignore[index]
+            len(named) != len(producers)
+            or len(set(named)) != len(named)
+            or [created[p] for p in named] != sorted(created[p] for p in named)
+        ):
             raise self.error(
                 node,
                 f"concatenation operands {producers} are not distinct layers in the order "

@@ -12,6 +12,7 @@ import math
 
 import simpy
 
+from accelsim.timing.engine.clock import now_cycles
 from accelsim.timing.engine.phases import PhaseLog
 from accelsim.timing.engine.power import PowerState
 
@@ -58,18 +59,18 @@ class DramChannel:
             self.read_bytes += num_bytes
         wake = self.power.acquire()
         if wake:
-            start = env.now
+            start = now_cycles(env)
             yield env.timeout(wake)
-            phases.add(start, env.now, "wake_up")
+            phases.add(start, now_cycles(env), "wake_up")
         stream = self.streaming_cycles(num_bytes)
         if stream:
-            start = env.now
+            start = now_cycles(env)
             with self.port.request() as request:
                 yield request
                 yield env.timeout(stream)
-            phases.add(start, env.now, "dram_bandwidth")
+            phases.add(start, now_cycles(env), "dram_bandwidth")
         if self.latency:
-            start = env.now
+            start = now_cycles(env)
             yield env.timeout(self.latency)
-            phases.add(start, env.now, "dram_latency")
+            phases.add(start, now_cycles(env), "dram_latency")
         self.power.release()

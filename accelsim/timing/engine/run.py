@@ -17,13 +17,14 @@ import simpy
 from accelsim.arch.dataflow import OPERANDS
 from accelsim.arch.hardware import Hardware
 from accelsim.timing.engine.buffers import DoubleBuffer, Occupancy
+from accelsim.timing.engine.clock import now_cycles
 from accelsim.timing.engine.coalesce import Coalescer
 from accelsim.timing.engine.dram import DramChannel
 from accelsim.timing.engine.folds import FoldStream
 from accelsim.timing.engine.loaders import Loader, WriteBack
 from accelsim.timing.engine.pe_array import ArrayProcess, LayerCounters
 from accelsim.timing.engine.power import ACTIVE, IDLE, SLEEP, PowerState
-from accelsim.timing.engine.trace import PowerInterval, Trace
+from accelsim.timing.engine.trace import Activity, PowerInterval, Trace
 from accelsim.timing.mapping import LayerMapping
 
 
@@ -79,7 +80,7 @@ def run_engine(
     }
     dram = DramChannel(env, hardware.dram.bandwidth_bytes_per_cycle, hardware.dram.latency_cycles, dram_power)
     layers_written = [env.event() for _ in mappings]
-    activities: list | None = [] if trace else None
+    activities: list[Activity] | None = [] if trace else None
 
     stream = FoldStream(mappings, word_bytes, half_bytes)
     loaders = {
@@ -118,7 +119,7 @@ def run_engine(
         swap_hook=coalescer,
     )
     env.run()
-    end = env.now
+    end = now_cycles(env)
 
     last = len(mappings) - 1
     writer.phases.attribute(counters.end_cycles[last], end, counters.stalls[last])  # the final drain
@@ -139,7 +140,7 @@ def run_engine(
         for j in range(len(mappings))
     )
     timeline = None
-    if trace:
+    if activities is not None:  # kept exactly when tracing
         timeline = Trace(
             layers=names,
             layer_end_cycles=tuple(boundaries),
@@ -147,11 +148,17 @@ def run_engine(
             power=tuple(
                 PowerInterval(p.component, state, s, e) for p in powers for state, s, e in p.intervals
             ),
-            occupancy={name: tuple(o.changes) for name, o in occupancy.items()},
+            occupancy={name: _kept_changes(o) for name, o in occupancy.items()},
             capacity_bytes={name: buf.size_bytes for name, buf in buffers.components().items()},
         )
     coalesced = coalescer.folds_coalesced + coalescer.folds_stepped if coalescer is not None else 0
     return EngineResult(layers, dram.read_bytes, dram.write_bytes, timeline, coalesced)
+
+
+def _kept_changes(occupancy: Occupancy) -> tuple[tuple[int, int], ...]:
+    # run_engine builds every Occupancy with keep=trace, and is only asked for changes when tracing.
+    assert occupancy.changes is not None
+    return tuple(occupancy.changes)
 
 
 def _split_residency(powers, boundaries: list[int]) -> list[dict]:
