@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workloads.layer_checks import NoWeights, check_name, check_positive
+from workloads.layer_checks import NoGemm, check_name, check_positive
 
 
 @dataclass(frozen=True, slots=True)
-class Concat(NoWeights):
+class Concat(NoGemm):
     """Joins its operands along ``axis`` of the per-sample shapes: data moves, nothing is computed.
 
     ``input_shapes`` are in operand order; the operands are the layer's predecessors in insertion

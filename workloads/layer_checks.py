@@ -46,7 +46,7 @@ def set_shape(obj: object, layer: str, field: str = "shape") -> tuple[int, ...]:
 
 
 class NoWeights:
-    """Derived figures of a layer that has no weights and no GEMM (pooling, element-wise, concat)."""
+    """Derived figures of a layer without weights (its operands are all activations)."""
 
     __slots__ = ()
 
@@ -58,6 +58,12 @@ class NoWeights:
     def weight_count(self) -> int:
         return 0
 
+
+class NoGemm(NoWeights):
+    """Derived figures of a layer with no weights and no GEMM (pooling, element-wise, concat)."""
+
+    __slots__ = ()
+
     @property
     def gemm(self) -> None:
         return None
@@ -67,4 +73,4 @@ class NoWeights:
         return 0
 
 
-__all__ = ["NoWeights", "Pair", "check_name", "check_positive", "set_pair", "set_shape"]
+__all__ = ["NoGemm", "NoWeights", "Pair", "check_name", "check_positive", "set_pair", "set_shape"]

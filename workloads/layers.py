@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workloads.concat import Concat
-from workloads.layer_checks import NoWeights, Pair, check_name, check_positive, set_pair, set_shape
+from workloads.layer_checks import NoGemm, NoWeights, Pair, check_name, check_positive, set_pair, set_shape
 
 ACTIVATIONS = (None, "relu", "relu6", "gelu", "silu", "hardswish")
 POOL_KINDS = ("max", "avg")
@@ -222,11 +222,10 @@ class Linear:
 
 
 @dataclass(frozen=True, slots=True)
-class MatMul:
+class MatMul(NoWeights):
     """Activation x activation product (heads, m, k) @ (heads, k, n), e.g. attention QK^T and AV.
 
-    No weights (both operands are activations), but a GEMM: ``gemm`` and ``macs`` are its own. It does not
-    derive from ``NoWeights`` because that mixin promises ``gemm`` is None.
+    No weights (both operands are activations), but a GEMM: ``gemm`` and ``macs`` are its own.
     """
 
     name: str
@@ -250,14 +249,6 @@ class MatMul:
         return (self.heads, self.k, self.n)
 
     @property
-    def weight_shape(self) -> None:
-        return None
-
-    @property
-    def weight_count(self) -> int:
-        return 0
-
-    @property
     def output_shape(self) -> tuple[int, int, int]:
         return (self.heads, self.m, self.n)
 
@@ -278,7 +269,7 @@ class MatMul:
 
 
 @dataclass(frozen=True, slots=True)
-class Pool(NoWeights):
+class Pool(NoGemm):
     """Max or average pooling over (C, H, W); global pooling is kernel_size == input_hw."""
 
     name: str
@@ -329,7 +320,7 @@ class Pool(NoWeights):
 
 
 @dataclass(frozen=True, slots=True)
-class _Elementwise(NoWeights):
+class _Elementwise(NoGemm):
     """Shared body of shape-preserving layers whose work is one op per element."""
 
     name: str
