@@ -3,9 +3,10 @@
 Run: PYTHONPATH=. python benchmarks/bench_import.py [--reps 3]
 
 The ResNet-50 module is the test suite's definition (tests/torch_models.py); its ONNX file is
-exported once into a temporary directory (not timed). ``from_torch`` is timed cold (the first
-trace in the process pays torch.export's one-off set-up) and warm (best of ``--reps``);
-``from_onnx`` reads the file each time (best of ``--reps``, the first call reported apart as it
+exported once into a temporary directory (not timed). ``from_torch`` is timed on its first trace
+and warm (best of ``--reps``); torch.export's own modules are imported, and timed apart, before the
+first trace: like ``import torch``, that is a once-per-process cost of the library, not of
+importing a model. ``from_onnx`` reads the file each time (best of ``--reps``, the first call reported apart as it
 imports onnx). Each imported network is checked against the zoo's ``resnet50`` (same layers and
 MACs) so a fast but wrong import cannot pass. Wall and CPU seconds are both printed, with the
 load average: on a shared machine the wall figures scale with the load, the CPU ones much less.
@@ -14,6 +15,7 @@ load average: on a shared machine the wall figures scale with the load, the CPU 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -59,6 +61,14 @@ def main() -> None:
     example = torch.randn(1, 3, 224, 224)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; torch {torch.__version__}")
     rows = []
+    # torch.export loads torch._dynamo and friends on first use (~1.5 s here), a one-off cost of the
+    # library like `import torch` itself; it is timed apart so the first trace is measured alone.
+    start, start_cpu = time.perf_counter(), time.process_time()
+    importlib.import_module("torch.export._trace")
+    library = (time.perf_counter() - start, time.process_time() - start_cpu)
+    print(
+        f"torch.export's modules, imported once per process: {library[0]:.2f} s wall / {library[1]:.2f} s CPU"
+    )
     cold, imported = _timed(lambda: from_torch(model, example))
     _check(imported)
     warm = min((_timed(lambda: from_torch(model, example))[0] for _ in range(args.reps)), key=lambda t: t[0])
@@ -76,7 +86,7 @@ def main() -> None:
         f"{'import':26s} {'first wall/cpu s':>17s} {'best wall/cpu s':>16s}  target < {TARGET_SECONDS:.0f} s wall"
     )
     for label, (first_wall, first_cpu), (best_wall, best_cpu) in rows:
-        verdict = "ok" if best_wall < TARGET_SECONDS else "SLOW"
+        verdict = "ok" if max(first_wall, best_wall) < TARGET_SECONDS else "SLOW"
         print(f"{label:26s} {first_wall:8.2f} {first_cpu:8.2f} {best_wall:8.2f} {best_cpu:7.2f}  {verdict}")
 
 
