@@ -87,7 +87,7 @@ def blas_scaling(n: int = 2048, calls: int = 5) -> tuple[float, float]:
     """GFLOP/s of a float32 n x n numpy matmul on 1 and 2 threads, best of `calls` each.
 
     A control for the 2t/1t rows: BLAS on a square matmul scales about 1.95x when both cores are
-    free (MACHINE.md). When it cannot, neither can any kernel, and the guest's steal counters do
+    free (docs/machine.md). When it cannot, neither can any kernel, and the guest's steal counters do
     not always show why (a busy host core or memory system)."""
     rng = np.random.default_rng(1)
     a = rng.standard_normal((n, n)).astype(np.float32)

@@ -38,7 +38,7 @@ Conventions
 Formats (``formats[name]``): ``"dense"``, ``"csr"``, ``"bitmap"``, ``("bsr", (br, bc))`` or
 ``("nm", n, m)``.  The default, :func:`choose_format`, reads the mask:
 no mask or all kept -> dense; density above ``AUTO_DENSE_ABOVE`` (0.5: sparse kernels lose to
-BLAS there, see MACHINE.md) -> dense; an exact N:M pattern along the reduction axis (every group
+BLAS there, see docs/machine.md) -> dense; an exact N:M pattern along the reduction axis (every group
 keeps exactly n of m, tried in ``AUTO_NM`` order) -> N:M; whole blocks kept or pruned (tried in
 ``AUTO_BLOCKS`` order, blocks not straddling conv groups) -> BSR; anything else -> CSR.
 """

@@ -4,7 +4,7 @@ Every ``@njit`` kernel of :mod:`accelsim.sparse` (SpMM in :mod:`accelsim.sparse.
 statistics in :mod:`accelsim.sparse.fold_stats`, GELU in :mod:`accelsim.sparse.kernels`) compiles
 with ``JIT`` / ``JIT_PARALLEL`` from here, with ``cache=True``, so a fresh process loads machine
 code from ``__pycache__`` instead of compiling.  The aligned allocators sit beside them because
-the kernels' operands and outputs are 64-byte aligned (MACHINE.md measured 1.3-2.4x for the SpMM
+the kernels' operands and outputs are 64-byte aligned (docs/machine.md measured 1.3-2.4x for the SpMM
 kernels); every kernel module needs both, so they belong to no one kind of kernel.
 """
 

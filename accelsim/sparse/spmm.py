@@ -51,7 +51,7 @@ _CHUNK_COLUMNS = 1024  # N-chunk width; see _chunk
 # blocks to the other (measured: 8 dynamic blocks 1.8-2.1x on two threads, 2 static 1.2-2.3x).
 _BLOCKS_PER_THREAD = 4
 # Each row block reads its X chunk again.  Once that chunk outgrows L2 (1 MiB per core on the
-# MACHINE.md box) the re-reads come from L3 or DRAM, so one block per thread: on 512x4608x3136
+# docs/machine.md box) the re-reads come from L3 or DRAM, so one block per thread: on 512x4608x3136
 # at 90% (18.9 MB X chunks) two threads measured 1.89-1.94x with 2 blocks, 1.64-1.69x with 8.
 _X_CHUNK_CACHE_BYTES = 1 << 21
 _SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
@@ -112,7 +112,7 @@ def _output(out, rows: int, n: int, dtype, layer) -> np.ndarray:
 
 
 def _chunk(X: np.ndarray) -> int:
-    """Columns per N-chunk.  Measured (MACHINE.md box): whole rows win up to N ~ 1k; on the
+    """Columns per N-chunk.  Measured (docs/machine.md box): whole rows win up to N ~ 1k; on the
     512x4608x3136 conv shape 1024-column chunks beat both whole rows and L2-sized chunks."""
     return max(1, min(X.shape[1], _CHUNK_COLUMNS))
 

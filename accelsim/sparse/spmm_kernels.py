@@ -11,7 +11,7 @@ contiguous so LLVM vectorises it (``tests/test_kernels.py`` checks the machine c
 FMAs); four non-zeros are folded into one pass over a row of ``Y`` to cut its loads and stores
 4x; BSR uses a 4 x 4 register tile per block; ``N`` runs in 1024-column chunks (measured best on
 the 512x4608x3136 conv shape, whole rows elsewhere).  X and Y are 64-byte aligned
-(:func:`accelsim.sparse.jit.aligned`), which MACHINE.md measured at 1.3-2.4x for these kernels.
+(:func:`accelsim.sparse.jit.aligned`), which docs/machine.md measured at 1.3-2.4x for these kernels.
 
 Grouped weights (grouped / depthwise convolution): rows ``[g*rows_per_group, (g+1)*rows_per_group)``
 multiply rows ``[g*K, (g+1)*K)`` of ``X`` (``X`` stacks the groups' im2col matrices).
