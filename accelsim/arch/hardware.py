@@ -28,6 +28,7 @@ from accelsim.arch.hardware_fields import (
     MAX_PE_DIM,
     MAX_PORT_BYTES_PER_CYCLE,
     index_bits as _index_bits,
+    mac_bits as _mac_bits,
     name as _name,
     nonneg_int as _nonneg_int,
     one_of as _one_of,
@@ -64,7 +65,9 @@ __all__ = [
     "load_hardware",
     "list_presets",
     "DATAFLOWS",
+    "DATATYPE_BITS",
     "DATATYPE_BYTES",
+    "PRECISION_MODES",
     "POLICIES",
     "OPERANDS",
     "SparseOperand",
@@ -75,12 +78,32 @@ __all__ = [
     "MEMORY_MODELS",
 ]
 
-DATATYPE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "fp16": 2, "bf16": 2, "fp32": 4}
+DATATYPE_BITS = {
+    "int2": 2,
+    "int4": 4,
+    "int8": 8,
+    "int16": 16,
+    "int32": 32,
+    "fp16": 16,
+    "bf16": 16,
+    "fp32": 32,
+}
+#: Bytes per word: whole for byte-wide types (ints, so byte counts stay exact) and a fraction below a byte;
+#: a transfer of ``words`` moves ``ceil(words * bits / 8)`` bytes (`Hardware.bytes_of`).
+DATATYPE_BYTES: dict[str, float] = {t: b // 8 if b % 8 == 0 else b / 8 for t, b in DATATYPE_BITS.items()}
+#: How the PE array treats operand width (docs/model.md, "Precision"): ``fixed`` MACs at the datatype's
+#: width; ``packed`` splits a ``mac_bits`` MAC into 2 or 4 narrower ones (Bit Fusion, Sharma et al. ISCA 2018);
+#: ``bit_serial`` takes one weight bit per lane per cycle (Stripes, Judd et al. MICRO 2016).
+PRECISION_MODES = ("fixed", "packed", "bit_serial")
 POLICIES = ("never", "gate_after")
 _BUFFER_NAMES = {"ifmap": "ifmap_sram", "filter": "filter_sram", "ofmap": "ofmap_sram"}
 SPARSE_MODES = ("none", "gating", "skipping")
 SPARSE_FORMATS = ("dense", "csr", "bitmap", "bsr", "nm")
 MEMORY_MODELS = ("reuse", "scalesim")
+_ALIASES = {
+    "datatypes.weights": ("datatypes.filter",),
+    "datatypes.activations": ("datatypes.ifmap", "datatypes.ofmap"),
+}
 
 
 # ---------------------------------------------------------------- dataclasses
@@ -89,6 +112,9 @@ class PEArray:
     rows: int = _f(_upto(_positive_int, MAX_PE_DIM))
     cols: int = _f(_upto(_positive_int, MAX_PE_DIM))
     dataflow: str = _f(_one_of(DATAFLOWS))
+    # Omitted from to_dict/YAML while default, so every fixed-precision preset keeps its content hash.
+    precision: str = _f(_one_of(PRECISION_MODES), default="fixed", omit_default=True)
+    mac_bits: int = _f(_mac_bits, default=8, omit_default=True)
 
     def __post_init__(self):
         _validate(self)
@@ -96,6 +122,16 @@ class PEArray:
     @property
     def num_pes(self) -> int:
         return self.rows * self.cols
+
+    def stream_cycles(self, steps: int, operand_bits: int, weight_bits: int) -> int:
+        """Cycles of ``steps`` MAC steps of a fold: ``packed`` does ``mac_bits / operand_bits`` MACs per
+        PE per cycle, ``bit_serial`` takes ``weight_bits / mac_bits`` of a bit-parallel step (its
+        ``mac_bits`` lanes each take one weight bit per cycle); ``fixed`` one step per cycle."""
+        if self.precision == "packed":
+            return -(-steps * operand_bits // self.mac_bits)
+        if self.precision == "bit_serial":
+            return -(-steps * weight_bits // self.mac_bits)
+        return steps
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,26 +204,32 @@ class DRAM:
 
 @dataclass(frozen=True)
 class Datatypes:
-    ifmap: str = _f(_one_of(tuple(DATATYPE_BYTES)))
-    filter: str = _f(_one_of(tuple(DATATYPE_BYTES)))
-    ofmap: str = _f(_one_of(tuple(DATATYPE_BYTES)))
-    accum: str = _f(_one_of(tuple(DATATYPE_BYTES)))
+    ifmap: str = _f(_one_of(tuple(DATATYPE_BITS)))
+    filter: str = _f(_one_of(tuple(DATATYPE_BITS)))
+    ofmap: str = _f(_one_of(tuple(DATATYPE_BITS)))
+    accum: str = _f(_one_of(tuple(DATATYPE_BITS)))
 
     def __post_init__(self):
         _validate(self)
 
-    def bytes(self, operand: str) -> int:
+    def _type(self, operand: str) -> str:
         if operand not in ("ifmap", "filter", "ofmap", "accum"):
             raise KeyError(f"unknown operand {short(operand)}; expected ifmap, filter, ofmap or accum")
-        return DATATYPE_BYTES[getattr(self, operand)]
+        return getattr(self, operand)
+
+    def bits(self, operand: str) -> int:
+        return DATATYPE_BITS[self._type(operand)]
+
+    def bytes(self, operand: str) -> float:
+        return DATATYPE_BYTES[self._type(operand)]
 
     @property
     def mac(self) -> str:
         """MAC precision: the wider of ifmap/filter; on a tie a floating type wins, else ifmap."""
         a, b = self.ifmap, self.filter
-        if DATATYPE_BYTES[b] > DATATYPE_BYTES[a]:
+        if DATATYPE_BITS[b] > DATATYPE_BITS[a]:
             return b
-        if DATATYPE_BYTES[b] == DATATYPE_BYTES[a] and a.startswith("int") and not b.startswith("int"):
+        if DATATYPE_BITS[b] == DATATYPE_BITS[a] and a.startswith("int") and not b.startswith("int"):
             return b
         return a
 
@@ -313,9 +355,15 @@ class Hardware:
         for f in dataclasses.fields(self):
             if "cls" in f.metadata and getattr(self, f.name) is None:
                 raise HardwareError(f"Hardware.{f.name}: required, got None")
+        _check_precision(self.pe, self.datatypes)
 
-    def word_bytes(self, operand: str) -> int:
+    def word_bytes(self, operand: str) -> float:
+        """Bytes per word of ``operand``: an int for byte-wide types, a fraction below a byte."""
         return self.datatypes.bytes(operand)
+
+    def bytes_of(self, operand: str, words: int) -> int:
+        """Bytes one transfer of ``words`` words of ``operand`` moves: whole bytes, packed bits."""
+        return -(-words * self.datatypes.bits(operand) // 8)
 
     # -------------------------------------------------------------- serialisation
     def to_dict(self) -> dict:
@@ -341,7 +389,19 @@ class Hardware:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def replace(self, dotted_path: str, value: Any) -> Hardware:
-        """A validated copy with ``dotted_path`` set to ``value`` (``None`` removes an optional part)."""
+        """A validated copy with ``dotted_path`` set to ``value`` (``None`` removes an optional part).
+
+        ``datatypes.weights`` names ``datatypes.filter``; ``datatypes.activations`` sets ``ifmap`` and
+        ``ofmap`` together (one layer's output is the next one's input)."""
+        targets = _ALIASES.get(dotted_path) if isinstance(dotted_path, str) else None
+        if targets is None:
+            return self._replace_one(dotted_path, value)
+        d = self.to_dict()
+        for target in targets:
+            d["datatypes"][target.split(".")[1]] = value
+        return Hardware.from_dict(d, source=f"{self.name} (replace {dotted_path})")
+
+    def _replace_one(self, dotted_path: str, value: Any) -> Hardware:
         d = self.to_dict()
         parts = dotted_path.split(".") if isinstance(dotted_path, str) else []
         node, cls, obj = d, Hardware, self
@@ -372,6 +432,32 @@ class Hardware:
         else:
             raise HardwareError(f"{self.name}: replace: unknown path {short(dotted_path)}")
         return Hardware.from_dict(d, source=f"{self.name} (replace {dotted_path})")
+
+
+def _check_precision(pe: PEArray, types: Datatypes) -> None:
+    """The operand widths a precision-scalable array can run (docs/model.md, "Precision")."""
+    if pe.precision == "fixed":
+        return
+    for operand in ("ifmap", "filter"):
+        t = getattr(types, operand)
+        if not t.startswith("int"):
+            raise _StyleError(
+                f"pe.precision {pe.precision} needs integer operands, got datatypes.{operand}={t}"
+            )
+    if pe.precision == "packed":
+        bits = types.bits("ifmap"), types.bits("filter")
+        widths = (pe.mac_bits, pe.mac_bits // 2, pe.mac_bits // 4)
+        for operand, b in zip(("ifmap", "filter"), bits):
+            if b not in widths:
+                raise _StyleError(
+                    f"pe.precision packed with mac_bits {pe.mac_bits} runs {', '.join(f'int{w}' for w in widths)}; "
+                    f"got datatypes.{operand}={getattr(types, operand)}"
+                )
+    elif types.bits("filter") > pe.mac_bits or types.bits("ifmap") > pe.mac_bits:
+        raise _StyleError(
+            f"pe.precision bit_serial with mac_bits {pe.mac_bits} runs operands up to int{pe.mac_bits}; "
+            f"got datatypes.ifmap={types.ifmap}, datatypes.filter={types.filter}"
+        )
 
 
 # ---------------------------------------------------------------- presets
