@@ -12,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 from accelsim.arch.energy import load_energy_table
 from accelsim.arch.hardware import Hardware, HardwareError, load_hardware
 from accelsim.cli.main import main
+from accelsim.dse.sweep_config import SweepConfigError, parse_sweep
 from accelsim.timing.actions import count_actions, price_actions
 from accelsim.timing.mapping import map_layer
 from accelsim.timing.report import Report
@@ -150,3 +151,24 @@ def test_cli_set_weights_to_int4_runs_and_prices_less_energy(tmp_path, capsys):
     assert main(args + ["--set", "datatypes.weights=int1"]) == 2
     err = capsys.readouterr().err
     assert "datatypes.filter" in err and "int1" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_sweep_puts_bit_widths_on_an_axis():
+    plan = parse_sweep(
+        "hardware: bitfusion_16x32\n"
+        "networks: [lenet5]\n"
+        "modes: [analytical]\n"
+        "grid:\n  datatypes.activations: [int8, int4, int2]\n  datatypes.weights: [int8, int4, int2]\n"
+    )
+    widths = [(p.hardware.datatypes.ifmap, p.hardware.datatypes.filter) for p in plan.points]
+    assert len(widths) == 9 and set(widths) == {
+        (a, w) for a in ("int8", "int4", "int2") for w in ("int8", "int4", "int2")
+    }
+    assert all(p.hardware.datatypes.ofmap == p.hardware.datatypes.ifmap for p in plan.points)
+
+
+def test_a_sweep_width_the_array_cannot_run_names_the_combination():
+    with pytest.raises(SweepConfigError, match="datatypes.weights.*int16"):
+        parse_sweep(
+            "hardware: bitfusion_16x32\nnetworks: [lenet5]\ngrid:\n  datatypes.weights: [int8, int16]\n"
+        )
