@@ -48,6 +48,14 @@ from accelsim.arch.hardware_schema import (
     plain_dict,
     validate_fields as _validate,
 )
+from accelsim.arch.precision import (
+    DATATYPE_ALIASES,
+    DATATYPE_BITS,
+    DATATYPE_BYTES,
+    PRECISION_MODES,
+    check_precision,
+    stream_cycles,
+)
 from workloads import strict_yaml
 from workloads.quoting import short
 from workloads.sparsity import NM, Block, Dense, Structure, Unstructured
@@ -78,32 +86,11 @@ __all__ = [
     "MEMORY_MODELS",
 ]
 
-DATATYPE_BITS = {
-    "int2": 2,
-    "int4": 4,
-    "int8": 8,
-    "int16": 16,
-    "int32": 32,
-    "fp16": 16,
-    "bf16": 16,
-    "fp32": 32,
-}
-#: Bytes per word: whole for byte-wide types (ints, so byte counts stay exact) and a fraction below a byte;
-#: a transfer of ``words`` moves ``ceil(words * bits / 8)`` bytes (`Hardware.bytes_of`).
-DATATYPE_BYTES: dict[str, float] = {t: b // 8 if b % 8 == 0 else b / 8 for t, b in DATATYPE_BITS.items()}
-#: How the PE array treats operand width (docs/model.md, "Precision"): ``fixed`` MACs at the datatype's
-#: width; ``packed`` splits a ``mac_bits`` MAC into 2 or 4 narrower ones (Bit Fusion, Sharma et al. ISCA 2018);
-#: ``bit_serial`` takes one weight bit per lane per cycle (Stripes, Judd et al. MICRO 2016).
-PRECISION_MODES = ("fixed", "packed", "bit_serial")
 POLICIES = ("never", "gate_after")
 _BUFFER_NAMES = {"ifmap": "ifmap_sram", "filter": "filter_sram", "ofmap": "ofmap_sram"}
 SPARSE_MODES = ("none", "gating", "skipping")
 SPARSE_FORMATS = ("dense", "csr", "bitmap", "bsr", "nm")
 MEMORY_MODELS = ("reuse", "scalesim")
-_ALIASES = {
-    "datatypes.weights": ("datatypes.filter",),
-    "datatypes.activations": ("datatypes.ifmap", "datatypes.ofmap"),
-}
 
 
 # ---------------------------------------------------------------- dataclasses
@@ -124,14 +111,8 @@ class PEArray:
         return self.rows * self.cols
 
     def stream_cycles(self, steps: int, operand_bits: int, weight_bits: int) -> int:
-        """Cycles of ``steps`` MAC steps of a fold: ``packed`` does ``mac_bits / operand_bits`` MACs per
-        PE per cycle, ``bit_serial`` takes ``weight_bits / mac_bits`` of a bit-parallel step (its
-        ``mac_bits`` lanes each take one weight bit per cycle); ``fixed`` one step per cycle."""
-        if self.precision == "packed":
-            return -(-steps * operand_bits // self.mac_bits)
-        if self.precision == "bit_serial":
-            return -(-steps * weight_bits // self.mac_bits)
-        return steps
+        """Cycles of ``steps`` streamed MAC steps at this array's precision mode."""
+        return stream_cycles(self.precision, self.mac_bits, steps, operand_bits, weight_bits)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,7 +336,7 @@ class Hardware:
         for f in dataclasses.fields(self):
             if "cls" in f.metadata and getattr(self, f.name) is None:
                 raise HardwareError(f"Hardware.{f.name}: required, got None")
-        _check_precision(self.pe, self.datatypes)
+        check_precision(self.pe.precision, self.pe.mac_bits, self.datatypes.ifmap, self.datatypes.filter)
 
     def word_bytes(self, operand: str) -> float:
         """Bytes per word of ``operand``: an int for byte-wide types, a fraction below a byte."""
@@ -389,11 +370,9 @@ class Hardware:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def replace(self, dotted_path: str, value: Any) -> Hardware:
-        """A validated copy with ``dotted_path`` set to ``value`` (``None`` removes an optional part).
-
-        ``datatypes.weights`` names ``datatypes.filter``; ``datatypes.activations`` sets ``ifmap`` and
-        ``ofmap`` together (one layer's output is the next one's input)."""
-        targets = _ALIASES.get(dotted_path) if isinstance(dotted_path, str) else None
+        """A validated copy with ``dotted_path`` (or a `DATATYPE_ALIASES` name) set to ``value``
+        (``None`` removes an optional part)."""
+        targets = DATATYPE_ALIASES.get(dotted_path) if isinstance(dotted_path, str) else None
         if targets is None:
             return self._replace_one(dotted_path, value)
         d = self.to_dict()
@@ -432,32 +411,6 @@ class Hardware:
         else:
             raise HardwareError(f"{self.name}: replace: unknown path {short(dotted_path)}")
         return Hardware.from_dict(d, source=f"{self.name} (replace {dotted_path})")
-
-
-def _check_precision(pe: PEArray, types: Datatypes) -> None:
-    """The operand widths a precision-scalable array can run (docs/model.md, "Precision")."""
-    if pe.precision == "fixed":
-        return
-    for operand in ("ifmap", "filter"):
-        t = getattr(types, operand)
-        if not t.startswith("int"):
-            raise _StyleError(
-                f"pe.precision {pe.precision} needs integer operands, got datatypes.{operand}={t}"
-            )
-    if pe.precision == "packed":
-        bits = types.bits("ifmap"), types.bits("filter")
-        widths = (pe.mac_bits, pe.mac_bits // 2, pe.mac_bits // 4)
-        for operand, b in zip(("ifmap", "filter"), bits):
-            if b not in widths:
-                raise _StyleError(
-                    f"pe.precision packed with mac_bits {pe.mac_bits} runs {', '.join(f'int{w}' for w in widths)}; "
-                    f"got datatypes.{operand}={getattr(types, operand)}"
-                )
-    elif types.bits("filter") > pe.mac_bits or types.bits("ifmap") > pe.mac_bits:
-        raise _StyleError(
-            f"pe.precision bit_serial with mac_bits {pe.mac_bits} runs operands up to int{pe.mac_bits}; "
-            f"got datatypes.ifmap={types.ifmap}, datatypes.filter={types.filter}"
-        )
 
 
 # ---------------------------------------------------------------- presets
