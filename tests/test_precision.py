@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from accelsim.arch.energy import load_energy_table
-from accelsim.arch.hardware import Hardware, HardwareError, load_hardware
+from accelsim.arch.hardware import DATATYPE_BITS, Hardware, HardwareError, load_hardware
 from accelsim.cli.main import main
 from accelsim.dse.sweep_config import SweepConfigError, parse_sweep
 from accelsim.timing.actions import count_actions, price_actions
@@ -172,3 +172,14 @@ def test_a_sweep_width_the_array_cannot_run_names_the_combination():
         parse_sweep(
             "hardware: bitfusion_16x32\nnetworks: [lenet5]\ngrid:\n  datatypes.weights: [int8, int16]\n"
         )
+
+
+@settings(max_examples=50, deadline=None)
+@given(t=st.sampled_from(sorted(DATATYPE_BITS)), words=st.integers(0, 1 << 40))
+def test_bytes_of_packs_bits_and_stays_exact_for_byte_wide_types(t, words):
+    hw = load_hardware("edge_16x16").replace("datatypes.weights", t)
+    got = hw.bytes_of("filter", words)
+    bits = int(t.removeprefix("int").removeprefix("fp").removeprefix("bf"))
+    assert isinstance(got, int) and got * 8 >= words * bits > (got - 1) * 8
+    if bits % 8 == 0:
+        assert got == words * hw.word_bytes("filter") == words * bits // 8
