@@ -36,9 +36,11 @@ def test_unknown_dataflows_are_named():
 
 def _hw(rows: int, cols: int, name: str) -> SimpleNamespace:
     return SimpleNamespace(
-        pe=SimpleNamespace(rows=rows, cols=cols, dataflow=name),
+        pe=SimpleNamespace(rows=rows, cols=cols, dataflow=name, stream_cycles=lambda steps, *_: steps),
         buffers=SimpleNamespace(capacity_bytes=lambda op: 1 << 20),
         word_bytes=lambda op: 1,
+        bytes_of=lambda op, words: words * 1,
+        datatypes=SimpleNamespace(bits=lambda op: 8 * 1),
         # the SCALE-Sim fold order: DRAM bytes per fold as the fold table lays them
         memory=SimpleNamespace(model="scalesim"),
     )

@@ -197,8 +197,8 @@ def _bad(old, new, count=1):
             r"tiny\.yaml:6: pe\.dataflow: must be one of ws, os, is, got 'rs'",
         ),
         (
-            _bad("filter: int8", "filter: int4"),
-            r"tiny\.yaml:\d+: datatypes\.filter: must be one of .*got 'int4'",
+            _bad("filter: int8", "filter: int1"),
+            r"tiny\.yaml:\d+: datatypes\.filter: must be one of .*got 'int1'",
         ),
         (_bad("  latency_cycles: 10\n", ""), r"tiny\.yaml:\d+: dram\.latency_cycles: missing required key"),
         (_bad("clock_mhz: 500", "clock_mhz: -1"), r"tiny\.yaml:2: clock_mhz: .*got -1"),

@@ -16,9 +16,11 @@ def hw(rows=4, cols=4, dataflow="ws", capacity=1 << 20, word=1):
     # SCALE-Sim's fold order and refetches: the closed forms tested here (tests/test_tiling.py
     # covers the default reuse model).
     return SimpleNamespace(
-        pe=SimpleNamespace(rows=rows, cols=cols, dataflow=dataflow),
+        pe=SimpleNamespace(rows=rows, cols=cols, dataflow=dataflow, stream_cycles=lambda steps, *_: steps),
         buffers=SimpleNamespace(capacity_bytes=lambda op: capacity),
         word_bytes=lambda op: word,
+        bytes_of=lambda op, words: words * word,
+        datatypes=SimpleNamespace(bits=lambda op: 8 * word),
         memory=SimpleNamespace(model="scalesim"),
     )
 

@@ -35,9 +35,11 @@ runner = load_script("scalesim_run")
 def _hw(rows: int, cols: int, dataflow: str, sram_kb: int = 1024):
     """A duck-typed Hardware with SCALE-Sim's conventions: 1-byte words, sram_kb per buffer."""
     return SimpleNamespace(
-        pe=SimpleNamespace(rows=rows, cols=cols, dataflow=dataflow),
+        pe=SimpleNamespace(rows=rows, cols=cols, dataflow=dataflow, stream_cycles=lambda steps, *_: steps),
         buffers=SimpleNamespace(capacity_bytes=lambda operand: sram_kb * 1024),
         word_bytes=lambda operand: 1,
+        bytes_of=lambda operand, words: words * 1,
+        datatypes=SimpleNamespace(bits=lambda operand: 8 * 1),
         memory=SimpleNamespace(model="scalesim"),  # SCALE-Sim's fold order and refetches
     )
 

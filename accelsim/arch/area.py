@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from accelsim.arch.hardware import DATATYPE_BYTES, Hardware
+from accelsim.arch.hardware import DATATYPE_BITS, Hardware
 
 __all__ = ["AREA_KEYS", "Area", "AreaEntry", "pe_register_bits", "resolve_area"]
 
@@ -56,13 +56,13 @@ class Area:
 def pe_register_bits(hardware: Hardware) -> int:
     """Pipeline register bits of one PE: its ifmap and filter operands and its partial sum."""
     types = hardware.datatypes
-    return 8 * (DATATYPE_BYTES[types.ifmap] + DATATYPE_BYTES[types.filter] + DATATYPE_BYTES[types.accum])
+    return types.bits("ifmap") + types.bits("filter") + types.bits("accum")
 
 
 def resolve_area(doc: Any, node: Mapping, hardware: Hardware) -> Area:
     """The `area` mapping `node` of an energy table, read through `doc` (the table's strict
     accessor, which names file, path and line in its errors), resolved for `hardware`."""
-    precisions = tuple(DATATYPE_BYTES)
+    precisions = tuple(DATATYPE_BITS)
     mults = doc.mapping(node, "mult", "area.mult", precisions, precisions)
     adds = doc.mapping(node, "add", "area.add", precisions, precisions)
     mac_t, acc_t = hardware.datatypes.mac, hardware.datatypes.accum

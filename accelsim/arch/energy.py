@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import NoReturn
 
 from accelsim.arch.area import AREA_KEYS, Area, pe_register_bits, resolve_area
-from accelsim.arch.hardware import DATATYPE_BYTES, Buffer, Hardware
+from accelsim.arch.hardware import DATATYPE_BITS, DATATYPE_BYTES, Buffer, Hardware
 from workloads import strict_yaml
 from workloads.quoting import short
 
@@ -218,7 +218,7 @@ def _resolve_absolute(doc: _Doc, hw: Hardware):
     leakage: dict[tuple[str, str], EnergyEntry] = {}
     transitions: dict[tuple[str, str], EnergyEntry] = {}
     mac_t = hw.datatypes.mac
-    macs = doc.mapping(root, "mac", "mac", tuple(DATATYPE_BYTES), tuple(DATATYPE_BYTES))
+    macs = doc.mapping(root, "mac", "mac", tuple(DATATYPE_BITS), tuple(DATATYPE_BITS))
     prec = doc.mapping(macs, mac_t, f"mac.{mac_t}", ("mult", "add"), ("mult", "add"))
     mult, add = (doc.entry(prec, k, f"mac.{mac_t}.{k}", "pJ") for k in ("mult", "add"))
     mac_pj = mult.value + add.value

@@ -28,6 +28,7 @@ from accelsim.arch.hardware_fields import (
     MAX_PE_DIM,
     MAX_PORT_BYTES_PER_CYCLE,
     index_bits as _index_bits,
+    mac_bits as _mac_bits,
     name as _name,
     nonneg_int as _nonneg_int,
     one_of as _one_of,
@@ -47,6 +48,14 @@ from accelsim.arch.hardware_schema import (
     plain_dict,
     validate_fields as _validate,
 )
+from accelsim.arch.precision import (
+    DATATYPE_ALIASES,
+    DATATYPE_BITS,
+    DATATYPE_BYTES,
+    PRECISION_MODES,
+    check_precision,
+    stream_cycles,
+)
 from workloads import strict_yaml
 from workloads.quoting import short
 from workloads.sparsity import NM, Block, Dense, Structure, Unstructured
@@ -64,7 +73,9 @@ __all__ = [
     "load_hardware",
     "list_presets",
     "DATAFLOWS",
+    "DATATYPE_BITS",
     "DATATYPE_BYTES",
+    "PRECISION_MODES",
     "POLICIES",
     "OPERANDS",
     "SparseOperand",
@@ -75,7 +86,6 @@ __all__ = [
     "MEMORY_MODELS",
 ]
 
-DATATYPE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "fp16": 2, "bf16": 2, "fp32": 4}
 POLICIES = ("never", "gate_after")
 _BUFFER_NAMES = {"ifmap": "ifmap_sram", "filter": "filter_sram", "ofmap": "ofmap_sram"}
 SPARSE_MODES = ("none", "gating", "skipping")
@@ -89,6 +99,9 @@ class PEArray:
     rows: int = _f(_upto(_positive_int, MAX_PE_DIM))
     cols: int = _f(_upto(_positive_int, MAX_PE_DIM))
     dataflow: str = _f(_one_of(DATAFLOWS))
+    # Omitted from to_dict/YAML while default, so every fixed-precision preset keeps its content hash.
+    precision: str = _f(_one_of(PRECISION_MODES), default="fixed", omit_default=True)
+    mac_bits: int = _f(_mac_bits, default=8, omit_default=True)
 
     def __post_init__(self):
         _validate(self)
@@ -96,6 +109,10 @@ class PEArray:
     @property
     def num_pes(self) -> int:
         return self.rows * self.cols
+
+    def stream_cycles(self, steps: int, operand_bits: int, weight_bits: int) -> int:
+        """Cycles of ``steps`` streamed MAC steps at this array's precision mode."""
+        return stream_cycles(self.precision, self.mac_bits, steps, operand_bits, weight_bits)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,26 +185,32 @@ class DRAM:
 
 @dataclass(frozen=True)
 class Datatypes:
-    ifmap: str = _f(_one_of(tuple(DATATYPE_BYTES)))
-    filter: str = _f(_one_of(tuple(DATATYPE_BYTES)))
-    ofmap: str = _f(_one_of(tuple(DATATYPE_BYTES)))
-    accum: str = _f(_one_of(tuple(DATATYPE_BYTES)))
+    ifmap: str = _f(_one_of(tuple(DATATYPE_BITS)))
+    filter: str = _f(_one_of(tuple(DATATYPE_BITS)))
+    ofmap: str = _f(_one_of(tuple(DATATYPE_BITS)))
+    accum: str = _f(_one_of(tuple(DATATYPE_BITS)))
 
     def __post_init__(self):
         _validate(self)
 
-    def bytes(self, operand: str) -> int:
+    def _type(self, operand: str) -> str:
         if operand not in ("ifmap", "filter", "ofmap", "accum"):
             raise KeyError(f"unknown operand {short(operand)}; expected ifmap, filter, ofmap or accum")
-        return DATATYPE_BYTES[getattr(self, operand)]
+        return getattr(self, operand)
+
+    def bits(self, operand: str) -> int:
+        return DATATYPE_BITS[self._type(operand)]
+
+    def bytes(self, operand: str) -> float:
+        return DATATYPE_BYTES[self._type(operand)]
 
     @property
     def mac(self) -> str:
         """MAC precision: the wider of ifmap/filter; on a tie a floating type wins, else ifmap."""
         a, b = self.ifmap, self.filter
-        if DATATYPE_BYTES[b] > DATATYPE_BYTES[a]:
+        if DATATYPE_BITS[b] > DATATYPE_BITS[a]:
             return b
-        if DATATYPE_BYTES[b] == DATATYPE_BYTES[a] and a.startswith("int") and not b.startswith("int"):
+        if DATATYPE_BITS[b] == DATATYPE_BITS[a] and a.startswith("int") and not b.startswith("int"):
             return b
         return a
 
@@ -313,9 +336,15 @@ class Hardware:
         for f in dataclasses.fields(self):
             if "cls" in f.metadata and getattr(self, f.name) is None:
                 raise HardwareError(f"Hardware.{f.name}: required, got None")
+        check_precision(self.pe.precision, self.pe.mac_bits, self.datatypes.ifmap, self.datatypes.filter)
 
-    def word_bytes(self, operand: str) -> int:
+    def word_bytes(self, operand: str) -> float:
+        """Bytes per word of ``operand``: an int for byte-wide types, a fraction below a byte."""
         return self.datatypes.bytes(operand)
+
+    def bytes_of(self, operand: str, words: int) -> int:
+        """Bytes one transfer of ``words`` words of ``operand`` moves: whole bytes, packed bits."""
+        return -(-words * self.datatypes.bits(operand) // 8)
 
     # -------------------------------------------------------------- serialisation
     def to_dict(self) -> dict:
@@ -341,7 +370,17 @@ class Hardware:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def replace(self, dotted_path: str, value: Any) -> Hardware:
-        """A validated copy with ``dotted_path`` set to ``value`` (``None`` removes an optional part)."""
+        """A validated copy with ``dotted_path`` (or a `DATATYPE_ALIASES` name) set to ``value``
+        (``None`` removes an optional part)."""
+        targets = DATATYPE_ALIASES.get(dotted_path) if isinstance(dotted_path, str) else None
+        if targets is None:
+            return self._replace_one(dotted_path, value)
+        d = self.to_dict()
+        for target in targets:
+            d["datatypes"][target.split(".")[1]] = value
+        return Hardware.from_dict(d, source=f"{self.name} (replace {dotted_path})")
+
+    def _replace_one(self, dotted_path: str, value: Any) -> Hardware:
         d = self.to_dict()
         parts = dotted_path.split(".") if isinstance(dotted_path, str) else []
         node, cls, obj = d, Hardware, self

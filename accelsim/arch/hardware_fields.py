@@ -126,3 +126,14 @@ def index_bits(v: Any) -> int:
     if not is_int(v) or not 1 <= v <= 32:
         raise FieldError(f"must be an integer number of bits in 1..32, got {short(v)}")
     return int(v)
+
+
+MAC_BITS = (8, 16, 32)  # native widths of a precision-scalable MAC (Bit Fusion: 8; Stripes: 16)
+
+
+def mac_bits(v: Any) -> int:
+    if not is_int(v) or v not in MAC_BITS:
+        raise FieldError(
+            f"must be a native MAC width in bits, one of {', '.join(map(str, MAC_BITS))}, got {short(v)}"
+        )
+    return int(v)

@@ -29,8 +29,8 @@ class CrossFieldError(HardwareError):
     `build` prefixes the file, line and path, which only it knows."""
 
 
-def checked_field(check: Callable[[Any], Any], **kw: Any) -> Any:
-    return field(metadata={"check": check}, **kw)
+def checked_field(check: Callable[[Any], Any], omit_default: bool = False, **kw: Any) -> Any:
+    return field(metadata={"check": check, "omit_default": omit_default}, **kw)
 
 
 def validate_fields(obj: Any) -> None:

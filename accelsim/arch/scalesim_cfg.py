@@ -251,7 +251,7 @@ def read_cfg(path: str | os.PathLike[str]) -> ScaleSimCfg:
 
 
 def _kb(hardware: Hardware, operand: str) -> int:
-    words = hardware.buffers.capacity_bytes(operand) // hardware.word_bytes(operand)
+    words = hardware.buffers.capacity_bytes(operand) * 8 // hardware.datatypes.bits(operand)
     if words < KB_WORDS:
         raise ExportFormatError(
             f"{hardware.name}: {operand} buffer holds {words} words; SCALE-Sim's "
@@ -283,6 +283,10 @@ def format_cfg(hardware: Hardware, run_name: str | None = None) -> tuple[str, li
         notes.append("SCALE-Sim counts words, not bytes: its traffic figures are in words of each datatype")
     if hardware.sparsity.enabled:
         notes.append("hardware sparse support is not exported; SCALE-Sim runs the dense network")
+    if hardware.pe.precision != "fixed":
+        notes.append(
+            f"pe.precision {hardware.pe.precision} is not exported; SCALE-Sim does one MAC per PE per cycle"
+        )
     notes.append("SCALE-Sim models no clock, DRAM latency, power states or energy")
     run = run_name or hardware.name
     if any(c in run for c in "\n[]"):

@@ -23,8 +23,8 @@ def _add(counts: Counts, key: tuple[str, str], amount: float) -> None:
 
 def sram_bytes(mapping: LayerMapping, hardware: Hardware) -> tuple[dict[str, int], dict[str, int]]:
     """Bytes the array reads from and writes to on-chip buffers, by operand."""
-    reads = {op: words * hardware.word_bytes(op) for op, words in mapping.sram_reads.items()}
-    writes = {op: words * hardware.word_bytes(op) for op, words in mapping.sram_writes.items()}
+    reads = {op: hardware.bytes_of(op, words) for op, words in mapping.sram_reads.items()}
+    writes = {op: hardware.bytes_of(op, words) for op, words in mapping.sram_writes.items()}
     return reads, writes
 
 
@@ -55,7 +55,7 @@ def array_actions(mapping: LayerMapping, hardware: Hardware, output_words: int) 
     _add(counts, ("pe_array", "forward"), mapping.macs * moving + edge)
     partial_sums = max(0, mapping.sram_writes.get("ofmap", 0) - output_words)
     _add(counts, ("pe_array", "accumulate"), partial_sums)
-    _add(counts, (hardware.buffers.buffer_name("ofmap"), "read"), partial_sums * hardware.word_bytes("ofmap"))
+    _add(counts, (hardware.buffers.buffer_name("ofmap"), "read"), hardware.bytes_of("ofmap", partial_sums))
     return counts
 
 

@@ -16,7 +16,7 @@ from enum import IntEnum
 import numpy as np
 
 from accelsim.arch.dataflow import OPERANDS, dataflow
-from accelsim.timing.mapping import TileClass, is_resident
+from accelsim.timing.mapping import TileClass, is_resident, stream_cycles
 from accelsim.timing.tiling import Tiling, choose_tiling, per_fold
 
 
@@ -76,29 +76,29 @@ def fold_table(layer, hardware) -> FoldTable:
     last_row = np.tile(np.arange(nrf) == nrf - 1, ncf)
     col = FoldColumn
     one = np.zeros((r.size, len(col)), dtype=np.int64)
-    one[:, col.compute_cycles] = fill + T
+    one[:, col.compute_cycles] = fill + stream_cycles(hw, T)
     one[:, col.macs] = r * c * T
     if df == "ws":
         keep_row = is_resident(m * k, wb["ifmap"], cap["ifmap"])
         keep_psums = is_resident(m * min(n, C), wb["ofmap"], cap["ofmap"])
         one[:, col.sram_ifmap], one[:, col.sram_filter], one[:, col.sram_ofmap] = T * r, r * c, T * c
-        one[:, col.dram_ifmap] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
-        one[:, col.dram_filter] = r * c * wb["filter"]
+        one[:, col.dram_ifmap] = hw.bytes_of("ifmap", np.where(first_col | (not keep_row), T * r, 0))
+        one[:, col.dram_filter] = hw.bytes_of("filter", r * c)
     elif df == "is":
         keep_row = is_resident(k * n, wb["filter"], cap["filter"])
         keep_psums = is_resident(n * min(m, C), wb["ofmap"], cap["ofmap"])
         one[:, col.sram_ifmap], one[:, col.sram_filter], one[:, col.sram_ofmap] = r * c, T * r, T * c
-        one[:, col.dram_ifmap] = r * c * wb["ifmap"]
-        one[:, col.dram_filter] = np.where(first_col | (not keep_row), T * r, 0) * wb["filter"]
+        one[:, col.dram_ifmap] = hw.bytes_of("ifmap", r * c)
+        one[:, col.dram_filter] = hw.bytes_of("filter", np.where(first_col | (not keep_row), T * r, 0))
     else:
         keep_row = is_resident(m * k, wb["ifmap"], cap["ifmap"])
         keep_col = is_resident(k * min(n, C), wb["filter"], cap["filter"])
         one[:, col.sram_ifmap], one[:, col.sram_filter], one[:, col.sram_ofmap] = T * r, T * c, r * c
-        one[:, col.dram_ifmap] = np.where(first_col | (not keep_row), T * r, 0) * wb["ifmap"]
-        one[:, col.dram_filter] = np.where(first_row | (not keep_col), T * c, 0) * wb["filter"]
-        one[:, col.dram_ofmap] = r * c * wb["ofmap"]
+        one[:, col.dram_ifmap] = hw.bytes_of("ifmap", np.where(first_col | (not keep_row), T * r, 0))
+        one[:, col.dram_filter] = hw.bytes_of("filter", np.where(first_row | (not keep_col), T * c, 0))
+        one[:, col.dram_ofmap] = hw.bytes_of("ofmap", r * c)
     if df != "os":
-        psum = T * c * wb["ofmap"]
+        psum = hw.bytes_of("ofmap", T * c)
         one[:, col.dram_ofmap] = np.where(last_row | (not keep_psums), psum, 0)
     eff = float(np.sum(r * c / (R * C))) / r.size
     util = float(np.sum(r * c * T / (R * C * denom))) / r.size

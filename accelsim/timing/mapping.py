@@ -232,9 +232,15 @@ def _splits(total: int, size: int) -> list[tuple[int, int]]:
     return out
 
 
-def is_resident(words: int, word_bytes: int, capacity_bytes: int) -> bool:
+def is_resident(words: int, word_bytes: float, capacity_bytes: int) -> bool:
     """SCALE-Sim's double buffering: an operand set is resident if it fits in half its SRAM."""
     return words * word_bytes <= capacity_bytes // 2
+
+
+def stream_cycles(hw, steps: int) -> int:
+    """Cycles of a fold's ``steps`` MAC steps at the array's precision mode (`PEArray.stream_cycles`)."""
+    types = hw.datatypes
+    return hw.pe.stream_cycles(steps, max(types.bits("ifmap"), types.bits("filter")), types.bits("filter"))
 
 
 def _gemm_runs(
@@ -245,7 +251,8 @@ def _gemm_runs(
     cap = {op: hw.buffers.capacity_bytes(op) for op in OPERANDS}
     flow = dataflow(df)
     Sr, Sc, T = flow.dims(m, k, n)
-    cycles, denom = flow.fill_cycles(R, C) + T, flow.utilisation_denominator(R, C, T)
+    cycles = flow.fill_cycles(R, C) + stream_cycles(hw, T)
+    denom = flow.utilisation_denominator(R, C, T)
 
     # Which reused sets stay resident (fetched / accumulated once).
     if df == "ws":  # ifmap slice of a row fold reused by every column fold
@@ -278,17 +285,23 @@ def _gemm_runs(
                     sram_r = {"ifmap": T * r, "filter": r * c}
                     sram_w = {"ofmap": T * c}
                     ifmap_words = T * r if (first_col or not keep_row_operand) else 0
-                    dram_r = {"ifmap": ifmap_words * wb["ifmap"], "filter": r * c * wb["filter"]}
+                    dram_r = {
+                        "ifmap": hw.bytes_of("ifmap", ifmap_words),
+                        "filter": hw.bytes_of("filter", r * c),
+                    }
                 elif df == "is":
                     sram_r = {"ifmap": r * c, "filter": T * r}
                     sram_w = {"ofmap": T * c}
                     filt_words = T * r if (first_col or not keep_row_operand) else 0
-                    dram_r = {"ifmap": r * c * wb["ifmap"], "filter": filt_words * wb["filter"]}
+                    dram_r = {
+                        "ifmap": hw.bytes_of("ifmap", r * c),
+                        "filter": hw.bytes_of("filter", filt_words),
+                    }
                 else:
                     sram_r = {"ifmap": T * r, "filter": T * c}
                     sram_w = {"ofmap": r * c}
                     ifmap_words = T * r if (first_col or not keep_row_operand) else 0
-                    dram_w = {"ofmap": r * c * wb["ofmap"]}
+                    dram_w = {"ofmap": hw.bytes_of("ofmap", r * c)}
                 fold = dict(compute_cycles=cycles, macs=r * c * T, sram_reads=sram_r, sram_writes=sram_w)
                 if df == "os":
                     # The filter slice of this column fold is fetched on its first row fold; it
@@ -297,8 +310,8 @@ def _gemm_runs(
                     first = dict(
                         fold,
                         dram_read_bytes={
-                            "ifmap": ifmap_words * wb["ifmap"],
-                            "filter": filt_words * wb["filter"],
+                            "ifmap": hw.bytes_of("ifmap", ifmap_words),
+                            "filter": hw.bytes_of("filter", filt_words),
                         },
                         dram_write_bytes=dram_w,
                     )
@@ -306,8 +319,8 @@ def _gemm_runs(
                     later = dict(
                         fold,
                         dram_read_bytes={
-                            "ifmap": ifmap_words * wb["ifmap"],
-                            "filter": later_filter * wb["filter"],
+                            "ifmap": hw.bytes_of("ifmap", ifmap_words),
+                            "filter": hw.bytes_of("filter", later_filter),
                         },
                         dram_write_bytes=dram_w,
                     )
@@ -319,7 +332,7 @@ def _gemm_runs(
                 else:
                     # Partial sums leave the array on every row fold; with a resident column
                     # fold of outputs only the last row fold writes them to DRAM.
-                    psum = T * c * wb["ofmap"]
+                    psum = hw.bytes_of("ofmap", T * c)
                     last_row = row_index + r_count == n_row_folds
                     mid = dict(
                         fold, dram_read_bytes=dram_r, dram_write_bytes={"ofmap": 0 if keep_psums else psum}
@@ -346,8 +359,8 @@ def _vector_mapping(layer, hw) -> LayerMapping:
         macs=0,
         sram_reads={"ifmap": in_words, "filter": 0},
         sram_writes={"ofmap": out_words},
-        dram_read_bytes={"ifmap": in_words * hw.word_bytes("ifmap"), "filter": 0},
-        dram_write_bytes={"ofmap": out_words * hw.word_bytes("ofmap")},
+        dram_read_bytes={"ifmap": hw.bytes_of("ifmap", in_words), "filter": 0},
+        dram_write_bytes={"ofmap": hw.bytes_of("ofmap", out_words)},
     )
     lane_use = ops / (cycles * lanes) if ops else 0.0
     return LayerMapping(

@@ -182,14 +182,17 @@ class SparseLayerModel:
         self.processed_nnz = int(np.count_nonzero(processed)) if processed is not None else int(mask2d.size)
         # Dense filter SRAM words of a fold = the weight slice it holds.
         self.slice_words = self.table[:, FoldColumn.sram_filter]
-        wb = hardware.word_bytes("filter")
         if self.compressed:
             index_bits = None if isinstance(spec, NM) else weights.index_bits
             self.storage = storage_breakdown_of(
-                mask2d, spec, value_bits=8 * wb, index_bits=index_bits, pointer_bits=weights.index_bits
+                mask2d,
+                spec,
+                value_bits=hardware.datatypes.bits("filter"),
+                index_bits=index_bits,
+                pointer_bits=weights.index_bits,
             )
         else:
-            self.storage = {"values": int(mask2d.size) * wb}
+            self.storage = {"values": hardware.bytes_of("filter", int(mask2d.size))}
 
     @property
     def dense(self) -> LayerMapping:
@@ -315,7 +318,7 @@ class SparseLayerModel:
 
     def _compress(self, table: np.ndarray, variant: Variant) -> None:
         """Filter traffic of the compressed format: processed values plus spread metadata."""
-        wb = self.hardware.word_bytes("filter")
+        hw = self.hardware
         nnz = self.processed.nnz
         slice_words = self.slice_words
         fetched = table[:, FoldColumn.dram_filter] > 0
@@ -330,20 +333,20 @@ class SparseLayerModel:
         if tiling is not None:
             # The reuse schedule reads the weights `filter_passes` times; each pass moves the
             # compressed storage, laid on the folds as the dense bytes are (`accelsim.timing.tiling`).
-            per_pass = per_pass_nnz * wb + meta_idx + meta_fixed
+            per_pass = hw.bytes_of("filter", per_pass_nnz) + meta_idx + meta_fixed
             first = -(-tiling.first_filter_bytes * per_pass // tiling.compulsory_filter_bytes)
             table[:, FoldColumn.dram_filter] = per_fold(tiling.filter_passes * per_pass, len(table), first)
         else:  # each fetch of a slice moves its processed values and its share of the metadata
             nnz_fetched = np.where(fetched, nnz, 0)
             words_fetched = np.where(fetched, slice_words, 0)
             table[:, FoldColumn.dram_filter] = (
-                nnz_fetched * wb
+                -(-nnz_fetched * hw.datatypes.bits("filter") // 8)  # packed bits, whole bytes per fold
                 + _spread(meta_idx, nnz_fetched, per_pass_nnz)
                 + _spread(meta_fixed, words_fetched, per_pass_words)
             )
         # SRAM: the array reads the slice's processed values plus the metadata, in words.
         meta_bytes = _spread(meta_idx, nnz, per_pass_nnz) + _spread(meta_fixed, slice_words, per_pass_words)
-        cum = np.cumsum(meta_bytes) // wb
+        cum = np.cumsum(meta_bytes) * 8 // hw.datatypes.bits("filter")
         table[:, FoldColumn.sram_filter] = nnz + np.diff(np.concatenate(([0], cum)))
 
 

@@ -160,12 +160,11 @@ def search_tiling(layer, hardware: Hardware) -> Tiling | None:
     key = _shape_key(layer)
     if key is None:
         return None
-    words = tuple(hardware.word_bytes(op) for op in ("ifmap", "filter", "ofmap")) + (
-        hardware.datatypes.bytes("accum"),
-    )
-    halves = tuple(hardware.buffers.capacity_bytes(op) // 2 for op in ("ifmap", "filter", "ofmap"))
+    # Searched in bits, so sub-byte words pack; the bytes each schedule moves are rounded up at the end.
+    word_bits = tuple(hardware.datatypes.bits(op) for op in ("ifmap", "filter", "ofmap", "accum"))
+    half_bits = tuple(8 * (hardware.buffers.capacity_bytes(op) // 2) for op in ("ifmap", "filter", "ofmap"))
     pe = hardware.pe
-    return _search(key, words, halves, (pe.rows, pe.cols, pe.dataflow))
+    return _search(key, word_bits, half_bits, (pe.rows, pe.cols, pe.dataflow))
 
 
 def clear_cache() -> None:
@@ -175,22 +174,25 @@ def clear_cache() -> None:
 
 @functools.lru_cache(maxsize=8192)
 def _search(
-    key: tuple, words: tuple[int, int, int, int], halves: tuple[int, int, int], array: tuple[int, int, str]
+    key: tuple,
+    word_bits: tuple[int, int, int, int],
+    half_bits: tuple[int, int, int],
+    array: tuple[int, int, str],
 ) -> Tiling | None:
     geo = _geometry(key)
     rows_pe, cols_pe, dataflow = array
-    word = dict(zip(("ifmap", "filter", "ofmap", "accum"), words))
-    half = dict(zip(("ifmap", "filter", "ofmap"), halves))
-    filter_bytes = geo.channels * geo.window * geo.n * word["filter"]
-    ofmap_bytes = geo.out_rows * geo.out_cols * geo.n * word["ofmap"]
+    word = dict(zip(("ifmap", "filter", "ofmap", "accum"), word_bits))
+    half = dict(zip(("ifmap", "filter", "ofmap"), half_bits))
+    filter_bits = geo.channels * geo.window * geo.n * word["filter"]
+    ofmap_bits = geo.out_rows * geo.out_cols * geo.n * word["ofmap"]
     best, best_key = None, None
     for rows in _sizes(geo.out_rows, rows_pe // geo.out_cols):
         feet = geo.footprints(rows)
-        row_bytes = geo.in_cols * word["ifmap"]
-        fit_ifmap = half["ifmap"] // (int(feet.max()) * row_bytes)
+        row_bits = geo.in_cols * word["ifmap"]
+        fit_ifmap = half["ifmap"] // (int(feet.max()) * row_bits)
         if fit_ifmap == 0:
             continue
-        pass_bytes = geo.channels * int(feet.sum()) * row_bytes
+        pass_bits = geo.channels * int(feet.sum()) * row_bits
         for n_tile in _sizes(geo.n, cols_pe):
             channels = min(fit_ifmap, half["filter"] // (geo.window * n_tile * word["filter"]), geo.channels)
             if channels == 0:
@@ -204,7 +206,7 @@ def _search(
                 continue
             for rank, order in enumerate(ORDERS):
                 ifmap_passes, filter_passes = _refetch(order, m, n, k)
-                ifmap, weights = pass_bytes * ifmap_passes, filter_bytes * filter_passes
+                ifmap, weights = pass_bits * ifmap_passes, filter_bits * filter_passes
                 rank_key = (ifmap + weights, m * n * k, rank)
                 if best_key is None or rank_key < best_key:
                     best_key = rank_key
@@ -215,7 +217,7 @@ def _search(
                         n_tile,
                         ifmap,
                         weights,
-                        channels * int(feet[0]) * row_bytes,
+                        channels * int(feet[0]) * row_bits,
                         channels * geo.window * min(n_tile, geo.n) * word["filter"],
                     )
     if best is None:
@@ -228,14 +230,18 @@ def _search(
         rows,
         channels,
         n_tile,
-        g * ifmap,
-        g * weights,
-        g * ofmap_bytes,
-        first_ifmap,
-        first_filter,
-        g * used_input,
-        g * filter_bytes,
+        _whole_bytes(g * ifmap),
+        _whole_bytes(g * weights),
+        _whole_bytes(g * ofmap_bits),
+        _whole_bytes(first_ifmap),
+        _whole_bytes(first_filter),
+        _whole_bytes(g * used_input),
+        _whole_bytes(g * filter_bits),
     )
+
+
+def _whole_bytes(bits: int) -> int:
+    return -(-bits // 8)
 
 
 def choose_tiling(layer, hardware: Hardware, scalesim_bytes: int) -> Tiling | None:

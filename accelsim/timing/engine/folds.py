@@ -58,13 +58,13 @@ class Run:
 class FoldStream:
     """All folds of a run, run-length encoded; `fold(g)` builds global fold `g`."""
 
-    def __init__(self, mappings: Sequence[LayerMapping], word_bytes: dict, half_bytes: dict):
+    def __init__(self, mappings: Sequence[LayerMapping], word_bits: dict, half_bytes: dict):
         starts: list[int] = []  # global index of each run's first fold
         runs: list[Run] = []
         ids: list[int] = []
         layer_starts: list[int] = []
         work: dict = {}  # raw per-fold figures -> (id, reads, write, working, ...), shared
-        wi, wf, wo = word_bytes["ifmap"], word_bytes["filter"], word_bytes["ofmap"]
+        wi, wf, wo = word_bits["ifmap"], word_bits["filter"], word_bits["ofmap"]
         hi_, hf, ho = half_bytes["ifmap"], half_bytes["filter"], half_bytes["ofmap"]
         g = 0
         for layer_index, mapping in enumerate(mappings):
@@ -88,8 +88,8 @@ class FoldStream:
                 known = work.get(raw)
                 if known is None:
                     # A working set larger than a half streams through it: the half is full, not more.
-                    working_i, working_f = min(raw[5] * wi, hi_), min(raw[6] * wf, hf)
-                    working_o = min(raw[7] * wo, ho)
+                    working_i, working_f = min(-(-raw[5] * wi // 8), hi_), min(-(-raw[6] * wf // 8), hf)
+                    working_o = min(-(-raw[7] * wo // 8), ho)
                     known = work[raw] = (
                         len(work),
                         {"ifmap": raw[2], "filter": raw[3]},

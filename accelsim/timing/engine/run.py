@@ -64,7 +64,7 @@ def run_engine(
     env = simpy.Environment()
     names = tuple(layer_names)
     policies, buffers = hardware.power, hardware.buffers
-    word_bytes = {op: hardware.word_bytes(op) for op in OPERANDS}
+    word_bits = {op: hardware.datatypes.bits(op) for op in OPERANDS}
     half_bytes = {op: buffers.capacity_bytes(op) // 2 for op in OPERANDS}
 
     pe_power = PowerState(env, "pe_array", policies.pe_array, always_on_without_policy=False)
@@ -82,7 +82,7 @@ def run_engine(
     layers_written = [env.event() for _ in mappings]
     activities: list[Activity] | None = [] if trace else None
 
-    stream = FoldStream(mappings, word_bytes, half_bytes)
+    stream = FoldStream(mappings, word_bits, half_bytes)
     loaders = {
         op: Loader(env, op, stream.cursor(), double_buffers[op], dram, layers_written, names, activities)
         for op in ("ifmap", "filter")
