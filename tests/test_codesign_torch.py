@@ -61,6 +61,10 @@ def trained():
 
 def not_a_pair():
     return TinyCnn()
+
+
+def broken():
+    raise RuntimeError("no checkpoint here")
 """
 
 FAST: dict[str, Any] = dict(
@@ -202,21 +206,27 @@ def test_with_confidence_the_chosen_designs_hold_on_the_bound(result):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--model", "no_such_module_xyz:f"], "cannot import module 'no_such_module_xyz'"),
-        (["--model", "{module}:missing"], "has no attribute 'missing'"),
-        (["--model", "{module}:not_a_pair"], "must return (nn.Module, example_input)"),
-        (["--model", "justaname"], "must be 'module:function'"),
+        (
+            ["--model", "no_such_module_xyz:f", "--data", "{data}"],
+            "cannot import module 'no_such_module_xyz'",
+        ),
+        (["--model", "{module}:missing", "--data", "{data}"], "has no attribute 'missing'"),
+        (["--model", "{module}:not_a_pair", "--data", "{data}"], "must return (nn.Module, example_input)"),
+        (["--model", "justaname", "--data", "{data}"], "must be 'module:function'"),
+        (
+            ["--model", "{module}:broken", "--data", "{data}"],
+            "broken() raised RuntimeError: no checkpoint here",
+        ),
+        (["--model", "{root}/absent.py:f", "--data", "{data}"], "no Python file"),
         (["--model", "{module}:trained", "--data", "{root}/absent.npz"], "absent.npz: does not exist"),
         (["--model", "{module}:trained"], "--model and --data go together"),
-        (["--data", "{root}/digits.npz"], "--model and --data go together"),
+        (["--data", "{data}"], "--model and --data go together"),
     ],
 )
 def test_bad_model_or_data_is_one_line_and_exit_2(user, tmp_path, capsys, extra, message):
     spec, data = user
     module, root = spec.rsplit(":", 1)[0], str(Path(data).parent)
-    args = [a.format(module=module, root=root) for a in extra]
-    if "--data" not in args and "{root}" not in "".join(extra) and "go together" not in message:
-        args += ["--data", data]
+    args = [a.format(module=module, root=root, data=data) for a in extra]
     assert main(["codesign", *args, "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
@@ -232,5 +242,5 @@ def test_model_and_network_are_mutually_exclusive(user, tmp_path, capsys):
 
 
 def test_a_bad_spec_raises_the_named_error():
-    with pytest.raises(ModelSpecError, match="--model 'a:b:'"):
-        load_model_spec("a:b:")
+    with pytest.raises(ModelSpecError, match="--model 'a:b:c': must be 'module:function'"):
+        load_model_spec("a:b:c")

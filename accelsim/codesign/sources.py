@@ -10,13 +10,8 @@ run``) stays torch-free.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -24,17 +19,16 @@ import numpy as np
 from workloads.datasets import Dataset, load_digits
 from workloads.models import Model
 from workloads.torch_model import TorchModel
+from workloads.user_task import SpecError, call_spec
 from workloads.weight_cache import pretrained
 
 AnyModel = Model | TorchModel
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(SpecError):
     """A ``--model module:function`` that cannot be resolved or returned something unusable."""
 
-    def __init__(self, spec: str, problem: str) -> None:
-        super().__init__(f"--model {spec!r}: {problem}")
-        self.spec = spec
+    flag = "--model"
 
 
 @dataclass(frozen=True)
@@ -46,48 +40,11 @@ class Source:
     dataset: Dataset
 
 
-def _import(spec: str, module_name: str) -> ModuleType:
-    if module_name.endswith(".py"):
-        path = Path(module_name)
-        if not path.is_file():
-            raise ModelSpecError(spec, f"no such file {module_name!r}")
-        loader_spec = importlib.util.spec_from_file_location(f"_accelsim_user_{path.stem}", path)
-        if loader_spec is None or loader_spec.loader is None:
-            raise ModelSpecError(spec, f"cannot load {module_name!r} as a Python module")
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[loader_spec.name] = module  # dataclasses and pickling look modules up here
-        try:
-            loader_spec.loader.exec_module(module)
-        except Exception as exc:  # the user's code may raise anything; name it in one line
-            del sys.modules[loader_spec.name]
-            raise ModelSpecError(
-                spec, f"running {module_name!r} failed: {type(exc).__name__}: {exc}"
-            ) from None
-        return module
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ModelSpecError(spec, f"cannot import module {module_name!r} ({exc})") from None
-
-
 def load_model_spec(spec: str) -> tuple[Any, Any]:
     """``(module, example_input)`` from ``spec = "module:function"`` (module dotted or a .py path)."""
-    module_name, sep, function_name = str(spec).rpartition(":")
-    if not sep or not module_name or not function_name:
-        raise ModelSpecError(str(spec), "must be 'module:function' or 'path/to/file.py:function'")
-    function = getattr(_import(spec, module_name), function_name, None)
-    if function is None:
-        raise ModelSpecError(spec, f"{module_name!r} has no attribute {function_name!r}")
-    if not callable(function):
-        raise ModelSpecError(spec, f"{function_name!r} is a {type(function).__name__}, not a function")
-    try:
-        result = function()
-    except Exception as exc:  # the user's function: report it in one line
-        raise ModelSpecError(spec, f"{function_name}() raised {type(exc).__name__}: {exc}") from None
+    result = call_spec(spec, ModelSpecError)
     if not isinstance(result, tuple) or len(result) != 2:
-        raise ModelSpecError(
-            spec, f"{function_name}() must return (nn.Module, example_input), got {type(result).__name__}"
-        )
+        raise ModelSpecError(spec, f"must return (nn.Module, example_input), got {type(result).__name__}")
     return result
 
 
