@@ -3,8 +3,9 @@
 `run_codesign(config)` is the pipeline behind `accelsim codesign`:
 
 1. train the dense model on the digits data, or load it from the weight cache
-   (`workloads.weight_cache.pretrained`);
-2. simulate it on the hardware: the dense reference;
+   (`workloads.weight_cache.pretrained`) -- or take the user's trained torch model and data
+   (`sources.torch_source`);
+2. simulate it on the hardware: the dense reference, and its per-layer bottlenecks;
 3. the baseline: the best *uniform* plan (one granularity and sparsity everywhere, the way a
    pruning library prunes), under the same accuracy constraint;
 4. the search (`pruning.search_masks`, strategy of the config) with the same cost and accuracy:
@@ -13,7 +14,9 @@
 5. both winners get a longer masked fine-tune from their search-time weights and are checked
    again on the validation split (if a winner no longer holds up, the next feasible candidates by
    objective are tried), then simulated with the speedup attribution and scored on the held-out
-   test split.
+   test split. Every accuracy keeps its per-example correctness, so the summary states Wilson
+   intervals and paired comparisons (`honesty`); with ``confidence`` the constraint holds on the
+   paired interval's bound on the validation split.
 
 The library never prints: progress goes to an optional callback as plain dicts.
 """
