@@ -22,6 +22,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from accelsim.codesign.honesty import REPORT_CONFIDENCE
+from accelsim.timing.bottleneck import bottlenecks, render_markdown
 from reports import figures
 from reports.decor import hatch, legend_outside, plain_ticks
 from reports.frames import to_csv
@@ -177,6 +179,12 @@ def _energy_rows(result) -> list[dict[str, Any]]:
     return rows
 
 
+def _with_interval(interval: dict[str, Any]) -> str:
+    """``estimate [low, high]``; differences (any method but Wilson's) carry their sign."""
+    spec = ".4f" if interval["method"] == "wilson" else "+.4f"
+    return f"{interval['estimate']:{spec}} [{interval['low']:{spec}}, {interval['high']:{spec}}]"
+
+
 def _fmt_ratio(x: float) -> str:
     return f"{x:.2f}×" if math.isfinite(x) else "∞"
 
@@ -184,20 +192,39 @@ def _fmt_ratio(x: float) -> str:
 def markdown_report(result) -> str:
     s = result.summary()
     c = s["config"]
+    model = c["torch_model"] or c["model"]
+    level = c["confidence"]
+    on = (
+        f"the upper limit of the {level:.0%} paired (Newcombe) interval of the drop"
+        if level is not None
+        else "the point estimate of the drop"
+    )
     lines = [
-        f"# Co-design: {c['model']} on {s['hardware']}",
+        f"# Co-design: {model} on {s['hardware']}",
         "",
         f"Objective **{c['objective']}**, at most **{c['max_accuracy_drop']:g} points** below the dense model's "
         f"accuracy (validation threshold {s['constraint']['val_threshold']:.4f} during the search, test threshold "
         f"{s['constraint']['test_threshold']:.4f}); search strategy **{c['strategy']}**, seed {c['seed']}, "
-        f"{c['mode']} mode.",
+        f"{c['mode']} mode. The constraint is judged on {on}, on the validation split only; the test "
+        "split is never used for choosing.",
         "",
-        "| design | test accuracy | density | cycles | energy [µJ] | EDP [cycles·µJ] | ideal speedup | achieved speedup |",
-        "|---|---|---|---|---|---|---|---|",
+        "## Hardware assessment (dense run)",
+        "",
+        "What bounds each layer before any pruning: compute-bound layers gain from skipped MACs, "
+        "memory-bound ones only from fewer bytes moved, overhead-bound ones from neither.",
+        "",
+        render_markdown(bottlenecks(result.dense.report)),
+        "## Designs",
+        "",
+        f"Accuracies with their {REPORT_CONFIDENCE:.0%} Wilson intervals.",
+        "",
+        "| design | test accuracy [CI] | validation accuracy [CI] | density | cycles | energy [µJ] | EDP [cycles·µJ] | ideal speedup | achieved speedup |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, d in s["designs"].items():
+        ci = d["accuracy_intervals"]
         lines.append(
-            f"| {label} | {d['test_accuracy']:.4f} | {d['density']:.3f} | {d['cycles']:,} | {d['energy_pj'] * 1e-6:.4f} "
+            f"| {label} | {_with_interval(ci['test'])} | {_with_interval(ci['val'])} | {d['density']:.3f} | {d['cycles']:,} | {d['energy_pj'] * 1e-6:.4f} "
             f"| {d['edp'] * 1e-6:.1f} | {_fmt_ratio(d['ideal_speedup'])} | {_fmt_ratio(d['achieved_speedup'])} |"
         )
     r = s["ratios"]
@@ -208,6 +235,16 @@ def markdown_report(result) -> str:
         f"(uniform: {r['edp_dense_over_uniform']:.2f}× below dense). "
         f"Constraint met on the test split: searched {'yes' if s['constraint']['searched_meets_on_test'] else '**no**'}, "
         f"uniform {'yes' if s['constraint']['uniform_meets_on_test'] else '**no**'}.",
+        "",
+        f"## Against dense on the test split (paired, {REPORT_CONFIDENCE:.0%})",
+        "",
+        "| design | accuracy difference [CI] | only dense right | only design right | exact McNemar p |",
+        "|---|---|---:|---:|---:|",
+        *(
+            f"| {label} | {_with_interval(cmp['difference'])} | {cmp['only_dense_correct']} | "
+            f"{cmp['only_searched_correct']} | {cmp['mcnemar_p']:.4g} |"
+            for label, cmp in s["against_dense_on_test"].items()
+        ),
         "",
         "## Where the searched design's speedup went (cycles)",
         "",

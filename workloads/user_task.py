@@ -12,17 +12,29 @@ A bad spec raises :class:`TaskSpecError` naming the spec and what is wrong with 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 
-class TaskSpecError(ValueError):
-    """A ``module:function`` task spec that cannot be resolved or returned something unusable."""
+class SpecError(ValueError):
+    """A ``module:function`` spec given to ``flag`` that cannot be resolved or returned something unusable."""
+
+    flag = "--spec"
 
     def __init__(self, spec: str, problem: str) -> None:
-        super().__init__(f"--task {spec!r}: {problem}")
+        super().__init__(f"{self.flag} {spec!r}: {problem}")
         self.spec = spec
+
+
+class TaskSpecError(SpecError):
+    """A ``--task module:function`` spec that cannot be resolved or returned something unusable."""
+
+    flag = "--task"
 
 
 @dataclass(frozen=True)
@@ -42,21 +54,48 @@ def _is_data(value: object) -> bool:
     return pair or (isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)))
 
 
+def _import(spec: str, module_name: str, error: type[SpecError]) -> ModuleType:
+    if not module_name.endswith(".py"):
+        try:
+            return importlib.import_module(module_name)
+        except ImportError as exc:
+            raise error(spec, f"cannot import module {module_name!r} ({exc})") from None
+    path = Path(module_name)
+    loader_spec = importlib.util.spec_from_file_location(f"_user_{path.stem}", path)
+    if not path.is_file() or loader_spec is None or loader_spec.loader is None:
+        raise error(spec, f"no Python file {module_name!r}")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[loader_spec.name] = module  # dataclasses and pickling look modules up here
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code may raise anything; name it in one line
+        del sys.modules[loader_spec.name]
+        raise error(spec, f"running {module_name!r} failed: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def call_spec(spec: str, error: type[SpecError]) -> Any:
+    """Import ``module`` (a dotted name or a ``.py`` path) from ``spec = "module:function"`` and
+    return ``function()``; every failure, the function's own included, is one ``error``."""
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise error(
+            str(spec), "must be 'module:function', e.g. 'mypackage.tasks:cifar_resnet' or 'model.py:build'"
+        )
+    module_name, function_name = spec.split(":")
+    function = getattr(_import(spec, module_name, error), function_name, None)
+    if function is None:
+        raise error(spec, f"module {module_name!r} has no attribute {function_name!r}")
+    if not callable(function):
+        raise error(spec, f"{function_name!r} is a {type(function).__name__}, not a function")
+    try:
+        return function()
+    except Exception as exc:  # the user's function: report it in one line
+        raise error(spec, f"{function_name}() raised {type(exc).__name__}: {exc}") from None
+
+
 def load_task(spec: str) -> Task:
     """Import ``module`` and call ``function()`` from ``spec = "module:function"``; validate its result."""
-    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
-        raise TaskSpecError(str(spec), "must be 'module:function', e.g. 'mypackage.tasks:cifar_resnet'")
-    module_name, function_name = spec.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise TaskSpecError(spec, f"cannot import module {module_name!r} ({exc})") from None
-    function = getattr(module, function_name, None)
-    if function is None:
-        raise TaskSpecError(spec, f"module {module_name!r} has no attribute {function_name!r}")
-    if not callable(function):
-        raise TaskSpecError(spec, f"{function_name!r} is a {type(function).__name__}, not a function")
-    result = function()
+    result = call_spec(spec, TaskSpecError)
     if isinstance(result, Mapping):
         known = {f.name for f in fields(Task)}
         unknown = sorted(set(result) - known)
@@ -84,4 +123,4 @@ def load_task(spec: str) -> Task:
     return result
 
 
-__all__ = ["Task", "TaskSpecError", "load_task"]
+__all__ = ["SpecError", "Task", "TaskSpecError", "call_spec", "load_task"]

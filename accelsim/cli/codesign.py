@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from accelsim.cli.main import CliError
 from accelsim.codesign.loop import OBJECTIVES, CodesignConfig, run_codesign
 from accelsim.dse.outputs import check_run_directory, run_directory
+from accelsim.timing.bottleneck import bottlenecks, render_markdown
 from pruning.search_strategies import STRATEGIES
 from workloads.models import MODELS
 
@@ -84,8 +86,10 @@ class Status:
 def _cmd_codesign(args: argparse.Namespace) -> int:
     from reports.codesign import write_results
 
+    if (args.model is None) != (args.data is None):
+        raise CliError("--model and --data go together: a user's model needs its data, and the data a model")
     config = CodesignConfig(
-        model=args.network,
+        model=args.network or CodesignConfig.model,
         hardware=args.hardware,
         objective=args.objective,
         max_accuracy_drop=args.max_accuracy_drop,
@@ -93,6 +97,9 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         seed=args.seed,
         mode=args.mode,
         granularities=args.granularities,
+        torch_model=args.model,
+        data=None if args.data is None else str(args.data),
+        confidence=args.confidence,
     )
     replacing = any(check_run_directory(args.out).glob("*"))  # before the search, not after it
     status = None if args.no_progress else Status(sys.stderr)
@@ -104,16 +111,26 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2, sort_keys=True))
         return 0
     ratios, designs = summary["ratios"], summary["designs"]
+    print("hardware assessment of the dense run (what bounds each layer):")
+    print(render_markdown(bottlenecks(result.dense.report)))
     print(
         f"{'design':<9} {'test acc':>8} {'density':>7} {'cycles':>9} {'energy uJ':>10} {'EDP vs dense':>12}"
     )
     dense_edp = designs["dense"]["edp"]
     for label in ("dense", "uniform", "searched"):
         d = designs[label]
+        test = d["accuracy_intervals"]["test"]
         print(
             f"{label:<9} {d['test_accuracy']:8.4f} {d['density']:7.3f} {d['cycles']:9,d} "
             f"{d['energy_pj'] * 1e-6:10.4f} {dense_edp / d['edp']:11.2f}x"
+            f"  95% CI [{test['low']:.4f}, {test['high']:.4f}]"
         )
+    diff = summary["against_dense_on_test"]["searched"]
+    print(
+        f"searched - dense on test: {diff['difference']['estimate']:+.4f} "
+        f"[{diff['difference']['low']:+.4f}, {diff['difference']['high']:+.4f}] (paired 95%), "
+        f"exact McNemar p = {diff['mcnemar_p']:.4g}"
+    )
     met = summary["constraint"]["searched_meets_on_test"]
     print(
         f"searched EDP {ratios['edp_dense_over_searched']:.2f}x below dense, "
@@ -134,6 +151,16 @@ def _points(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number of percentage points, got {text!r}") from None
 
 
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a level in (0, 1), got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a level in (0, 1), got {text!r}")
+    return value
+
+
 def _labels(text: str) -> tuple[str, ...]:
     return tuple(label.strip() for label in text.split(",") if label.strip())
 
@@ -142,11 +169,33 @@ def register(commands) -> None:
     cmd = commands.add_parser(
         "codesign", help="search pruning masks for simulated EDP under an accuracy constraint"
     )
-    cmd.add_argument(
+    source = cmd.add_mutually_exclusive_group()
+    source.add_argument(
         "--network",
-        default="lenet_digits",
+        # None, not the default's name: argparse misses a clash with --model when the value given
+        # is the default string itself.
         choices=sorted(MODELS),
         help="trainable digits model (default: lenet_digits)",
+    )
+    source.add_argument(
+        "--model",
+        metavar="MODULE:FUNCTION",
+        help="your trained PyTorch model: FUNCTION() in MODULE (dotted name or .py path) returns "
+        "(nn.Module, example_input); needs --data",
+    )
+    cmd.add_argument(
+        "--data",
+        type=Path,
+        metavar="PATH",
+        help="data for --model: an .npz (x_train, y_train, x_test, y_test[, x_val, y_val]), an IDX "
+        "directory or an image-folder tree; validation is carved from train when absent",
+    )
+    cmd.add_argument(
+        "--confidence",
+        type=_level,
+        metavar="LEVEL",
+        help="judge the accuracy constraint on the upper limit of the paired LEVEL interval of the drop "
+        "(validation split), e.g. 0.95, instead of on the point estimate",
     )
     cmd.add_argument("--hardware", default="sparse_edge_16x16", help="preset name or hardware YAML path")
     cmd.add_argument("--objective", default="edp", choices=OBJECTIVES, help="what the search minimises")

@@ -3,8 +3,9 @@
 `run_codesign(config)` is the pipeline behind `accelsim codesign`:
 
 1. train the dense model on the digits data, or load it from the weight cache
-   (`workloads.weight_cache.pretrained`);
-2. simulate it on the hardware: the dense reference;
+   (`workloads.weight_cache.pretrained`) -- or take the user's trained torch model and data
+   (`sources.torch_source`);
+2. simulate it on the hardware: the dense reference, and its per-layer bottlenecks;
 3. the baseline: the best *uniform* plan (one granularity and sparsity everywhere, the way a
    pruning library prunes), under the same accuracy constraint;
 4. the search (`pruning.search_masks`, strategy of the config) with the same cost and accuracy:
@@ -13,7 +14,9 @@
 5. both winners get a longer masked fine-tune from their search-time weights and are checked
    again on the validation split (if a winner no longer holds up, the next feasible candidates by
    objective are tried), then simulated with the speedup attribution and scored on the held-out
-   test split.
+   test split. Every accuracy keeps its per-example correctness, so the summary states Wilson
+   intervals and paired comparisons (`honesty`); with ``confidence`` the constraint holds on the
+   paired interval's bound on the validation split.
 
 The library never prints: progress goes to an optional callback as plain dicts.
 """
@@ -24,11 +27,15 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.codesign.honesty import BoundedAccuracy, accuracy_intervals, against_dense
+from accelsim.codesign.sources import correct, digits_source, torch_source
+from accelsim.timing.bottleneck import bottlenecks
 from accelsim.timing.layer_cache import LayerCache
 from accelsim.timing.report import Report
 from accelsim.timing.simulate import MODES, simulate
@@ -44,10 +51,10 @@ from pruning import (
     search_masks,
 )
 from pruning.search_strategies import STRATEGIES
-from workloads.datasets import load_digits
-from workloads.models import MODELS, Model
+from pruning.statistics import constraint_holds
+from workloads.models import MODELS
+from workloads.torch_model import TorchModel
 from workloads.training import Adam, finetune
-from workloads.weight_cache import pretrained
 
 OBJECTIVES = ("cycles", "energy", "edp")
 #: Feasible candidates, best first, that may be fine-tuned before giving up on the validation check.
@@ -74,6 +81,11 @@ class CodesignConfig:
     # block<r>x<c>, nm<n>:<m>. Channel pruning is left out by default: on the digits models it
     # missed the test-split constraint by 2 points at seed 1 (validation holds only 180 images).
     granularities: tuple[str, ...] = tuple(Option.make(g).label for g in DEFAULT_GRANULARITIES)
+    # A user's trained torch model ("module:function", see `sources`) and its data; both or neither.
+    torch_model: str | None = None
+    data: str | None = None
+    # None: the constraint holds on the point estimate; a level: on the paired interval's bound.
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
         choices = (
@@ -109,6 +121,16 @@ class CodesignConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < math.inf:
                 raise ValueError(f"codesign: {name} must be a positive number, got {value!r}")
+        if (self.torch_model is None) != (self.data is None):
+            raise ValueError(
+                f"codesign: torch_model and data go together, got torch_model={self.torch_model!r}, "
+                f"data={self.data!r}"
+            )
+        level = self.confidence
+        if level is not None and (
+            isinstance(level, bool) or not isinstance(level, float) or not 0 < level < 1
+        ):
+            raise ValueError(f"codesign: confidence must be a level in (0, 1), got {level!r}")
         if not isinstance(self.hardware, str) or not self.hardware:
             raise ValueError(
                 f"codesign: hardware must be a preset name or a YAML path, got {self.hardware!r}"
@@ -128,6 +150,9 @@ class Design:
     layers: tuple[str, ...] = ()
     candidate: int | None = None  # the search record this design is
     attempts: int = 0  # candidates fine-tuned before one held up on validation
+    # Per-example top-1 correctness (dataset order): the paired statistics are computed from them.
+    val_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
+    test_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
 
     @property
     def edp(self) -> float:
@@ -167,6 +192,7 @@ class Design:
             "layers": self.layer_rows(),
             "candidate": self.candidate,
             "final_attempts": self.attempts,
+            "accuracy_intervals": accuracy_intervals(self.val_correct, self.test_correct),
         }
 
 
@@ -201,12 +227,16 @@ class CodesignResult:
             "objective": self.config.objective,
             "constraint": {
                 "max_accuracy_drop_points": self.config.max_accuracy_drop,
+                "confidence": self.config.confidence,
                 "val_threshold": self.search.threshold,
                 "test_threshold": self.test_threshold,
                 "searched_meets_on_test": self.meets_constraint(s),
                 "uniform_meets_on_test": self.meets_constraint(u),
             },
             "designs": {design.label: design.summary() for design in self.designs},
+            "against_dense_on_test": {
+                design.label: against_dense(d.test_correct, design.test_correct) for design in (u, s)
+            },
             "ratios": {
                 "edp_dense_over_searched": d.edp / s.edp,
                 "edp_dense_over_uniform": d.edp / u.edp,
@@ -220,6 +250,7 @@ class CodesignResult:
                 "uniform_evaluations": self.uniform_search.evaluations,
                 "stopped": self.search.stopped,
             },
+            "dense_bottlenecks": [r.to_record() for r in bottlenecks(d.report)],
             "seconds": dict(self.seconds),
         }
 
@@ -275,17 +306,27 @@ def run_codesign(
         clock = now
 
     hardware = load_hardware(config.hardware)
-    _emit(progress, event="phase", phase="train", model=config.model)
-    dataset = load_digits()
-    model = pretrained(config.model, dataset, seed=config.seed)
-    network = model.network
+    _emit(progress, event="phase", phase="train", model=config.torch_model or config.model)
+    if config.torch_model is not None and config.data is not None:
+        source = torch_source(config.torch_model, config.data, seed=config.seed)
+    else:
+        source = digits_source(config.model, seed=config.seed)
+    model, network, dataset = source.model, source.network, source.dataset
     lap("train")
 
     _emit(progress, event="phase", phase="dense", hardware=hardware.name)
     dense_report = simulate(network, hardware, mode=config.mode)
+    _emit(progress, event="assessment", records=[r.to_record() for r in bottlenecks(dense_report)])
     dense_masks = Masks.dense(network)
+    val_correct, test_correct = correct(model, dataset, "val"), correct(model, dataset, "test")
     dense = Design(
-        "dense", dense_masks, model.accuracy(dataset, "val"), model.accuracy(dataset, "test"), dense_report
+        "dense",
+        dense_masks,
+        float(np.mean(val_correct)),
+        float(np.mean(test_correct)),
+        dense_report,
+        val_correct=val_correct,
+        test_correct=test_correct,
     )
     lap("dense")
 
@@ -305,11 +346,16 @@ def run_codesign(
             optimizer=Adam(lr=config.candidate_lr),
             seed=config.seed,
         )
+        bounded = (
+            None
+            if config.confidence is None
+            else BoundedAccuracy(oracle, val_correct, dataset, config.confidence)
+        )
         search = search_masks(
             network,
             weights,
             cost=cost,
-            accuracy=oracle,
+            accuracy=bounded or oracle,
             constraint=constraint,
             strategy=strategy,
             objective=config.objective,
@@ -319,9 +365,7 @@ def run_codesign(
         )
         lap(f"search_{label}")
         _emit(progress, event="phase", phase=f"finetune_{label}")
-        design = _finalise(
-            label, search, space, oracle, model, dataset, network, hardware, config, dense_report
-        )
+        design = _finalise(label, search, space, oracle, dataset, network, hardware, config, dense)
         lap(f"finetune_{label}")
         results[label] = (search, design)
     return CodesignResult(
@@ -341,12 +385,11 @@ def _finalise(
     search: SearchResult,
     space: SearchSpace,
     oracle: FinetunedAccuracy,
-    model: Model,
     dataset,
     network,
     hardware: Hardware,
     config: CodesignConfig,
-    dense_report: Report,
+    dense: Design,
 ) -> Design:
     """Fine-tune the search's best plan and check it again on the validation split.
 
@@ -358,35 +401,37 @@ def _finalise(
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
         masks = space.masks(record.plan)
         tuned = oracle.tuned_model(masks)
-        # The oracle was built on `model`, a numpy Model, and tunes copies of it, never a TorchModel.
-        assert isinstance(tuned, Model)
         if config.final_epochs and any(not m.all() for m in masks.values()):
-            tuned = finetune(
-                tuned,
+            # Both model kinds fine-tune through the same signature; only the entry point differs.
+            train = tuned.finetune if isinstance(tuned, TorchModel) else partial(finetune, tuned)
+            tuned = train(
                 dataset,
                 dict(masks),
                 epochs=config.final_epochs,
                 optimizer=Adam(lr=config.final_lr),
                 seed=config.seed,
             ).model
-        val = tuned.accuracy(dataset, "val", masks=dict(masks))
+        val = correct(tuned, dataset, "val", masks)
         tried.append((record, masks, tuned, val))
-        if val >= search.threshold - 1e-12:
+        if constraint_holds(dense.val_correct, val, config.max_accuracy_drop, confidence=config.confidence):
             chosen = tried[-1]
             break
     else:
         # None held up: keep the best by objective; the summary says the constraint is not met.
         chosen = tried[0]
     record, masks, tuned, val = chosen
-    report = simulate(network, hardware, mode=config.mode, masks=dict(masks), baseline=dense_report)
+    report = simulate(network, hardware, mode=config.mode, masks=dict(masks), baseline=dense.report)
+    test = correct(tuned, dataset, "test", masks)
     return Design(
         label,
         masks,
-        val,
-        tuned.accuracy(dataset, "test", masks=dict(masks)),
+        float(np.mean(val)),
+        float(np.mean(test)),
         report,
         plan=record.plan,
         layers=search.layers,
         candidate=record.index,
         attempts=len(tried),
+        val_correct=val,
+        test_correct=test,
     )

@@ -1,0 +1,88 @@
+"""Where a co-design run's model, network and data come from: the built-in digits models or a user's.
+
+A user's model is ``--model module:function``: ``module`` is a dotted import name or a ``.py`` path,
+and ``function()`` returns ``(nn.Module, example_input)`` with the module already trained. The
+network the simulator sees is ``from_torch`` of that module, accuracy and fine-tuning go through
+``TorchModel`` (whose layer names are the same torch module names), and the data is
+``load_user_data`` of ``--data``. torch is imported only on that path, so the digits path (``make
+run``) stays torch-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workloads.datasets import Dataset, load_digits
+from workloads.models import Model
+from workloads.torch_model import TorchModel
+from workloads.user_task import SpecError, call_spec
+from workloads.weight_cache import pretrained
+
+AnyModel = Model | TorchModel
+
+
+class ModelSpecError(SpecError):
+    """A ``--model module:function`` that cannot be resolved or returned something unusable."""
+
+    flag = "--model"
+
+
+@dataclass(frozen=True)
+class Source:
+    """The trained model, the network the simulator runs and the data its accuracy is measured on."""
+
+    model: AnyModel
+    network: Any
+    dataset: Dataset
+
+
+def load_model_spec(spec: str) -> tuple[Any, Any]:
+    """``(module, example_input)`` from ``spec = "module:function"`` (module dotted or a .py path)."""
+    result = call_spec(spec, ModelSpecError)
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise ModelSpecError(spec, f"must return (nn.Module, example_input), got {type(result).__name__}")
+    return result
+
+
+def torch_source(spec: str, data: str, *, seed: int) -> Source:
+    """A user's trained torch module and data: the network from ``from_torch``, the model a ``TorchModel``."""
+    from workloads.importers.torch_import import from_torch
+    from workloads.user_data import load_user_data
+
+    module, example = load_model_spec(spec)
+    dataset = load_user_data(data, seed=seed)
+    try:
+        model = TorchModel(module, example)
+    except (TypeError, ValueError) as exc:
+        raise ModelSpecError(spec, str(exc)) from None
+    imported = from_torch(module, example)
+    missing = sorted(name for name in model.layers if name not in imported.network)
+    if missing:
+        raise ModelSpecError(spec, f"prunable layers {missing} are not layers of the traced network")
+    try:
+        model.prepare_inputs(dataset.x_val[:1])
+    except ValueError as exc:
+        raise ModelSpecError(spec, f"--data {data}: {exc}") from None
+    return Source(model, imported.network, dataset)
+
+
+def digits_source(name: str, *, seed: int) -> Source:
+    """A built-in numpy model trained on the digits data (or loaded from the weight cache)."""
+    dataset = load_digits()
+    model = pretrained(name, dataset, seed=seed)
+    return Source(model, model.network, dataset)
+
+
+def correct(
+    model: AnyModel, dataset: Dataset, split: str, masks: Mapping[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """Per-example top-1 correctness on ``split`` (bool, dataset order): what paired statistics need."""
+    x, y = dataset.split(split)
+    return np.asarray(model.predict(x, masks=None if masks is None else dict(masks)) == y, dtype=bool)
+
+
+__all__ = ["ModelSpecError", "Source", "correct", "digits_source", "load_model_spec", "torch_source"]
