@@ -10,13 +10,12 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from reports.decor import (
     Frame,
     hatch,
     legend_outside,
-    log_if_wide,
+    log_y_if_wide,
     new_figure,
     numbers,
     ordered,
@@ -30,12 +29,9 @@ __all__ = ["speedup_curves", "speedup_panels", "timeline", "STATE_COLOURS", "sta
 
 
 def _ratio_axis(ax: Any, values: Any) -> None:
-    # Speedups are ratios: past 10x a linear axis flattens every curve but the steepest; ticks at
-    # 1-2-5 in plain numbers read as "times faster" without exponents.
-    if log_if_wide(ax, "y", values, ratio=10.0):
-        ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
+    # Speedups are ratios: past 10x a linear axis flattens every curve but the steepest; plain
+    # 1-2-5 ticks read as "times faster" without exponents.
+    log_y_if_wide(ax, values)
 
 
 def _achieved_and_ideal(ax: Any, xs: list, achieved: list, ideal: list | None, i: int, label: str) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter
 
 from reports.frames import column
 
@@ -128,6 +128,17 @@ def log_if_wide(ax: Axes, axis: str, values: np.ndarray, ratio: float = 100.0) -
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
         return True
     return False
+
+
+def log_y_if_wide(ax: Axes, values: np.ndarray) -> bool:
+    """A log y axis when the values span a decade or more, ticked at 1-2-5 in plain numbers (no
+    exponents, no minor labels): ratios and figures across array sizes read directly."""
+    if not log_if_wide(ax, "y", values, ratio=10.0):
+        return False
+    ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    return True
 
 
 def new_figure() -> tuple[Figure, Axes]:

@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from accelsim.arch.hardware import Hardware, load_hardware
 from accelsim.timing.simulate import simulate
-from reports.decor import legend_outside, linestyle, log_if_wide, plain_ticks, style_series
+from reports.decor import legend_outside, linestyle, log_y_if_wide, plain_ticks, style_series
 from reports.labels import scaled, value_label
 from reports.save import save
 from reports.style import DOUBLE_COLUMN, paper_style
@@ -151,10 +150,7 @@ def array_size_figure(frame: Sequence[Mapping[str, Any]]) -> Figure:
             )
         ax.set_xscale("log", base=2)
         values = np.array([r[metric] * unit.factor for r in frame], dtype=float)
-        if log_if_wide(ax, "y", values, ratio=10.0):  # a log axis only where a decade or more is spanned
-            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.yaxis.set_minor_formatter(NullFormatter())
+        log_y_if_wide(ax, values)
         ax.set_xticks(sizes, [str(s) for s in sizes], rotation=45)
         ax.set_xlabel("Array side (PEs)")
         ax.set_ylabel(unit.label)
