@@ -68,11 +68,9 @@ on_error: record
 
 
 def _masks_npz() -> bytes:
-    from workloads.zoo import get_network
-
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "m.npz"
-        dense = Masks.dense(get_network("lenet5"))
+        dense = Masks.dense(_lenet5())
         kept = {name: np.arange(mask.size).reshape(mask.shape) % 3 > 0 for name, mask in dense.items()}
         Masks(kept).save(path)
         return path.read_bytes()
