@@ -88,7 +88,11 @@ def test_export_scalesim_then_simulate_its_files(tmp_path: Path, capsys) -> None
             ["--network", "{tmp}/bad.yaml"],
             "bad.yaml:2: layers[0] (Pool)",
         ),
-        ({}, ["--network", "nonexistent_pkg_xyz:build"], "no module 'nonexistent_pkg_xyz'"),
+        (
+            {},
+            ["--network", "nonexistent_pkg_xyz:build"],
+            "--network 'nonexistent_pkg_xyz:build': cannot import module 'nonexistent_pkg_xyz'",
+        ),
     ],
 )
 def test_bad_inputs_are_one_line_and_exit_2(tmp_path: Path, capsys, files, argv_tail, needle) -> None:

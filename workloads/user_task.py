@@ -93,6 +93,18 @@ def call_spec(spec: str, error: type[SpecError]) -> Any:
         raise error(spec, f"{function_name}() raised {type(exc).__name__}: {exc}") from None
 
 
+def call_module_spec(spec: str, error: type[SpecError]) -> tuple[Any, Any]:
+    """``(module, example_input)`` from ``spec = "module:function"``: what ``--network`` and
+    ``--model`` take to trace a user's PyTorch model; anything else returned is one ``error``."""
+    result = call_spec(spec, error)
+    if not isinstance(result, tuple) or len(result) != 2:
+        function_name = spec.split(":")[1]
+        raise error(
+            spec, f"{function_name}() must return (nn.Module, example_input), got {type(result).__name__}"
+        )
+    return result
+
+
 def load_task(spec: str) -> Task:
     """Import ``module`` and call ``function()`` from ``spec = "module:function"``; validate its result."""
     result = call_spec(spec, TaskSpecError)

@@ -33,10 +33,12 @@ def resolve_network(spec: str, input_size: int | None) -> Network:
     """The network ``--network`` names; a missing optional dependency becomes a one-line CLI error."""
     from accelsim.cli.main import CliError
     from workloads.importers.errors import MissingExtraError
-    from workloads.importers.source import load_network
+    from workloads.importers.source import NetworkSpecError, load_network
 
     try:
         imported = load_network(spec, input_size=input_size)
+    except NetworkSpecError as exc:  # names --network and the spec itself
+        raise CliError(str(exc)) from None
     except (MissingExtraError, ValueError, KeyError) as exc:
         message = exc.args[0] if type(exc) is KeyError and exc.args else exc
         raise CliError(f"--network: {message}") from None

@@ -19,7 +19,7 @@ import numpy as np
 from workloads.datasets import Dataset, load_digits
 from workloads.models import Model
 from workloads.torch_model import TorchModel
-from workloads.user_task import SpecError, call_spec
+from workloads.user_task import SpecError, call_module_spec
 from workloads.weight_cache import pretrained
 
 AnyModel = Model | TorchModel
@@ -42,10 +42,7 @@ class Source:
 
 def load_model_spec(spec: str) -> tuple[Any, Any]:
     """``(module, example_input)`` from ``spec = "module:function"`` (module dotted or a .py path)."""
-    result = call_spec(spec, ModelSpecError)
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise ModelSpecError(spec, f"must return (nn.Module, example_input), got {type(result).__name__}")
-    return result
+    return call_module_spec(spec, ModelSpecError)
 
 
 def torch_source(spec: str, data: str, *, seed: int) -> Source:

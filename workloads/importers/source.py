@@ -9,17 +9,14 @@ such a source is asked for.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
-import sys
-from types import ModuleType
 
 from workloads.importers.errors import ImportFormatError
 from workloads.importers.imported import Imported
+from workloads.user_task import SpecError, call_module_spec
 from workloads.zoo import UnknownNetworkError, get_network, list_networks
 
-__all__ = ["FILE_SUFFIXES", "load_network"]
+__all__ = ["FILE_SUFFIXES", "NetworkSpecError", "load_network"]
 
 FILE_SUFFIXES = (".onnx", ".csv", ".yaml", ".yml")
 
@@ -69,37 +66,14 @@ def _load_source(spec: str, suffix: str) -> Imported:
     return _from_callable(spec)
 
 
-def _import_module(module_spec: str, spec: str) -> ModuleType:
-    if module_spec.endswith(".py"):
-        if not os.path.isfile(module_spec):
-            raise ImportFormatError(f"{spec}: no Python file {module_spec!r}")
-        name = f"_accelsim_network_{abs(hash(os.path.abspath(module_spec)))}"
-        loader_spec = importlib.util.spec_from_file_location(name, module_spec)
-        if loader_spec is None or loader_spec.loader is None:
-            raise ImportFormatError(f"{spec}: cannot load {module_spec!r} as a Python module")
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[name] = module
-        loader_spec.loader.exec_module(module)
-        return module
-    try:
-        return importlib.import_module(module_spec)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_spec.startswith(exc.name):
-            raise ImportFormatError(f"{spec}: no module {module_spec!r} (is it on PYTHONPATH?)") from None
-        raise
+class NetworkSpecError(SpecError, ImportFormatError):
+    """A ``--network module:function`` that cannot be resolved or returned something unusable."""
+
+    flag = "--network"
 
 
 def _from_callable(spec: str) -> Imported:
-    module_spec, _, function_name = spec.rpartition(":")
-    module = _import_module(module_spec, spec)
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise ImportFormatError(f"{spec}: module {module_spec!r} has no function {function_name!r}")
-    made = function()
-    if not isinstance(made, tuple) or len(made) != 2:
-        raise ImportFormatError(
-            f"{spec}: {function_name}() must return (nn.Module, example_input), got {type(made).__name__}"
-        )
+    module, example = call_module_spec(spec, NetworkSpecError)
     from workloads.importers.torch_import import from_torch
 
-    return from_torch(made[0], made[1], name=function_name)
+    return from_torch(module, example, name=spec.rpartition(":")[2])
