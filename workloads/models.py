@@ -294,6 +294,7 @@ class Model:
         return calibrate(self._network, self.quantized_weights(masks, bits), x, self.check_bits(bits))
 
     def _ranges(self, dataset: Dataset, masks, bits: Bits | None) -> ActivationRanges | None:
+        bits = self.check_bits(bits)
         return (
             self.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
         )

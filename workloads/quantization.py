@@ -125,7 +125,7 @@ def bits_key(bits: Bits | None) -> str:
 
 def needs_ranges(bits: Bits | None) -> bool:
     """Whether any layer quantizes its inputs (and so needs calibrated activation ranges)."""
-    return bool(bits) and any(b.activations is not None for b in bits.values())  # type: ignore[union-attr]
+    return bits is not None and any(b.activations is not None for b in bits.values())
 
 
 # ------------------------------------------------------------------------------------ weights

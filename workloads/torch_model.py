@@ -228,6 +228,7 @@ class TorchModel:
         return record
 
     def _ranges(self, dataset: Dataset, masks, bits: Bits | None) -> ActivationRanges | None:
+        bits = self.check_bits(bits)
         return (
             self.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
         )

@@ -36,6 +36,7 @@ def accuracy(
     x, y = dataset.split(split)
     if len(y) == 0:
         raise ValueError(f"dataset {dataset.name!r}: split {split!r} is empty")
+    bits = model.check_bits(bits)
     ranges = (
         model.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
     )

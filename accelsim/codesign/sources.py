@@ -88,6 +88,7 @@ def correct(
     """
     x, y = dataset.split(split)
     masks = None if masks is None else dict(masks)
+    bits = model.check_bits(bits)
     ranges = (
         model.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
     )
