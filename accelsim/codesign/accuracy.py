@@ -14,7 +14,7 @@ import numpy as np
 from accelsim.sparse.execute import execute
 from workloads.datasets import Dataset
 from workloads.models import Model
-from workloads.quantization import Bits, needs_ranges
+from workloads.quantization import Bits
 
 #: Inputs per `execute` call: large enough to amortise weight encoding, small enough for memory.
 BATCH = 512
@@ -36,10 +36,7 @@ def accuracy(
     x, y = dataset.split(split)
     if len(y) == 0:
         raise ValueError(f"dataset {dataset.name!r}: split {split!r} is empty")
-    bits = model.check_bits(bits)
-    ranges = (
-        model.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
-    )
+    ranges = model.ranges(dataset, masks=masks, bits=bits)
     inputs = model.prepare_inputs(x)
     correct = 0
     for start in range(0, len(y), BATCH):
