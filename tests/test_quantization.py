@@ -219,3 +219,9 @@ def test_fake_quantization_is_deterministic_bit_for_bit(digits):
     assert first.tobytes() == again.tobytes()
     # ... and it does quantize: 4-bit weights move the logits.
     assert not np.array_equal(first, model.logits(digits.x_test, masks=masks))
+
+
+def test_ranges_of_the_wrong_type_are_a_named_error(digits):
+    model = mlp_digits()
+    with pytest.raises(QuantizationError, match=r"ranges\['fc1'\].*\(0.0, 1.0\)"):
+        model.logits(digits.x_test, bits={"fc1": LayerBits(activations=8)}, ranges={"fc1": (0.0, 1.0)})

@@ -5,6 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from pruning.finetuned_accuracy import FinetunedAccuracy
 from workloads.datasets import load_digits
 from workloads.models import magnitude_masks
 from workloads.quantization import ActivationRange, LayerBits, fake_quantize_weight
@@ -101,3 +102,14 @@ def test_torch_qat_keeps_pruned_weights_zero_is_deterministic_and_trains_under_b
     before = twin.accuracy(digits, "val", masks=masks, bits=bits)
     assert first.val_accuracy[-1] == first.model.accuracy(digits, "val", masks=masks, bits=bits)
     assert first.val_accuracy[-1] > before  # 80 % pruning at 4 bits loses points that QAT wins back
+
+
+def test_finetuned_accuracy_runs_qat_on_a_torch_model(digits, twins):
+    _, twin = twins
+    masks = {key: np.ones(shape, dtype=bool) for key, shape in twin.layers.items()}
+    bits = {key: LayerBits(weights=4, activations=4) for key in NAMES}
+    oracle = FinetunedAccuracy(twin, digits, epochs=1)
+    measured = oracle(masks, bits=bits)
+    tuned = oracle.tuned_model(masks, bits)
+    assert oracle.finetunes == 1 and isinstance(tuned, TorchModel) and tuned is not twin
+    assert measured == tuned.accuracy(digits, "val", masks=masks, bits=bits)
