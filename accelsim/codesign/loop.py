@@ -27,12 +27,13 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.codesign.criteria import IMPORTANCES, rescorer, scorer
+from accelsim.codesign.finalize import SCHEDULES, final_model, tuner
 from accelsim.codesign.honesty import BoundedAccuracy, accuracy_intervals, against_dense
 from accelsim.codesign.sources import correct, digits_source, torch_source
 from accelsim.timing.bottleneck import bottlenecks
@@ -53,8 +54,7 @@ from pruning import (
 from pruning.search_strategies import STRATEGIES
 from pruning.statistics import constraint_holds
 from workloads.models import MODELS
-from workloads.torch_model import TorchModel
-from workloads.training import Adam, finetune
+from workloads.training import Adam
 
 OBJECTIVES = ("cycles", "energy", "edp")
 #: Feasible candidates, best first, that may be fine-tuned before giving up on the validation check.
@@ -86,6 +86,10 @@ class CodesignConfig:
     data: str | None = None
     # None: the constraint holds on the point estimate; a level: on the paired interval's bound.
     confidence: float | None = None
+    # How weights are ranked (`criteria`, scored once on the dense model, training split) and how
+    # the winners reach their masks (`finalize`: at once, or gradually with fine-tuning between).
+    importance: str = "l1"
+    schedule: str = "oneshot"
 
     def __post_init__(self) -> None:
         choices = (
@@ -93,6 +97,8 @@ class CodesignConfig:
             ("objective", OBJECTIVES),
             ("strategy", STRATEGIES),
             ("mode", MODES),
+            ("importance", IMPORTANCES),
+            ("schedule", SCHEDULES),
         )
         for name, allowed in choices:
             value = getattr(self, name)
@@ -153,6 +159,9 @@ class Design:
     # Per-example top-1 correctness (dataset order): the paired statistics are computed from them.
     val_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
     test_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
+    # The same masks on the dense model, before any fine-tuning; None: the design was not fine-tuned.
+    val_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
+    test_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def edp(self) -> float:
@@ -193,6 +202,16 @@ class Design:
             "candidate": self.candidate,
             "final_attempts": self.attempts,
             "accuracy_intervals": accuracy_intervals(self.val_correct, self.test_correct),
+            **self._before_finetune(),
+        }
+
+    def _before_finetune(self) -> dict[str, Any]:
+        val = self.val_correct if self.val_correct_before is None else self.val_correct_before
+        test = self.test_correct if self.test_correct_before is None else self.test_correct_before
+        return {
+            "val_accuracy_before_finetune": float(np.mean(val)),
+            "test_accuracy_before_finetune": float(np.mean(test)),
+            "accuracy_intervals_before_finetune": accuracy_intervals(val, test),
         }
 
 
@@ -334,7 +353,10 @@ def run_codesign(
     constraint = MaxDrop(config.max_accuracy_drop)
     weights = model.weights  # one mapping: the space checks it is searched with the same
     space = SearchSpace(
-        network, weights, granularities=[parse_granularity_label(label) for label in config.granularities]
+        network,
+        weights,
+        granularities=[parse_granularity_label(label) for label in config.granularities],
+        importance=scorer(config.importance, model, dataset, seed=config.seed),
     )
     results = {}
     for label, strategy in (("uniform", "uniform"), ("searched", config.strategy)):
@@ -399,18 +421,12 @@ def _finalise(
     feasible = sorted((c for c in search.candidates if c.feasible), key=lambda c: (c.objective, c.index))
     tried = []
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
-        masks = space.masks(record.plan)
-        tuned = oracle.tuned_model(masks)
-        if config.final_epochs and any(not m.all() for m in masks.values()):
-            # Both model kinds fine-tune through the same signature; only the entry point differs.
-            train = tuned.finetune if isinstance(tuned, TorchModel) else partial(finetune, tuned)
-            tuned = train(
-                dataset,
-                dict(masks),
-                epochs=config.final_epochs,
-                optimizer=Adam(lr=config.final_lr),
-                seed=config.seed,
-            ).model
+        masks, tuned = final_model(
+            space, record.plan, schedule=config.schedule, epochs=config.final_epochs,
+            search_model=oracle.tuned_model, dense_model=oracle.model,
+            rescore=rescorer(config.importance, dataset, seed=config.seed),
+            tune=tuner(dataset, lr=config.final_lr, seed=config.seed),
+        )  # fmt: skip
         val = correct(tuned, dataset, "val", masks)
         tried.append((record, masks, tuned, val))
         if constraint_holds(dense.val_correct, val, config.max_accuracy_drop, confidence=config.confidence):
@@ -434,4 +450,6 @@ def _finalise(
         attempts=len(tried),
         val_correct=val,
         test_correct=test,
+        val_correct_before=correct(oracle.model, dataset, "val", masks),
+        test_correct_before=correct(oracle.model, dataset, "test", masks),
     )
