@@ -106,6 +106,7 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         candidate_epochs=args.candidate_epochs,
         final_epochs=args.final_epochs,
+        cost_priorities=not args.even_search,
     )
     replacing = any(check_run_directory(args.out).glob("*"))  # before the search, not after it
     status = None if args.no_progress else Status(sys.stderr)
@@ -260,6 +261,12 @@ def register(commands) -> None:
         default=CodesignConfig.final_epochs,
         metavar="N",
         help=f"fine-tuning epochs of the two winners (default {CodesignConfig.final_epochs})",
+    )
+    cmd.add_argument(
+        "--even-search",
+        action="store_true",
+        help="search all layers alike instead of by their share of the dense run's cost (by default "
+        "greedy visits costly layers first and evolutionary mutates them more often)",
     )
     cmd.add_argument("--seed", type=int, default=0, help="seed of training, fine-tuning and search")
     cmd.add_argument("--mode", default="event", choices=["event", "analytical"], help="simulation mode")
