@@ -272,6 +272,12 @@ class CodesignResult:
                 "evaluations": self.search.evaluations,
                 "uniform_evaluations": self.uniform_search.evaluations,
                 "stopped": self.search.stopped,
+                # Each searched layer's share of the dense cost: where the budget went (`budget`).
+                "layer_priorities": layer_priorities(
+                    d.report, objective=self.config.objective, layers=self.search.layers
+                )
+                if self.config.cost_priorities
+                else None,
             },
             "dense_bottlenecks": [r.to_record() for r in bottlenecks(d.report)],
             "seconds": dict(self.seconds),
