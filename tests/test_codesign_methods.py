@@ -106,8 +106,11 @@ def test_unknown_names_are_named_errors(field, value, allowed):
     [
         (["--importance", "snip"], "argument --importance: invalid choice: 'snip'"),
         (["--schedule", "gradual"], "argument --schedule: invalid choice: 'gradual'"),
-        (["--final-epochs", "-1"], "must be a whole number of epochs >= 0, got '-1'"),
-        (["--candidate-epochs", "two"], "must be a whole number of epochs >= 0, got 'two'"),
+        (["--final-epochs", "-1"], "argument --final-epochs: must be >= 0 epochs, got -1"),
+        (
+            ["--candidate-epochs", "two"],
+            "argument --candidate-epochs: must be a whole number of epochs, got 'two'",
+        ),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):

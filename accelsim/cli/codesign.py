@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from accelsim.cli.main import CliError
+from accelsim.cli.main import CliError, whole_number
 from accelsim.codesign.criteria import IMPORTANCES
 from accelsim.codesign.finalize import SCHEDULES
 from accelsim.codesign.loop import OBJECTIVES, CodesignConfig, run_codesign
@@ -170,16 +170,6 @@ def _level(text: str) -> float:
     return value
 
 
-def _epochs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of epochs >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of epochs >= 0, got {text!r}")
-    return value
-
-
 def _labels(text: str) -> tuple[str, ...]:
     return tuple(label.strip() for label in text.split(",") if label.strip())
 
@@ -248,20 +238,18 @@ def register(commands) -> None:
         help="how the two winners reach their masks before the final fine-tune: oneshot, or gradually "
         "with fine-tuning between steps (iterative: linear ramp; polynomial: Zhu & Gupta's cubic)",
     )
-    cmd.add_argument(
-        "--candidate-epochs",
-        type=_epochs,
-        default=CodesignConfig.candidate_epochs,
-        metavar="N",
-        help=f"fine-tuning epochs per search candidate (default {CodesignConfig.candidate_epochs})",
-    )
-    cmd.add_argument(
-        "--final-epochs",
-        type=_epochs,
-        default=CodesignConfig.final_epochs,
-        metavar="N",
-        help=f"fine-tuning epochs of the two winners (default {CodesignConfig.final_epochs})",
-    )
+    for flag, field, whose in (
+        ("--candidate-epochs", "candidate_epochs", "per search candidate"),
+        ("--final-epochs", "final_epochs", "of the two winners"),
+    ):
+        default = getattr(CodesignConfig, field)
+        cmd.add_argument(
+            flag,
+            type=whole_number("epochs", 0),
+            default=default,
+            metavar="N",
+            help=f"fine-tuning epochs {whose} (default {default})",
+        )
     cmd.add_argument(
         "--even-search",
         action="store_true",
