@@ -58,6 +58,8 @@ def test_each_method_runs_from_the_cli(runs, importance, schedule):
     before = searched["accuracy_intervals_before_finetune"]["test"]
     assert f"| searched | {searched['val_accuracy_before_finetune']:.4f} [" in report
     assert before["estimate"] == searched["test_accuracy_before_finetune"]
+    # The uniform strategy has no per-layer choice, so no priorities to report.
+    assert summary["search"]["layer_priorities"] is None and "searched alike" in report
 
 
 @pytest.mark.parametrize("importance, schedule", RUNS)

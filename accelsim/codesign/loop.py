@@ -276,7 +276,7 @@ class CodesignResult:
                 "layer_priorities": layer_priorities(
                     d.report, objective=self.config.objective, layers=self.search.layers
                 )
-                if self.config.cost_priorities
+                if self.config.cost_priorities and self.config.strategy != "uniform"
                 else None,
             },
             "dense_bottlenecks": [r.to_record() for r in bottlenecks(d.report)],
