@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from accelsim.cli.main import CliError
+from accelsim.cli.main import CliError, whole_number
+from accelsim.codesign.criteria import IMPORTANCES
+from accelsim.codesign.finalize import SCHEDULES
 from accelsim.codesign.loop import OBJECTIVES, CodesignConfig, run_codesign
 from accelsim.dse.outputs import check_run_directory, run_directory
 from accelsim.timing.bottleneck import bottlenecks, render_markdown
@@ -100,6 +102,11 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         torch_model=args.model,
         data=None if args.data is None else str(args.data),
         confidence=args.confidence,
+        importance=args.importance,
+        schedule=args.schedule,
+        candidate_epochs=args.candidate_epochs,
+        final_epochs=args.final_epochs,
+        cost_priorities=not args.even_search,
     )
     replacing = any(check_run_directory(args.out).glob("*"))  # before the search, not after it
     status = None if args.no_progress else Status(sys.stderr)
@@ -114,14 +121,16 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
     print("hardware assessment of the dense run (what bounds each layer):")
     print(render_markdown(bottlenecks(result.dense.report)))
     print(
-        f"{'design':<9} {'test acc':>8} {'density':>7} {'cycles':>9} {'energy uJ':>10} {'EDP vs dense':>12}"
+        f"{'design':<9} {'test acc':>8} {'before FT':>9} {'density':>7} {'cycles':>9} {'energy uJ':>10} "
+        f"{'EDP vs dense':>12}"
     )
     dense_edp = designs["dense"]["edp"]
     for label in ("dense", "uniform", "searched"):
         d = designs[label]
         test = d["accuracy_intervals"]["test"]
         print(
-            f"{label:<9} {d['test_accuracy']:8.4f} {d['density']:7.3f} {d['cycles']:9,d} "
+            f"{label:<9} {d['test_accuracy']:8.4f} {d['test_accuracy_before_finetune']:9.4f} "
+            f"{d['density']:7.3f} {d['cycles']:9,d} "
             f"{d['energy_pj'] * 1e-6:10.4f} {dense_edp / d['edp']:11.2f}x"
             f"  95% CI [{test['low']:.4f}, {test['high']:.4f}]"
         )
@@ -214,6 +223,38 @@ def register(commands) -> None:
         metavar="LIST",
         help="comma-separated pruning granularities to search: unstructured, channel, "
         "block<r>x<c>, nm<n>:<m> (default: " + ",".join(CodesignConfig.granularities) + ")",
+    )
+    cmd.add_argument(
+        "--importance",
+        default=CodesignConfig.importance,
+        choices=IMPORTANCES,
+        help="how weights are ranked for pruning: magnitude (l1, l2), gradient, taylor, apoz, "
+        "mean_activation, entropy (scored on the training split) or random (default l1)",
+    )
+    cmd.add_argument(
+        "--schedule",
+        default=CodesignConfig.schedule,
+        choices=SCHEDULES,
+        help="how the two winners reach their masks before the final fine-tune: oneshot, or gradually "
+        "with fine-tuning between steps (iterative: linear ramp; polynomial: Zhu & Gupta's cubic)",
+    )
+    for flag, field, whose in (
+        ("--candidate-epochs", "candidate_epochs", "per search candidate"),
+        ("--final-epochs", "final_epochs", "of the two winners"),
+    ):
+        default = getattr(CodesignConfig, field)
+        cmd.add_argument(
+            flag,
+            type=whole_number("epochs", 0),
+            default=default,
+            metavar="N",
+            help=f"fine-tuning epochs {whose} (default {default})",
+        )
+    cmd.add_argument(
+        "--even-search",
+        action="store_true",
+        help="search all layers alike instead of by their share of the dense run's cost (by default "
+        "greedy visits costly layers first and evolutionary mutates them more often)",
     )
     cmd.add_argument("--seed", type=int, default=0, help="seed of training, fine-tuning and search")
     cmd.add_argument("--mode", default="event", choices=["event", "analytical"], help="simulation mode")

@@ -8,10 +8,12 @@
 2. simulate it on the hardware: the dense reference, and its per-layer bottlenecks;
 3. the baseline: the best *uniform* plan (one granularity and sparsity everywhere, the way a
    pruning library prunes), under the same accuracy constraint;
-4. the search (`pruning.search_masks`, strategy of the config) with the same cost and accuracy:
-   cost is `simulate(..., masks=...)` with per-layer caching, accuracy is top-1 on the validation
-   split after a short fine-tune warm-started along the search path (`pruning.FinetunedAccuracy`);
-5. both winners get a longer masked fine-tune from their search-time weights and are checked
+4. the search (`pruning.search_masks`, strategy of the config, its budget spent where the dense
+   cost is: `budget`) with the same cost and accuracy: cost is `simulate(..., masks=...)` with
+   per-layer caching, accuracy is top-1 on the validation split after a short fine-tune
+   warm-started along the search path (`pruning.FinetunedAccuracy`); weights are ranked by the
+   config's importance criterion (`criteria`, scored once on the dense model);
+5. both winners get a longer masked fine-tune (`finalize`: at once, or gradually) and are checked
    again on the validation split (if a winner no longer holds up, the next feasible candidates by
    objective are tried), then simulated with the speedup attribution and scored on the held-out
    test split. Every accuracy keeps its per-example correctness, so the summary states Wilson
@@ -25,15 +27,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from accelsim.arch.hardware import Hardware, load_hardware
-from accelsim.codesign.honesty import BoundedAccuracy, accuracy_intervals, against_dense
+from accelsim.codesign.budget import layer_priorities, prioritised
+from accelsim.codesign.criteria import IMPORTANCES, rescorer, scorer
+from accelsim.codesign.finalize import SCHEDULES, final_model, tuner
+from accelsim.codesign.honesty import BoundedAccuracy, accuracy_intervals, against_dense, before_finetune
+from accelsim.codesign.progress import Progress, emit as _emit, tagged as _tagged
 from accelsim.codesign.sources import correct, digits_source, torch_source
 from accelsim.timing.bottleneck import bottlenecks
 from accelsim.timing.layer_cache import LayerCache
@@ -53,13 +58,11 @@ from pruning import (
 from pruning.search_strategies import STRATEGIES
 from pruning.statistics import constraint_holds
 from workloads.models import MODELS
-from workloads.torch_model import TorchModel
-from workloads.training import Adam, finetune
+from workloads.training import Adam
 
 OBJECTIVES = ("cycles", "energy", "edp")
 #: Feasible candidates, best first, that may be fine-tuned before giving up on the validation check.
 FINAL_ATTEMPTS = 5
-Progress = Callable[[Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,12 @@ class CodesignConfig:
     data: str | None = None
     # None: the constraint holds on the point estimate; a level: on the paired interval's bound.
     confidence: float | None = None
+    # How weights are ranked (`criteria`, scored once on the dense model, training split) and how
+    # the winners reach their masks (`finalize`: at once, or gradually with fine-tuning between).
+    importance: str = "l1"
+    schedule: str = "oneshot"
+    # The search spends its budget where the dense run's cost is (`budget`).
+    cost_priorities: bool = True
 
     def __post_init__(self) -> None:
         choices = (
@@ -93,6 +102,8 @@ class CodesignConfig:
             ("objective", OBJECTIVES),
             ("strategy", STRATEGIES),
             ("mode", MODES),
+            ("importance", IMPORTANCES),
+            ("schedule", SCHEDULES),
         )
         for name, allowed in choices:
             value = getattr(self, name)
@@ -121,6 +132,8 @@ class CodesignConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < math.inf:
                 raise ValueError(f"codesign: {name} must be a positive number, got {value!r}")
+        if not isinstance(self.cost_priorities, bool):
+            raise ValueError(f"codesign: cost_priorities must be True or False, got {self.cost_priorities!r}")
         if (self.torch_model is None) != (self.data is None):
             raise ValueError(
                 f"codesign: torch_model and data go together, got torch_model={self.torch_model!r}, "
@@ -153,6 +166,9 @@ class Design:
     # Per-example top-1 correctness (dataset order): the paired statistics are computed from them.
     val_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
     test_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
+    # The same masks on the dense model, before any fine-tuning; None: the design was not fine-tuned.
+    val_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
+    test_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def edp(self) -> float:
@@ -193,7 +209,14 @@ class Design:
             "candidate": self.candidate,
             "final_attempts": self.attempts,
             "accuracy_intervals": accuracy_intervals(self.val_correct, self.test_correct),
+            **self._before_finetune(),
         }
+
+    def _before_finetune(self) -> dict[str, Any]:
+        val, test = self.val_correct_before, self.test_correct_before
+        return before_finetune(
+            self.val_correct if val is None else val, self.test_correct if test is None else test
+        )
 
 
 @dataclass(frozen=True)
@@ -249,6 +272,12 @@ class CodesignResult:
                 "evaluations": self.search.evaluations,
                 "uniform_evaluations": self.uniform_search.evaluations,
                 "stopped": self.search.stopped,
+                # Each searched layer's share of the dense cost: where the budget went (`budget`).
+                "layer_priorities": layer_priorities(
+                    d.report, objective=self.config.objective, layers=self.search.layers
+                )
+                if self.config.cost_priorities and self.config.strategy != "uniform"
+                else None,
             },
             "dense_bottlenecks": [r.to_record() for r in bottlenecks(d.report)],
             "seconds": dict(self.seconds),
@@ -279,18 +308,6 @@ class SimulatedCost:
             cost["ideal_speedup"] = report.ideal_speedup
         cost["achieved_speedup"] = report.achieved_speedup
         return cost
-
-
-def _emit(progress: Progress | None, **event: Any) -> None:
-    if progress is not None:
-        progress(event)
-
-
-def _tagged(progress: Progress | None, phase: str) -> Progress | None:
-    """``progress`` with every event tagged by ``phase``; None when nobody listens."""
-    if not progress:
-        return None
-    return lambda event: _emit(progress, phase=phase, **event)
 
 
 def run_codesign(
@@ -334,11 +351,16 @@ def run_codesign(
     constraint = MaxDrop(config.max_accuracy_drop)
     weights = model.weights  # one mapping: the space checks it is searched with the same
     space = SearchSpace(
-        network, weights, granularities=[parse_granularity_label(label) for label in config.granularities]
+        network,
+        weights,
+        granularities=[parse_granularity_label(label) for label in config.granularities],
+        importance=scorer(config.importance, model, dataset, seed=config.seed),
     )
+    priorities = layer_priorities(dense_report, objective=config.objective, layers=space.layers)
+    searched = prioritised(config.strategy, priorities) if config.cost_priorities else config.strategy
     results = {}
-    for label, strategy in (("uniform", "uniform"), ("searched", config.strategy)):
-        _emit(progress, event="phase", phase=label, strategy=strategy)
+    for label, strategy in (("uniform", "uniform"), ("searched", searched)):
+        _emit(progress, event="phase", phase=label, strategy=getattr(strategy, "name", strategy))
         oracle = FinetunedAccuracy(
             model,
             dataset,
@@ -399,18 +421,12 @@ def _finalise(
     feasible = sorted((c for c in search.candidates if c.feasible), key=lambda c: (c.objective, c.index))
     tried = []
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
-        masks = space.masks(record.plan)
-        tuned = oracle.tuned_model(masks)
-        if config.final_epochs and any(not m.all() for m in masks.values()):
-            # Both model kinds fine-tune through the same signature; only the entry point differs.
-            train = tuned.finetune if isinstance(tuned, TorchModel) else partial(finetune, tuned)
-            tuned = train(
-                dataset,
-                dict(masks),
-                epochs=config.final_epochs,
-                optimizer=Adam(lr=config.final_lr),
-                seed=config.seed,
-            ).model
+        masks, tuned = final_model(
+            space, record.plan, schedule=config.schedule, epochs=config.final_epochs,
+            search_model=oracle.tuned_model, dense_model=oracle.model,
+            rescore=rescorer(config.importance, dataset, seed=config.seed),
+            tune=tuner(dataset, lr=config.final_lr, seed=config.seed),
+        )  # fmt: skip
         val = correct(tuned, dataset, "val", masks)
         tried.append((record, masks, tuned, val))
         if constraint_holds(dense.val_correct, val, config.max_accuracy_drop, confidence=config.confidence):
@@ -434,4 +450,6 @@ def _finalise(
         attempts=len(tried),
         val_correct=val,
         test_correct=test,
+        val_correct_before=correct(oracle.model, dataset, "val", masks),
+        test_correct_before=correct(oracle.model, dataset, "test", masks),
     )
