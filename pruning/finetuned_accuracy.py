@@ -10,6 +10,10 @@ weight) -- or from the dense model when there is none. Along a greedy path this 
 pruning with retraining at every step. Results depend only on the order of calls, which a
 seeded search fixes, so the same search gives the same numbers.
 
+With ``bits`` (``workloads.quantization``) the fine-tune is quantization-aware and the accuracy is
+that of the fake-quantized model (activation ranges calibrated on the training split); a tuned model
+is cached per (masks, bits).
+
 The model is a numpy ``workloads.Model`` or a ``workloads.torch_model.TorchModel``: both evaluate
 under masks, and a model with its own ``finetune`` method (the torch adapter) tunes itself.
 """
@@ -26,6 +30,7 @@ from pruning._checks import check_int
 from pruning.masks import Masks
 from workloads.datasets import Dataset
 from workloads.models import Model
+from workloads.quantization import Bits, bits_key
 from workloads.torch_model import TorchModel
 from workloads.training import Adam, Optimizer, finetune
 
@@ -56,7 +61,7 @@ class FinetunedAccuracy:
         self.epochs, self.seed, self.batch_size = epochs, seed, batch_size
         self.optimizer = Adam(lr=2e-3) if optimizer is None else optimizer
         self.max_models = max_models
-        self._tuned: OrderedDict[str, tuple[Masks, AnyModel, int]] = OrderedDict()
+        self._tuned: OrderedDict[tuple[str, str], tuple[Masks, AnyModel, int]] = OrderedDict()
         self.finetunes = 0
 
     def _ancestor(self, masks: Masks) -> AnyModel:
@@ -68,24 +73,25 @@ class FinetunedAccuracy:
                 best, best_nnz = model, nnz
         return best
 
-    def tuned_model(self, masks: Mapping[str, np.ndarray]) -> AnyModel:
-        """The fine-tuned model for ``masks`` (tuning it now if it was never asked for)."""
+    def tuned_model(self, masks: Mapping[str, np.ndarray], bits: Bits | None = None) -> AnyModel:
+        """The fine-tuned model for ``masks`` and ``bits`` (tuning it now if it was never asked for)."""
         masks = masks if isinstance(masks, Masks) else Masks(masks)
-        if all(m.all() for m in masks.values()):
+        quantized = bits_key(bits)
+        if all(m.all() for m in masks.values()) and not quantized:
             return self.model
-        key = masks.content_hash()
+        key = (masks.content_hash(), quantized)
         entry = self._tuned.get(key)
         if entry is not None:
             return entry[1]
         start = self._ancestor(masks)
-        model = start if self.epochs == 0 else self._finetune(start, masks)
+        model = start if self.epochs == 0 else self._finetune(start, masks, bits)
         self.finetunes += 1
         self._tuned[key] = (masks, model, masks.nnz)
         if len(self._tuned) > self.max_models:
             self._tuned.popitem(last=False)
         return model
 
-    def _finetune(self, start: AnyModel, masks: Masks) -> AnyModel:
+    def _finetune(self, start: AnyModel, masks: Masks, bits: Bits | None) -> AnyModel:
         # The two model kinds fine-tune through the same signature; only the entry point differs.
         train = start.finetune if isinstance(start, TorchModel) else partial(finetune, start)
         result = train(
@@ -95,9 +101,10 @@ class FinetunedAccuracy:
             optimizer=self.optimizer,
             seed=self.seed,
             batch_size=self.batch_size,
+            bits=bits,
         )
         return result.model
 
-    def __call__(self, masks: Mapping[str, np.ndarray]) -> float:
+    def __call__(self, masks: Mapping[str, np.ndarray], bits: Bits | None = None) -> float:
         masks = masks if isinstance(masks, Masks) else Masks(masks)
-        return self.tuned_model(masks).accuracy(self.dataset, self.split, masks=dict(masks))
+        return self.tuned_model(masks, bits).accuracy(self.dataset, self.split, masks=dict(masks), bits=bits)

@@ -7,7 +7,9 @@ the forward pass is interpreted from the same ``Network`` the simulator sees, la
 line up with masks and reports by construction.
 
 Masks map a layer name to a bool array of its weight shape (True = kept); layers without a mask are
-dense, and biases are never masked.
+dense, and biases are never masked. ``bits`` (``workloads.quantization``) fake-quantize weights and
+layer inputs; activation ranges are calibrated on the training split (``calibrate``), never on the
+split being measured. Quantization follows masking, so a pruned weight stays exactly 0.
 """
 
 from __future__ import annotations
@@ -22,6 +24,18 @@ from workloads import nn
 from workloads.datasets import Dataset
 from workloads.layers import Conv2d, Linear, Pair, Pool
 from workloads.network import Network
+from workloads.quantization import (
+    ActivationRanges,
+    Bits,
+    LayerBits,
+    calibrate,
+    calibration_subset,
+    check_bits,
+    fake_quantize_weights,
+    input_quantizers,
+    needs_ranges,
+    quantize_inputs_hook,
+)
 
 DTYPE = np.float32
 # Inference batch: bounds the im2col buffer (MNIST LeNet conv2: 150 x 1024*196 floats = 120 MB).
@@ -261,6 +275,29 @@ class Model:
             h.update(np.ascontiguousarray(value).tobytes())
         return h.hexdigest()
 
+    def check_bits(self, bits: Bits | None) -> dict[str, LayerBits]:
+        """Validate ``bits`` (weighted layer name -> LayerBits); a plain dict, empty if None."""
+        layers = {layer.name for layer in self._network.layers() if layer.weight_shape is not None}
+        return check_bits(bits, dict.fromkeys(layers), owner=f"network {self._network.name!r}")
+
+    def quantized_weights(
+        self, masks: Mapping[str, np.ndarray] | None = None, bits: Bits | None = None
+    ) -> dict[str, np.ndarray]:
+        """The weights the forward pass uses: masked, then fake-quantized per ``bits``."""
+        return fake_quantize_weights(self.masked_weights(masks), self.check_bits(bits))
+
+    def calibrate(
+        self, x_train: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None, bits: Bits | None = None
+    ) -> ActivationRanges:
+        """Input range of every weighted layer on the fixed calibration subset of ``x_train``."""
+        x = self.prepare_inputs(calibration_subset(x_train))
+        return calibrate(self._network, self.quantized_weights(masks, bits), x, self.check_bits(bits))
+
+    def _ranges(self, dataset: Dataset, masks, bits: Bits | None) -> ActivationRanges | None:
+        return (
+            self.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
+        )
+
     # ------------------------------------------------------------------ compute
 
     def forward(self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None):
@@ -272,13 +309,22 @@ class Model:
         return nn.backward(tape, dlogits)
 
     def logits(
-        self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None, batch_size: int = EVAL_BATCH
+        self,
+        x: np.ndarray,
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
+        ranges: ActivationRanges | None = None,
+        batch_size: int = EVAL_BATCH,
     ) -> np.ndarray:
-        params = self.masked_weights(masks)
+        """Logits (N, classes); ``ranges`` (from :meth:`calibrate`) are needed when ``bits`` quantize inputs."""
+        params = self.quantized_weights(masks, bits)
+        checked = self.check_bits(bits)
+        hook = quantize_inputs_hook(input_quantizers(checked, ranges)) if needs_ranges(checked) else None
         x = self.prepare_inputs(x)
         with nn.single_threaded_blas():
             parts = [
-                nn.forward(self._network, params, x[i : i + batch_size], keep_tape=False)[0]
+                nn.forward(self._network, params, x[i : i + batch_size], keep_tape=False, input_hook=hook)[0]
                 for i in range(0, len(x), batch_size)
             ]
         return (
@@ -287,23 +333,41 @@ class Model:
             else np.zeros((0, self._network.layers()[-1].output_shape[-1]), DTYPE)
         )
 
-    def predict(self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        return self.logits(x, masks=masks).argmax(axis=1)
+    def predict(
+        self,
+        x: np.ndarray,
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
+        ranges: ActivationRanges | None = None,
+    ) -> np.ndarray:
+        return self.logits(x, masks=masks, bits=bits, ranges=ranges).argmax(axis=1)
 
     def evaluate(
-        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+        self,
+        dataset: Dataset,
+        split: str = "test",
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
     ) -> Evaluation:
+        """Accuracy and loss on ``split``; with ``bits``, activation ranges come from the train split."""
         x, y = dataset.split(split)
-        logits = self.logits(x, masks=masks)
+        logits = self.logits(x, masks=masks, bits=bits, ranges=self._ranges(dataset, masks, bits))
         loss, _ = nn.softmax_cross_entropy(logits, y) if len(y) else (float("nan"), None)
         accuracy = float(np.mean(logits.argmax(axis=1) == y)) if len(y) else float("nan")
         return Evaluation(accuracy=accuracy, loss=loss, count=len(y))
 
     def accuracy(
-        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+        self,
+        dataset: Dataset,
+        split: str = "test",
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
     ) -> float:
-        """Top-1 accuracy (fraction in [0, 1]) on ``split`` with ``masks`` applied."""
-        return self.evaluate(dataset, split, masks=masks).accuracy
+        """Top-1 accuracy (fraction in [0, 1]) on ``split`` with ``masks`` and ``bits`` applied."""
+        return self.evaluate(dataset, split, masks=masks, bits=bits).accuracy
 
     def __repr__(self) -> str:
         return f"Model({self.name!r}, {self.parameter_count:,} parameters)"

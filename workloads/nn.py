@@ -12,7 +12,7 @@ per kernel offset, which is fast for the small kernels we train and never needs 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, overload
@@ -23,6 +23,9 @@ from workloads.layers import Conv2d, Linear, Pool
 from workloads.network import Network
 
 TRAINABLE_ACTIVATIONS = (None, "relu", "relu6")
+#: Called with each weighted layer and its (flattened) input; returns the input to use and, for a
+#: straight-through backward pass, where the gradient passes (None: everywhere). Fake quantization.
+InputHook = Callable[[Conv2d | Linear, np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 
 
 # -------------------------------------------------------------------------------- threading
@@ -304,19 +307,36 @@ class Tape:
 
 @overload
 def forward(
-    network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *, keep_tape: Literal[True] = True
+    network: Network,
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    keep_tape: Literal[True] = True,
+    input_hook: InputHook | None = None,
 ) -> tuple[np.ndarray, Tape]: ...
 @overload
 def forward(
-    network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *, keep_tape: Literal[False]
+    network: Network,
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    keep_tape: Literal[False],
+    input_hook: InputHook | None = None,
 ) -> tuple[np.ndarray, None]: ...
 def forward(
-    network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, *, keep_tape: bool = True
+    network: Network,
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    keep_tape: bool = True,
+    input_hook: InputHook | None = None,
 ) -> tuple[np.ndarray, Tape | None]:
     """Run the chain ``network`` on ``x`` with ``params``; return the logits and the tape.
 
     ``params`` are the effective weights (already masked). ``x`` is NCHW for a network that starts
     with a conv or pool, (N, features) or NCHW (flattened here) for one that starts with a Linear.
+    ``input_hook`` rewrites each conv/linear input (fake quantization); the gradient w.r.t. the
+    original input is the one w.r.t. the rewritten input times the hook's pass mask (an STE).
     """
     entries = []
     h = x
@@ -326,6 +346,9 @@ def forward(
             h = h.reshape(h.shape[0], -1)
         else:
             flat_shape = None
+        passes = None
+        if input_hook is not None and isinstance(layer, (Conv2d, Linear)):
+            h, passes = input_hook(layer, h)
         if isinstance(layer, Conv2d):
             out, tape = conv2d_forward(
                 h,
@@ -347,7 +370,7 @@ def forward(
             )
         h = activation_forward(out, getattr(layer, "activation", None))
         if keep_tape:
-            entries.append((layer, tape, h, flat_shape))
+            entries.append((layer, tape, h, flat_shape, passes))
     return h, (Tape(tuple(entries)) if keep_tape else None)
 
 
@@ -356,7 +379,7 @@ def backward(tape: Tape, dlogits: np.ndarray) -> dict[str, np.ndarray]:
     grads: dict[str, np.ndarray] = {}
     dh = dlogits
     for index in range(len(tape.entries) - 1, -1, -1):
-        layer, kernel_tape, out, flat_shape = tape.entries[index]
+        layer, kernel_tape, out, flat_shape, passes = tape.entries[index]
         dh = activation_backward(dh, out, getattr(layer, "activation", None))
         need_dx = index > 0  # the input image needs no gradient
         dx: np.ndarray | None
@@ -372,12 +395,15 @@ def backward(tape: Tape, dlogits: np.ndarray) -> dict[str, np.ndarray]:
             dx = pool2d_backward(dh, kernel_tape) if need_dx else None
         if dx is None:
             break
+        if passes is not None:
+            dx = np.where(passes, dx, dx.dtype.type(0))
         dh = dx.reshape(flat_shape) if flat_shape is not None else dx
     return grads
 
 
 __all__ = [
     "TRAINABLE_ACTIVATIONS",
+    "InputHook",
     "Tape",
     "activation_backward",
     "activation_forward",

@@ -21,6 +21,10 @@ state, batch order from ``numpy.random.default_rng(seed)``), and training and ev
 :func:`deterministic` -- one intra-op thread, ``torch.use_deterministic_algorithms(True)`` -- so
 the same inputs give bit-identical weights on the same machine and torch build.
 
+``bits`` (``workloads.quantization``) fake-quantize as the numpy ``Model`` does, through
+``workloads.torch_quant``: quantized weights go into ``functional_call``, layer inputs are quantized by
+forward pre-hooks, and ``finetune(..., bits=)`` is quantization-aware (straight-through estimator).
+
 torch is imported lazily; without it every entry point raises ``MissingExtraError("torch", "torch")``.
 """
 
@@ -29,7 +33,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -41,6 +45,16 @@ from workloads import nn
 from workloads.datasets import Dataset
 from workloads.importers.errors import MissingExtraError
 from workloads.models import EVAL_BATCH, Evaluation, check_mask_shapes
+from workloads.quantization import (
+    ActivationRange,
+    ActivationRanges,
+    Bits,
+    LayerBits,
+    calibration_subset,
+    check_bits,
+    input_quantizers,
+    needs_ranges,
+)
 from workloads.training import Optimizer, TrainConfig
 
 if TYPE_CHECKING:
@@ -193,64 +207,135 @@ class TorchModel:
             )
         return x.reshape(len(x), *self._example_shape)
 
+    def check_bits(self, bits: Bits | None) -> dict[str, LayerBits]:
+        """Validate ``bits`` (prunable layer name -> LayerBits); a plain dict, empty if None."""
+        return check_bits(bits, self._layers, owner=f"model {self._name!r}")
+
+    def calibrate(
+        self, x_train: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None, bits: Bits | None = None
+    ) -> ActivationRanges:
+        """Input range of every prunable layer on the fixed calibration subset of ``x_train``."""
+        from workloads.torch_quant import input_hooks, quantized_parameters
+
+        torch = _torch()
+        checked = self.check_bits(bits)
+        every = {name: checked.get(name, LayerBits()) for name in self._layers}
+        params = quantized_parameters(self._module, self.check_masks(masks), checked, ste=False)
+        batch = torch.from_numpy(np.ascontiguousarray(self.prepare_inputs(calibration_subset(x_train))))
+        record: dict[str, ActivationRange] = {}
+        with deterministic(0), torch.no_grad(), input_hooks(self._module, {}, record=record, bits=every):
+            torch.func.functional_call(self._module, params, (batch,))
+        return record
+
+    def _ranges(self, dataset: Dataset, masks, bits: Bits | None) -> ActivationRanges | None:
+        return (
+            self.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
+        )
+
     def logits(
-        self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None, batch_size: int = EVAL_BATCH
+        self,
+        x: np.ndarray,
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
+        ranges: ActivationRanges | None = None,
+        batch_size: int = EVAL_BATCH,
     ) -> np.ndarray:
-        """Logits (N, classes) as float32 with ``masks`` applied to the weights (eval mode)."""
+        """Logits (N, classes) as float32 with ``masks`` and ``bits`` applied (eval mode)."""
+        from workloads.torch_quant import input_hooks, quantized_parameters
+
         torch = _torch()
         inputs = self.prepare_inputs(x)
-        params = _masked_parameters(self._module, self.check_masks(masks))
+        checked = self.check_bits(bits)
+        params = quantized_parameters(self._module, self.check_masks(masks), checked, ste=False)
+        quantizers = input_quantizers(checked, ranges) if needs_ranges(checked) else {}
         parts = []
-        with deterministic(0), torch.no_grad():
+        with deterministic(0), torch.no_grad(), input_hooks(self._module, quantizers):
             for start in range(0, len(inputs), batch_size):
                 batch = torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch_size]))
                 out = torch.func.functional_call(self._module, params, (batch,))
                 parts.append(out.reshape(len(batch), -1).numpy())
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
-    def predict(self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        return self.logits(x, masks=masks).argmax(axis=1)
+    def predict(
+        self,
+        x: np.ndarray,
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
+        ranges: ActivationRanges | None = None,
+    ) -> np.ndarray:
+        return self.logits(x, masks=masks, bits=bits, ranges=ranges).argmax(axis=1)
 
     def correct(
-        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+        self,
+        dataset: Dataset,
+        split: str = "test",
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
     ) -> np.ndarray:
         """Per-example top-1 correctness (bool, dataset order): what paired statistics need."""
         x, y = dataset.split(split)
-        return self.predict(x, masks=masks) == y
+        return self.predict(x, masks=masks, bits=bits, ranges=self._ranges(dataset, masks, bits)) == y
 
     def evaluate(
-        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+        self,
+        dataset: Dataset,
+        split: str = "test",
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
     ) -> Evaluation:
         x, y = dataset.split(split)
         if not len(y):
             return Evaluation(accuracy=float("nan"), loss=float("nan"), count=0)
-        logits = self.logits(x, masks=masks)
+        logits = self.logits(x, masks=masks, bits=bits, ranges=self._ranges(dataset, masks, bits))
         loss, _ = nn.softmax_cross_entropy(logits, y)
         return Evaluation(accuracy=float(np.mean(logits.argmax(axis=1) == y)), loss=loss, count=len(y))
 
     def accuracy(
-        self, dataset: Dataset, split: str = "test", *, masks: Mapping[str, np.ndarray] | None = None
+        self,
+        dataset: Dataset,
+        split: str = "test",
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
     ) -> float:
-        """Top-1 accuracy (fraction in [0, 1]) on ``split`` with ``masks`` applied."""
-        return self.evaluate(dataset, split, masks=masks).accuracy
+        """Top-1 accuracy (fraction in [0, 1]) on ``split`` with ``masks`` and ``bits`` applied."""
+        return self.evaluate(dataset, split, masks=masks, bits=bits).accuracy
 
     def train_with_config(
-        self, dataset: Dataset, config: TrainConfig, *, masks: Mapping[str, np.ndarray] | None = None
+        self,
+        dataset: Dataset,
+        config: TrainConfig,
+        *,
+        masks: Mapping[str, np.ndarray] | None = None,
+        bits: Bits | None = None,
     ) -> TorchTrainResult:
-        """Train a copy on ``dataset``'s train split as ``config`` says, pruned weights held at 0."""
+        """Train a copy on ``dataset``'s train split as ``config`` says, pruned weights held at 0.
+
+        With ``bits`` the training is quantization-aware: each epoch recalibrates the input ranges
+        from the current weights, then every step runs the fake-quantized forward with STE gradients.
+        """
         from workloads.torch_training import train_module
 
         checked = self.check_masks(masks)
+        checked_bits = self.check_bits(bits)
         x_train, y_train = dataset.split("train")
         inputs = self.prepare_inputs(x_train)
         trained = self._sharing(copy.deepcopy(self._module))
 
-        def val_accuracy() -> float:
+        def in_eval(compute: Callable[[], Any]) -> Any:
             trained._module.eval()
             try:
-                return trained.accuracy(dataset, "val")
+                return compute()
             finally:
                 trained._module.train()
+
+        def epoch_forward() -> Callable[[torch.Tensor], torch.Tensor]:
+            ranges = in_eval(lambda: trained._ranges(dataset, None, checked_bits))
+            return trained._qat_forward(checked_bits, ranges)
 
         with deterministic(config.seed):
             losses, val = train_module(
@@ -259,10 +344,29 @@ class TorchModel:
                 y_train,
                 config,
                 checked,
-                val_accuracy if len(dataset.y_val) else None,
+                (lambda: in_eval(lambda: trained.accuracy(dataset, "val", bits=bits)))
+                if len(dataset.y_val)
+                else None,
+                epoch_forward=epoch_forward if checked_bits else None,
             )
         trained._module.eval()
         return TorchTrainResult(trained, losses, val)
+
+    def _qat_forward(
+        self, bits: dict[str, LayerBits], ranges: ActivationRanges | None
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The module's forward with fake-quantized weights and inputs and straight-through gradients."""
+        from workloads.torch_quant import input_hooks, quantized_parameters
+
+        functional_call = _torch().func.functional_call
+        quantizers = input_quantizers(bits, ranges) if needs_ranges(bits) else {}
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            params = quantized_parameters(self._module, {}, bits, ste=True)
+            with input_hooks(self._module, quantizers, ste=True):
+                return functional_call(self._module, params, (x,))
+
+        return forward
 
     def _sharing(self, module: torch.nn.Module) -> TorchModel:
         """A model of the same name and input over ``module`` itself (no copy): for our own clones."""
@@ -280,14 +384,16 @@ class TorchModel:
         seed: int,
         batch_size: int = 64,
         schedule: str = "cosine",
+        bits: Bits | None = None,
     ) -> TorchTrainResult:
-        """Masked training from the current weights, as ``workloads.training.finetune`` does for numpy."""
+        """Masked (with ``bits`` quantization-aware) training from the current weights, as
+        ``workloads.training.finetune`` does for numpy."""
         if masks is None:
             raise ValueError("finetune: masks are required (use train_with_config() for dense training)")
         config = TrainConfig(
             epochs=epochs, optimizer=optimizer, seed=seed, batch_size=batch_size, schedule=schedule
         )
-        return self.train_with_config(dataset, config, masks=masks)
+        return self.train_with_config(dataset, config, masks=masks, bits=bits)
 
     def __repr__(self) -> str:
         return f"TorchModel({self._name!r}, {len(self._layers)} prunable layers)"
@@ -296,17 +402,6 @@ class TorchModel:
 def _param_name(weight_key: str) -> str:
     """``weights`` key -> ``named_parameters`` name: a layer's weight is ``<layer>.weight``."""
     return weight_key if weight_key.endswith(".bias") else f"{weight_key}.weight"
-
-
-def _masked_parameters(module: torch.nn.Module, masks: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The module's parameters with each masked weight replaced by ``where(mask, w, +0.0)``."""
-    torch = _torch()
-    params: dict[str, Any] = dict(module.named_parameters())
-    for name, mask in masks.items():
-        weight = params[f"{name}.weight"]
-        zero = torch.zeros((), dtype=weight.dtype)
-        params[f"{name}.weight"] = torch.where(torch.tensor(mask), weight, zero)
-    return params
 
 
 def finetune(

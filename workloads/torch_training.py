@@ -70,8 +70,14 @@ def train_module(
     config: TrainConfig,
     masks: Mapping[str, np.ndarray],
     val_accuracy: Callable[[], float] | None,
+    *,
+    epoch_forward: Callable[[], Callable[[torch.Tensor], torch.Tensor]] | None = None,
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Train ``module`` in place on (inputs, labels); per-epoch mean loss and validation accuracy."""
+    """Train ``module`` in place on (inputs, labels); per-epoch mean loss and validation accuracy.
+
+    ``epoch_forward``, called at the start of each epoch, gives the forward to train through (the
+    fake-quantized one of quantization-aware training); by default the module's own.
+    """
     import torch
 
     optimizer = make_optimizer(module, config)
@@ -87,13 +93,14 @@ def train_module(
     module.train()
     for _ in range(config.epochs):
         order = torch.from_numpy(rng.permutation(n))
+        forward = module if epoch_forward is None else epoch_forward()
         epoch_loss = 0.0
         for start in range(0, n, config.batch_size):
             idx = order[start : start + config.batch_size]
             for group in optimizer.param_groups:
                 group["lr"] = _learning_rate(config, step, total_steps)
             optimizer.zero_grad(set_to_none=False)
-            logits = module(x_all[idx]).reshape(len(idx), -1)
+            logits = forward(x_all[idx]).reshape(len(idx), -1)
             loss = torch.nn.functional.cross_entropy(logits, y_all[idx])
             loss.backward()
             with torch.no_grad():

@@ -5,6 +5,13 @@
 optimizer state (momentum, Adam moments) are masked every step, and the weights are re-masked
 after every update, so a pruned weight is exactly +0.0 throughout and at the end.
 
+Quantization-aware training (``bits=``, ``workloads.quantization``): the forward pass uses
+fake-quantized weights and layer inputs, and the gradient reaches the float master weights by a
+straight-through estimator (Bengio et al., arXiv:1308.3432, 2013): through the weight rounding
+unchanged, through the input rounding only where the input lies inside the calibrated range (zero
+where it was clipped). Activation ranges are recalibrated on the training split's calibration
+subset at the start of every epoch, from the weights as they are then.
+
 Reproducibility: all randomness (the epoch shuffles) comes from
 ``numpy.random.default_rng(seed)``, and every reduction runs in a fixed order, so the same
 inputs give bit-identical weights on the same machine and numpy/BLAS build.
@@ -21,6 +28,13 @@ import numpy as np
 from workloads import nn
 from workloads.datasets import Dataset
 from workloads.models import Model, check_masks
+from workloads.quantization import (
+    Bits,
+    fake_quantize_weights,
+    input_quantizers,
+    needs_ranges,
+    quantize_inputs_hook,
+)
 
 # Bump when the training algorithm changes in a way that changes results: it is part of the
 # weight-cache key, so stale cached weights are never returned for new code.
@@ -192,16 +206,28 @@ def _learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
 
 
 def train_with_config(
-    model: Model, dataset: Dataset, config: TrainConfig, *, masks: Mapping[str, np.ndarray] | None = None
+    model: Model,
+    dataset: Dataset,
+    config: TrainConfig,
+    *,
+    masks: Mapping[str, np.ndarray] | None = None,
+    bits: Bits | None = None,
 ) -> TrainResult:
     """Train a copy of ``model`` on ``dataset``'s train split as ``config`` says; see :func:`train`."""
     with nn.single_threaded_blas():
-        return _train(model, dataset, config, masks)
+        return _train(model, dataset, config, masks, bits)
 
 
-def _train(model: Model, dataset: Dataset, config: TrainConfig, masks) -> TrainResult:
+def _input_hook(model: Model, params: dict[str, np.ndarray], x_train: np.ndarray, bits: dict) -> nn.InputHook:
+    """The epoch's fake-quantizing input hook, with ranges calibrated on the current weights."""
+    ranges = model.with_weights(params).calibrate(x_train, bits=bits)
+    return quantize_inputs_hook(input_quantizers(bits, ranges), ste=True)
+
+
+def _train(model: Model, dataset: Dataset, config: TrainConfig, masks, bits: Bits | None) -> TrainResult:
     network = model.network
     masks = check_masks(network, masks)
+    bits = model.check_bits(bits)
     x_train, y_train = dataset.split("train")
     if tuple(x_train.shape[1:]) != tuple(dataset.input_shape):
         raise ValueError(
@@ -231,9 +257,12 @@ def _train(model: Model, dataset: Dataset, config: TrainConfig, masks) -> TrainR
     for _ in range(config.epochs):
         order = rng.permutation(n)
         epoch_loss = 0.0
+        hook = _input_hook(model, params, x_train, bits) if needs_ranges(bits) else None
         for start in range(0, n, config.batch_size):
             idx = order[start : start + config.batch_size]
-            logits, tape = nn.forward(network, params, model.prepare_inputs(x_train[idx]))
+            # STE for the weights: the gradient w.r.t. the quantized weights updates the float ones.
+            used = fake_quantize_weights(params, bits) if bits else params
+            logits, tape = nn.forward(network, used, model.prepare_inputs(x_train[idx]), input_hook=hook)
             loss, dlogits = nn.softmax_cross_entropy(logits, y_train[idx])
             grads = nn.backward(tape, dlogits)
             state.step(params, grads, _learning_rate(config, step, total_steps), masks)
@@ -241,7 +270,7 @@ def _train(model: Model, dataset: Dataset, config: TrainConfig, masks) -> TrainR
             step += 1
         losses.append(epoch_loss / n)
         if len(dataset.y_val):
-            val_accuracies.append(model.with_weights(params).accuracy(dataset, "val"))
+            val_accuracies.append(model.with_weights(params).accuracy(dataset, "val", bits=bits))
     return TrainResult(model.with_weights(params), tuple(losses), tuple(val_accuracies))
 
 
@@ -253,18 +282,20 @@ def train(
     optimizer: Optimizer,
     seed: int,
     masks: Mapping[str, np.ndarray] | None = None,
+    bits: Bits | None = None,
     batch_size: int = 64,
     schedule: str = "cosine",
 ) -> TrainResult:
     """Train a copy of ``model`` (from its current weights) with softmax cross-entropy.
 
     ``masks`` (layer name -> bool array of the weight shape, True = kept) keep pruned weights at
-    exactly zero throughout. Returns the trained model and per-epoch history.
+    exactly zero throughout; ``bits`` make it quantization-aware. Returns the trained model (float
+    master weights) and per-epoch history.
     """
     config = TrainConfig(
         epochs=epochs, optimizer=optimizer, seed=seed, batch_size=batch_size, schedule=schedule
     )
-    return train_with_config(model, dataset, config, masks=masks)
+    return train_with_config(model, dataset, config, masks=masks, bits=bits)
 
 
 def finetune(
@@ -275,12 +306,15 @@ def finetune(
     epochs: int,
     optimizer: Optimizer,
     seed: int,
+    bits: Bits | None = None,
     **kwargs,
 ) -> TrainResult:
-    """Masked training from ``model``'s current (e.g. pruned) weights; ``masks`` is required."""
+    """Masked (and with ``bits`` quantization-aware) training from ``model``'s current weights."""
     if masks is None:
         raise ValueError("finetune: masks are required (use train() for dense training)")
-    return train(model, dataset, epochs=epochs, optimizer=optimizer, seed=seed, masks=masks, **kwargs)
+    return train(
+        model, dataset, epochs=epochs, optimizer=optimizer, seed=seed, masks=masks, bits=bits, **kwargs
+    )
 
 
 # Recipes that reach >= 97 % top-1 on the digits test split from scratch in a few seconds

@@ -18,6 +18,7 @@ import numpy as np
 
 from workloads.datasets import Dataset, load_digits
 from workloads.models import Model
+from workloads.quantization import Bits, needs_ranges
 from workloads.torch_model import TorchModel
 from workloads.user_task import SpecError, call_module_spec
 from workloads.weight_cache import pretrained
@@ -75,11 +76,22 @@ def digits_source(name: str, *, seed: int) -> Source:
 
 
 def correct(
-    model: AnyModel, dataset: Dataset, split: str, masks: Mapping[str, np.ndarray] | None = None
+    model: AnyModel,
+    dataset: Dataset,
+    split: str,
+    masks: Mapping[str, np.ndarray] | None = None,
+    bits: Bits | None = None,
 ) -> np.ndarray:
-    """Per-example top-1 correctness on ``split`` (bool, dataset order): what paired statistics need."""
+    """Per-example top-1 correctness on ``split`` (bool, dataset order): what paired statistics need.
+
+    With ``bits`` the model is fake-quantized, its activation ranges calibrated on the train split.
+    """
     x, y = dataset.split(split)
-    return np.asarray(model.predict(x, masks=None if masks is None else dict(masks)) == y, dtype=bool)
+    masks = None if masks is None else dict(masks)
+    ranges = (
+        model.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
+    )
+    return np.asarray(model.predict(x, masks=masks, bits=bits, ranges=ranges) == y, dtype=bool)
 
 
 __all__ = ["ModelSpecError", "Source", "correct", "digits_source", "load_model_spec", "torch_source"]
