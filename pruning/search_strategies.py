@@ -4,8 +4,10 @@
 memoises, records and enforces the budget) after the dense plan has been evaluated; it returns
 nothing, because the best candidate is chosen over every record whoever proposed it.
 
-- :class:`Uniform` is the baseline: one granularity at one sparsity on every layer.
-- :class:`Greedy` is NetAdapt-style: from dense, each step moves one layer one level up.
+- :class:`Uniform` is the baseline: one granularity at one sparsity on every layer (and, in a
+  space with bit widths, one width for every layer's weights and activations).
+- :class:`Greedy` is NetAdapt-style: from dense, each step moves one layer one level up (or one
+  layer's weight or activation width down).
 - :class:`Evolutionary` is a seeded genetic algorithm over the per-layer genes.
 """
 
@@ -33,15 +35,20 @@ class Strategy(Protocol):
 
 @dataclass(frozen=True)
 class Uniform:
-    """Every option at every level, the same on all layers it applies to (the others stay dense)."""
+    """Every option at every level, the same on all layers it applies to (the others stay dense).
+    In a space with bit widths: then every option and level at each width (weights and activations
+    of every layer at that width), and each width without pruning."""
 
     name: ClassVar[str] = "uniform"
 
     def run(self, evaluator: Evaluator, rng: np.random.Generator) -> None:
         space = evaluator.space
-        for label, option in space.options.items():
-            for level in option.levels:
-                evaluator.evaluate(space.uniform_plan(label, level))
+        for width in (None, *space.widths):
+            if width is not None:
+                evaluator.evaluate(space.uniform_plan(DENSE.label, DENSE.sparsity, width))
+            for label, option in space.options.items():
+                for level in option.levels:
+                    evaluator.evaluate(space.uniform_plan(label, level, width))
 
 
 def greedy_proposals(space: SearchSpace, plan: Plan) -> list[list[Plan]]:
@@ -49,23 +56,35 @@ def greedy_proposals(space: SearchSpace, plan: Plan) -> list[list[Plan]]:
     its current sparsity, in increasing order (a *ladder* the step climbs until one pays off).
 
     Switching option therefore always prunes more, so every step strictly adds sparsity somewhere.
-    Plans already proposed by an earlier ladder (channel genes coupled by ``normalize``) are
-    dropped, order kept.
+    In a space with bit widths, each layer also has two ladders down its weight and its activation
+    width (unquantized first goes to the widest), widths kept on sparsity moves. Plans already
+    proposed by an earlier ladder (channel genes coupled by ``normalize``) are dropped, order kept.
     """
     seen: set[Plan] = set()
     ladders = []
+
+    def ladder_of(name: str, genes: list[Gene]) -> None:
+        ladder = []
+        for gene in genes:
+            proposal = space.with_gene(plan, name, gene)
+            if proposal != plan and proposal not in seen:
+                seen.add(proposal)
+                ladder.append(proposal)
+        if ladder:
+            ladders.append(ladder)
+
     for name, gene in zip(space.layers, plan):
+        gene = Gene.of(gene)
+        w, a = gene.weight_bits, gene.activation_bits
         for label in space.allowed[name]:
-            ladder = []
+            levels = []
             level = space.next_level(gene, label)
             while level is not None:
-                proposal = space.with_gene(plan, name, (label, level))
-                if proposal != plan and proposal not in seen:
-                    seen.add(proposal)
-                    ladder.append(proposal)
-                level = space.next_level((label, level), label)
-            if ladder:
-                ladders.append(ladder)
+                levels.append(Gene(label, level, w, a))
+                level = space.next_level(levels[-1], label)
+            ladder_of(name, levels)
+        ladder_of(name, [Gene(gene.label, gene.sparsity, lower, a) for lower in space.lower_widths(w)])
+        ladder_of(name, [Gene(gene.label, gene.sparsity, w, lower) for lower in space.lower_widths(a)])
     return ladders
 
 
@@ -132,7 +151,8 @@ def _fitness(record: CandidateRecord, threshold: float) -> tuple[int, float, int
 
 @dataclass(frozen=True)
 class Evolutionary:
-    """A seeded genetic algorithm over per-layer genes ``(granularity, sparsity)``.
+    """A seeded genetic algorithm over per-layer genes ``(granularity, sparsity)`` (with the weight and
+    activation widths in a space with bit widths: `SearchSpace.choices` is the joint set).
 
     The first population is the dense plan, uniform plans (every option at 50, 70 and 85%
     sparsity, up to half the population) and random plans (each layer dense with probability
@@ -175,14 +195,17 @@ class Evolutionary:
 
         # Up to half the first population is uniform plans, so the search starts where a uniform
         # pruner would be; random plans alone mostly land on infeasible high sparsities.
-        seeds = list(
-            dict.fromkeys(
-                space.uniform_plan(label, level)
-                for label, option in space.options.items()
-                for level in option.levels
-                if level in _SEED_LEVELS or len(option.levels) == 1
-            )
-        )
+        # With bit widths: each width unpruned first, then the pruned seeds at every width.
+        widths = (None, *space.widths)
+        seeds = [space.uniform_plan(DENSE.label, DENSE.sparsity, width) for width in widths]
+        seeds += [
+            space.uniform_plan(label, level, width)
+            for label, option in space.options.items()
+            for level in option.levels
+            if level in _SEED_LEVELS or len(option.levels) == 1
+            for width in widths
+        ]
+        seeds = list(dict.fromkeys(seeds))
         seeds = [plan for plan in seeds if plan != space.dense_plan][: self.population // 2]
         plans = [space.dense_plan] + seeds
         plans += [self._random_plan(choices, rng) for _ in range(self.population - len(plans))]

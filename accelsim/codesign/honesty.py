@@ -27,7 +27,7 @@ REPORT_CONFIDENCE = DEFAULT_CONFIDENCE
 
 
 class _Tunes(Protocol):
-    def tuned_model(self, masks: Mapping[str, np.ndarray]) -> Any: ...
+    def tuned_model(self, masks: Mapping[str, np.ndarray], bits: Any = None) -> Any: ...
 
 
 class BoundedAccuracy:
@@ -43,12 +43,13 @@ class BoundedAccuracy:
         self.oracle, self.dense_correct = oracle, dense_correct
         self.dataset, self.confidence = dataset, confidence
 
-    def __call__(self, masks: Mapping[str, np.ndarray]) -> float:
+    def __call__(self, masks: Mapping[str, np.ndarray], bits: Mapping[str, Any] | None = None) -> float:
         dense_accuracy = float(np.mean(self.dense_correct))
-        if all(np.all(m) for m in masks.values()):
+        if not bits and all(np.all(m) for m in masks.values()):
             return dense_accuracy
         x, y = self.dataset.split("val")
-        pruned = np.asarray(self.oracle.tuned_model(masks).predict(x, masks=dict(masks)) == y)
+        tuned = self.oracle.tuned_model(masks, bits=bits)
+        pruned = np.asarray(tuned.predict(x, masks=dict(masks), bits=bits) == y)
         counts = PairedCounts.from_correct(self.dense_correct, pruned)
         return dense_accuracy - newcombe_paired_interval(counts, confidence=self.confidence).high
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.codesign.bits import bits_columns, check_config_bits, check_hardware_bits
 from accelsim.codesign.honesty import BoundedAccuracy, accuracy_intervals, against_dense
 from accelsim.codesign.sources import correct, digits_source, torch_source
 from accelsim.timing.bottleneck import bottlenecks
@@ -50,9 +51,11 @@ from pruning import (
     parse_granularity_label,
     search_masks,
 )
+from pruning.candidates import gene_fields
 from pruning.search_strategies import STRATEGIES
 from pruning.statistics import constraint_holds
 from workloads.models import MODELS
+from workloads.quantization import LayerBits
 from workloads.torch_model import TorchModel
 from workloads.training import Adam, finetune
 
@@ -86,6 +89,8 @@ class CodesignConfig:
     data: str | None = None
     # None: the constraint holds on the point estimate; a level: on the paired interval's bound.
     confidence: float | None = None
+    # Bit widths the search may give each layer's weights and activations (`accelsim.codesign.bits`).
+    bits: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         choices = (
@@ -131,6 +136,7 @@ class CodesignConfig:
             isinstance(level, bool) or not isinstance(level, float) or not 0 < level < 1
         ):
             raise ValueError(f"codesign: confidence must be a level in (0, 1), got {level!r}")
+        object.__setattr__(self, "bits", check_config_bits(self.bits))
         if not isinstance(self.hardware, str) or not self.hardware:
             raise ValueError(
                 f"codesign: hardware must be a preset name or a YAML path, got {self.hardware!r}"
@@ -153,17 +159,18 @@ class Design:
     # Per-example top-1 correctness (dataset order): the paired statistics are computed from them.
     val_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
     test_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
+    bits: Mapping[str, LayerBits] | None = None  # per-layer widths; None: a run without bit widths
 
     @property
     def edp(self) -> float:
         return self.report.cycles * self.report.energy_pj
 
     def layer_rows(self) -> list[dict[str, Any]]:
-        """Per searched layer: granularity, planned sparsity and the mask's kept fraction."""
+        """Per searched layer: granularity, planned sparsity, the mask's kept fraction (and widths)."""
         genes = dict(zip(self.layers, self.plan)) if self.plan else {}
         rows = []
         for name in self.masks:
-            label, sparsity = genes.get(name, ("dense", 0.0))
+            label, sparsity, _, _ = gene_fields(genes.get(name, ("dense", 0.0)))
             rows.append(
                 {
                     "design": self.label,
@@ -171,6 +178,7 @@ class Design:
                     "granularity": label,
                     "sparsity": sparsity,
                     "density": self.masks.density_of(name),
+                    **bits_columns(self.bits, name),
                 }
             )
         return rows
@@ -263,7 +271,9 @@ class SimulatedCost:
         self.cache = LayerCache()
         self.calls = 0
 
-    def __call__(self, masks: Mapping[str, np.ndarray]) -> dict[str, float]:
+    def __call__(
+        self, masks: Mapping[str, np.ndarray], bits: Mapping[str, LayerBits] | None = None
+    ) -> dict[str, float]:
         self.calls += 1
         report = simulate(
             self.network,
@@ -273,6 +283,7 @@ class SimulatedCost:
             baseline=self.baseline,
             explain=False,
             cache=self.cache,
+            bits=bits,
         )
         cost = {"cycles": report.cycles, "energy_pj": report.energy_pj}
         if math.isfinite(report.ideal_speedup):
@@ -306,6 +317,8 @@ def run_codesign(
         clock = now
 
     hardware = load_hardware(config.hardware)
+    if config.bits:
+        check_hardware_bits(hardware, config.bits)
     _emit(progress, event="phase", phase="train", model=config.torch_model or config.model)
     if config.torch_model is not None and config.data is not None:
         source = torch_source(config.torch_model, config.data, seed=config.seed)
@@ -334,7 +347,10 @@ def run_codesign(
     constraint = MaxDrop(config.max_accuracy_drop)
     weights = model.weights  # one mapping: the space checks it is searched with the same
     space = SearchSpace(
-        network, weights, granularities=[parse_granularity_label(label) for label in config.granularities]
+        network,
+        weights,
+        granularities=[parse_granularity_label(label) for label in config.granularities],
+        bits=config.bits,
     )
     results = {}
     for label, strategy in (("uniform", "uniform"), ("searched", config.strategy)):
@@ -400,8 +416,9 @@ def _finalise(
     tried = []
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
         masks = space.masks(record.plan)
-        tuned = oracle.tuned_model(masks)
-        if config.final_epochs and any(not m.all() for m in masks.values()):
+        bits = space.bits(record.plan) if space.widths else None
+        tuned = oracle.tuned_model(masks, bits=bits)
+        if config.final_epochs and (bits or any(not m.all() for m in masks.values())):
             # Both model kinds fine-tune through the same signature; only the entry point differs.
             train = tuned.finetune if isinstance(tuned, TorchModel) else partial(finetune, tuned)
             tuned = train(
@@ -410,18 +427,21 @@ def _finalise(
                 epochs=config.final_epochs,
                 optimizer=Adam(lr=config.final_lr),
                 seed=config.seed,
+                bits=bits,
             ).model
-        val = correct(tuned, dataset, "val", masks)
-        tried.append((record, masks, tuned, val))
+        val = correct(tuned, dataset, "val", masks, bits=bits)
+        tried.append((record, masks, bits, tuned, val))
         if constraint_holds(dense.val_correct, val, config.max_accuracy_drop, confidence=config.confidence):
             chosen = tried[-1]
             break
     else:
         # None held up: keep the best by objective; the summary says the constraint is not met.
         chosen = tried[0]
-    record, masks, tuned, val = chosen
-    report = simulate(network, hardware, mode=config.mode, masks=dict(masks), baseline=dense.report)
-    test = correct(tuned, dataset, "test", masks)
+    record, masks, bits, tuned, val = chosen
+    report = simulate(
+        network, hardware, mode=config.mode, masks=dict(masks), baseline=dense.report, bits=bits
+    )
+    test = correct(tuned, dataset, "test", masks, bits=bits)
     return Design(
         label,
         masks,
@@ -434,4 +454,5 @@ def _finalise(
         attempts=len(tried),
         val_correct=val,
         test_correct=test,
+        bits=bits,
     )

@@ -39,14 +39,13 @@ class WidthPair(Protocol):
     def activations(self) -> int | None: ...
 
 
-def int_type(layer: str, field: str, width: object) -> str:
-    """The datatype of an integer ``width`` (``6`` -> ``"int6"``); a named error if there is none."""
+def int_type(where: str, width: object) -> str:
+    """The datatype of an integer ``width`` (``6`` -> ``"int6"``); a `CrossFieldError` naming
+    ``where`` (the field that asked for it) if there is none."""
     name = f"int{width}"
     if isinstance(width, bool) or not isinstance(width, int) or DATATYPE_BITS.get(name) != width:
         widths = sorted(bits for t, bits in DATATYPE_BITS.items() if t.startswith("int"))
-        raise CrossFieldError(
-            f"bits[{layer!r}].{field}: no integer datatype of width {width!r}; widths are {widths}"
-        )
+        raise CrossFieldError(f"{where}: no integer datatype of width {width!r}; widths are {widths}")
     return name
 
 
@@ -87,7 +86,7 @@ def layer_hardware(network: Network, hardware: Hardware, bits: Mapping[str, Widt
         writes[layer.name] = max(consumers, key=DATATYPE_BITS.__getitem__) if consumers else types.ofmap
         own = bits.get(layer.name)
         if own is not None and own.activations is not None:
-            reads[layer.name] = int_type(layer.name, "activations", own.activations)
+            reads[layer.name] = int_type(f"bits[{layer.name!r}].activations", own.activations)
         elif layer.weight_shape is None:
             reads[layer.name] = writes[layer.name]
         else:
@@ -102,11 +101,12 @@ def layer_hardware(network: Network, hardware: Hardware, bits: Mapping[str, Widt
         elif layer.weight_shape is None and writes[layer.name] != types.ofmap:
             ifmap = writes[layer.name]
         if own is not None and own.weights is not None:
-            filter = int_type(layer.name, "weights", own.weights)
+            filter = int_type(f"bits[{layer.name!r}].weights", own.weights)
         try:
             check_precision(hardware.pe.precision, hardware.pe.mac_bits, ifmap, filter)
         except CrossFieldError as exc:
-            raise CrossFieldError(f"bits[{layer.name!r}]: {exc}") from None
+            widths = f"weights={own.weights}, activations={own.activations}" if own else "no bits"
+            raise CrossFieldError(f"bits[{layer.name!r}] ({widths}): {exc}") from None
         out.append(_with_datatypes(hardware, ifmap, filter, writes[layer.name]))
     return out
 
