@@ -97,7 +97,8 @@ def main() -> None:
         print(
             "  joint plan: "
             + ", ".join(
-                f"{r['layer']}={r['granularity']}@{r['sparsity']:g}/w{r['weight_bits']}a{r['activation_bits']}"
+                f"{r['layer']}={r['granularity']}@{r['sparsity']:g}"
+                f"/w{r['weight_bits']}a{r['activation_bits']}"
                 for r in plan
             )
         )

@@ -1,4 +1,4 @@
-"""The search space of a mask search: per-layer genes (granularity option, sparsity, bit widths) and plan -> masks.
+"""The search space of a mask search: per-layer genes (granularity, sparsity, bit widths) and plan -> masks.
 
 A *gene* is ``(option label, sparsity)``; ``DENSE = ("dense", 0.0)`` leaves a layer untouched. In a
 space with bit widths (``SearchSpace(..., bits=(8, 4, 2))``) a gene may also carry them,
