@@ -8,6 +8,7 @@ bits, so which plans are feasible is known in advance.
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from pruning import DENSE, Evolutionary, Gene, Greedy, MaxDrop, SearchSpace, Uniform, search_masks
 from pruning.candidates import describe_gene
@@ -175,3 +176,17 @@ def test_a_pruning_only_space_calls_cost_and_accuracy_with_masks_alone(mlp):
     )  # fmt: skip
     assert all(len(gene) == 2 for record in result.candidates for gene in record.plan)
     assert "fc1.weight_bits" not in result.candidates[1].to_record()
+
+
+@settings(max_examples=30, deadline=None)
+@given(picks=st.lists(st.integers(min_value=0, max_value=10_000), min_size=3, max_size=3))
+def test_any_joint_plan_round_trips_and_its_bits_are_its_genes_widths(mlp, picks):
+    net, weights = mlp
+    space = SearchSpace(net, weights, granularities=["unstructured"], ladder=(0.5, 0.75), bits=WIDTHS)
+    plan = tuple(space.choices(name)[i % len(space.choices(name))] for name, i in zip(space.layers, picks))
+    assert space.normalize(tuple(tuple(json.loads(json.dumps(list(g)))) for g in plan)) == plan
+    bits = space.bits(plan)
+    for name, gene in zip(space.layers, plan):
+        widths = (gene.weight_bits, gene.activation_bits)
+        expected = None if widths == (None, None) else LayerBits(weights=widths[0], activations=widths[1])
+        assert bits.get(name) == expected
