@@ -55,7 +55,7 @@ from pruning.candidates import gene_fields
 from pruning.search_strategies import STRATEGIES
 from pruning.statistics import constraint_holds
 from workloads.models import MODELS
-from workloads.quantization import LayerBits
+from workloads.quantization import Bits
 from workloads.torch_model import TorchModel
 from workloads.training import Adam, finetune
 
@@ -159,7 +159,7 @@ class Design:
     # Per-example top-1 correctness (dataset order): the paired statistics are computed from them.
     val_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
     test_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
-    bits: Mapping[str, LayerBits] | None = None  # per-layer widths; None: a run without bit widths
+    bits: Bits | None = None  # per-layer widths; None: a run without bit widths
 
     @property
     def edp(self) -> float:
@@ -271,9 +271,7 @@ class SimulatedCost:
         self.cache = LayerCache()
         self.calls = 0
 
-    def __call__(
-        self, masks: Mapping[str, np.ndarray], bits: Mapping[str, LayerBits] | None = None
-    ) -> dict[str, float]:
+    def __call__(self, masks: Mapping[str, np.ndarray], bits: Bits | None = None) -> dict[str, float]:
         self.calls += 1
         report = simulate(
             self.network,
@@ -317,8 +315,7 @@ def run_codesign(
         clock = now
 
     hardware = load_hardware(config.hardware)
-    if config.bits:
-        check_hardware_bits(hardware, config.bits)
+    check_hardware_bits(hardware, config.bits or ())  # before any training
     _emit(progress, event="phase", phase="train", model=config.torch_model or config.model)
     if config.torch_model is not None and config.data is not None:
         source = torch_source(config.torch_model, config.data, seed=config.seed)
@@ -346,12 +343,8 @@ def run_codesign(
     cost = SimulatedCost(network, hardware, config.mode, dense_report)
     constraint = MaxDrop(config.max_accuracy_drop)
     weights = model.weights  # one mapping: the space checks it is searched with the same
-    space = SearchSpace(
-        network,
-        weights,
-        granularities=[parse_granularity_label(label) for label in config.granularities],
-        bits=config.bits,
-    )
+    granularities = [parse_granularity_label(label) for label in config.granularities]
+    space = SearchSpace(network, weights, granularities=granularities, bits=config.bits)
     results = {}
     for label, strategy in (("uniform", "uniform"), ("searched", config.strategy)):
         _emit(progress, event="phase", phase=label, strategy=strategy)
