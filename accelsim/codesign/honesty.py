@@ -48,8 +48,10 @@ class BoundedAccuracy:
         if not bits and all(np.all(m) for m in masks.values()):
             return dense_accuracy
         x, y = self.dataset.split("val")
-        tuned = self.oracle.tuned_model(masks, bits=bits)
-        pruned = np.asarray(tuned.predict(x, masks=dict(masks), bits=bits) == y)
+        # Widths only when there are some, so an oracle of a pruning-only run needs no `bits`.
+        extra = {} if bits is None else {"bits": bits}
+        tuned = self.oracle.tuned_model(masks, **extra)
+        pruned = np.asarray(tuned.predict(x, masks=dict(masks), **extra) == y)
         counts = PairedCounts.from_correct(self.dense_correct, pruned)
         return dense_accuracy - newcombe_paired_interval(counts, confidence=self.confidence).high
 
