@@ -1,7 +1,7 @@
 """Joint bit-width + pruning co-design against pruning only, on the precision-scalable preset (issue 15).
 
 Usage: PYTHONPATH=. python benchmarks/bench_quant_codesign.py [--networks lenet_digits,mlp_digits]
-       [--bits 8,4,2] [--strategy greedy] [--seed 0] [--hardware bitfusion_16x32]
+       [--bits 8,4,2] [--strategy greedy] [--seed 0] [--hardware bitfusion_16x32] [--confidence 0.95]
 
 Per network, two `run_codesign` runs on the same hardware with the EDP objective and a 1-point
 accuracy constraint: pruning only (``bits=None``) and the joint search (``bits``). Printed per
@@ -64,18 +64,20 @@ def main() -> None:
     parser.add_argument("--strategy", default="greedy")
     parser.add_argument("--hardware", default="bitfusion_16x32")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--confidence", type=float, default=None, help="judge the constraint on the bound")
     args = parser.parse_args()
     widths = tuple(int(w) for w in args.bits.split(","))
 
     for network in args.networks.split(","):
         base = CodesignConfig(
             model=network, hardware=args.hardware, objective="edp", max_accuracy_drop=1.0,
-            strategy=args.strategy, seed=args.seed,
+            strategy=args.strategy, seed=args.seed, confidence=args.confidence,
         )  # fmt: skip
         pruning, pruning_s = _run(base)
         joint, joint_s = _run(CodesignConfig(**{**base.__dict__, "bits": widths}))
         p, j, u = pruning.searched, joint.searched, joint.uniform
-        print(f"== {network} on {args.hardware}, EDP, 1-point constraint, {args.strategy}, seed {args.seed}")
+        on = "point estimate" if args.confidence is None else f"{args.confidence:g} bound"
+        print(f"== {network} on {args.hardware}, EDP, 1 point ({on}), {args.strategy}, seed {args.seed}")
         print(f"  dense       EDP {joint.dense.edp:.4g}  test {_interval(joint.dense)}")
         for label, result, design in (
             ("pruning", pruning, p),

@@ -59,6 +59,9 @@ class Gene(tuple):  # a 2- or 4-tuple (see the class doc), so not tuple[str, flo
             return super().__new__(cls, (label, sparsity))
         return super().__new__(cls, (label, sparsity, weight_bits, activation_bits))
 
+    def __getnewargs__(self) -> tuple[object, ...]:  # pickle and copy rebuild through __new__
+        return tuple(self)
+
     @classmethod
     def of(cls, gene: Sequence[object]) -> Gene:
         """A 2- or 4-sequence as a Gene (unchecked; `SearchSpace.check_gene` checks)."""

@@ -5,7 +5,9 @@ a sparser layer is cheaper by construction; accuracy loses a fixed amount per na
 bits, so which plans are feasible is known in advance.
 """
 
+import copy
 import json
+import pickle
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -76,6 +78,7 @@ def test_a_gene_with_widths_round_trips_through_json_and_the_space(space):
     plan = space.with_gene(space.dense_plan, "fc2", gene)
     back = tuple(tuple(g) for g in json.loads(json.dumps([list(g) for g in plan])))
     assert space.normalize(back) == plan
+    assert pickle.loads(pickle.dumps(gene)) == gene and copy.deepcopy(DENSE) == DENSE
     assert describe_gene(gene) == {
         "granularity": "unstructured",
         "sparsity": 0.5,
