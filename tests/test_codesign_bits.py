@@ -98,3 +98,22 @@ def test_small_joint_run_writes_bits_into_summary_and_report(tmp_path):
     # The joint uniform baseline tried each width with and without pruning.
     widths = {frozenset(gene.weight_bits for gene in r.plan) for r in result.uniform_search.candidates}
     assert {frozenset({None}), frozenset({8}), frozenset({4})} <= widths
+
+
+def test_the_bounded_oracle_scores_quantized_candidates_on_calibrated_inputs():
+    from accelsim.codesign.honesty import BoundedAccuracy
+    from accelsim.codesign.sources import correct, digits_source
+    from pruning import FinetunedAccuracy, Masks
+    from pruning.statistics import PairedCounts, newcombe_paired_interval
+    from workloads.quantization import LayerBits
+
+    source = digits_source("mlp_digits", seed=0)
+    model, dataset = source.model, source.dataset
+    dense_correct = correct(model, dataset, "val")
+    oracle = FinetunedAccuracy(model, dataset, epochs=0)
+    masks, bits = Masks.dense(source.network), {"fc1": LayerBits(weights=2, activations=2)}
+    bounded = BoundedAccuracy(oracle, dense_correct, dataset, 0.95)(masks, bits=bits)
+    quantized = correct(model, dataset, "val", masks, bits=bits)
+    counts = PairedCounts.from_correct(dense_correct, quantized)
+    assert bounded == dense_correct.mean() - newcombe_paired_interval(counts, confidence=0.95).high
+    assert bounded < dense_correct.mean()  # dense masks, but int2: not scored as the dense model

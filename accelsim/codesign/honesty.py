@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from accelsim.codesign.sources import correct
 from pruning.statistics import (
     DEFAULT_CONFIDENCE,
     PairedCounts,
@@ -47,11 +48,11 @@ class BoundedAccuracy:
         dense_accuracy = float(np.mean(self.dense_correct))
         if not bits and all(np.all(m) for m in masks.values()):
             return dense_accuracy
-        x, y = self.dataset.split("val")
-        # Widths only when there are some, so an oracle of a pruning-only run needs no `bits`.
-        extra = {} if bits is None else {"bits": bits}
-        tuned = self.oracle.tuned_model(masks, **extra)
-        pruned = np.asarray(tuned.predict(x, masks=dict(masks), **extra) == y)
+        if bits is None:  # an oracle of a pruning-only run needs no `bits`
+            x, y = self.dataset.split("val")
+            pruned = np.asarray(self.oracle.tuned_model(masks).predict(x, masks=dict(masks)) == y)
+        else:  # quantized inputs need their ranges, which `correct` calibrates on the train split
+            pruned = correct(self.oracle.tuned_model(masks, bits=bits), self.dataset, "val", masks, bits=bits)
         counts = PairedCounts.from_correct(self.dense_correct, pruned)
         return dense_accuracy - newcombe_paired_interval(counts, confidence=self.confidence).high
 
