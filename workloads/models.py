@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
 from workloads import nn
-from workloads.datasets import Dataset
+from workloads.evaluation import EvaluatedModel, Evaluation
 from workloads.layers import Conv2d, Linear, Pair, Pool
 from workloads.network import Network
 from workloads.quantization import (
@@ -171,15 +170,6 @@ def magnitude_masks(
 # ------------------------------------------------------------------------------------- model
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """Top-1 accuracy (a fraction) and mean cross-entropy of a model on ``count`` examples."""
-
-    accuracy: float
-    loss: float
-    count: int
-
-
 def init_weights(network: Network, *, seed: int, dtype=DTYPE) -> dict[str, np.ndarray]:
     """He-normal weights (std sqrt(2 / fan_in), suits ReLU) and zero biases, drawn in layer order."""
     rng = np.random.default_rng(seed)
@@ -200,7 +190,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-class Model:
+class Model(EvaluatedModel):
     """An immutable ``Network`` + weights with forward, backward and evaluation in numpy."""
 
     __slots__ = ("_network", "_weights")
@@ -293,11 +283,6 @@ class Model:
         x = self.prepare_inputs(calibration_subset(x_train))
         return calibrate(self._network, self.quantized_weights(masks, bits), x, self.check_bits(bits))
 
-    def _ranges(self, dataset: Dataset, masks, bits: Bits | None) -> ActivationRanges | None:
-        return (
-            self.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
-        )
-
     # ------------------------------------------------------------------ compute
 
     def forward(self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None = None):
@@ -332,42 +317,6 @@ class Model:
             if parts
             else np.zeros((0, self._network.layers()[-1].output_shape[-1]), DTYPE)
         )
-
-    def predict(
-        self,
-        x: np.ndarray,
-        *,
-        masks: Mapping[str, np.ndarray] | None = None,
-        bits: Bits | None = None,
-        ranges: ActivationRanges | None = None,
-    ) -> np.ndarray:
-        return self.logits(x, masks=masks, bits=bits, ranges=ranges).argmax(axis=1)
-
-    def evaluate(
-        self,
-        dataset: Dataset,
-        split: str = "test",
-        *,
-        masks: Mapping[str, np.ndarray] | None = None,
-        bits: Bits | None = None,
-    ) -> Evaluation:
-        """Accuracy and loss on ``split``; with ``bits``, activation ranges come from the train split."""
-        x, y = dataset.split(split)
-        logits = self.logits(x, masks=masks, bits=bits, ranges=self._ranges(dataset, masks, bits))
-        loss, _ = nn.softmax_cross_entropy(logits, y) if len(y) else (float("nan"), None)
-        accuracy = float(np.mean(logits.argmax(axis=1) == y)) if len(y) else float("nan")
-        return Evaluation(accuracy=accuracy, loss=loss, count=len(y))
-
-    def accuracy(
-        self,
-        dataset: Dataset,
-        split: str = "test",
-        *,
-        masks: Mapping[str, np.ndarray] | None = None,
-        bits: Bits | None = None,
-    ) -> float:
-        """Top-1 accuracy (fraction in [0, 1]) on ``split`` with ``masks`` and ``bits`` applied."""
-        return self.evaluate(dataset, split, masks=masks, bits=bits).accuracy
 
     def __repr__(self) -> str:
         return f"Model({self.name!r}, {self.parameter_count:,} parameters)"

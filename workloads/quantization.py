@@ -125,7 +125,7 @@ def bits_key(bits: Bits | None) -> str:
 
 def needs_ranges(bits: Bits | None) -> bool:
     """Whether any layer quantizes its inputs (and so needs calibrated activation ranges)."""
-    return bool(bits) and any(b.activations is not None for b in bits.values())  # type: ignore[union-attr]
+    return bits is not None and any(b.activations is not None for b in bits.values())
 
 
 # ------------------------------------------------------------------------------------ weights
@@ -246,6 +246,8 @@ def input_quantizers(bits: Bits, ranges: ActivationRanges | None) -> dict[str, A
                 f"bits for {name!r}: activations={b.activations} need a calibrated input range "
                 "(pass ranges= from calibrate(...) on the training split)"
             )
+        if not isinstance(ranges[name], ActivationRange):
+            raise QuantizationError(f"ranges[{name!r}] must be an ActivationRange, got {ranges[name]!r}")
         out[name] = ranges[name].quantizer(b.activations)
     return out
 
@@ -273,7 +275,9 @@ def calibration_subset(x_train: np.ndarray, *, examples: int = CALIBRATION_EXAMP
     return np.asarray(x_train)[np.sort(rng.choice(len(x_train), size=examples, replace=False))]
 
 
-def calibrate(network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, bits: Bits) -> dict:
+def calibrate(
+    network: Network, params: Mapping[str, np.ndarray], x: np.ndarray, bits: Bits
+) -> dict[str, ActivationRange]:
     """Input range of every weighted layer on ``x``, earlier layers' inputs already quantized per ``bits``.
 
     ``params`` are the effective (masked, fake-quantized) weights; ``x`` the calibration inputs as the

@@ -43,8 +43,9 @@ import numpy as np
 
 from workloads import nn
 from workloads.datasets import Dataset
+from workloads.evaluation import EvaluatedModel
 from workloads.importers.errors import MissingExtraError
-from workloads.models import EVAL_BATCH, Evaluation, check_mask_shapes
+from workloads.models import EVAL_BATCH, check_mask_shapes
 from workloads.quantization import (
     ActivationRange,
     ActivationRanges,
@@ -107,7 +108,7 @@ class TorchTrainResult:
     val_accuracy: tuple[float, ...] = field(default=())
 
 
-class TorchModel:
+class TorchModel(EvaluatedModel):
     """An immutable ``nn.Module`` + example input with the numpy ``Model``'s evaluate/fine-tune contract."""
 
     __slots__ = ("_example_shape", "_layers", "_module", "_name")
@@ -227,11 +228,6 @@ class TorchModel:
             torch.func.functional_call(self._module, params, (batch,))
         return record
 
-    def _ranges(self, dataset: Dataset, masks, bits: Bits | None) -> ActivationRanges | None:
-        return (
-            self.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
-        )
-
     def logits(
         self,
         x: np.ndarray,
@@ -256,54 +252,6 @@ class TorchModel:
                 out = torch.func.functional_call(self._module, params, (batch,))
                 parts.append(out.reshape(len(batch), -1).numpy())
         return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
-
-    def predict(
-        self,
-        x: np.ndarray,
-        *,
-        masks: Mapping[str, np.ndarray] | None = None,
-        bits: Bits | None = None,
-        ranges: ActivationRanges | None = None,
-    ) -> np.ndarray:
-        return self.logits(x, masks=masks, bits=bits, ranges=ranges).argmax(axis=1)
-
-    def correct(
-        self,
-        dataset: Dataset,
-        split: str = "test",
-        *,
-        masks: Mapping[str, np.ndarray] | None = None,
-        bits: Bits | None = None,
-    ) -> np.ndarray:
-        """Per-example top-1 correctness (bool, dataset order): what paired statistics need."""
-        x, y = dataset.split(split)
-        return self.predict(x, masks=masks, bits=bits, ranges=self._ranges(dataset, masks, bits)) == y
-
-    def evaluate(
-        self,
-        dataset: Dataset,
-        split: str = "test",
-        *,
-        masks: Mapping[str, np.ndarray] | None = None,
-        bits: Bits | None = None,
-    ) -> Evaluation:
-        x, y = dataset.split(split)
-        if not len(y):
-            return Evaluation(accuracy=float("nan"), loss=float("nan"), count=0)
-        logits = self.logits(x, masks=masks, bits=bits, ranges=self._ranges(dataset, masks, bits))
-        loss, _ = nn.softmax_cross_entropy(logits, y)
-        return Evaluation(accuracy=float(np.mean(logits.argmax(axis=1) == y)), loss=loss, count=len(y))
-
-    def accuracy(
-        self,
-        dataset: Dataset,
-        split: str = "test",
-        *,
-        masks: Mapping[str, np.ndarray] | None = None,
-        bits: Bits | None = None,
-    ) -> float:
-        """Top-1 accuracy (fraction in [0, 1]) on ``split`` with ``masks`` and ``bits`` applied."""
-        return self.evaluate(dataset, split, masks=masks, bits=bits).accuracy
 
     def train_with_config(
         self,
@@ -334,7 +282,7 @@ class TorchModel:
                 trained._module.train()
 
         def epoch_forward() -> Callable[[torch.Tensor], torch.Tensor]:
-            ranges = in_eval(lambda: trained._ranges(dataset, None, checked_bits))
+            ranges = in_eval(lambda: trained.ranges(dataset, bits=checked_bits))
             return trained._qat_forward(checked_bits, ranges)
 
         with deterministic(config.seed):

@@ -32,7 +32,8 @@ def fake_quantize_weight(weight: torch.Tensor, bits: int, *, ste: bool) -> torch
     w = weight.detach()
     peak = w.reshape(len(w), -1).abs().amax(dim=1) if w.numel() else torch.zeros(len(w))
     scales = torch.where(peak > 0, peak / qmax, torch.ones_like(peak)).reshape((-1,) + (1,) * (w.ndim - 1))
-    q = torch.clamp(torch.round(w / scales), -qmax, qmax) * scales
+    # "+ 0.0" turns the -0.0 that rounding a small negative gives into the +0.0 an integer code has.
+    q = (torch.clamp(torch.round(w / scales), -qmax, qmax) + 0.0) * scales
     return weight + (q - weight).detach() if ste else q
 
 
@@ -42,7 +43,7 @@ def fake_quantize_input(x: torch.Tensor, quantizer: ActivationQuantizer, *, ste:
 
     plain = x.detach()
     scale = torch.tensor(quantizer.scale, dtype=x.dtype)
-    q = torch.clamp(torch.round(plain / scale), quantizer.low_code, quantizer.high_code) * scale
+    q = (torch.clamp(torch.round(plain / scale), quantizer.low_code, quantizer.high_code) + 0.0) * scale
     if not ste:
         return q
     inside = (plain >= quantizer.low_code * quantizer.scale) & (

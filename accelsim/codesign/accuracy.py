@@ -14,6 +14,7 @@ import numpy as np
 from accelsim.sparse.execute import execute
 from workloads.datasets import Dataset
 from workloads.models import Model
+from workloads.quantization import Bits
 
 #: Inputs per `execute` call: large enough to amortise weight encoding, small enough for memory.
 BATCH = 512
@@ -26,16 +27,23 @@ def accuracy(
     split: str = "test",
     *,
     formats: Mapping[str, object] | None = None,
+    bits: Bits | None = None,
 ) -> float:
-    """Top-1 accuracy (a fraction in [0, 1]) of `model` pruned by `masks` on `dataset`'s `split`."""
+    """Top-1 accuracy (a fraction in [0, 1]) of `model` pruned by `masks` on `dataset`'s `split`.
+
+    With `bits` the quantized layers run on integers, input ranges calibrated on the train split.
+    """
     x, y = dataset.split(split)
     if len(y) == 0:
         raise ValueError(f"dataset {dataset.name!r}: split {split!r} is empty")
+    ranges = model.ranges(dataset, masks=masks, bits=bits)
     inputs = model.prepare_inputs(x)
     correct = 0
     for start in range(0, len(y), BATCH):
         batch = inputs[start : start + BATCH]
-        logits = execute(model.network, model.weights, masks, batch, formats=formats)
+        logits = execute(
+            model.network, model.weights, masks, batch, formats=formats, bits=bits, ranges=ranges
+        )
         # Linear layers keep a token axis of length 1: (N, 1, classes) -> (N, classes).
         logits = np.asarray(logits).reshape(len(batch), -1)
         correct += int(np.sum(logits.argmax(axis=1) == y[start : start + BATCH]))

@@ -18,7 +18,7 @@ import numpy as np
 
 from workloads.datasets import Dataset, load_digits
 from workloads.models import Model
-from workloads.quantization import Bits, needs_ranges
+from workloads.quantization import Bits
 from workloads.torch_model import TorchModel
 from workloads.user_task import SpecError, call_module_spec
 from workloads.weight_cache import pretrained
@@ -86,12 +86,7 @@ def correct(
 
     With ``bits`` the model is fake-quantized, its activation ranges calibrated on the train split.
     """
-    x, y = dataset.split(split)
-    masks = None if masks is None else dict(masks)
-    ranges = (
-        model.calibrate(dataset.split("train")[0], masks=masks, bits=bits) if needs_ranges(bits) else None
-    )
-    return np.asarray(model.predict(x, masks=masks, bits=bits, ranges=ranges) == y, dtype=bool)
+    return model.correct(dataset, split, masks=None if masks is None else dict(masks), bits=bits)
 
 
 __all__ = ["ModelSpecError", "Source", "correct", "digits_source", "load_model_spec", "torch_source"]

@@ -65,7 +65,9 @@ from accelsim.sparse.operators import (
     run_pool,
     run_softmax,
 )
+from accelsim.sparse.quantized import prepare_quantized
 from workloads.layers import Add, Concat, Conv2d, LayerNorm, Linear, MatMul, Pool, Softmax
+from workloads.quantization import ActivationRanges, Bits, check_bits, input_quantizers
 
 __all__ = ["execute", "choose_format", "AUTO_DENSE_ABOVE", "AUTO_NM", "AUTO_BLOCKS", "LAYERNORM_EPS"]
 
@@ -125,8 +127,8 @@ def _check_format(fmt: object, layer: str) -> FormatSpec:
 # ----------------------------------------------------------------------------- preparation
 
 
-def _prepare_weights(network, weights, masks, formats, dtype):
-    """Validate every weight / mask / format and encode each weighted layer once."""
+def _prepare_weights(network, weights, masks, formats, dtype, bits=None, quantizers=None):
+    """Validate every weight / mask / format and encode each weighted layer once (quantized per ``bits``)."""
     if not isinstance(weights, Mapping):
         raise ValueError(f"weights must be a mapping layer name -> ndarray, got {type(weights).__name__}")
     formats = {} if formats is None else dict(formats)
@@ -168,6 +170,11 @@ def _prepare_weights(network, weights, masks, formats, dtype):
             if name in formats
             else choose_format(mask, groups=groups, layer=name)
         )
+        quant = None
+        if bits and name in bits:
+            # Masking first keeps a pruned weight out of its channel's scale and its code at 0.
+            masked = w if mask is None else np.where(mask, w, w.dtype.type(0))
+            w, quant = prepare_quantized(masked, bits[name], quantizers.get(name), dtype)
         if fmt == "dense":
             enc = np.ascontiguousarray(w if mask is None else np.where(mask, w, 0))
         else:
@@ -179,7 +186,7 @@ def _prepare_weights(network, weights, masks, formats, dtype):
             if bias.shape != (out_features,):
                 raise ValueError(f"layer {name!r}: bias shape {bias.shape} does not match ({out_features},)")
             bias = bias.astype(dtype)
-        prepared[name] = (enc, fmt, bias)
+        prepared[name] = (enc, fmt, bias, quant)
     return prepared
 
 
@@ -211,17 +218,32 @@ def _feed(name: str, shape: tuple[int, ...], array, dtype) -> tuple[np.ndarray, 
 # ----------------------------------------------------------------------------- driver
 
 
-def execute(network, weights, masks=None, inputs=None, *, formats=None, return_all: bool = False):
+def execute(
+    network,
+    weights,
+    masks=None,
+    inputs=None,
+    *,
+    formats=None,
+    return_all: bool = False,
+    bits: Bits | None = None,
+    ranges: ActivationRanges | None = None,
+):
     """Run ``network`` forward on ``inputs`` with ``weights`` pruned by ``masks``.
 
     Returns the output of the network's sink layer (a dict ``name -> array`` when it has several),
     or with ``return_all=True`` a dict of every layer's output in topological order.  See the
-    module docstring for shapes, dtypes, formats and how operands are wired.
+    module docstring for shapes, dtypes, formats and how operands are wired.  ``bits`` (conv /
+    linear layer name -> ``LayerBits``) run those layers quantized (:mod:`accelsim.sparse.quantized`),
+    with input ranges from ``ranges`` (``Model.calibrate`` on the training split).
     """
     if inputs is None:
         raise ValueError(f"network {network.name!r}: inputs are required")
     dtype = _compute_dtype(inputs)
-    prepared = _prepare_weights(network, weights, masks, formats, dtype)
+    weighted = {layer.name: layer for layer in network.layers() if isinstance(layer, (Conv2d, Linear))}
+    checked_bits = check_bits(bits, weighted, owner=f"network {network.name!r}")
+    quantizers = input_quantizers(checked_bits, ranges)
+    prepared = _prepare_weights(network, weights, masks, formats, dtype, checked_bits, quantizers)
 
     sources = [name for name in network.layer_names if not network.predecessors(name)]
     feeds: dict[str, np.ndarray] = {}

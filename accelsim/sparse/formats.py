@@ -112,9 +112,10 @@ def _bitmap_breakdown(nnz: int, size: int, v: int) -> dict[str, int]:
 
 def _prepare(weights, mask, layer):
     weights = np.asarray(weights)
-    if weights.dtype.kind != "f":
+    if weights.dtype.kind not in "fi":  # signed integers: the codes of quantized weights
         raise ValueError(
-            f"{weights_subject(layer)}: weights must be floating point, got dtype {weights.dtype}"
+            f"{weights_subject(layer)}: weights must be floating point or signed integer codes, "
+            f"got dtype {weights.dtype}"
         )
     check_mask(weights, mask, layer=layer)
     w2 = gemm_view(weights, layer=layer)

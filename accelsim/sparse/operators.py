@@ -1,7 +1,8 @@
 """The forward operator of every layer type :func:`accelsim.sparse.execute.execute` runs.
 
 One function per layer type (convolution, linear, MatMul, pooling, concatenation, softmax,
-LayerNorm) and the activations, each taking ``(B, ...)`` arrays and the layer's prepared weights;
+LayerNorm) and the activations, each taking ``(B, ...)`` arrays and the layer's prepared weights
+(encoded weight, format, bias and, for a quantized layer, its ``LayerQuantization``);
 the weighted ones call the sparse kernels (:mod:`accelsim.sparse.kernels`, :mod:`accelsim.sparse.spmm`).
 They hold the arithmetic of one layer and nothing of the whole-network walk, which is why they
 are apart from the driver in :mod:`accelsim.sparse.execute` (validation, formats, wiring, batching).
@@ -67,8 +68,10 @@ def activate(x: np.ndarray, activation) -> np.ndarray:
 
 
 def run_conv(layer: Conv2d, x, prepared):
-    enc, _, bias = prepared[layer.name]
+    enc, _, bias, quant = prepared[layer.name]
     x = reshape_input(x, layer.input_shape, layer.name)
+    if quant is not None:
+        x = quant.inputs(x)
     y = kernels.conv2d(
         x,
         enc,
@@ -79,13 +82,17 @@ def run_conv(layer: Conv2d, x, prepared):
         groups=layer.groups,
         layer=layer.name,
     )
+    if quant is not None:
+        y = quant.outputs(y, axis=1)
     if bias is not None:
         y += bias[None, :, None, None]
     return activate(y, layer.activation)
 
 
 def run_linear(layer: Linear, x, prepared, pred_layer):
-    enc, _, bias = prepared[layer.name]
+    enc, _, bias, quant = prepared[layer.name]
+    if quant is not None:
+        x = quant.inputs(x)
     if isinstance(pred_layer, MatMul) and x.ndim == 4:
         b, heads, t, d = x.shape
         if t == layer.tokens and heads * d == layer.in_features:
@@ -95,6 +102,8 @@ def run_linear(layer: Linear, x, prepared, pred_layer):
     X = aligned(x.reshape(batch * layer.tokens, layer.in_features).T)
     y = spmm(enc, X, layer=layer.name)  # (out, B*tokens)
     y = np.ascontiguousarray(y.T).reshape(batch, layer.tokens, layer.out_features)
+    if quant is not None:
+        y = quant.outputs(y, axis=2)
     if bias is not None:
         y += bias
     return activate(y, layer.activation)

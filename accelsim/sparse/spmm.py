@@ -54,7 +54,9 @@ _BLOCKS_PER_THREAD = 4
 # docs/machine.md box) the re-reads come from L3 or DRAM, so one block per thread: on 512x4608x3136
 # at 90% (18.9 MB X chunks) two threads measured 1.89-1.94x with 2 blocks, 1.64-1.69x with 8.
 _X_CHUNK_CACHE_BYTES = 1 << 21
-_SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
+# The integer types run quantized layers (accelsim.sparse.quantized): the jitted kernels are generic,
+# numba compiles an integer variant on first use; the caller picks a width the sums cannot overflow.
+_SUPPORTED = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
 
 
 def layer_subject(layer: str | None) -> str:
@@ -73,7 +75,8 @@ def _check_operand(fmt_rows: int, k: int, values_dtype, X, groups: int, layer) -
         raise ValueError(f"{layer_subject(layer)}: dense operand must be 2-d (K x N), got shape {X.shape}")
     if np.dtype(values_dtype) not in _SUPPORTED:
         raise ValueError(
-            f"{layer_subject(layer)}: weight dtype must be float32 or float64, got {values_dtype}"
+            f"{layer_subject(layer)}: weight dtype must be float32, float64, int32 or int64, "
+            f"got {values_dtype}"
         )
     if X.dtype != values_dtype:
         raise ValueError(
