@@ -97,10 +97,10 @@ def main() -> None:
         )
         plan = joint.summary()["designs"]["searched"]["layers"]
         print(
-            "  joint plan: "
+            "  joint plan (wf/af: unquantized, the hardware's int8): "
             + ", ".join(
                 f"{r['layer']}={r['granularity']}@{r['sparsity']:g}"
-                f"/w{r['weight_bits']}a{r['activation_bits']}"
+                f"/w{r['weight_bits'] or 'f'}a{r['activation_bits'] or 'f'}"
                 for r in plan
             )
         )
