@@ -155,14 +155,16 @@ class Evolutionary:
     activation widths in a space with bit widths: `SearchSpace.choices` is the joint set).
 
     The first population is the dense plan, uniform plans (every option at 50, 70 and 85%
-    sparsity, up to half the population) and random plans (each layer dense with probability
+    sparsity, up to half the population; with widths first each width unpruned, then those
+    plans at every width) and random plans (each layer dense with probability
     1/2, else a uniformly drawn option and level). Each generation keeps the ``elites`` fittest,
     then fills up with children: two parents by ``tournament``-way tournament, uniform crossover
     with probability ``crossover_rate`` (else a copy of the first parent), and each gene redrawn
-    uniformly from the layer's other choices with probability ``mutation_rate`` (default
-    1 / number of layers). Infeasible candidates are penalised by constraint domination (any
-    feasible one is fitter; among infeasible ones, the smaller accuracy shortfall wins), which needs
-    no penalty weight. All randomness comes from the ``rng`` seeded by ``search_masks``.
+    with probability ``mutation_rate`` (default 1 / number of layers): uniformly among the layer's
+    choices that differ from it in one part -- the (option, level), the weight width or the
+    activation width (in a pruning-only space, any other choice). Infeasible candidates are
+    penalised by constraint domination (any feasible one is fitter; among infeasible ones, the
+    smaller accuracy shortfall wins), which needs no penalty weight. All randomness comes from the ``rng`` seeded by ``search_masks``.
     """
 
     population: int = 16
@@ -254,9 +256,21 @@ class Evolutionary:
         genes = list(plan)
         flips = rng.random(len(genes)) < rate
         for i in np.flatnonzero(flips):
-            others = [g for g in choices[i] if g != genes[i]]
+            # One part at a time (pruning, weight width or activation width): a step to a neighbour,
+            # not a jump across the joint space, where most genes hold a width the accuracy cannot take.
+            current = Gene.of(genes[i])
+            others = [g for g in choices[i] if g != current and _parts_changed(g, current) == 1]
             genes[i] = others[rng.integers(len(others))]
         return tuple(genes)
+
+
+def _parts_changed(a: Gene, b: Gene) -> int:
+    """How many of a gene's three parts differ: (option, level), weight width, activation width."""
+    return (
+        int(tuple(a[:2]) != tuple(b[:2]))
+        + int(a.weight_bits != b.weight_bits)
+        + int(a.activation_bits != b.activation_bits)
+    )
 
 
 STRATEGIES: dict[str, type] = {"uniform": Uniform, "greedy": Greedy, "evolutionary": Evolutionary}

@@ -156,6 +156,22 @@ def test_evolutionary_mutates_over_the_joint_choices(mlp, space):
     assert {4, 2} <= widths and {4, 2} <= activations
 
 
+def test_a_mutation_changes_one_part_of_a_gene(space):
+    import numpy as np
+
+    plan = space.uniform_plan("unstructured", 0.5, 4)
+    choices = [space.choices(name) for name in space.layers]
+    for seed in range(20):
+        child = Evolutionary._mutate(plan, choices, 1.0, np.random.default_rng(seed))
+        for before, after in zip(plan, child):
+            changed = [
+                tuple(before[:2]) != tuple(after[:2]),
+                before.weight_bits != after.weight_bits,
+                before.activation_bits != after.activation_bits,
+            ]
+            assert sum(changed) == 1, (before, after)
+
+
 def test_uniform_covers_each_width_with_and_without_pruning(mlp, space):
     result = search_masks(
         *mlp, cost=BitsCost(), accuracy=bits_accuracy(0.001), constraint=MaxDrop(1.0),
