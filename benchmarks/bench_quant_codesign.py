@@ -104,6 +104,12 @@ def main() -> None:
                 for r in plan
             )
         )
+        for label, result in (("pruning", pruning), ("joint", joint)):
+            best = result.search.best
+            print(
+                f"  {label} search best (validation): EDP {best.edp:.4g}, val {best.accuracy:.4f}; "
+                f"final design: candidate #{result.searched.candidate}, {result.searched.attempts} fine-tuned"
+            )
         bound = Counter(r.bound for r in bottlenecks(joint.dense.report))
         print(f"  dense layers bound by: {dict(bound)}")
         print("\n".join(_uniform_widths(joint)))
