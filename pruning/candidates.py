@@ -1,6 +1,9 @@
-"""The search space of a mask search: per-layer genes (granularity option, sparsity) and plan -> masks.
+"""The search space of a mask search: per-layer genes (granularity, sparsity, bit widths) and plan -> masks.
 
-A *gene* is ``(option label, sparsity)``; ``DENSE = ("dense", 0.0)`` leaves a layer untouched. A
+A *gene* is ``(option label, sparsity)``; ``DENSE = ("dense", 0.0)`` leaves a layer untouched. In a
+space with bit widths (``SearchSpace(..., bits=(8, 4, 2))``) a gene may also carry them,
+``(label, sparsity, weight_bits, activation_bits)`` (None: unquantized); a :class:`Gene` without
+widths *is* the 2-tuple, so pruning-only plans, their records and reports are unchanged. A
 *plan* is a tuple of genes, one per searched layer in network order, so plans are hashable and
 compare by value. An :class:`Option` is a granularity with the sparsity levels it may take: the
 ``ladder`` for unstructured, block and channel pruning, and the single level ``1 - n/m`` for N:M.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from numpy.typing import ArrayLike
 
@@ -32,16 +36,66 @@ from pruning._checks import check_fraction, weighted_layer
 from pruning.channels import channel_groups
 from pruning.granularity import GRANULARITY_TYPES, NM, Block, Channel, Granularity, as_granularity
 from pruning.importance import Importance, magnitude_l1
-from pruning.layer_option import LayerOption
+from pruning.layer_option import LayerOption, check_width
 from pruning.masks import Masks
 from pruning.methods import prune
 from pruning.selection import GranularitySpec
 from workloads.network import Network
+from workloads.quantization import LayerBits
 from workloads.sparsity import parse
 
-Gene = tuple[str, float]
+
+class Gene(tuple):  # a 2- or 4-tuple (see the class doc), so not tuple[str, float]
+    """One layer's choice: ``(label, sparsity)``, or ``(label, sparsity, weight_bits, activation_bits)``
+    when it names a width. Without widths it is the plain 2-tuple (equal, same hash, same repr), so a
+    pruning-only gene compares and prints as it always did."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls, label: str, sparsity: float, weight_bits: int | None = None, activation_bits: int | None = None
+    ) -> Gene:
+        if weight_bits is None and activation_bits is None:
+            return super().__new__(cls, (label, sparsity))
+        return super().__new__(cls, (label, sparsity, weight_bits, activation_bits))
+
+    def __getnewargs__(self) -> tuple[object, ...]:  # pickle and copy rebuild through __new__
+        return tuple(self)
+
+    @classmethod
+    def of(cls, gene: Sequence[object]) -> Gene:
+        """A 2- or 4-sequence as a Gene (unchecked; `SearchSpace.check_gene` checks)."""
+        return cls(*gene)  # type: ignore[arg-type]
+
+    @property
+    def label(self) -> str:
+        return cast(str, self[0])
+
+    @property
+    def sparsity(self) -> float:
+        return cast(float, self[1])
+
+    @property
+    def weight_bits(self) -> int | None:
+        return cast("int | None", self[2]) if len(self) > 2 else None
+
+    @property
+    def activation_bits(self) -> int | None:
+        return cast("int | None", self[3]) if len(self) > 2 else None
+
+    def with_bits(self, weight_bits: int | None, activation_bits: int | None) -> Gene:
+        return Gene(self.label, self.sparsity, weight_bits, activation_bits)
+
+
 Plan = tuple[Gene, ...]
-DENSE: Gene = ("dense", 0.0)
+DENSE: Gene = Gene("dense", 0.0)
+
+
+def gene_fields(gene: Sequence[object]) -> tuple[str, float, int | None, int | None]:
+    """``(label, sparsity, weight_bits, activation_bits)`` of a 2- or 4-tuple gene."""
+    g = Gene.of(gene)
+    return g.label, g.sparsity, g.weight_bits, g.activation_bits
+
 
 DEFAULT_LADDER = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 DEFAULT_GRANULARITIES = ("unstructured", Block((4, 4)), NM(2, 4))
@@ -144,8 +198,10 @@ class SearchSpace:
         ladder: Sequence[float] = DEFAULT_LADDER,
         layers: Iterable[str] | None = None,
         importance: Importance = magnitude_l1,
+        bits: Sequence[int] | None = None,
     ) -> None:
         self.network = network
+        self.widths = _check_widths(bits)
         self.weights = weights
         self.importance = importance
         if isinstance(granularities, Iterable) and not isinstance(granularities, str):
@@ -192,13 +248,19 @@ class SearchSpace:
         return tuple(DENSE for _ in self.layers)
 
     def choices(self, name: str) -> tuple[Gene, ...]:
-        """Every gene layer ``name`` may take, dense first, then option by option in ascending sparsity."""
-        return (DENSE,) + tuple(
-            (label, s) for label in self.allowed[name] for s in self.options[label].levels
+        """Every gene layer ``name`` may take, dense first, then option by option in ascending sparsity;
+        with widths, each of those at every (weight, activation) width pair, unquantized included."""
+        pruning = (DENSE,) + tuple(
+            Gene(label, s) for label in self.allowed[name] for s in self.options[label].levels
         )
+        widths = (None, *self.widths) if self.widths else (None,)
+        return tuple(g.with_bits(w, a) for g in pruning for w in widths for a in widths)
 
-    def uniform_plan(self, label: str, sparsity: float) -> Plan:
-        """``label`` at ``sparsity`` on every layer it applies to; the others stay dense."""
+    def uniform_plan(self, label: str, sparsity: float, width: int | None = None) -> Plan:
+        """``label`` at ``sparsity`` on every layer it applies to (the others stay dense), and with
+        ``width`` every layer's weights and input activations at that width."""
+        if label == DENSE[0] and sparsity == DENSE[1]:
+            return self.normalize(tuple(DENSE.with_bits(width, width) for _ in self.layers))
         if label not in self.options or sparsity not in self.options[label].levels:
             levels = self.options[label].levels if label in self.options else ()
             raise ValueError(
@@ -206,7 +268,10 @@ class SearchSpace:
                 + (f", levels {levels}" if levels else "")
             )
         return self.normalize(
-            tuple((label, sparsity) if label in self.allowed[n] else DENSE for n in self.layers)
+            tuple(
+                (Gene(label, sparsity) if label in self.allowed[n] else DENSE).with_bits(width, width)
+                for n in self.layers
+            )
         )
 
     def with_gene(self, plan: Plan, name: str, gene: Gene) -> Plan:
@@ -221,15 +286,30 @@ class SearchSpace:
                 return level
         return None
 
+    def lower_widths(self, width: int | None) -> tuple[int, ...]:
+        """The widths of the space below ``width`` (all of them below unquantized), widest first."""
+        return tuple(w for w in self.widths if width is None or w < width)
+
     def check_gene(self, name: str, gene: object) -> Gene:
-        """``gene`` as a ``(label, sparsity)`` tuple, if layer ``name`` may take it; else a ValueError."""
-        if not isinstance(gene, (tuple, list)) or len(gene) != 2:
-            raise ValueError(f"search: layer {name!r}: a gene is (granularity label, sparsity), got {gene!r}")
-        label, sparsity = gene
+        """``gene`` as a :class:`Gene`, if layer ``name`` may take it; else a ValueError."""
+        if not isinstance(gene, (tuple, list)) or len(gene) not in (2, 4):
+            raise ValueError(
+                f"search: layer {name!r}: a gene is (granularity label, sparsity) or (label, sparsity, "
+                f"weight_bits, activation_bits), got {gene!r}"
+            )
+        label, sparsity = gene[0], gene[1]
+        widths = tuple(gene[2:]) if len(gene) == 4 else (None, None)
+        for field, width in zip(("weight_bits", "activation_bits"), widths):
+            if width is not None and width not in self.widths:
+                raise ValueError(
+                    f"search: layer {name!r}: {field} {width!r} is not one of the space's widths "
+                    f"{list(self.widths)}"
+                )
+        w, a = cast("tuple[int | None, int | None]", widths)
         if label == DENSE[0]:
             if sparsity != DENSE[1]:
                 raise ValueError(f"search: layer {name!r}: a dense gene has sparsity 0.0, got {sparsity!r}")
-            return DENSE
+            return DENSE.with_bits(w, a)
         if label not in self.allowed[name]:
             raise ValueError(
                 f"search: layer {name!r}: granularity {label!r} is not one of {self.allowed[name]}"
@@ -238,7 +318,7 @@ class SearchSpace:
             raise ValueError(
                 f"search: layer {name!r}: {label} sparsity {sparsity!r} is not one of {self.options[label].levels}"
             )
-        return (label, float(sparsity))
+        return Gene(label, float(sparsity), w, a)
 
     def normalize(self, plan: Plan) -> Plan:
         """A checked plan whose coupled channel genes share one sparsity (the group's largest), as ``prune`` needs."""
@@ -255,11 +335,19 @@ class SearchSpace:
             if len(idx) > 1:
                 top = max(genes[i][1] for i in idx)
                 for i in idx:
-                    genes[i] = ("channel", top)
+                    genes[i] = Gene("channel", top, genes[i].weight_bits, genes[i].activation_bits)
         return tuple(genes)
 
-    def describe(self, plan: Plan) -> dict[str, dict[str, str | float]]:
-        return {name: {"granularity": g, "sparsity": s} for name, (g, s) in zip(self.layers, plan)}
+    def describe(self, plan: Plan) -> dict[str, dict[str, str | float | int | None]]:
+        return {name: describe_gene(gene, bool(self.widths)) for name, gene in zip(self.layers, plan)}
+
+    def bits(self, plan: Plan) -> dict[str, LayerBits]:
+        """The layers of ``plan`` that name a width, as ``workloads.quantization.LayerBits``."""
+        out = {}
+        for name, gene in zip(self.layers, self.normalize(plan)):
+            if gene.weight_bits is not None or gene.activation_bits is not None:
+                out[name] = LayerBits(weights=gene.weight_bits, activations=gene.activation_bits)
+        return out
 
     # ------------------------------------------------------------------ masks
 
@@ -267,9 +355,9 @@ class SearchSpace:
         """Masks of every weighted layer of the network for ``plan`` (unsearched layers stay dense)."""
         plan = self.normalize(plan)
         overrides: dict[str, LayerOption] = {
-            name: self.options[label].layer_option(sparsity)
-            for name, (label, sparsity) in zip(self.layers, plan)
-            if label != "dense"
+            name: self.options[gene.label].layer_option(gene.sparsity)
+            for name, gene in zip(self.layers, plan)
+            if gene.label != "dense"
         }
         return prune(
             self.network, self.weights, amount=0.0, granularity="unstructured",
@@ -282,8 +370,31 @@ class SearchSpace:
         return sum(self._dense_macs[n] * masks.density_of(n) for n in self.layers) / total
 
 
+def describe_gene(gene: Sequence[object], widths: bool = False) -> dict[str, str | float | int | None]:
+    """A gene's named fields; its widths too when it has them or ``widths`` (a space with widths)."""
+    label, sparsity, w, a = gene_fields(gene)
+    out: dict[str, str | float | int | None] = {"granularity": label, "sparsity": sparsity}
+    if widths or w is not None or a is not None:
+        out.update(weight_bits=w, activation_bits=a)
+    return out
+
+
+def _check_widths(bits: object) -> tuple[int, ...]:
+    """The space's widths, widest first; none (a pruning-only space) for None."""
+    if bits is None:
+        return ()
+    if isinstance(bits, (str, bytes)) or not isinstance(bits, Iterable):
+        raise ValueError(f"search: bits must be a sequence of widths, e.g. (8, 4, 2), got {bits!r}")
+    widths = [check_width("search", "bits", w) for w in bits]
+    if not widths or len(set(widths)) != len(widths):
+        raise ValueError(f"search: bits must name at least one width, each once, got {list(widths)}")
+    return tuple(sorted(cast("list[int]", widths), reverse=True))
+
+
 __all__ = [
     "Gene",
+    "describe_gene",
+    "gene_fields",
     "Plan",
     "DENSE",
     "DEFAULT_LADDER",

@@ -18,7 +18,6 @@ from numpy.typing import ArrayLike
 
 from pruning._checks import is_int
 from pruning.candidates import SearchSpace
-from pruning.masks import Masks
 from pruning.objectives import Constraint, ObjectiveFn, check_constraint, make_objective, objective_name
 from pruning.search_evaluation import BudgetExhausted, Evaluator
 from pruning.search_records import CandidateRecord, SearchResult, pareto_front, select_best
@@ -77,8 +76,8 @@ def search_masks(
     network: Network,
     weights: Mapping[str, ArrayLike],
     *,
-    cost: Callable[[Masks], object],
-    accuracy: Callable[[Masks], float],
+    cost: Callable[..., object],
+    accuracy: Callable[..., float],
     constraint: Constraint,
     strategy: str | Strategy = "greedy",
     objective: str | Mapping[str, float] | ObjectiveFn = "edp",
@@ -95,7 +94,8 @@ def search_masks(
     - ``objective``: ``"edp"``, ``"cycles"``, ``"energy"``, a weights mapping (``{"cycles": 1,
       "energy": 1}``, normalised by the dense cost) or a callable ``(cost, dense_cost) -> float``.
     - ``space``: the layers, granularities and sparsity ladder to search (default
-      ``SearchSpace(network, weights)``).
+      ``SearchSpace(network, weights)``); a space with bit widths searches them jointly and calls
+      ``cost(masks, bits=...)`` and ``accuracy(masks, bits=...)``.
     - ``max_evaluations``: at most this many distinct plans, the dense one included.
     - ``progress``: called with an event dict (``event`` is ``start``, ``evaluation``, ``step``,
       ``generation`` or ``done``) so a caller can draw progress; nothing is printed.

@@ -6,6 +6,10 @@ Strategies only propose plans; :class:`Evaluator` turns a plan into masks, calls
 call of each callable, because both are the expensive part (a simulation, a pass over the
 validation split). The dense plan is always evaluated first: its accuracy fixes the threshold and
 its cost is the reference of normalised objectives.
+
+In a space with bit widths, each plan's widths (`SearchSpace.bits`) go to both callables as
+``cost(masks, bits=...)`` and ``accuracy(masks, bits=...)``, and equal masks share a call only at
+equal widths; a pruning-only space calls them with the masks alone, as before.
 """
 
 from __future__ import annotations
@@ -52,8 +56,8 @@ class Evaluator:
         self,
         space: SearchSpace,
         *,
-        cost: Callable[[Masks], object],
-        accuracy: Callable[[Masks], object],
+        cost: Callable[..., object],
+        accuracy: Callable[..., object],
         objective: ObjectiveFn,
         constraint: Constraint,
         max_evaluations: int | None = None,
@@ -95,7 +99,7 @@ class Evaluator:
             return self.records[0]
         plan = self.space.dense_plan
         masks = self.space.masks(plan)
-        accuracy, cost = self._measure(masks)
+        accuracy, cost = self._measure(masks, plan)
         self._threshold = float(self._constraint.threshold(accuracy))
         self.reference = cost
         return self._record(plan, accuracy, cost, masks)
@@ -110,7 +114,7 @@ class Evaluator:
         if self.max_evaluations is not None and len(self.records) >= self.max_evaluations:
             raise BudgetExhausted(self.max_evaluations)
         masks = self.space.masks(plan)
-        accuracy, cost = self._measure(masks)
+        accuracy, cost = self._measure(masks, plan)
         return self._record(plan, accuracy, cost, masks)
 
     def is_feasible(self, accuracy: float) -> bool:
@@ -135,11 +139,16 @@ class Evaluator:
 
     # ------------------------------------------------------------------ internals
 
-    def _measure(self, masks: Masks) -> tuple[float, dict[str, float]]:
+    def _measure(self, masks: Masks, plan: Plan) -> tuple[float, dict[str, float]]:
+        bits = self.space.bits(plan) if self.space.widths else None
         key = masks.content_hash()
+        extra: dict[str, object] = {}
+        if bits is not None:
+            key += "|" + repr(sorted((name, b.weights, b.activations) for name, b in bits.items()))
+            extra["bits"] = bits
         if key not in self._by_masks:
-            accuracy = check_accuracy(self._accuracy(masks), "accuracy")
-            cost = _checked_cost(self._cost(masks))
+            accuracy = check_accuracy(self._accuracy(masks, **extra), "accuracy")
+            cost = _checked_cost(self._cost(masks, **extra))
             self._by_masks[key] = (accuracy, cost)
         accuracy, cost = self._by_masks[key]
         return accuracy, dict(cost)

@@ -11,12 +11,12 @@ result says ``feasible=False``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from pruning._checks import number_field
-from pruning.candidates import Plan
+from pruning.candidates import Plan, describe_gene, gene_fields
 from pruning.masks import Masks
 
 # Columns a flat record owns; a cost field may not take one of these names.
@@ -24,19 +24,24 @@ RECORD_FIELDS = (
     "index", "plan", "density", "macs_density", "accuracy", "objective", "feasible", "edp",
     "strategy", "seed", "best",
 )  # fmt: skip
-LAYER_FIELD_SUFFIXES = (".granularity", ".sparsity")
+LAYER_FIELD_SUFFIXES = (".granularity", ".sparsity", ".weight_bits", ".activation_bits")
 
 #: One flat row per candidate (`CandidateRecord.to_record`): numbers, flags and labels.
 Record = dict[str, str | float | bool]
 R = TypeVar("R")
 
 
+def format_gene(gene: Sequence[object]) -> str:
+    """``"unstructured@0.5"``, ``"dense"``; with widths ``"nm2:4@0.5/w4a8"`` (a missing width is left out)."""
+    label, sparsity, w, a = gene_fields(gene)
+    text = label if label == "dense" else f"{label}@{sparsity:g}"
+    widths = ("" if w is None else f"w{w}") + ("" if a is None else f"a{a}")
+    return f"{text}/{widths}" if widths else text
+
+
 def format_plan(layers: Iterable[str], plan: Plan) -> str:
     """``"fc1=unstructured@0.5 fc2=dense"``: a plan in one readable, stable string."""
-    return " ".join(
-        f"{name}={label}" if label == "dense" else f"{name}={label}@{sparsity:g}"
-        for name, (label, sparsity) in zip(layers, plan)
-    )
+    return " ".join(f"{name}={format_gene(gene)}" for name, gene in zip(layers, plan))
 
 
 @dataclass(frozen=True)
@@ -62,10 +67,8 @@ class CandidateRecord:
     def edp(self) -> float:
         return self.cost["cycles"] * self.cost["energy_pj"]
 
-    def genes(self) -> dict[str, dict[str, str | float]]:
-        return {
-            name: {"granularity": label, "sparsity": s} for name, (label, s) in zip(self.layers, self.plan)
-        }
+    def genes(self) -> dict[str, dict[str, str | float | int | None]]:
+        return {name: describe_gene(gene) for name, gene in zip(self.layers, self.plan)}
 
     def to_record(self) -> Record:
         row: Record = {
@@ -79,15 +82,16 @@ class CandidateRecord:
             **self.cost,
             "edp": self.edp,
         }
-        for name, (label, sparsity) in zip(self.layers, self.plan):
-            row[f"{name}.granularity"] = label
-            row[f"{name}.sparsity"] = sparsity
+        for name, gene in zip(self.layers, self.plan):
+            for field, value in describe_gene(gene).items():
+                if value is not None:
+                    row[f"{name}.{field}"] = value
         return row
 
     def to_dict(self) -> dict[str, object]:
         return {
             "index": self.index,
-            "plan": [[label, sparsity] for label, sparsity in self.plan],
+            "plan": [list(gene) for gene in self.plan],
             "layers": self.genes(),
             "density": self.density,
             "macs_density": self.macs_density,
@@ -219,6 +223,7 @@ __all__ = [
     "CandidateRecord",
     "SearchResult",
     "RECORD_FIELDS",
+    "format_gene",
     "format_plan",
     "pareto_front",
     "select_best",

@@ -4,8 +4,10 @@
 memoises, records and enforces the budget) after the dense plan has been evaluated; it returns
 nothing, because the best candidate is chosen over every record whoever proposed it.
 
-- :class:`Uniform` is the baseline: one granularity at one sparsity on every layer.
-- :class:`Greedy` is NetAdapt-style: from dense, each step moves one layer one level up.
+- :class:`Uniform` is the baseline: one granularity at one sparsity on every layer (and, in a
+  space with bit widths, one width for every layer's weights and activations).
+- :class:`Greedy` is NetAdapt-style: from dense, each step moves one layer one level up (or one
+  layer's weight or activation width down).
 - :class:`Evolutionary` is a seeded genetic algorithm over the per-layer genes.
 
 Both searching strategies take optional per-layer ``priorities`` (layer -> weight, e.g. each
@@ -39,15 +41,20 @@ class Strategy(Protocol):
 
 @dataclass(frozen=True)
 class Uniform:
-    """Every option at every level, the same on all layers it applies to (the others stay dense)."""
+    """Every option at every level, the same on all layers it applies to (the others stay dense).
+    In a space with bit widths: then every option and level at each width (weights and activations
+    of every layer at that width), and each width without pruning."""
 
     name: ClassVar[str] = "uniform"
 
     def run(self, evaluator: Evaluator, rng: np.random.Generator) -> None:
         space = evaluator.space
-        for label, option in space.options.items():
-            for level in option.levels:
-                evaluator.evaluate(space.uniform_plan(label, level))
+        for width in (None, *space.widths):
+            if width is not None:
+                evaluator.evaluate(space.uniform_plan(DENSE.label, DENSE.sparsity, width))
+            for label, option in space.options.items():
+                for level in option.levels:
+                    evaluator.evaluate(space.uniform_plan(label, level, width))
 
 
 Priorities = tuple[tuple[str, float], ...]
@@ -96,25 +103,36 @@ def greedy_proposals(
     step climbs until one pays off).
 
     Switching option therefore always prunes more, so every step strictly adds sparsity somewhere.
-    Plans already proposed by an earlier ladder (channel genes coupled by ``normalize``) are
-    dropped, order kept.
+    In a space with bit widths, each layer also has two ladders down its weight and its activation
+    width (unquantized first goes to the widest), widths kept on sparsity moves. Plans already
+    proposed by an earlier ladder (channel genes coupled by ``normalize``) are dropped, order kept.
     """
     seen: set[Plan] = set()
     ladders = []
+
+    def ladder_of(name: str, genes: list[Gene]) -> None:
+        ladder = []
+        for gene in genes:
+            proposal = space.with_gene(plan, name, gene)
+            if proposal != plan and proposal not in seen:
+                seen.add(proposal)
+                ladder.append(proposal)
+        if ladder:
+            ladders.append(ladder)
+
     genes = dict(zip(space.layers, plan))
     for name in space.layers if order is None else order:
-        gene = genes[name]
+        gene = Gene.of(genes[name])
+        w, a = gene.weight_bits, gene.activation_bits
         for label in space.allowed[name]:
-            ladder = []
+            levels = []
             level = space.next_level(gene, label)
             while level is not None:
-                proposal = space.with_gene(plan, name, (label, level))
-                if proposal != plan and proposal not in seen:
-                    seen.add(proposal)
-                    ladder.append(proposal)
-                level = space.next_level((label, level), label)
-            if ladder:
-                ladders.append(ladder)
+                levels.append(Gene(label, level, w, a))
+                level = space.next_level(levels[-1], label)
+            ladder_of(name, levels)
+        ladder_of(name, [Gene(gene.label, gene.sparsity, lower, a) for lower in space.lower_widths(w)])
+        ladder_of(name, [Gene(gene.label, gene.sparsity, w, lower) for lower in space.lower_widths(a)])
     return ladders
 
 
@@ -190,18 +208,23 @@ def _fitness(record: CandidateRecord, threshold: float) -> tuple[int, float, int
 
 @dataclass(frozen=True)
 class Evolutionary:
-    """A seeded genetic algorithm over per-layer genes ``(granularity, sparsity)``.
+    """A seeded genetic algorithm over per-layer genes ``(granularity, sparsity)`` (with the weight and
+    activation widths in a space with bit widths: `SearchSpace.choices` is the joint set).
 
     The first population is the dense plan, uniform plans (every option at 50, 70 and 85%
-    sparsity, up to half the population) and random plans (each layer dense with probability
+    sparsity, up to half the population; with widths first each width unpruned, then those
+    plans at every width) and random plans (each layer dense with probability
     1/2, else a uniformly drawn option and level). Each generation keeps the ``elites`` fittest,
     then fills up with children: two parents by ``tournament``-way tournament, uniform crossover
     with probability ``crossover_rate`` (else a copy of the first parent), and each gene redrawn
-    uniformly from the layer's other choices with probability ``mutation_rate`` (default
-    1 / number of layers); with ``priorities`` layer i's probability is ``mutation_rate * n * p_i``
-    (``p`` normalised to sum 1, capped at 1), the same mean rate spent where the cost is. Infeasible candidates are penalised by constraint domination (any
-    feasible one is fitter; among infeasible ones, the smaller accuracy shortfall wins), which needs
-    no penalty weight. All randomness comes from the ``rng`` seeded by ``search_masks``.
+    with probability ``mutation_rate`` (default 1 / number of layers): uniformly among the layer's
+    choices that differ from it in one part -- the (option, level), the weight width or the
+    activation width (in a pruning-only space, any other choice). With ``priorities`` layer i's
+    probability is ``mutation_rate * n * p_i`` (``p`` normalised to sum 1, capped at 1): the same
+    mean rate, spent where the cost is. Infeasible candidates are penalised by constraint
+    domination (any feasible one is fitter; among infeasible ones, the smaller accuracy shortfall
+    wins), which needs no penalty weight. All randomness comes from the ``rng`` seeded by
+    ``search_masks``.
     """
 
     population: int = 16
@@ -240,14 +263,17 @@ class Evolutionary:
 
         # Up to half the first population is uniform plans, so the search starts where a uniform
         # pruner would be; random plans alone mostly land on infeasible high sparsities.
-        seeds = list(
-            dict.fromkeys(
-                space.uniform_plan(label, level)
-                for label, option in space.options.items()
-                for level in option.levels
-                if level in _SEED_LEVELS or len(option.levels) == 1
-            )
-        )
+        # With bit widths: each width unpruned first, then the pruned seeds at every width.
+        widths = (None, *space.widths)
+        seeds = [space.uniform_plan(DENSE.label, DENSE.sparsity, width) for width in widths]
+        seeds += [
+            space.uniform_plan(label, level, width)
+            for label, option in space.options.items()
+            for level in option.levels
+            if level in _SEED_LEVELS or len(option.levels) == 1
+            for width in widths
+        ]
+        seeds = list(dict.fromkeys(seeds))
         seeds = [plan for plan in seeds if plan != space.dense_plan][: self.population // 2]
         plans = [space.dense_plan] + seeds
         plans += [self._random_plan(choices, rng) for _ in range(self.population - len(plans))]
@@ -298,9 +324,21 @@ class Evolutionary:
         genes = list(plan)
         flips = rng.random(len(genes)) < rate
         for i in np.flatnonzero(flips):
-            others = [g for g in choices[i] if g != genes[i]]
+            # One part at a time (pruning, weight width or activation width): a step to a neighbour,
+            # not a jump across the joint space, where most genes hold a width the accuracy cannot take.
+            current = Gene.of(genes[i])
+            others = [g for g in choices[i] if g != current and _parts_changed(g, current) == 1]
             genes[i] = others[rng.integers(len(others))]
         return tuple(genes)
+
+
+def _parts_changed(a: Gene, b: Gene) -> int:
+    """How many of a gene's three parts differ: (option, level), weight width, activation width."""
+    return (
+        int(tuple(a[:2]) != tuple(b[:2]))
+        + int(a.weight_bits != b.weight_bits)
+        + int(a.activation_bits != b.activation_bits)
+    )
 
 
 STRATEGIES: dict[str, type] = {"uniform": Uniform, "greedy": Greedy, "evolutionary": Evolutionary}

@@ -6,7 +6,8 @@
 * ``report.md``: the comparison table (dense / uniform / searched) and what it means;
 * ``candidates.csv`` + ``candidates_pareto.{pdf,png,csv}``: validation accuracy against EDP of
   every evaluated candidate of both searches, with the Pareto front;
-* ``layer_plan.{pdf,png,csv}``: per-layer granularity and sparsity of the uniform and searched plans;
+* ``layer_plan.{pdf,png,csv}``: per-layer granularity and sparsity of the uniform and searched plans
+  (and, in a run with bit widths, each layer's weight/activation widths, e.g. ``w4a8``);
 * ``energy_breakdown.{pdf,png,csv}``: energy by component for the three designs;
 * ``masks_uniform.npz``, ``masks_searched.npz``: the chosen masks (`pruning.Masks.load`).
 """
@@ -40,7 +41,20 @@ def _plan_cell(row: dict) -> str:
     text = f"{row['granularity']} @ {1 - row['density']:.2f}"
     if row["granularity"] == "dense" and row["density"] < 1.0:
         text += " (inputs removed upstream)"
-    return text
+    widths = _widths_text(row)
+    return f"{text}, {widths}" if widths else text
+
+
+def _widths_text(row: dict) -> str:
+    """``w4a8`` (weights 4 bits, input activations 8), ``wfa4`` with an unquantized (float) operand;
+    empty for a row of a run without bit widths."""
+    if "weight_bits" not in row:
+        return ""
+
+    def width(value: Any) -> str:
+        return "f" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{int(value)}"
+
+    return f"w{width(row['weight_bits'])}a{width(row['activation_bits'])}"
 
 
 def _json_safe(value: Any) -> Any:
@@ -109,7 +123,8 @@ def _pareto_figure(rows: list[dict], result) -> Figure:
 
 def _layer_plan_figure(rows: list[dict]) -> Figure:
     """Sparsity per layer, one bar per design (plain or hatched), coloured by granularity and
-    labelled with it, so the plot reads without colour. A layer left dense has no bar to colour:
+    labelled with it (and with the layer's widths, ``w4a8``, in a run with bit widths), so the
+    plot reads without colour. A layer left dense has no bar to colour:
     it is marked "dense" on the axis instead of getting a legend entry for an invisible bar."""
     fig = Figure(layout="constrained")
     ax = fig.add_subplot()
@@ -122,10 +137,10 @@ def _layer_plan_figure(rows: list[dict]) -> Figure:
             row = next(r for r in rows if r["design"] == design and r["layer"] == layer)
             x = i + (j - (len(designs) - 1) / 2) * width
             sparsity = 1.0 - row["density"]
+            widths = _widths_text(row)
             if sparsity <= 0.0:
-                ax.text(
-                    x, 0.01, "dense", rotation=90, ha="center", va="bottom", fontsize="x-small", color="0.3"
-                )
+                text = " ".join(filter(None, ("dense", widths)))
+                ax.text(x, 0.01, text, rotation=90, ha="center", va="bottom", fontsize="x-small", color="0.3")
                 continue
             colour = colours.setdefault(row["granularity"], f"C{len(colours)}")
             ax.bar(
@@ -134,7 +149,7 @@ def _layer_plan_figure(rows: list[dict]) -> Figure:
             ax.text(
                 x,
                 sparsity + 0.01,
-                _granularity_text(row["granularity"]),
+                " ".join(filter(None, (_granularity_text(row["granularity"]), widths))),
                 rotation=90,
                 ha="center",
                 va="bottom",
@@ -228,14 +243,20 @@ def markdown_report(result) -> str:
         if level is not None
         else "the point estimate of the drop"
     )
+    widths = (
+        f" Bit widths searched per layer for weights and input activations: {', '.join(map(str, c['bits']))}."
+        if c.get("bits")
+        else ""
+    )
     lines = [
         f"# Co-design: {model} on {s['hardware']}",
         "",
         f"Objective **{c['objective']}**, at most **{c['max_accuracy_drop']:g} points** below the dense model's "
         f"accuracy (validation threshold {s['constraint']['val_threshold']:.4f} during the search, test threshold "
         f"{s['constraint']['test_threshold']:.4f}); search strategy **{c['strategy']}**, seed {c['seed']}, "
-        f"{c['mode']} mode; weights ranked by **{c['importance']}**, final schedule **{c['schedule']}**. The constraint is judged on {on}, on the validation split only; the test "
-        "split is never used for choosing.",
+        f"{c['mode']} mode; weights ranked by **{c['importance']}**, final schedule **{c['schedule']}**. "
+        f"The constraint is judged on {on}, on the validation split only; the test "
+        "split is never used for choosing." + widths,
         "",
         "## Hardware assessment (dense run)",
         "",
@@ -306,7 +327,13 @@ def markdown_report(result) -> str:
         + ".",
         "",
         "Figures: `candidates_pareto` (all candidates, accuracy against EDP, with the Pareto front), "
-        "`layer_plan` (sparsity per layer, coloured by granularity), `energy_breakdown` (by component).",
+        "`layer_plan` (sparsity per layer, coloured by granularity"
+        + (
+            "; `w4a8`: 4-bit weights, 8-bit input activations, `f` unquantized (the hardware's own datatype)"
+            if c.get("bits")
+            else ""
+        )
+        + "), `energy_breakdown` (by component).",
         "",
     ]
     return "\n".join(lines)

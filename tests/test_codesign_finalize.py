@@ -19,6 +19,7 @@ from pruning import Masks, SearchSpace
 from pruning.granularity import NM, Block
 from pruning.importance import FixedScores, magnitude_l1, random_importance
 from workloads.models import Model, lenet_digits
+from workloads.quantization import Bits
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def setup():
 def _noisy_tune(calls: list):
     """A stand-in fine-tune: records its epochs and moves every kept weight by seeded noise."""
 
-    def tune(model: Model, masks: Masks, epochs: int) -> Model:
+    def tune(model: Model, masks: Masks, epochs: int, bits: Bits | None = None) -> Model:
         calls.append(epochs)
         rng = np.random.default_rng(len(calls))
         weights = {}

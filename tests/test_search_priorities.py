@@ -8,6 +8,7 @@ import pytest
 
 from accelsim.codesign.budget import layer_priorities, prioritised
 from pruning import Evolutionary, Greedy, MaxDrop, SearchSpace, search_masks
+from pruning.candidates import Gene
 from pruning.search_strategies import Priorities
 from workloads.models import init_weights, mlp_network
 
@@ -73,7 +74,7 @@ def test_greedy_ties_go_to_the_higher_priority(mlp):
 
 
 def test_evolutionary_mutation_follows_the_priorities_at_the_same_mean_rate():
-    choices = [tuple(("unstructured", s) for s in (0.0, 0.5, 0.9))] * 4
+    choices = [tuple(Gene("unstructured", s) for s in (0.0, 0.5, 0.9))] * 4
     plan = tuple(choices[0][0] for _ in range(4))
     weights = np.array([0.55, 0.3, 0.15, 0.0])
     rates = np.minimum(0.25 * 4 * weights, 1.0)

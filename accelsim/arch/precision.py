@@ -23,6 +23,7 @@ __all__ = [
 DATATYPE_BITS = {
     "int2": 2,
     "int4": 4,
+    "int6": 6,
     "int8": 8,
     "int16": 16,
     "int32": 32,

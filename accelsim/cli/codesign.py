@@ -107,6 +107,7 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         candidate_epochs=args.candidate_epochs,
         final_epochs=args.final_epochs,
         cost_priorities=not args.even_search,
+        bits=args.bits,
     )
     replacing = any(check_run_directory(args.out).glob("*"))  # before the search, not after it
     status = None if args.no_progress else Status(sys.stderr)
@@ -168,6 +169,19 @@ def _level(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be a level in (0, 1), got {text!r}")
     return value
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """``"8,6,4,2"`` -> ``(8, 6, 4, 2)``; the config checks the range, the hardware what it can run."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated bit widths, e.g. 8,4,2, got {text!r}"
+        ) from None
+    if any(w < 2 for w in widths):
+        raise argparse.ArgumentTypeError(f"bit widths must be at least 2, got {text!r}")
+    return widths
 
 
 def _labels(text: str) -> tuple[str, ...]:
@@ -255,6 +269,13 @@ def register(commands) -> None:
         action="store_true",
         help="search all layers alike instead of by their share of the dense run's cost (by default "
         "greedy visits costly layers first and evolutionary mutates them more often)",
+    )
+    cmd.add_argument(
+        "--bits",
+        type=_widths,
+        metavar="LIST",
+        help="also search per-layer weight and activation bit widths among LIST, e.g. 8,4,2 "
+        "(each must run on the hardware's precision mode); default: pruning only, hardware's datatypes",
     )
     cmd.add_argument("--seed", type=int, default=0, help="seed of training, fine-tuning and search")
     cmd.add_argument("--mode", default="event", choices=["event", "analytical"], help="simulation mode")

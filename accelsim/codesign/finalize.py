@@ -37,6 +37,7 @@ from pruning.layer_option import LayerOption
 from pruning.methods import prune
 from pruning.schedules import IterativeLinear, PolynomialDecay
 from workloads.datasets import Dataset
+from workloads.quantization import Bits
 from workloads.torch_model import TorchModel
 from workloads.training import Adam, finetune
 
@@ -46,25 +47,34 @@ GRADUAL_STEPS = 4
 
 #: ``rescore(model, masks)``: the run's criterion bound to ``model`` under ``masks``.
 Rescore = Callable[[AnyModel, Masks], Importance]
-#: ``tune(model, masks, epochs)``: masked fine-tuning (identity for 0 epochs).
-Tune = Callable[[AnyModel, Masks, int], AnyModel]
+#: ``tune(model, masks, epochs, bits)``: masked (and, with ``bits``, quantization-aware) fine-tuning;
+#: identity for 0 epochs.
+Tune = Callable[[AnyModel, Masks, int, "Bits | None"], AnyModel]
 
 
 def masked_finetune(
-    model: AnyModel, dataset: Dataset, masks: Mapping[str, np.ndarray], *, epochs: int, lr: float, seed: int
+    model: AnyModel,
+    dataset: Dataset,
+    masks: Mapping[str, np.ndarray],
+    *,
+    epochs: int,
+    lr: float,
+    seed: int,
+    bits: Bits | None = None,
 ) -> AnyModel:
-    """``epochs`` of masked Adam fine-tuning; both model kinds through the same signature."""
+    """``epochs`` of masked Adam fine-tuning (quantization-aware with ``bits``); both model kinds
+    through the same signature."""
     if epochs == 0:
         return model
     train = model.finetune if isinstance(model, TorchModel) else partial(finetune, model)
-    return train(dataset, dict(masks), epochs=epochs, optimizer=Adam(lr=lr), seed=seed).model
+    return train(dataset, dict(masks), epochs=epochs, optimizer=Adam(lr=lr), seed=seed, bits=bits).model
 
 
 def tuner(dataset: Dataset, *, lr: float, seed: int) -> Tune:
     """`masked_finetune` on ``dataset`` with the run's final learning rate and seed, as a `Tune`."""
 
-    def tune(model: AnyModel, masks: Masks, epochs: int) -> AnyModel:
-        return masked_finetune(model, dataset, masks, epochs=epochs, lr=lr, seed=seed)
+    def tune(model: AnyModel, masks: Masks, epochs: int, bits: Bits | None = None) -> AnyModel:
+        return masked_finetune(model, dataset, masks, epochs=epochs, lr=lr, seed=seed, bits=bits)
 
     return tune
 
@@ -94,7 +104,8 @@ def step_overrides(
 ) -> dict[str, LayerOption]:
     """Per pruned layer of ``plan``: what it gets at ``step`` (N:M only at the last step)."""
     overrides = {}
-    for name, (label, sparsity) in zip(space.layers, space.normalize(plan)):
+    for name, gene in zip(space.layers, space.normalize(plan)):
+        label, sparsity = gene[0], gene[1]
         if label == "dense":
             continue
         option = space.options[label]
@@ -115,6 +126,7 @@ def ramp(
     epochs: int,
     rescore: Rescore,
     tune: Tune,
+    bits: Bits | None = None,
 ) -> tuple[Masks, AnyModel, list[Masks]]:
     """Gradual pruning of ``model`` to ``plan``: the final masks and model, and every step's masks."""
     steps = gradual_steps(epochs)
@@ -127,7 +139,7 @@ def ramp(
             overrides=step_overrides(space, plan, schedule, step, steps),
         )  # fmt: skip
         history.append(masks)
-        model = tune(model, masks, step_epochs)
+        model = tune(model, masks, step_epochs, bits)
     return masks, model, history
 
 
@@ -141,18 +153,20 @@ def final_model(
     rescore: Rescore,
     tune: Tune,
     epochs: int,
+    bits: Bits | None = None,
 ) -> tuple[Masks, AnyModel]:
-    """The masks and fine-tuned model of ``plan`` under ``schedule`` (see the module doc)."""
-    if all(label == "dense" for label, _ in plan):
+    """The masks and fine-tuned model of ``plan`` under ``schedule`` (see the module doc); with
+    ``bits`` every fine-tune is quantization-aware at those widths."""
+    if all(gene[0] == "dense" for gene in plan) and not bits:
         return Masks.dense(space.network), dense_model
     if schedule == "oneshot":
         masks = space.masks(plan)
         tuned = search_model(masks)
-        if any(not m.all() for m in masks.values()):
-            tuned = tune(tuned, masks, epochs)
+        if bits or any(not m.all() for m in masks.values()):
+            tuned = tune(tuned, masks, epochs, bits)
         return masks, tuned
     masks, tuned, _ = ramp(
-        space, plan, dense_model, schedule=schedule, epochs=epochs, rescore=rescore, tune=tune
+        space, plan, dense_model, schedule=schedule, epochs=epochs, rescore=rescore, tune=tune, bits=bits
     )
     return masks, tuned
 

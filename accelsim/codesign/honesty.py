@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from accelsim.codesign.sources import correct
 from pruning.statistics import (
     DEFAULT_CONFIDENCE,
     PairedCounts,
@@ -27,7 +28,7 @@ REPORT_CONFIDENCE = DEFAULT_CONFIDENCE
 
 
 class _Tunes(Protocol):
-    def tuned_model(self, masks: Mapping[str, np.ndarray]) -> Any: ...
+    def tuned_model(self, masks: Mapping[str, np.ndarray], bits: Any = None) -> Any: ...
 
 
 class BoundedAccuracy:
@@ -43,12 +44,15 @@ class BoundedAccuracy:
         self.oracle, self.dense_correct = oracle, dense_correct
         self.dataset, self.confidence = dataset, confidence
 
-    def __call__(self, masks: Mapping[str, np.ndarray]) -> float:
+    def __call__(self, masks: Mapping[str, np.ndarray], bits: Mapping[str, Any] | None = None) -> float:
         dense_accuracy = float(np.mean(self.dense_correct))
-        if all(np.all(m) for m in masks.values()):
+        if not bits and all(np.all(m) for m in masks.values()):
             return dense_accuracy
-        x, y = self.dataset.split("val")
-        pruned = np.asarray(self.oracle.tuned_model(masks).predict(x, masks=dict(masks)) == y)
+        if bits is None:  # an oracle of a pruning-only run needs no `bits`
+            x, y = self.dataset.split("val")
+            pruned = np.asarray(self.oracle.tuned_model(masks).predict(x, masks=dict(masks)) == y)
+        else:  # quantized inputs need their ranges, which `correct` calibrates on the train split
+            pruned = correct(self.oracle.tuned_model(masks, bits=bits), self.dataset, "val", masks, bits=bits)
         counts = PairedCounts.from_correct(self.dense_correct, pruned)
         return dense_accuracy - newcombe_paired_interval(counts, confidence=self.confidence).high
 

@@ -29,11 +29,13 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.codesign.bits import bits_columns, check_config_bits, check_hardware_bits
 from accelsim.codesign.budget import layer_priorities, prioritised
 from accelsim.codesign.criteria import IMPORTANCES, rescorer, scorer
 from accelsim.codesign.finalize import SCHEDULES, final_model, tuner
@@ -55,9 +57,11 @@ from pruning import (
     parse_granularity_label,
     search_masks,
 )
+from pruning.candidates import gene_fields
 from pruning.search_strategies import STRATEGIES
 from pruning.statistics import constraint_holds
 from workloads.models import MODELS
+from workloads.quantization import Bits
 from workloads.training import Adam
 
 OBJECTIVES = ("cycles", "energy", "edp")
@@ -95,6 +99,8 @@ class CodesignConfig:
     schedule: str = "oneshot"
     # The search spends its budget where the dense run's cost is (`budget`).
     cost_priorities: bool = True
+    # Bit widths the search may give each layer's weights and activations (`accelsim.codesign.bits`).
+    bits: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         choices = (
@@ -144,6 +150,7 @@ class CodesignConfig:
             isinstance(level, bool) or not isinstance(level, float) or not 0 < level < 1
         ):
             raise ValueError(f"codesign: confidence must be a level in (0, 1), got {level!r}")
+        object.__setattr__(self, "bits", check_config_bits(self.bits))
         if not isinstance(self.hardware, str) or not self.hardware:
             raise ValueError(
                 f"codesign: hardware must be a preset name or a YAML path, got {self.hardware!r}"
@@ -169,17 +176,18 @@ class Design:
     # The same masks on the dense model, before any fine-tuning; None: the design was not fine-tuned.
     val_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
     test_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
+    bits: Bits | None = None  # per-layer widths; None: a run without bit widths
 
     @property
     def edp(self) -> float:
         return self.report.cycles * self.report.energy_pj
 
     def layer_rows(self) -> list[dict[str, Any]]:
-        """Per searched layer: granularity, planned sparsity and the mask's kept fraction."""
+        """Per searched layer: granularity, planned sparsity, the mask's kept fraction (and widths)."""
         genes = dict(zip(self.layers, self.plan)) if self.plan else {}
         rows = []
         for name in self.masks:
-            label, sparsity = genes.get(name, ("dense", 0.0))
+            label, sparsity, _, _ = gene_fields(genes.get(name, ("dense", 0.0)))
             rows.append(
                 {
                     "design": self.label,
@@ -187,6 +195,7 @@ class Design:
                     "granularity": label,
                     "sparsity": sparsity,
                     "density": self.masks.density_of(name),
+                    **bits_columns(self.bits, name),
                 }
             )
         return rows
@@ -292,7 +301,7 @@ class SimulatedCost:
         self.cache = LayerCache()
         self.calls = 0
 
-    def __call__(self, masks: Mapping[str, np.ndarray]) -> dict[str, float]:
+    def __call__(self, masks: Mapping[str, np.ndarray], bits: Bits | None = None) -> dict[str, float]:
         self.calls += 1
         report = simulate(
             self.network,
@@ -302,6 +311,7 @@ class SimulatedCost:
             baseline=self.baseline,
             explain=False,
             cache=self.cache,
+            bits=bits,
         )
         cost = {"cycles": report.cycles, "energy_pj": report.energy_pj}
         if math.isfinite(report.ideal_speedup):
@@ -323,6 +333,7 @@ def run_codesign(
         clock = now
 
     hardware = load_hardware(config.hardware)
+    check_hardware_bits(hardware, config.bits or ())  # before any training
     _emit(progress, event="phase", phase="train", model=config.torch_model or config.model)
     if config.torch_model is not None and config.data is not None:
         source = torch_source(config.torch_model, config.data, seed=config.seed)
@@ -355,6 +366,7 @@ def run_codesign(
         weights,
         granularities=[parse_granularity_label(label) for label in config.granularities],
         importance=scorer(config.importance, model, dataset, seed=config.seed),
+        bits=config.bits,
     )
     priorities = layer_priorities(dense_report, objective=config.objective, layers=space.layers)
     searched = prioritised(config.strategy, priorities) if config.cost_priorities else config.strategy
@@ -421,23 +433,26 @@ def _finalise(
     feasible = sorted((c for c in search.candidates if c.feasible), key=lambda c: (c.objective, c.index))
     tried = []
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
+        bits = space.bits(record.plan) if space.widths else None
         masks, tuned = final_model(
             space, record.plan, schedule=config.schedule, epochs=config.final_epochs,
-            search_model=oracle.tuned_model, dense_model=oracle.model,
+            search_model=partial(oracle.tuned_model, bits=bits), dense_model=oracle.model,
             rescore=rescorer(config.importance, dataset, seed=config.seed),
-            tune=tuner(dataset, lr=config.final_lr, seed=config.seed),
+            tune=tuner(dataset, lr=config.final_lr, seed=config.seed), bits=bits,
         )  # fmt: skip
-        val = correct(tuned, dataset, "val", masks)
-        tried.append((record, masks, tuned, val))
+        val = correct(tuned, dataset, "val", masks, bits=bits)
+        tried.append((record, masks, bits, tuned, val))
         if constraint_holds(dense.val_correct, val, config.max_accuracy_drop, confidence=config.confidence):
             chosen = tried[-1]
             break
     else:
         # None held up: keep the best by objective; the summary says the constraint is not met.
         chosen = tried[0]
-    record, masks, tuned, val = chosen
-    report = simulate(network, hardware, mode=config.mode, masks=dict(masks), baseline=dense.report)
-    test = correct(tuned, dataset, "test", masks)
+    record, masks, bits, tuned, val = chosen
+    report = simulate(
+        network, hardware, mode=config.mode, masks=dict(masks), baseline=dense.report, bits=bits
+    )
+    test = correct(tuned, dataset, "test", masks, bits=bits)
     return Design(
         label,
         masks,
@@ -450,6 +465,7 @@ def _finalise(
         attempts=len(tried),
         val_correct=val,
         test_correct=test,
-        val_correct_before=correct(oracle.model, dataset, "val", masks),
-        test_correct_before=correct(oracle.model, dataset, "test", masks),
+        val_correct_before=correct(oracle.model, dataset, "val", masks, bits=bits),
+        test_correct_before=correct(oracle.model, dataset, "test", masks, bits=bits),
+        bits=bits,
     )

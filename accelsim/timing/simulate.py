@@ -22,6 +22,7 @@ from accelsim.timing.actions import (
     sram_bytes,
 )
 from accelsim.timing.analytical import time_layer
+from accelsim.timing.layer_bits import WidthPair, check_bits, layer_hardware
 from accelsim.timing.layer_cache import LayerCache
 from accelsim.timing.layer_report import STALL_CAUSES, LayerReport, SparseInfo
 from accelsim.timing.mapping import LayerMapping, map_layer
@@ -122,6 +123,7 @@ def simulate(
     cache: LayerCache | None = None,
     compact_channels: bool = True,
     trace: bool = False,
+    bits: Mapping[str, WidthPair] | None = None,
     _coalesce: bool = True,
 ) -> Report:
     """Simulate a forward pass of `network` on `hardware`.
@@ -145,6 +147,12 @@ def simulate(
     A mask that empties whole channels runs the layer without them (`accelsim.sparse.compaction`), as a
     deployment flow would; `compact_channels=False` keeps every layer at its specified size.
 
+    `bits` (layer name -> `workloads.quantization.LayerBits`) maps, times and prices each listed
+    layer with its own weight and input-activation widths (`accelsim.timing.layer_bits` states the
+    rule for the output width); a width the array's precision mode cannot run is a `CrossFieldError`
+    naming the layer. Without `bits` every layer uses the hardware's datatypes. With `bits` and
+    masks, the dense reference (when `baseline` is omitted) is simulated with the same `bits`.
+
     `_coalesce=False` (tests only) makes event mode simulate every fold instead of advancing
     steady runs of identical folds in one step; the results are identical either way.
     """
@@ -157,9 +165,14 @@ def simulate(
     densities = _check_densities(network, ifmap_density)
     table = load_energy_table(hardware.energy_table, hardware)
     layers = network.layers()
+    per_layer = (
+        [hardware] * len(layers)
+        if bits is None
+        else layer_hardware(network, hardware, check_bits(network, bits))
+    )
     models = {}
-    hardware_hash = None
-    for layer in layers:
+    hashes: dict[Hardware, str] = {}
+    for layer, layer_hw in zip(layers, per_layer):
         if layer.name in masks or (
             layer.name in densities
             and layer.gemm is not None
@@ -174,22 +187,34 @@ def simulate(
                 mask = np.ones(shape, dtype=bool)
             if cache is None:
                 models[layer.name] = sparse_layer_model(
-                    layer, hardware, mask, densities.get(layer.name), compact=compact_channels
+                    layer, layer_hw, mask, densities.get(layer.name), compact=compact_channels
                 )
             else:
-                hardware_hash = hardware_hash or hardware.content_hash()
+                if layer_hw not in hashes:
+                    hashes[layer_hw] = layer_hw.content_hash()
                 models[layer.name] = cache.model(
-                    layer, hardware, hardware_hash, mask, densities.get(layer.name), compact=compact_channels
+                    layer,
+                    layer_hw,
+                    hashes[layer_hw],
+                    mask,
+                    densities.get(layer.name),
+                    compact=compact_channels,
                 )
     mappings = [
-        models[layer.name].map() if layer.name in models else map_layer(layer, hardware) for layer in layers
+        models[layer.name].map() if layer.name in models else map_layer(layer, layer_hw)
+        for layer, layer_hw in zip(layers, per_layer)
     ]
     timeline = None
     if mode == "event":
         from accelsim.timing.engine import run_engine  # SimPy is only needed in event mode
 
         result = run_engine(
-            mappings, [layer.name for layer in layers], hardware, trace=trace, coalesce=_coalesce
+            mappings,
+            [layer.name for layer in layers],
+            hardware,
+            trace=trace,
+            coalesce=_coalesce,
+            layer_hardware=None if bits is None else per_layer,
         )
         timings = [
             _Timing(t.cycles, t.compute_cycles, _all_causes(t.stall_cycles), t.residency_cycles, t.wakes)
@@ -200,15 +225,18 @@ def simulate(
         timings = _analytical_timings(mappings, hardware)
     if models:
         if baseline is None:
-            baseline = simulate(network, hardware, mode=mode, _coalesce=_coalesce)
+            baseline = simulate(network, hardware, mode=mode, bits=bits, _coalesce=_coalesce)
         _check_baseline(baseline, network, hardware, mode)
     reports = []
-    for layer, mapping, timing in zip(layers, mappings, timings):
-        report = _layer_report(layer, mapping, timing, hardware, table)
+    for layer, mapping, timing, layer_hw in zip(layers, mappings, timings, per_layer):
+        # A layer's own datatypes price its MACs, so it takes the table resolved for them.
+        layer_table = table if layer_hw is hardware else load_energy_table(layer_hw.energy_table, layer_hw)
+        report = _layer_report(layer, mapping, timing, layer_hw, layer_table)
         model = models.get(layer.name)
         if model is not None:
             assert baseline is not None  # made or checked above, since `models` is not empty
-            report = _with_sparse_info(report, model, mapping, baseline.layer(layer.name), explain, table)
+            dense = baseline.layer(layer.name)
+            report = _with_sparse_info(report, model, mapping, dense, explain, layer_table)
         reports.append(report)
     return Report(
         network=network.name,

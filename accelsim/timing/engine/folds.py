@@ -11,7 +11,7 @@ coalescing (`accelsim.timing.engine.coalesce`) needs. Each process walks the str
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from accelsim.timing.mapping import LayerMapping
@@ -58,13 +58,19 @@ class Run:
 class FoldStream:
     """All folds of a run, run-length encoded; `fold(g)` builds global fold `g`."""
 
-    def __init__(self, mappings: Sequence[LayerMapping], word_bits: dict, half_bytes: dict):
+    def __init__(
+        self,
+        mappings: Sequence[LayerMapping],
+        word_bits: Mapping[str, int] | Sequence[Mapping[str, int]],
+        half_bytes: dict,
+    ):
+        """`word_bits`: operand -> bits, for every layer or (a sequence) per layer."""
         starts: list[int] = []  # global index of each run's first fold
         runs: list[Run] = []
         ids: list[int] = []
         layer_starts: list[int] = []
         work: dict = {}  # raw per-fold figures -> (id, reads, write, working, ...), shared
-        wi, wf, wo = word_bits["ifmap"], word_bits["filter"], word_bits["ofmap"]
+        per_layer = [word_bits] * len(mappings) if isinstance(word_bits, Mapping) else list(word_bits)
         hi_, hf, ho = half_bytes["ifmap"], half_bytes["filter"], half_bytes["ofmap"]
         g = 0
         for layer_index, mapping in enumerate(mappings):
@@ -73,6 +79,8 @@ class FoldStream:
             layer_start = g
             layer_starts.append(g)
             index = 0
+            widths = per_layer[layer_index]
+            wi, wf, wo = widths["ifmap"], widths["filter"], widths["ofmap"]
             for tile in mapping.tiles:
                 sram_reads, dram_reads = tile.sram_reads, tile.dram_read_bytes
                 raw = (
@@ -85,12 +93,13 @@ class FoldStream:
                     sram_reads.get("filter", 0),
                     tile.sram_writes.get("ofmap", 0),
                 )
-                known = work.get(raw)
+                # Equal figures at other widths occupy other working sets: a run of its own.
+                known = work.get(raw + (wi, wf, wo))
                 if known is None:
                     # A working set larger than a half streams through it: the half is full, not more.
                     working_i, working_f = min(-(-raw[5] * wi // 8), hi_), min(-(-raw[6] * wf // 8), hf)
                     working_o = min(-(-raw[7] * wo // 8), ho)
-                    known = work[raw] = (
+                    known = work[raw + (wi, wf, wo)] = (
                         len(work),
                         {"ifmap": raw[2], "filter": raw[3]},
                         raw[4],

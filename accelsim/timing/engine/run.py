@@ -53,10 +53,13 @@ def run_engine(
     *,
     trace: bool = False,
     coalesce: bool = True,
+    layer_hardware: Sequence[Hardware] | None = None,
 ) -> EngineResult:
     """Simulate the layers' folds in a fresh environment. `coalesce=False` simulates every fold;
     the default advances steady states over identical folds in one step and other folds by
-    closed-form steps, with identical results (`accelsim.timing.engine.coalesce`)."""
+    closed-form steps, with identical results (`accelsim.timing.engine.coalesce`).
+    `layer_hardware` (one per mapping) gives each layer its own datatypes (per-layer bit widths,
+    `accelsim.timing.layer_bits`); buffers, DRAM and power always come from `hardware`."""
     if len(mappings) != len(layer_names):
         raise ValueError(f"run_engine: {len(mappings)} mappings for {len(layer_names)} layer names")
     if not mappings:
@@ -64,7 +67,10 @@ def run_engine(
     env = simpy.Environment()
     names = tuple(layer_names)
     policies, buffers = hardware.power, hardware.buffers
-    word_bits = {op: hardware.datatypes.bits(op) for op in OPERANDS}
+    word_bits = [
+        {op: hw.datatypes.bits(op) for op in OPERANDS}
+        for hw in (layer_hardware if layer_hardware is not None else [hardware] * len(mappings))
+    ]
     half_bytes = {op: buffers.capacity_bytes(op) // 2 for op in OPERANDS}
 
     pe_power = PowerState(env, "pe_array", policies.pe_array, always_on_without_policy=False)
