@@ -192,7 +192,7 @@ def _fmt_ratio(x: float) -> str:
 def markdown_report(result) -> str:
     s = result.summary()
     c = s["config"]
-    model = c["torch_model"] or c["model"]
+    model = s["model"]
     level = c["confidence"]
     on = (
         f"the upper limit of the {level:.0%} paired (Newcombe) interval of the drop"
@@ -205,8 +205,8 @@ def markdown_report(result) -> str:
         f"Objective **{c['objective']}**, at most **{c['max_accuracy_drop']:g} points** below the dense model's "
         f"accuracy (validation threshold {s['constraint']['val_threshold']:.4f} during the search, test threshold "
         f"{s['constraint']['test_threshold']:.4f}); search strategy **{c['strategy']}**, seed {c['seed']}, "
-        f"{c['mode']} mode. The constraint is judged on {on}, on the validation split only; the test "
-        "split is never used for choosing.",
+        f"{c['mode']} mode; {s['fine_tuning']}. The constraint is judged on {on}, on the validation "
+        "split only; the test split is never used for choosing.",
         "",
         "## Hardware assessment (dense run)",
         "",
@@ -263,9 +263,9 @@ def markdown_report(result) -> str:
     chosen = {label: s["designs"][label] for label in ("uniform", "searched")}
     lines += [
         "",
-        "After their final fine-tune the winners are checked again on the validation split; "
+        "After their final fine-tune (if any) the winners are checked again on the validation split; "
         + "; ".join(
-            f"{label}: candidate #{d['candidate']}, {d['final_attempts']} fine-tuned"
+            f"{label}: candidate #{d['candidate']}, {d['final_attempts']} tried"
             for label, d in chosen.items()
         )
         + ".",

@@ -88,6 +88,7 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
 
     if (args.model is None) != (args.data is None):
         raise CliError("--model and --data go together: a user's model needs its data, and the data a model")
+    onnx = args.model is not None and args.model.lower().endswith(".onnx")
     config = CodesignConfig(
         model=args.network or CodesignConfig.model,
         hardware=args.hardware,
@@ -97,7 +98,8 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         seed=args.seed,
         mode=args.mode,
         granularities=args.granularities,
-        torch_model=args.model,
+        torch_model=None if onnx else args.model,
+        onnx_model=args.model if onnx else None,
         data=None if args.data is None else str(args.data),
         confidence=args.confidence,
     )
@@ -135,7 +137,7 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
     print(
         f"searched EDP {ratios['edp_dense_over_searched']:.2f}x below dense, "
         f"{ratios['edp_uniform_over_searched']:.2f}x below uniform; "
-        f"accuracy constraint on test: {'met' if met else 'NOT met'}"
+        f"accuracy constraint on test: {'met' if met else 'NOT met'}; {summary['fine_tuning']}"
     )
     print(
         f"results: {args.out} ({len(written)} files; report.md, summary.json, figures)"
@@ -179,9 +181,10 @@ def register(commands) -> None:
     )
     source.add_argument(
         "--model",
-        metavar="MODULE:FUNCTION",
+        metavar="MODULE:FUNCTION|FILE.onnx",
         help="your trained PyTorch model: FUNCTION() in MODULE (dotted name or .py path) returns "
-        "(nn.Module, example_input); needs --data",
+        "(nn.Module, example_input); or an ONNX file with its weights, pruned one-shot (no "
+        "fine-tuning) with accuracy through the sparse kernels; needs --data",
     )
     cmd.add_argument(
         "--data",

@@ -4,7 +4,8 @@
 
 1. train the dense model on the digits data, or load it from the weight cache
    (`workloads.weight_cache.pretrained`) -- or take the user's trained torch model and data
-   (`sources.torch_source`);
+   (`sources.torch_source`), or an ONNX file with its weights (`sources.onnx_source`: evaluated
+   through `execute`, never fine-tuned, so that run prunes one-shot with zero epochs);
 2. simulate it on the hardware: the dense reference, and its per-layer bottlenecks;
 3. the baseline: the best *uniform* plan (one granularity and sparsity everywhere, the way a
    pruning library prunes), under the same accuracy constraint;
@@ -26,15 +27,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from accelsim.arch.hardware import Hardware, load_hardware
-from accelsim.codesign.honesty import BoundedAccuracy, accuracy_intervals, against_dense
-from accelsim.codesign.sources import correct, digits_source, torch_source
+from accelsim.codesign.executed_model import ExecutedModel, OneShotAccuracy
+from accelsim.codesign.honesty import BoundedAccuracy
+from accelsim.codesign.results import CodesignResult, Design
+from accelsim.codesign.sources import correct, digits_source, onnx_source, torch_source
 from accelsim.timing.bottleneck import bottlenecks
 from accelsim.timing.layer_cache import LayerCache
 from accelsim.timing.report import Report
@@ -81,8 +84,10 @@ class CodesignConfig:
     # block<r>x<c>, nm<n>:<m>. Channel pruning is left out by default: on the digits models it
     # missed the test-split constraint by 2 points at seed 1 (validation holds only 180 images).
     granularities: tuple[str, ...] = tuple(Option.make(g).label for g in DEFAULT_GRANULARITIES)
-    # A user's trained torch model ("module:function", see `sources`) and its data; both or neither.
+    # A user's trained torch model ("module:function", see `sources`) or an ONNX file with weights,
+    # and the data for it.
     torch_model: str | None = None
+    onnx_model: str | None = None
     data: str | None = None
     # None: the constraint holds on the point estimate; a level: on the paired interval's bound.
     confidence: float | None = None
@@ -121,9 +126,14 @@ class CodesignConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < math.inf:
                 raise ValueError(f"codesign: {name} must be a positive number, got {value!r}")
-        if (self.torch_model is None) != (self.data is None):
+        if self.torch_model is not None and self.onnx_model is not None:
             raise ValueError(
-                f"codesign: torch_model and data go together, got torch_model={self.torch_model!r}, "
+                f"codesign: torch_model and onnx_model exclude each other, got {self.torch_model!r} "
+                f"and {self.onnx_model!r}"
+            )
+        if (self.user_model is None) != (self.data is None):
+            raise ValueError(
+                f"codesign: a user's model and data go together, got model={self.user_model!r}, "
                 f"data={self.data!r}"
             )
         level = self.confidence
@@ -136,123 +146,18 @@ class CodesignConfig:
                 f"codesign: hardware must be a preset name or a YAML path, got {self.hardware!r}"
             )
 
-
-@dataclass(frozen=True)
-class Design:
-    """One of the three compared designs: its masks, accuracy and simulated report."""
-
-    label: str
-    masks: Masks
-    val_accuracy: float
-    test_accuracy: float
-    report: Report
-    plan: tuple | None = None
-    layers: tuple[str, ...] = ()
-    candidate: int | None = None  # the search record this design is
-    attempts: int = 0  # candidates fine-tuned before one held up on validation
-    # Per-example top-1 correctness (dataset order): the paired statistics are computed from them.
-    val_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
-    test_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
+    @property
+    def user_model(self) -> str | None:
+        return self.torch_model or self.onnx_model
 
     @property
-    def edp(self) -> float:
-        return self.report.cycles * self.report.energy_pj
-
-    def layer_rows(self) -> list[dict[str, Any]]:
-        """Per searched layer: granularity, planned sparsity and the mask's kept fraction."""
-        genes = dict(zip(self.layers, self.plan)) if self.plan else {}
-        rows = []
-        for name in self.masks:
-            label, sparsity = genes.get(name, ("dense", 0.0))
-            rows.append(
-                {
-                    "design": self.label,
-                    "layer": name,
-                    "granularity": label,
-                    "sparsity": sparsity,
-                    "density": self.masks.density_of(name),
-                }
-            )
-        return rows
-
-    def summary(self) -> dict[str, Any]:
-        r = self.report
-        return {
-            "test_accuracy": self.test_accuracy,
-            "val_accuracy": self.val_accuracy,
-            "density": self.masks.density,
-            "cycles": r.cycles,
-            "seconds": r.seconds,
-            "energy_pj": r.energy_pj,
-            "edp": self.edp,
-            "ideal_speedup": r.ideal_speedup,
-            "achieved_speedup": r.achieved_speedup,
-            "speedup_losses_cycles": r.speedup_losses_cycles(),
-            "energy_by_component_pj": r.energy_by_component_pj(),
-            "layers": self.layer_rows(),
-            "candidate": self.candidate,
-            "final_attempts": self.attempts,
-            "accuracy_intervals": accuracy_intervals(self.val_correct, self.test_correct),
-        }
-
-
-@dataclass(frozen=True)
-class CodesignResult:
-    config: CodesignConfig
-    hardware: str
-    dense: Design
-    uniform: Design
-    searched: Design
-    uniform_search: SearchResult
-    search: SearchResult
-    seconds: Mapping[str, float] = field(compare=False, default_factory=dict)
-
-    @property
-    def designs(self) -> tuple[Design, Design, Design]:
-        return (self.dense, self.uniform, self.searched)
-
-    @property
-    def test_threshold(self) -> float:
-        return self.dense.test_accuracy - self.config.max_accuracy_drop / 100.0
-
-    def meets_constraint(self, design: Design) -> bool:
-        return design.test_accuracy >= self.test_threshold - 1e-12
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready: config, the three designs, ratios, search statistics and timings."""
-        d, u, s = self.designs
-        return {
-            "config": asdict(self.config),
-            "hardware": self.hardware,
-            "objective": self.config.objective,
-            "constraint": {
-                "max_accuracy_drop_points": self.config.max_accuracy_drop,
-                "confidence": self.config.confidence,
-                "val_threshold": self.search.threshold,
-                "test_threshold": self.test_threshold,
-                "searched_meets_on_test": self.meets_constraint(s),
-                "uniform_meets_on_test": self.meets_constraint(u),
-            },
-            "designs": {design.label: design.summary() for design in self.designs},
-            "against_dense_on_test": {
-                design.label: against_dense(d.test_correct, design.test_correct) for design in (u, s)
-            },
-            "ratios": {
-                "edp_dense_over_searched": d.edp / s.edp,
-                "edp_dense_over_uniform": d.edp / u.edp,
-                "edp_uniform_over_searched": u.edp / s.edp,
-                "cycles_dense_over_searched": d.report.cycles / s.report.cycles,
-                "energy_dense_over_searched": d.report.energy_pj / s.report.energy_pj,
-            },
-            "search": {
-                "strategy": self.search.strategy,
-                "evaluations": self.search.evaluations,
-                "uniform_evaluations": self.uniform_search.evaluations,
-                "stopped": self.search.stopped,
-            },
-            "dense_bottlenecks": [r.to_record() for r in bottlenecks(d.report)],
-            "seconds": dict(self.seconds),
-        }
+    def fine_tuning(self) -> str:
+        """How candidates and winners are retrained, in words for the report and summary."""
+        if not self.candidate_epochs and not self.final_epochs:
+            return "one-shot, no fine-tuning"
+        return (
+            f"fine-tuned: {self.candidate_epochs} epochs per candidate, {self.final_epochs} for the winners"
+        )
 
 
 class SimulatedCost:
@@ -306,11 +211,15 @@ def run_codesign(
         clock = now
 
     hardware = load_hardware(config.hardware)
-    _emit(progress, event="phase", phase="train", model=config.torch_model or config.model)
+    _emit(progress, event="phase", phase="train", model=config.user_model or config.model)
     if config.torch_model is not None and config.data is not None:
         source = torch_source(config.torch_model, config.data, seed=config.seed)
+    elif config.onnx_model is not None and config.data is not None:
+        source = onnx_source(config.onnx_model, config.data, seed=config.seed)
     else:
         source = digits_source(config.model, seed=config.seed)
+    if not source.fine_tunes:  # the result's config says what really ran
+        config = replace(config, candidate_epochs=0, final_epochs=0)
     model, network, dataset = source.model, source.network, source.dataset
     lap("train")
 
@@ -339,12 +248,16 @@ def run_codesign(
     results = {}
     for label, strategy in (("uniform", "uniform"), ("searched", config.strategy)):
         _emit(progress, event="phase", phase=label, strategy=strategy)
-        oracle = FinetunedAccuracy(
-            model,
-            dataset,
-            epochs=config.candidate_epochs,
-            optimizer=Adam(lr=config.candidate_lr),
-            seed=config.seed,
+        oracle: FinetunedAccuracy | OneShotAccuracy = (
+            OneShotAccuracy(model, dataset)
+            if isinstance(model, ExecutedModel)
+            else FinetunedAccuracy(
+                model,
+                dataset,
+                epochs=config.candidate_epochs,
+                optimizer=Adam(lr=config.candidate_lr),
+                seed=config.seed,
+            )
         )
         bounded = (
             None
@@ -384,7 +297,7 @@ def _finalise(
     label: str,
     search: SearchResult,
     space: SearchSpace,
-    oracle: FinetunedAccuracy,
+    oracle: FinetunedAccuracy | OneShotAccuracy,
     dataset,
     network,
     hardware: Hardware,
@@ -401,7 +314,8 @@ def _finalise(
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
         masks = space.masks(record.plan)
         tuned = oracle.tuned_model(masks)
-        if config.final_epochs and any(not m.all() for m in masks.values()):
+        pruned = any(not m.all() for m in masks.values())
+        if config.final_epochs and pruned and not isinstance(tuned, ExecutedModel):
             # Both model kinds fine-tune through the same signature; only the entry point differs.
             train = tuned.finetune if isinstance(tuned, TorchModel) else partial(finetune, tuned)
             tuned = train(

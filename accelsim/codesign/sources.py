@@ -6,6 +6,10 @@ network the simulator sees is ``from_torch`` of that module, accuracy and fine-t
 ``TorchModel`` (whose layer names are the same torch module names), and the data is
 ``load_user_data`` of ``--data``. torch is imported only on that path, so the digits path (``make
 run``) stays torch-free.
+
+``--model path.onnx`` is a trained model exported to ONNX with its weights as initializers: the
+network and weights come from ``from_onnx`` and the model is an ``ExecutedModel`` (accuracy through
+``execute``), which cannot be fine-tuned, so that run prunes one-shot (``Source.fine_tunes``).
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from accelsim.codesign.executed_model import ExecutedModel
 from workloads.datasets import Dataset, load_digits
 from workloads.models import Model
 from workloads.torch_model import TorchModel
 from workloads.user_task import SpecError, call_module_spec
 from workloads.weight_cache import pretrained
 
-AnyModel = Model | TorchModel
+AnyModel = Model | TorchModel | ExecutedModel
 
 
 class ModelSpecError(SpecError):
@@ -38,6 +43,7 @@ class Source:
     model: AnyModel
     network: Any
     dataset: Dataset
+    fine_tunes: bool = True  # False: the model has no training path, the run prunes one-shot
 
 
 def load_model_spec(spec: str) -> tuple[Any, Any]:
@@ -67,6 +73,27 @@ def torch_source(spec: str, data: str, *, seed: int) -> Source:
     return Source(model, imported.network, dataset)
 
 
+def onnx_source(path: str, data: str, *, seed: int) -> Source:
+    """An ONNX file with its weights and the user's data: the model an ``ExecutedModel``, one-shot."""
+    from workloads.importers.onnx_import import from_onnx
+    from workloads.user_data import load_user_data
+
+    imported = from_onnx(path)
+    if imported.weights is None:
+        reason = "; ".join(imported.notes) or "the file carries no initializers"
+        raise ModelSpecError(path, f"has no weights ({reason}); co-design needs the trained weights")
+    try:
+        model = ExecutedModel(imported.network, imported.weights)
+    except ValueError as exc:
+        raise ModelSpecError(path, str(exc)) from None
+    dataset = load_user_data(data, seed=seed)
+    try:
+        model.prepare_inputs(dataset.x_val[:1])
+    except ValueError as exc:
+        raise ModelSpecError(path, f"--data {data}: {exc}") from None
+    return Source(model, imported.network, dataset, fine_tunes=False)
+
+
 def digits_source(name: str, *, seed: int) -> Source:
     """A built-in numpy model trained on the digits data (or loaded from the weight cache)."""
     dataset = load_digits()
@@ -82,4 +109,12 @@ def correct(
     return np.asarray(model.predict(x, masks=None if masks is None else dict(masks)) == y, dtype=bool)
 
 
-__all__ = ["ModelSpecError", "Source", "correct", "digits_source", "load_model_spec", "torch_source"]
+__all__ = [
+    "ModelSpecError",
+    "Source",
+    "correct",
+    "digits_source",
+    "load_model_spec",
+    "onnx_source",
+    "torch_source",
+]
