@@ -216,7 +216,13 @@ def markdown_report(result) -> str:
         render_markdown(bottlenecks(result.dense.report)),
         "## Designs",
         "",
-        f"Accuracies with their {REPORT_CONFIDENCE:.0%} Wilson intervals.",
+        f"Accuracies with their {REPORT_CONFIDENCE:.0%} Wilson intervals."
+        if s["accuracy_measure"] == "top-1"
+        else f"Accuracy is {s['accuracy_measure']}: per design (validation / test) "
+        + ", ".join(
+            f"{label} {d['val_accuracy']:.4f} / {d['test_accuracy']:.4f}" for label, d in s["designs"].items()
+        )
+        + f". Top-1 with its {REPORT_CONFIDENCE:.0%} Wilson interval:",
         "",
         "| design | test accuracy [CI] | validation accuracy [CI] | density | cycles | energy [µJ] | EDP [cycles·µJ] | ideal speedup | achieved speedup |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -37,7 +37,8 @@ from accelsim.arch.hardware import Hardware, load_hardware
 from accelsim.codesign.executed_model import ExecutedModel, OneShotAccuracy
 from accelsim.codesign.honesty import BoundedAccuracy
 from accelsim.codesign.results import CodesignResult, Design
-from accelsim.codesign.sources import correct, digits_source, onnx_source, torch_source
+from accelsim.codesign.sources import Source, correct, digits_source, onnx_source, torch_source
+from accelsim.codesign.task_source import TASK_MEASURE, Metric, MetricAccuracy, task_source
 from accelsim.timing.bottleneck import bottlenecks
 from accelsim.timing.layer_cache import LayerCache
 from accelsim.timing.report import Report
@@ -89,6 +90,8 @@ class CodesignConfig:
     torch_model: str | None = None
     onnx_model: str | None = None
     data: str | None = None
+    # Or a task ("module:function", `workloads.user_task`): model, data and maybe an accuracy measure.
+    task: str | None = None
     # None: the constraint holds on the point estimate; a level: on the paired interval's bound.
     confidence: float | None = None
 
@@ -126,12 +129,14 @@ class CodesignConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < math.inf:
                 raise ValueError(f"codesign: {name} must be a positive number, got {value!r}")
-        if self.torch_model is not None and self.onnx_model is not None:
+        given = {n: getattr(self, n) for n in ("torch_model", "onnx_model", "task") if getattr(self, n)}
+        if len(given) > 1:
+            raise ValueError(f"codesign: {' and '.join(given)} exclude each other, got {given}")
+        if self.task is not None and self.data is not None:
             raise ValueError(
-                f"codesign: torch_model and onnx_model exclude each other, got {self.torch_model!r} "
-                f"and {self.onnx_model!r}"
+                f"codesign: a task brings its own data, got task={self.task!r}, data={self.data!r}"
             )
-        if (self.user_model is None) != (self.data is None):
+        if self.task is None and (self.user_model is None) != (self.data is None):
             raise ValueError(
                 f"codesign: a user's model and data go together, got model={self.user_model!r}, "
                 f"data={self.data!r}"
@@ -148,7 +153,7 @@ class CodesignConfig:
 
     @property
     def user_model(self) -> str | None:
-        return self.torch_model or self.onnx_model
+        return self.torch_model or self.onnx_model or self.task
 
     @property
     def fine_tuning(self) -> str:
@@ -216,11 +221,18 @@ def run_codesign(
         source = torch_source(config.torch_model, config.data, seed=config.seed)
     elif config.onnx_model is not None and config.data is not None:
         source = onnx_source(config.onnx_model, config.data, seed=config.seed)
+    elif config.task is not None:
+        source = task_source(config.task, seed=config.seed)
     else:
         source = digits_source(config.model, seed=config.seed)
     if not source.fine_tunes:  # the result's config says what really ran
         config = replace(config, candidate_epochs=0, final_epochs=0)
-    model, network, dataset = source.model, source.network, source.dataset
+    if source.metric is not None and config.confidence is not None:
+        raise ValueError(
+            f"codesign: confidence={config.confidence!r} needs per-example correctness, but the task "
+            f"{config.task!r} measures accuracy with its own function (one number per split)"
+        )
+    model, network, dataset, metric = source.model, source.network, source.dataset, source.metric
     lap("train")
 
     _emit(progress, event="phase", phase="dense", hardware=hardware.name)
@@ -231,8 +243,8 @@ def run_codesign(
     dense = Design(
         "dense",
         dense_masks,
-        float(np.mean(val_correct)),
-        float(np.mean(test_correct)),
+        _score(metric, model, None, "val", val_correct),
+        _score(metric, model, None, "test", test_correct),
         dense_report,
         val_correct=val_correct,
         test_correct=test_correct,
@@ -264,11 +276,12 @@ def run_codesign(
             if config.confidence is None
             else BoundedAccuracy(oracle, val_correct, dataset, config.confidence)
         )
+        measured = None if metric is None else MetricAccuracy(oracle, metric)
         search = search_masks(
             network,
             weights,
             cost=cost,
-            accuracy=bounded or oracle,
+            accuracy=bounded or measured or oracle,
             constraint=constraint,
             strategy=strategy,
             objective=config.objective,
@@ -278,7 +291,7 @@ def run_codesign(
         )
         lap(f"search_{label}")
         _emit(progress, event="phase", phase=f"finetune_{label}")
-        design = _finalise(label, search, space, oracle, dataset, network, hardware, config, dense)
+        design = _finalise(label, search, space, oracle, source, hardware, config, dense)
         lap(f"finetune_{label}")
         results[label] = (search, design)
     return CodesignResult(
@@ -290,7 +303,13 @@ def run_codesign(
         uniform_search=results["uniform"][0],
         search=results["searched"][0],
         seconds=seconds,
+        accuracy_measure="top-1" if metric is None else TASK_MEASURE,
     )
+
+
+def _score(metric: Metric | None, model: Any, masks: Masks | None, split: str, top1: np.ndarray) -> float:
+    """The accuracy a design is judged by: the task's measure when it has one, else top-1."""
+    return float(np.mean(top1)) if metric is None else metric(model, masks, split)
 
 
 def _finalise(
@@ -298,8 +317,7 @@ def _finalise(
     search: SearchResult,
     space: SearchSpace,
     oracle: FinetunedAccuracy | OneShotAccuracy,
-    dataset,
-    network,
+    source: Source,
     hardware: Hardware,
     config: CodesignConfig,
     dense: Design,
@@ -309,6 +327,7 @@ def _finalise(
     The best of many candidates judged on a small validation split is optimistic (the winner's
     curse): if the fine-tuned winner falls below the threshold, the next feasible candidates by
     objective are tried (at most `FINAL_ATTEMPTS`). The test split is never looked at here."""
+    dataset, network, metric = source.dataset, source.network, source.metric
     feasible = sorted((c for c in search.candidates if c.feasible), key=lambda c: (c.objective, c.index))
     tried = []
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
@@ -326,21 +345,27 @@ def _finalise(
                 seed=config.seed,
             ).model
         val = correct(tuned, dataset, "val", masks)
-        tried.append((record, masks, tuned, val))
-        if constraint_holds(dense.val_correct, val, config.max_accuracy_drop, confidence=config.confidence):
+        val_score = _score(metric, tuned, masks, "val", val)
+        tried.append((record, masks, tuned, val, val_score))
+        holds = (
+            constraint_holds(dense.val_correct, val, config.max_accuracy_drop, confidence=config.confidence)
+            if metric is None
+            else val_score >= MaxDrop(config.max_accuracy_drop).threshold(dense.val_accuracy) - 1e-12
+        )
+        if holds:
             chosen = tried[-1]
             break
     else:
         # None held up: keep the best by objective; the summary says the constraint is not met.
         chosen = tried[0]
-    record, masks, tuned, val = chosen
+    record, masks, tuned, val, val_score = chosen
     report = simulate(network, hardware, mode=config.mode, masks=dict(masks), baseline=dense.report)
     test = correct(tuned, dataset, "test", masks)
     return Design(
         label,
         masks,
-        float(np.mean(val)),
-        float(np.mean(test)),
+        val_score,
+        _score(metric, tuned, masks, "test", test),
         report,
         plan=record.plan,
         layers=search.layers,

@@ -90,6 +90,8 @@ class CodesignResult:
     uniform_search: SearchResult
     search: SearchResult
     seconds: Mapping[str, float] = field(compare=False, default_factory=dict)
+    # What the accuracies are: top-1, or a task's own measure (which has no per-example scores).
+    accuracy_measure: str = "top-1"
 
     @property
     def designs(self) -> tuple[Design, Design, Design]:
@@ -109,6 +111,7 @@ class CodesignResult:
             "config": asdict(self.config),
             "model": self.config.user_model or self.config.model,
             "fine_tuning": self.config.fine_tuning,
+            "accuracy_measure": self.accuracy_measure,
             "hardware": self.hardware,
             "objective": self.config.objective,
             "constraint": {

@@ -14,8 +14,9 @@ network and weights come from ``from_onnx`` and the model is an ``ExecutedModel`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,8 @@ class Source:
     network: Any
     dataset: Dataset
     fine_tunes: bool = True  # False: the model has no training path, the run prunes one-shot
+    # A task's own accuracy ``metric(model, masks, split) -> fraction`` in place of top-1, or None.
+    metric: Callable[[Any, Any, str], float] | None = None
 
 
 def load_model_spec(spec: str) -> tuple[Any, Any]:
@@ -53,23 +56,32 @@ def load_model_spec(spec: str) -> tuple[Any, Any]:
 
 def torch_source(spec: str, data: str, *, seed: int) -> Source:
     """A user's trained torch module and data: the network from ``from_torch``, the model a ``TorchModel``."""
-    from workloads.importers.torch_import import from_torch
     from workloads.user_data import load_user_data
 
     module, example = load_model_spec(spec)
     dataset = load_user_data(data, seed=seed)
+    return module_source(module, example, dataset, partial(ModelSpecError, spec), f"--data {data}: ")
+
+
+def module_source(
+    module: Any, example: Any, dataset: Dataset, error: Callable[[str], Exception], data_prefix: str = ""
+) -> Source:
+    """A trained ``nn.Module`` over ``dataset``: traced by ``from_torch``, evaluated and tuned as a
+    ``TorchModel``; what is wrong becomes ``error(problem)`` (``data_prefix`` names the data)."""
+    from workloads.importers.torch_import import from_torch
+
     try:
         model = TorchModel(module, example)
     except (TypeError, ValueError) as exc:
-        raise ModelSpecError(spec, str(exc)) from None
+        raise error(str(exc)) from None
     imported = from_torch(module, example)
     missing = sorted(name for name in model.layers if name not in imported.network)
     if missing:
-        raise ModelSpecError(spec, f"prunable layers {missing} are not layers of the traced network")
+        raise error(f"prunable layers {missing} are not layers of the traced network")
     try:
         model.prepare_inputs(dataset.x_val[:1])
     except ValueError as exc:
-        raise ModelSpecError(spec, f"--data {data}: {exc}") from None
+        raise error(f"{data_prefix}{exc}") from None
     return Source(model, imported.network, dataset)
 
 
@@ -115,6 +127,7 @@ __all__ = [
     "correct",
     "digits_source",
     "load_model_spec",
+    "module_source",
     "onnx_source",
     "torch_source",
 ]
