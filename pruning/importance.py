@@ -233,6 +233,24 @@ class Entropy:
         return out
 
 
+@dataclass(frozen=True, eq=False)
+class FixedScores:
+    """Scores computed once (e.g. a data-driven criterion on the dense model), returned for any weights.
+
+    Lets a search prune many plans from the same scores without re-scoring per plan; a layer the
+    scores do not cover is an error, and a score array must have its layer's weight shape.
+    """
+
+    scores: Mapping[str, np.ndarray]
+    norm_power: int = 1
+
+    def __call__(self, weights, *, grads=None, activations=None, rng=None) -> Scores:
+        out = {}
+        for name, w in weight_items(weights, "FixedScores"):
+            out[name] = _companion(self.scores, "scores", name, w.shape, "FixedScores")
+        return out
+
+
 magnitude_l1 = Magnitude(1)
 magnitude_l2 = Magnitude(2)
 gradient = Gradient()
@@ -272,6 +290,7 @@ __all__ = [
     "MeanActivation",
     "APoZ",
     "Entropy",
+    "FixedScores",
     "magnitude_l1",
     "magnitude_l2",
     "gradient",

@@ -189,6 +189,27 @@ def _fmt_ratio(x: float) -> str:
     return f"{x:.2f}×" if math.isfinite(x) else "∞"
 
 
+def _before_after_section(s: dict[str, Any]) -> list[str]:
+    """Accuracy of each design's masks on the dense weights (no fine-tuning) and after its fine-tune."""
+    lines = [
+        "## Accuracy before and after fine-tuning",
+        "",
+        "Before: the design's masks applied to the dense model's weights, no fine-tuning. After: the "
+        f"design as reported above ({s['config']['final_epochs']} final epochs, schedule "
+        f"{s['config']['schedule']}). {REPORT_CONFIDENCE:.0%} Wilson intervals.",
+        "",
+        "| design | validation before [CI] | validation after [CI] | test before [CI] | test after [CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for label, d in s["designs"].items():
+        before, after = d["accuracy_intervals_before_finetune"], d["accuracy_intervals"]
+        lines.append(
+            f"| {label} | {_with_interval(before['val'])} | {_with_interval(after['val'])} | "
+            f"{_with_interval(before['test'])} | {_with_interval(after['test'])} |"
+        )
+    return lines + [""]
+
+
 def markdown_report(result) -> str:
     s = result.summary()
     c = s["config"]
@@ -205,8 +226,9 @@ def markdown_report(result) -> str:
         f"Objective **{c['objective']}**, at most **{c['max_accuracy_drop']:g} points** below the dense model's "
         f"accuracy (validation threshold {s['constraint']['val_threshold']:.4f} during the search, test threshold "
         f"{s['constraint']['test_threshold']:.4f}); search strategy **{c['strategy']}**, seed {c['seed']}, "
-        f"{c['mode']} mode; {s['fine_tuning']}. The constraint is judged on {on}, on the validation "
-        "split only; the test split is never used for choosing.",
+        f"{c['mode']} mode; weights ranked by **{c['importance']}**, final schedule **{c['schedule']}**; "
+        f"{s['fine_tuning']}. The constraint is judged on {on}, on the validation split only; the test "
+        "split is never used for choosing.",
         "",
         "## Hardware assessment (dense run)",
         "",
@@ -242,6 +264,7 @@ def markdown_report(result) -> str:
         f"Constraint met on the test split: searched {'yes' if s['constraint']['searched_meets_on_test'] else '**no**'}, "
         f"uniform {'yes' if s['constraint']['uniform_meets_on_test'] else '**no**'}.",
         "",
+        *_before_after_section(s),
         f"## Against dense on the test split (paired, {REPORT_CONFIDENCE:.0%})",
         "",
         "| design | accuracy difference [CI] | only dense right | only design right | exact McNemar p |",

@@ -234,6 +234,64 @@ class TorchModel:
         """Top-1 accuracy (fraction in [0, 1]) on ``split`` with ``masks`` applied."""
         return self.evaluate(dataset, split, masks=masks).accuracy
 
+    def loss_gradients(
+        self, x: np.ndarray, y: np.ndarray, *, masks: Mapping[str, np.ndarray] | None, batch_size: int
+    ) -> dict[str, np.ndarray]:
+        """d(mean cross-entropy over ``x``)/d(masked weight) per prunable layer (float64; eval mode).
+
+        The gradient is taken with respect to the *effective* weight, so pruned entries get one too
+        (what a criterion needs to rank them), as in ``workloads.importance_inputs`` for numpy.
+        """
+        torch = _torch()
+        inputs = self.prepare_inputs(x)
+        labels = torch.tensor(np.asarray(y, dtype=np.int64))
+        total = {name: np.zeros(shape) for name, shape in self._layers.items()}
+        with deterministic(0):
+            params = {
+                key: value.detach().clone().requires_grad_(key.removesuffix(".weight") in self._layers)
+                for key, value in _masked_parameters(self._module, self.check_masks(masks)).items()
+            }
+            for start in range(0, len(labels), batch_size):
+                batch = torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch_size]))
+                logits = torch.func.functional_call(self._module, params, (batch,)).reshape(len(batch), -1)
+                loss = torch.nn.functional.cross_entropy(logits, labels[start : start + batch_size])
+                weights = [params[f"{name}.weight"] for name in self._layers]
+                grads = torch.autograd.grad(loss, weights)
+                share = len(batch) / len(labels)  # the batch mean -> its share of the subset mean
+                for name, grad in zip(self._layers, grads):
+                    total[name] += grad.numpy().astype(np.float64) * share
+        return total
+
+    def layer_outputs(
+        self, x: np.ndarray, *, masks: Mapping[str, np.ndarray] | None, batch_size: int
+    ) -> dict[str, np.ndarray]:
+        """Each prunable module's output over ``x`` (float32), recorded by forward hooks.
+
+        A torch model usually applies its activation in a separate module or function, so this is
+        the *pre*-activation output (the numpy models record after the activation): APoZ then
+        counts exact zeros of the linear output, which are rare.
+        """
+        torch = _torch()
+        inputs = self.prepare_inputs(x)
+        params = _masked_parameters(self._module, self.check_masks(masks))
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in self._layers}
+        submodules = dict(self._module.named_modules())
+        hooks = [
+            submodules[name].register_forward_hook(
+                lambda _module, _args, out, name=name: parts[name].append(out.detach().numpy().copy())
+            )
+            for name in self._layers
+        ]
+        try:
+            with deterministic(0), torch.no_grad():
+                for start in range(0, len(inputs), batch_size):
+                    batch = torch.from_numpy(np.ascontiguousarray(inputs[start : start + batch_size]))
+                    torch.func.functional_call(self._module, params, (batch,))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
     def train_with_config(
         self, dataset: Dataset, config: TrainConfig, *, masks: Mapping[str, np.ndarray] | None = None
     ) -> TorchTrainResult:

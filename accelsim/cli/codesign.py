@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from accelsim.cli.main import CliError
+from accelsim.codesign.criteria import IMPORTANCES
+from accelsim.codesign.finalize import SCHEDULES
 from accelsim.codesign.loop import OBJECTIVES, CodesignConfig, run_codesign
 from accelsim.dse.outputs import check_run_directory, run_directory
 from accelsim.timing.bottleneck import bottlenecks, render_markdown
@@ -105,6 +107,10 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         data=None if args.data is None else str(args.data),
         task=args.task,
         confidence=args.confidence,
+        importance=args.importance,
+        schedule=args.schedule,
+        candidate_epochs=args.candidate_epochs,
+        final_epochs=args.final_epochs,
     )
     replacing = any(check_run_directory(args.out).glob("*"))  # before the search, not after it
     status = None if args.no_progress else Status(sys.stderr)
@@ -121,14 +127,16 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
     if summary["accuracy_measure"] != "top-1":
         print(f"test acc is {summary['accuracy_measure']}")
     print(
-        f"{'design':<9} {'test acc':>8} {'density':>7} {'cycles':>9} {'energy uJ':>10} {'EDP vs dense':>12}"
+        f"{'design':<9} {'test acc':>8} {'before FT':>9} {'density':>7} {'cycles':>9} {'energy uJ':>10} "
+        f"{'EDP vs dense':>12}"
     )
     dense_edp = designs["dense"]["edp"]
     for label in ("dense", "uniform", "searched"):
         d = designs[label]
         test = d["accuracy_intervals"]["test"]
         print(
-            f"{label:<9} {d['test_accuracy']:8.4f} {d['density']:7.3f} {d['cycles']:9,d} "
+            f"{label:<9} {d['test_accuracy']:8.4f} {d['test_accuracy_before_finetune']:9.4f} "
+            f"{d['density']:7.3f} {d['cycles']:9,d} "
             f"{d['energy_pj'] * 1e-6:10.4f} {dense_edp / d['edp']:11.2f}x"
             f"  95% CI [{test['low']:.4f}, {test['high']:.4f}]"
         )
@@ -165,6 +173,16 @@ def _level(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a level in (0, 1), got {text!r}") from None
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be a level in (0, 1), got {text!r}")
+    return value
+
+
+def _epochs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of epochs >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of epochs >= 0, got {text!r}")
     return value
 
 
@@ -229,6 +247,34 @@ def register(commands) -> None:
         metavar="LIST",
         help="comma-separated pruning granularities to search: unstructured, channel, "
         "block<r>x<c>, nm<n>:<m> (default: " + ",".join(CodesignConfig.granularities) + ")",
+    )
+    cmd.add_argument(
+        "--importance",
+        default=CodesignConfig.importance,
+        choices=IMPORTANCES,
+        help="how weights are ranked for pruning: magnitude (l1, l2), gradient, taylor, apoz, "
+        "mean_activation, entropy (scored on the training split) or random (default l1)",
+    )
+    cmd.add_argument(
+        "--schedule",
+        default=CodesignConfig.schedule,
+        choices=SCHEDULES,
+        help="how the two winners reach their masks before the final fine-tune: oneshot, or gradually "
+        "with fine-tuning between steps (iterative: linear ramp; polynomial: Zhu & Gupta's cubic)",
+    )
+    cmd.add_argument(
+        "--candidate-epochs",
+        type=_epochs,
+        default=CodesignConfig.candidate_epochs,
+        metavar="N",
+        help=f"fine-tuning epochs per search candidate (default {CodesignConfig.candidate_epochs})",
+    )
+    cmd.add_argument(
+        "--final-epochs",
+        type=_epochs,
+        default=CodesignConfig.final_epochs,
+        metavar="N",
+        help=f"fine-tuning epochs of the two winners (default {CodesignConfig.final_epochs})",
     )
     cmd.add_argument("--seed", type=int, default=0, help="seed of training, fine-tuning and search")
     cmd.add_argument("--mode", default="event", choices=["event", "analytical"], help="simulation mode")

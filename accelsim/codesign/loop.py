@@ -28,13 +28,14 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.codesign.criteria import IMPORTANCES, rescorer, scorer
 from accelsim.codesign.executed_model import ExecutedModel, OneShotAccuracy
+from accelsim.codesign.finalize import SCHEDULES, final_model, tuner
 from accelsim.codesign.honesty import BoundedAccuracy
 from accelsim.codesign.results import CodesignResult, Design
 from accelsim.codesign.sources import Source, correct, digits_source, onnx_source, torch_source
@@ -57,8 +58,7 @@ from pruning import (
 from pruning.search_strategies import STRATEGIES
 from pruning.statistics import constraint_holds
 from workloads.models import MODELS
-from workloads.torch_model import TorchModel
-from workloads.training import Adam, finetune
+from workloads.training import Adam
 
 OBJECTIVES = ("cycles", "energy", "edp")
 #: Feasible candidates, best first, that may be fine-tuned before giving up on the validation check.
@@ -94,6 +94,10 @@ class CodesignConfig:
     task: str | None = None
     # None: the constraint holds on the point estimate; a level: on the paired interval's bound.
     confidence: float | None = None
+    # How weights are ranked (`criteria`, scored once on the dense model, training split) and how
+    # the winners reach their masks (`finalize`: at once, or gradually with fine-tuning between).
+    importance: str = "l1"
+    schedule: str = "oneshot"
 
     def __post_init__(self) -> None:
         choices = (
@@ -101,6 +105,8 @@ class CodesignConfig:
             ("objective", OBJECTIVES),
             ("strategy", STRATEGIES),
             ("mode", MODES),
+            ("importance", IMPORTANCES),
+            ("schedule", SCHEDULES),
         )
         for name, allowed in choices:
             value = getattr(self, name)
@@ -255,7 +261,10 @@ def run_codesign(
     constraint = MaxDrop(config.max_accuracy_drop)
     weights = model.weights  # one mapping: the space checks it is searched with the same
     space = SearchSpace(
-        network, weights, granularities=[parse_granularity_label(label) for label in config.granularities]
+        network,
+        weights,
+        granularities=[parse_granularity_label(label) for label in config.granularities],
+        importance=scorer(config.importance, model, dataset, seed=config.seed),
     )
     results = {}
     for label, strategy in (("uniform", "uniform"), ("searched", config.strategy)):
@@ -331,19 +340,12 @@ def _finalise(
     feasible = sorted((c for c in search.candidates if c.feasible), key=lambda c: (c.objective, c.index))
     tried = []
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
-        masks = space.masks(record.plan)
-        tuned = oracle.tuned_model(masks)
-        pruned = any(not m.all() for m in masks.values())
-        if config.final_epochs and pruned and not isinstance(tuned, ExecutedModel):
-            # Both model kinds fine-tune through the same signature; only the entry point differs.
-            train = tuned.finetune if isinstance(tuned, TorchModel) else partial(finetune, tuned)
-            tuned = train(
-                dataset,
-                dict(masks),
-                epochs=config.final_epochs,
-                optimizer=Adam(lr=config.final_lr),
-                seed=config.seed,
-            ).model
+        masks, tuned = final_model(
+            space, record.plan, schedule=config.schedule, epochs=config.final_epochs,
+            search_model=oracle.tuned_model, dense_model=oracle.model,
+            rescore=rescorer(config.importance, dataset, seed=config.seed),
+            tune=tuner(dataset, lr=config.final_lr, seed=config.seed),
+        )  # fmt: skip
         val = correct(tuned, dataset, "val", masks)
         val_score = _score(metric, tuned, masks, "val", val)
         tried.append((record, masks, tuned, val, val_score))
@@ -373,4 +375,6 @@ def _finalise(
         attempts=len(tried),
         val_correct=val,
         test_correct=test,
+        val_correct_before=correct(oracle.model, dataset, "val", masks),
+        test_correct_before=correct(oracle.model, dataset, "test", masks),
     )

@@ -37,6 +37,9 @@ class Design:
     # Per-example top-1 correctness (dataset order): the paired statistics are computed from them.
     val_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
     test_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
+    # The same masks on the dense model, before any fine-tuning; None: the design was not fine-tuned.
+    val_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
+    test_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def edp(self) -> float:
@@ -77,6 +80,16 @@ class Design:
             "candidate": self.candidate,
             "final_attempts": self.attempts,
             "accuracy_intervals": accuracy_intervals(self.val_correct, self.test_correct),
+            **self._before_finetune(),
+        }
+
+    def _before_finetune(self) -> dict[str, Any]:
+        val = self.val_correct if self.val_correct_before is None else self.val_correct_before
+        test = self.test_correct if self.test_correct_before is None else self.test_correct_before
+        return {
+            "val_accuracy_before_finetune": float(np.mean(val)),
+            "test_accuracy_before_finetune": float(np.mean(test)),
+            "accuracy_intervals_before_finetune": accuracy_intervals(val, test),
         }
 
 

@@ -33,7 +33,7 @@ Metric = Callable[[Any, Mapping[str, np.ndarray] | None, str], float]
 #: What the summary and report say the accuracies are when the task brings its own measure.
 TASK_MEASURE = (
     "the task's accuracy function (one number per split: no interval and no paired test; "
-    "the intervals, paired differences and McNemar tests are of top-1 correctness)"
+    "the intervals, paired differences, McNemar tests and before-fine-tuning accuracies are top-1)"
 )
 
 
