@@ -18,6 +18,8 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
+from torch_models import FAST_CODESIGN, TinyCnn, train_briefly
+
 from accelsim.cli.main import main
 from accelsim.codesign.executed_model import ExecutedModel
 from accelsim.codesign.loop import CodesignConfig, CodesignResult, run_codesign
@@ -26,33 +28,7 @@ from workloads.datasets import load_digits
 from workloads.models import Model, init_weights, mlp_network
 from workloads.user_data import load_user_data
 
-FAST = dict(strategy="uniform", granularities=("unstructured",), mode="analytical", max_accuracy_drop=2.0)
-
-
-class TinyCnn(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
-        self.fc = torch.nn.Linear(8 * 4 * 4, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
-        return self.fc(torch.flatten(x, 1))
-
-
-def _trained(x: np.ndarray, y: np.ndarray) -> TinyCnn:
-    torch.manual_seed(0)
-    model = TinyCnn()
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
-    inputs, labels = torch.tensor(x), torch.tensor(y)
-    for _ in range(2):
-        for start in range(0, len(labels), 64):
-            optimiser.zero_grad()
-            torch.nn.functional.cross_entropy(
-                model(inputs[start : start + 64]), labels[start : start + 64]
-            ).backward()
-            optimiser.step()
-    return model.eval()
+FAST = FAST_CODESIGN  # its epochs are ignored: an ONNX model is pruned one-shot
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +40,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[TinyCnn, Path, P
     y_train = np.concatenate([digits.y_train, digits.y_val])
     data = root / "digits.npz"
     np.savez(data, x_train=x_train, y_train=y_train, x_test=digits.x_test, y_test=digits.y_test)
-    module = _trained(x_train, y_train)
+    torch.manual_seed(0)
+    module = train_briefly(TinyCnn(), x_train, y_train)
     path = root / "tiny.onnx"
     # The TorchScript exporter: the dynamo one would need onnxscript besides onnx.
     torch.onnx.export(module, (torch.zeros(1, 1, 8, 8),), str(path), dynamo=False, opset_version=17)
@@ -219,3 +196,10 @@ def test_size_one_axes_may_differ_between_data_and_graph():
 def test_bad_source_fields_are_named(fields, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         CodesignConfig(**fields)
+
+
+def test_data_driven_criteria_are_refused_for_an_executed_model(exported):
+    _, path, data = exported
+    config = CodesignConfig(onnx_model=str(path), data=str(data), importance="taylor", **FAST)
+    with pytest.raises(ValueError, match="importance 'taylor' needs gradients or layer outputs"):
+        run_codesign(config)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from torch_models import FAST_CODESIGN
 
 from accelsim.cli.main import main
 from accelsim.codesign.loop import CodesignConfig, CodesignResult, run_codesign
@@ -29,6 +30,7 @@ TASK_MODULE = """
 import numpy as np
 import torch
 
+from torch_models import TinyCnn, train_briefly  # tests/ is on sys.path under pytest
 from workloads.datasets import load_digits
 from workloads.user_task import Task
 
@@ -36,29 +38,10 @@ DIGITS = load_digits()
 _TRAINED = []
 
 
-class TinyCnn(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
-        self.fc = torch.nn.Linear(8 * 4 * 4, 10)
-
-    def forward(self, x):
-        x = torch.nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
-        return self.fc(torch.flatten(x, 1))
-
-
 def _model():
     if not _TRAINED:
         torch.manual_seed(0)
-        x, y = torch.tensor(DIGITS.x_train), torch.tensor(DIGITS.y_train)
-        model = TinyCnn()
-        optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
-        for _ in range(2):
-            for start in range(0, len(y), 64):
-                optimiser.zero_grad()
-                torch.nn.functional.cross_entropy(model(x[start:start + 64]), y[start:start + 64]).backward()
-                optimiser.step()
-        _TRAINED.append(model.eval())
+        _TRAINED.append(train_briefly(TinyCnn(), DIGITS.x_train, DIGITS.y_train))
     return _TRAINED[0]
 
 
@@ -103,14 +86,7 @@ def not_a_model():
     return Task(model="resnet", train=(DIGITS.x_train, DIGITS.y_train), test=(DIGITS.x_test, DIGITS.y_test))
 """
 
-FAST: dict[str, Any] = dict(
-    strategy="uniform",
-    granularities=("unstructured",),
-    mode="analytical",
-    candidate_epochs=1,
-    final_epochs=1,
-    max_accuracy_drop=2.0,
-)
+FAST = FAST_CODESIGN
 
 
 @pytest.fixture(scope="module")
