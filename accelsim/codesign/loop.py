@@ -5,7 +5,9 @@
 1. train the dense model on the digits data, or load it from the weight cache
    (`workloads.weight_cache.pretrained`) -- or take the user's trained torch model and data
    (`sources.torch_source`), or an ONNX file with its weights (`sources.onnx_source`: evaluated
-   through `execute`, never fine-tuned, so that run prunes one-shot with zero epochs);
+   through `execute`, never fine-tuned, so that run prunes one-shot with zero epochs), or a
+   task (`task_source`: model and data from one function; its own accuracy function, if any,
+   replaces top-1 for the constraint while the intervals stay on top-1);
 2. simulate it on the hardware: the dense reference, and its per-layer bottlenecks;
 3. the baseline: the best *uniform* plan (one granularity and sparsity everywhere, the way a
    pruning library prunes), under the same accuracy constraint;
