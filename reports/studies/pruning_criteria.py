@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from accelsim.codesign.criteria import IMPORTANCES
 from accelsim.codesign.finalize import SCHEDULES
 from accelsim.codesign.loop import CodesignConfig, run_codesign
+from accelsim.codesign.results import CodesignResult
 from reports.decor import category_ticks, legend_outside, plain_ticks, style_series
 from reports.labels import scaled, title, value_label
 from reports.save import save
@@ -48,7 +49,7 @@ QUICK_CRITERIA = ("l1", "taylor", "random")
 PANELS = ("edp_dense_over_searched", "test_accuracy", "density")
 
 
-def row(result: Any) -> dict[str, Any]:
+def row(result: CodesignResult) -> dict[str, Any]:
     """The searched design of one run as a CSV row (the constraint's test threshold alongside)."""
     summary = result.summary()
     searched = summary["designs"]["searched"]
