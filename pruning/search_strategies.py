@@ -7,10 +7,16 @@ nothing, because the best candidate is chosen over every record whoever proposed
 - :class:`Uniform` is the baseline: one granularity at one sparsity on every layer.
 - :class:`Greedy` is NetAdapt-style: from dense, each step moves one layer one level up.
 - :class:`Evolutionary` is a seeded genetic algorithm over the per-layer genes.
+
+Both searching strategies take optional per-layer ``priorities`` (layer -> weight, e.g. each
+layer's share of the dense cost from ``accelsim.timing.bottleneck.budget_weights``): Greedy visits
+layers in descending priority, so ties and budget cut-offs favour the layers that carry the cost,
+and Evolutionary mutates a layer with probability proportional to its priority (same mean rate).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -44,9 +50,50 @@ class Uniform:
                 evaluator.evaluate(space.uniform_plan(label, level))
 
 
-def greedy_proposals(space: SearchSpace, plan: Plan) -> list[list[Plan]]:
-    """For every layer and option: the plans with that layer at each of the option's levels above
-    its current sparsity, in increasing order (a *ladder* the step climbs until one pays off).
+Priorities = tuple[tuple[str, float], ...]
+
+
+def check_priorities(owner: str, priorities: object) -> Priorities | None:
+    """``priorities`` (a mapping or pairs layer -> weight >= 0, not all zero) as pairs, order kept."""
+    if priorities is None:
+        return None
+    message = f"{owner}: priorities must map layer -> weight, got {priorities!r}"
+    if isinstance(priorities, Mapping):
+        pairs = list(priorities.items())
+    elif isinstance(priorities, (tuple, list)):
+        pairs = list(priorities)
+    else:
+        raise ValueError(message)
+    try:
+        checked = tuple((str(name), float(weight)) for name, weight in pairs)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    weights = [w for _, w in checked]
+    if not checked or any(not np.isfinite(w) or w < 0 for w in weights) or not sum(weights) > 0:
+        raise ValueError(f"{owner}: priorities must be finite weights >= 0, not all 0, got {priorities!r}")
+    return checked
+
+
+def layer_priorities(owner: str, priorities: Priorities, space: SearchSpace) -> np.ndarray:
+    """The priorities of ``space.layers`` (in that order), normalised to sum to 1."""
+    given = dict(priorities)
+    missing = [name for name in space.layers if name not in given]
+    unknown = [name for name in given if name not in space.layers]
+    if missing or unknown:
+        raise ValueError(
+            f"{owner}: priorities must name exactly the searched layers {list(space.layers)}; "
+            f"missing {missing}, unknown {unknown}"
+        )
+    weights = np.array([given[name] for name in space.layers])
+    return weights / weights.sum()
+
+
+def greedy_proposals(
+    space: SearchSpace, plan: Plan, order: tuple[str, ...] | None = None
+) -> list[list[Plan]]:
+    """For every layer (in ``order``, default network order) and option: the plans with that layer
+    at each of the option's levels above its current sparsity, in increasing order (a *ladder* the
+    step climbs until one pays off).
 
     Switching option therefore always prunes more, so every step strictly adds sparsity somewhere.
     Plans already proposed by an earlier ladder (channel genes coupled by ``normalize``) are
@@ -54,7 +101,9 @@ def greedy_proposals(space: SearchSpace, plan: Plan) -> list[list[Plan]]:
     """
     seen: set[Plan] = set()
     ladders = []
-    for name, gene in zip(space.layers, plan):
+    genes = dict(zip(space.layers, plan))
+    for name in space.layers if order is None else order:
+        gene = genes[name]
         for label in space.allowed[name]:
             ladder = []
             level = space.next_level(gene, label)
@@ -79,11 +128,14 @@ class Greedy:
     count as no loss, and ties go to the first proposal (layer order, then option order). It stops
     when no feasible proposal lowers the objective, after ``max_steps`` steps, or on the budget.
     ``accuracy_epsilon`` (a fraction; 1e-3 = 0.1 point) keeps a loss-free but tiny saving from
-    always beating a large saving that costs a sliver of accuracy.
+    always beating a large saving that costs a sliver of accuracy. With ``priorities`` the layers
+    are visited in descending priority (equal ones in network order), so the first proposal -- the
+    one ties and a budget cut-off favour -- is on the layer carrying the most cost.
     """
 
     accuracy_epsilon: float = 1e-3
     max_steps: int | None = None
+    priorities: Priorities | None = None
     name: ClassVar[str] = "greedy"
 
     def __post_init__(self) -> None:
@@ -92,14 +144,20 @@ class Greedy:
             raise ValueError(f"Greedy: accuracy_epsilon must be a fraction in (0, 1], got {eps!r}")
         if self.max_steps is not None:
             check_int("Greedy", "max_steps", self.max_steps, minimum=1)
+        object.__setattr__(self, "priorities", check_priorities("Greedy", self.priorities))
 
     def run(self, evaluator: Evaluator, rng: np.random.Generator) -> None:
+        order = None
+        if self.priorities is not None:
+            weights = layer_priorities("Greedy", self.priorities, evaluator.space)
+            # A stable sort of the negated weights keeps network order among equals.
+            order = tuple(evaluator.space.layers[i] for i in np.argsort(-weights, kind="stable"))
         current = evaluator.dense
         step = 0
         while self.max_steps is None or step < self.max_steps:
             step += 1
             chosen, best_score = None, -np.inf
-            for ladder in greedy_proposals(evaluator.space, current.plan):
+            for ladder in greedy_proposals(evaluator.space, current.plan, order):
                 # NetAdapt's "least pruning that reduces the resource": climb until the objective
                 # drops (a format's metadata can make light pruning cost more than dense) or the
                 # accuracy constraint breaks.
@@ -140,7 +198,8 @@ class Evolutionary:
     then fills up with children: two parents by ``tournament``-way tournament, uniform crossover
     with probability ``crossover_rate`` (else a copy of the first parent), and each gene redrawn
     uniformly from the layer's other choices with probability ``mutation_rate`` (default
-    1 / number of layers). Infeasible candidates are penalised by constraint domination (any
+    1 / number of layers); with ``priorities`` layer i's probability is ``mutation_rate * n * p_i``
+    (``p`` normalised to sum 1, capped at 1), the same mean rate spent where the cost is. Infeasible candidates are penalised by constraint domination (any
     feasible one is fitter; among infeasible ones, the smaller accuracy shortfall wins), which needs
     no penalty weight. All randomness comes from the ``rng`` seeded by ``search_masks``.
     """
@@ -151,6 +210,7 @@ class Evolutionary:
     crossover_rate: float = 0.9
     mutation_rate: float | None = None
     elites: int = 2
+    priorities: Priorities | None = None
     name: ClassVar[str] = "evolutionary"
 
     def __post_init__(self) -> None:
@@ -167,11 +227,16 @@ class Evolutionary:
         check_fraction("Evolutionary", "crossover_rate", self.crossover_rate)
         if self.mutation_rate is not None:
             check_fraction("Evolutionary", "mutation_rate", self.mutation_rate)
+        object.__setattr__(self, "priorities", check_priorities("Evolutionary", self.priorities))
 
     def run(self, evaluator: Evaluator, rng: np.random.Generator) -> None:
         space = evaluator.space
         choices = [space.choices(name) for name in space.layers]
         rate = 1.0 / len(choices) if self.mutation_rate is None else float(self.mutation_rate)
+        rates: float | np.ndarray = rate
+        if self.priorities is not None:
+            weights = layer_priorities("Evolutionary", self.priorities, space)
+            rates = np.minimum(rate * len(choices) * weights, 1.0)
 
         # Up to half the first population is uniform plans, so the search starts where a uniform
         # pruner would be; random plans alone mostly land on infeasible high sparsities.
@@ -196,7 +261,7 @@ class Evolutionary:
                 first = self._select(population, fitness, rng)
                 second = self._select(population, fitness, rng)
                 child = self._crossover(first.plan, second.plan, rng)
-                offspring.append(evaluator.evaluate(self._mutate(child, choices, rate, rng)))
+                offspring.append(evaluator.evaluate(self._mutate(child, choices, rates, rng)))
             population = offspring
             evaluator.emit("generation", generation=generation)
 
@@ -227,7 +292,9 @@ class Evolutionary:
         return tuple(b if swap else a for a, b, swap in zip(first, second, take_second))
 
     @staticmethod
-    def _mutate(plan: Plan, choices: list[tuple[Gene, ...]], rate: float, rng: np.random.Generator) -> Plan:
+    def _mutate(
+        plan: Plan, choices: list[tuple[Gene, ...]], rate: float | np.ndarray, rng: np.random.Generator
+    ) -> Plan:
         genes = list(plan)
         flips = rng.random(len(genes)) < rate
         for i in np.flatnonzero(flips):
@@ -255,4 +322,13 @@ def make_strategy(spec: object) -> Strategy:
     raise ValueError(f"strategy must be one of {list(STRATEGIES)} or a strategy object, got {spec!r}")
 
 
-__all__ = ["Strategy", "Uniform", "Greedy", "Evolutionary", "STRATEGIES", "make_strategy", "greedy_proposals"]
+__all__ = [
+    "Strategy",
+    "Uniform",
+    "Greedy",
+    "Evolutionary",
+    "Priorities",
+    "STRATEGIES",
+    "make_strategy",
+    "greedy_proposals",
+]

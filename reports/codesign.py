@@ -210,6 +210,14 @@ def _before_after_section(s: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _priorities_sentence(priorities: dict[str, float] | None) -> str:
+    if priorities is None:
+        return "All layers were searched alike (no cost priorities)."
+    ranked = sorted(priorities.items(), key=lambda item: -item[1])
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in ranked)
+    return f"Layers were searched by their share of the dense cost, costliest first: {shares}."
+
+
 def markdown_report(result) -> str:
     s = result.summary()
     c = s["config"]
@@ -300,7 +308,7 @@ def markdown_report(result) -> str:
         + ".",
         "",
         f"The search evaluated {search['evaluations']} candidates ({search['stopped']}); the uniform baseline "
-        f"{search['uniform_evaluations']}. Time: "
+        f"{search['uniform_evaluations']}. {_priorities_sentence(search['layer_priorities'])} Time: "
         + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items())
         + ".",
         "",

@@ -7,6 +7,7 @@ import pytest
 
 from accelsim.cli.main import main
 from accelsim.codesign.loop import CodesignConfig, run_codesign
+from accelsim.timing.bottleneck import bottlenecks
 from reports.codesign import write_results
 
 # Cheap but complete: greedy search without per-candidate fine-tuning, analytical timing.
@@ -179,3 +180,15 @@ def test_plan_cells_say_when_a_dense_layer_lost_inputs_upstream():
     assert _plan_cell({"granularity": "channel", "density": 0.25}) == "channel @ 0.75"
     assert _plan_cell({"granularity": "dense", "density": 1.0}) == "dense @ 0.00"
     assert _plan_cell({"granularity": "dense", "density": 0.4}) == "dense @ 0.60 (inputs removed upstream)"
+
+
+def test_the_search_reports_the_dense_cost_shares_it_visited_layers_by(result):
+    res, _ = result
+    priorities = res.summary()["search"]["layer_priorities"]
+    shares = {r.layer: r.edp_share for r in bottlenecks(res.dense.report) if r.layer in priorities}
+    assert list(priorities) == list(res.search.layers)
+    assert priorities == pytest.approx({name: share / sum(shares.values()) for name, share in shares.items()})
+    from reports.codesign import markdown_report
+
+    costliest = max(priorities, key=priorities.get)
+    assert f"costliest first: {costliest} {priorities[costliest]:.0%}" in markdown_report(res)

@@ -25,8 +25,10 @@ TINY = [
     "--strategy", "uniform", "--granularities", "unstructured", "--candidate-epochs", "0",
     "--final-epochs", "2", "--max-accuracy-drop", "100", "--mode", "analytical", "--json", "--no-progress",
 ]  # fmt: skip
-#: (importance, schedule) runs: every criterion once shot, every gradual schedule once.
-RUNS = [(name, "oneshot") for name in IMPORTANCES] + [("l1", s) for s in SCHEDULES if s != "oneshot"]
+#: (importance, schedule) runs: every criterion and every schedule once. The gradual ones re-score
+#: with fresh gradients (taylor) or recorded outputs (apoz) at every step.
+GRADUAL = {"taylor": "iterative", "apoz": "polynomial"}
+RUNS = [(name, GRADUAL.get(name, "oneshot")) for name in IMPORTANCES]
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,8 @@ def test_each_method_runs_from_the_cli(runs, importance, schedule):
     before = searched["accuracy_intervals_before_finetune"]["test"]
     assert f"| searched | {searched['val_accuracy_before_finetune']:.4f} [" in report
     assert before["estimate"] == searched["test_accuracy_before_finetune"]
+    # The uniform strategy has no per-layer choice, so no priorities to report.
+    assert summary["search"]["layer_priorities"] is None and "searched alike" in report
 
 
 @pytest.mark.parametrize("importance, schedule", RUNS)
@@ -74,15 +78,14 @@ def test_before_is_the_masks_on_the_dense_model(runs, importance, schedule):
 
 def test_criteria_rank_differently(runs):
     masks = {key: Masks.load(directory / "masks_searched.npz") for key, (_, directory) in runs.items()}
-    oneshot = {name: masks[(name, "oneshot")] for name in IMPORTANCES}
+    oneshot = {name: masks[(name, "oneshot")] for name in IMPORTANCES if name not in GRADUAL}
     # Same plan (the most pruned uniform one), so different masks can only come from the ranking.
-    assert oneshot["l1"] != oneshot["random"] != oneshot["taylor"] != oneshot["gradient"]
+    assert oneshot["l1"] != oneshot["random"] != oneshot["gradient"] != oneshot["l2"]
+    assert oneshot["l1"] != oneshot["gradient"]
     # Channel statistics rank whole rows: the surviving weights of fc1 fill whole output rows.
-    for name in ("apoz", "mean_activation", "entropy"):
+    for name in ("mean_activation", "entropy"):
         fc1 = np.asarray(oneshot[name]["fc1"])
         assert (fc1.all(axis=1) | ~fc1.any(axis=1)).sum() >= fc1.shape[0] - 1
-    # Gradual pruning from dense ends elsewhere than pruning the search's weights at once.
-    assert masks[("l1", "iterative")] != oneshot["l1"]
 
 
 @pytest.mark.parametrize(
@@ -104,8 +107,11 @@ def test_unknown_names_are_named_errors(field, value, allowed):
     [
         (["--importance", "snip"], "argument --importance: invalid choice: 'snip'"),
         (["--schedule", "gradual"], "argument --schedule: invalid choice: 'gradual'"),
-        (["--final-epochs", "-1"], "must be a whole number of epochs >= 0, got '-1'"),
-        (["--candidate-epochs", "two"], "must be a whole number of epochs >= 0, got 'two'"),
+        (["--final-epochs", "-1"], "argument --final-epochs: must be >= 0 epochs, got -1"),
+        (
+            ["--candidate-epochs", "two"],
+            "argument --candidate-epochs: must be a whole number of epochs, got 'two'",
+        ),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
@@ -114,3 +120,7 @@ def test_bad_flags_exit_2_with_one_line(argv, needle, tmp_path, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_the_runs_cover_every_criterion_and_schedule():
+    assert {name for name, _ in RUNS} == set(IMPORTANCES) and {s for _, s in RUNS} == set(SCHEDULES)

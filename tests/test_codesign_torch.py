@@ -238,3 +238,19 @@ def test_model_and_network_are_mutually_exclusive(user, tmp_path, capsys):
 def test_a_bad_spec_raises_the_named_error():
     with pytest.raises(ModelSpecError, match="--model 'a:b:c': must be 'module:function'"):
         load_model_spec("a:b:c")
+
+
+def test_a_data_driven_criterion_and_a_gradual_schedule_on_a_user_model(user):
+    spec, data = user
+    config = CodesignConfig(
+        torch_model=spec, data=data, importance="taylor", schedule="iterative",
+        **{**FAST, "candidate_epochs": 0, "final_epochs": 2, "max_accuracy_drop": 100.0},
+    )  # fmt: skip
+    summary = run_codesign(config).summary()
+    searched = summary["designs"]["searched"]
+    assert searched["density"] < 0.5  # the 100-point constraint lets the most pruned plan win
+    for row in searched["layers"]:
+        assert 1 - row["density"] == pytest.approx(row["sparsity"], abs=0.01)
+    assert 0.0 <= searched["test_accuracy_before_finetune"] <= 1.0
+    before = searched["accuracy_intervals_before_finetune"]["test"]
+    assert before["method"] == "wilson" and before["low"] <= before["estimate"] <= before["high"]

@@ -298,7 +298,7 @@ def train_briefly(model: nn.Module, x, y, *, epochs: int = 2, lr: float = 1e-2, 
     """``epochs`` of Adam over (x, y) in batches of 64, seeded: enough for the digits, in seconds."""
     torch.manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    inputs, labels = torch.as_tensor(x), torch.as_tensor(y)
+    inputs, labels = torch.tensor(x), torch.tensor(y)  # copies: the digits arrays are read-only
     for _ in range(epochs):
         for start in range(0, len(labels), 64):
             optimiser.zero_grad()

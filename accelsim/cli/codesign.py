@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from accelsim.cli.main import CliError
+from accelsim.cli.main import CliError, whole_number
 from accelsim.codesign.criteria import IMPORTANCES
 from accelsim.codesign.finalize import SCHEDULES
 from accelsim.codesign.loop import OBJECTIVES, CodesignConfig, run_codesign
@@ -111,6 +111,7 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         candidate_epochs=args.candidate_epochs,
         final_epochs=args.final_epochs,
+        cost_priorities=not args.even_search,
     )
     replacing = any(check_run_directory(args.out).glob("*"))  # before the search, not after it
     status = None if args.no_progress else Status(sys.stderr)
@@ -173,16 +174,6 @@ def _level(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a level in (0, 1), got {text!r}") from None
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be a level in (0, 1), got {text!r}")
-    return value
-
-
-def _epochs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of epochs >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of epochs >= 0, got {text!r}")
     return value
 
 
@@ -262,19 +253,23 @@ def register(commands) -> None:
         help="how the two winners reach their masks before the final fine-tune: oneshot, or gradually "
         "with fine-tuning between steps (iterative: linear ramp; polynomial: Zhu & Gupta's cubic)",
     )
+    for flag, field, whose in (
+        ("--candidate-epochs", "candidate_epochs", "per search candidate"),
+        ("--final-epochs", "final_epochs", "of the two winners"),
+    ):
+        default = getattr(CodesignConfig, field)
+        cmd.add_argument(
+            flag,
+            type=whole_number("epochs", 0),
+            default=default,
+            metavar="N",
+            help=f"fine-tuning epochs {whose} (default {default})",
+        )
     cmd.add_argument(
-        "--candidate-epochs",
-        type=_epochs,
-        default=CodesignConfig.candidate_epochs,
-        metavar="N",
-        help=f"fine-tuning epochs per search candidate (default {CodesignConfig.candidate_epochs})",
-    )
-    cmd.add_argument(
-        "--final-epochs",
-        type=_epochs,
-        default=CodesignConfig.final_epochs,
-        metavar="N",
-        help=f"fine-tuning epochs of the two winners (default {CodesignConfig.final_epochs})",
+        "--even-search",
+        action="store_true",
+        help="search all layers alike instead of by their share of the dense run's cost (by default "
+        "greedy visits costly layers first and evolutionary mutates them more often)",
     )
     cmd.add_argument("--seed", type=int, default=0, help="seed of training, fine-tuning and search")
     cmd.add_argument("--mode", default="event", choices=["event", "analytical"], help="simulation mode")

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from accelsim.dse.outputs import check_output_file, write_text_atomic
@@ -212,14 +212,23 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 MAX_INPUT_PIXELS = 8192
 
 
-def _input_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of pixels, got {text[:40]!r}") from None
-    if not 1 <= value <= MAX_INPUT_PIXELS:
-        raise argparse.ArgumentTypeError(f"must be in 1..{MAX_INPUT_PIXELS} pixels, got {value}")
-    return value
+def whole_number(unit: str, low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an int in ``low..high`` (no upper bound if None); errors name ``unit``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {unit}, got {text[:40]!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f">= {low}" if high is None else f"in {low}..{high}"
+            raise argparse.ArgumentTypeError(f"must be {bound} {unit}, got {value}")
+        return value
+
+    return parse
+
+
+_input_size = whole_number("pixels", 1, MAX_INPUT_PIXELS)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from accelsim.cli.main import whole_number
 from accelsim.dse.outputs import check_output_file
 from accelsim.dse.sweep_config import DEFAULT_MAX_POINTS
 
@@ -191,16 +192,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text[:40]!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `sweep` and `plot` subcommands to the CLI's subparsers."""
     sweep = commands.add_parser(
@@ -223,7 +214,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--force", action="store_true", help="replace an existing --csv file")
     sweep.add_argument(
         "--max-points",
-        type=_positive_int,
+        type=whole_number("points", 1),
         default=DEFAULT_MAX_POINTS,
         metavar="N",
         help=f"refuse sweeps of more than N points (default {DEFAULT_MAX_POINTS:,})",

@@ -61,9 +61,18 @@ def accuracy_intervals(val_correct: np.ndarray, test_correct: np.ndarray) -> dic
     }
 
 
+def before_finetune(val_correct: np.ndarray, test_correct: np.ndarray) -> dict[str, Any]:
+    """A design's masks on the dense weights, before fine-tuning: accuracies and Wilson intervals."""
+    return {
+        "val_accuracy_before_finetune": float(np.mean(val_correct)),
+        "test_accuracy_before_finetune": float(np.mean(test_correct)),
+        "accuracy_intervals_before_finetune": accuracy_intervals(val_correct, test_correct),
+    }
+
+
 def against_dense(dense_test_correct: np.ndarray, test_correct: np.ndarray) -> dict[str, object]:
     """A design against dense on the test split: both intervals, the paired difference, McNemar's p."""
     return compare(dense_test_correct, test_correct, confidence=REPORT_CONFIDENCE).to_dict()
 
 
-__all__ = ["BoundedAccuracy", "REPORT_CONFIDENCE", "accuracy_intervals", "against_dense"]
+__all__ = ["BoundedAccuracy", "REPORT_CONFIDENCE", "accuracy_intervals", "against_dense", "before_finetune"]

@@ -11,10 +11,12 @@
 2. simulate it on the hardware: the dense reference, and its per-layer bottlenecks;
 3. the baseline: the best *uniform* plan (one granularity and sparsity everywhere, the way a
    pruning library prunes), under the same accuracy constraint;
-4. the search (`pruning.search_masks`, strategy of the config) with the same cost and accuracy:
-   cost is `simulate(..., masks=...)` with per-layer caching, accuracy is top-1 on the validation
-   split after a short fine-tune warm-started along the search path (`pruning.FinetunedAccuracy`);
-5. both winners get a longer masked fine-tune from their search-time weights and are checked
+4. the search (`pruning.search_masks`, strategy of the config, its budget spent where the dense
+   cost is: `budget`) with the same cost and accuracy: cost is `simulate(..., masks=...)` with
+   per-layer caching, accuracy is top-1 on the validation split after a short fine-tune
+   warm-started along the search path (`pruning.FinetunedAccuracy`); weights are ranked by the
+   config's importance criterion (`criteria`, scored once on the dense model);
+5. both winners get a longer masked fine-tune (`finalize`: at once, or gradually) and are checked
    again on the validation split (if a winner no longer holds up, the next feasible candidates by
    objective are tried), then simulated with the speedup attribution and scored on the held-out
    test split. Every accuracy keeps its per-example correctness, so the summary states Wilson
@@ -28,17 +30,19 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from accelsim.arch.hardware import Hardware, load_hardware
+from accelsim.codesign.budget import layer_priorities, prioritised
 from accelsim.codesign.criteria import IMPORTANCES, rescorer, scorer
 from accelsim.codesign.executed_model import ExecutedModel, OneShotAccuracy
 from accelsim.codesign.finalize import SCHEDULES, final_model, tuner
 from accelsim.codesign.honesty import BoundedAccuracy
+from accelsim.codesign.progress import Progress, emit as _emit, tagged as _tagged
 from accelsim.codesign.results import CodesignResult, Design
 from accelsim.codesign.sources import Source, correct, digits_source, onnx_source, torch_source
 from accelsim.codesign.task_source import TASK_MEASURE, Metric, MetricAccuracy, task_source
@@ -65,7 +69,6 @@ from workloads.training import Adam
 OBJECTIVES = ("cycles", "energy", "edp")
 #: Feasible candidates, best first, that may be fine-tuned before giving up on the validation check.
 FINAL_ATTEMPTS = 5
-Progress = Callable[[Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ class CodesignConfig:
     # the winners reach their masks (`finalize`: at once, or gradually with fine-tuning between).
     importance: str = "l1"
     schedule: str = "oneshot"
+    # The search spends its budget where the dense run's cost is (`budget`).
+    cost_priorities: bool = True
 
     def __post_init__(self) -> None:
         choices = (
@@ -137,6 +142,8 @@ class CodesignConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < math.inf:
                 raise ValueError(f"codesign: {name} must be a positive number, got {value!r}")
+        if not isinstance(self.cost_priorities, bool):
+            raise ValueError(f"codesign: cost_priorities must be True or False, got {self.cost_priorities!r}")
         given = {n: getattr(self, n) for n in ("torch_model", "onnx_model", "task") if getattr(self, n)}
         if len(given) > 1:
             raise ValueError(f"codesign: {' and '.join(given)} exclude each other, got {given}")
@@ -199,18 +206,6 @@ class SimulatedCost:
         return cost
 
 
-def _emit(progress: Progress | None, **event: Any) -> None:
-    if progress is not None:
-        progress(event)
-
-
-def _tagged(progress: Progress | None, phase: str) -> Progress | None:
-    """``progress`` with every event tagged by ``phase``; None when nobody listens."""
-    if not progress:
-        return None
-    return lambda event: _emit(progress, phase=phase, **event)
-
-
 def run_codesign(
     config: CodesignConfig = CodesignConfig(), *, progress: Progress | None = None
 ) -> CodesignResult:
@@ -268,9 +263,11 @@ def run_codesign(
         granularities=[parse_granularity_label(label) for label in config.granularities],
         importance=scorer(config.importance, model, dataset, seed=config.seed),
     )
+    priorities = layer_priorities(dense_report, objective=config.objective, layers=space.layers)
+    searched = prioritised(config.strategy, priorities) if config.cost_priorities else config.strategy
     results = {}
-    for label, strategy in (("uniform", "uniform"), ("searched", config.strategy)):
-        _emit(progress, event="phase", phase=label, strategy=strategy)
+    for label, strategy in (("uniform", "uniform"), ("searched", searched)):
+        _emit(progress, event="phase", phase=label, strategy=getattr(strategy, "name", strategy))
         oracle: FinetunedAccuracy | OneShotAccuracy = (
             OneShotAccuracy(model, dataset)
             if isinstance(model, ExecutedModel)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from accelsim.codesign.honesty import accuracy_intervals, against_dense
+from accelsim.codesign.budget import layer_priorities
+from accelsim.codesign.honesty import accuracy_intervals, against_dense, before_finetune
 from accelsim.timing.bottleneck import bottlenecks
 from accelsim.timing.report import Report
 from pruning import Masks, SearchResult
@@ -84,13 +85,10 @@ class Design:
         }
 
     def _before_finetune(self) -> dict[str, Any]:
-        val = self.val_correct if self.val_correct_before is None else self.val_correct_before
-        test = self.test_correct if self.test_correct_before is None else self.test_correct_before
-        return {
-            "val_accuracy_before_finetune": float(np.mean(val)),
-            "test_accuracy_before_finetune": float(np.mean(test)),
-            "accuracy_intervals_before_finetune": accuracy_intervals(val, test),
-        }
+        val, test = self.val_correct_before, self.test_correct_before
+        return before_finetune(
+            self.val_correct if val is None else val, self.test_correct if test is None else test
+        )
 
 
 @dataclass(frozen=True)
@@ -151,6 +149,12 @@ class CodesignResult:
                 "evaluations": self.search.evaluations,
                 "uniform_evaluations": self.uniform_search.evaluations,
                 "stopped": self.search.stopped,
+                # Each searched layer's share of the dense cost: where the budget went (`budget`).
+                "layer_priorities": layer_priorities(
+                    d.report, objective=self.config.objective, layers=self.search.layers
+                )
+                if self.config.cost_priorities and self.config.strategy != "uniform"
+                else None,
             },
             "dense_bottlenecks": [r.to_record() for r in bottlenecks(d.report)],
             "seconds": dict(self.seconds),

@@ -13,9 +13,10 @@ Ties go to compute, then memory (the order of `BOUNDS`), so a classification is 
 The search spends its budget where the cost is (`budget_weights`): a layer's priority is its share
 of the objective. For EDP the share is the first-order sensitivity of ``E * T`` to the layer,
 ``(T * E_i + E * T_i) / (2 * E * T) = (energy_share_i + cycle_share_i) / 2``, so cutting a layer with
-priority 0.3 by x % cuts the network's EDP by about 0.3 * x %. The search visits layers in that
-order (`search_order`) and gives each a number of trials proportional to its priority
-(`allocate_trials`).
+priority 0.3 by x % cuts the network's EDP by about 0.3 * x %. The co-design loop hands these
+priorities to its search (`accelsim.codesign.budget`): greedy visits layers in `search_order`,
+evolutionary mutates each layer in proportion to its priority. `allocate_trials` splits a fixed
+trial budget the same way, for strategies that take per-layer trial counts (the built-in ones do not).
 """
 
 from __future__ import annotations
