@@ -71,6 +71,15 @@ def out_of_range():
                 accuracy=lambda model, data: 1.5)
 
 
+def _broken_measure(model, data):
+    raise KeyError("labels")
+
+
+def raising_measure():
+    return Task(model=_model(), train=(DIGITS.x_train, DIGITS.y_train), test=(DIGITS.x_test, DIGITS.y_test),
+                accuracy=_broken_measure)
+
+
 def bad_batches():
     return Task(model=_model(), train=[(DIGITS.x_train, DIGITS.y_train, 0)], test=(DIGITS.x_test, DIGITS.y_test))
 
@@ -166,10 +175,17 @@ def test_bad_tasks_are_one_line_and_exit_2(module, tmp_path, capsys, function, m
     assert f"--task '{module}:{function}': {message}" in err and "\n" not in err
 
 
-def test_a_measure_outside_0_1_is_named(module):
-    source = task_source(f"{module}:out_of_range", seed=0)
+@pytest.mark.parametrize(
+    "function, message",
+    [
+        ("out_of_range", r"accuracy\(\) must return a fraction in \[0, 1\], got 1.5"),
+        ("raising_measure", r"accuracy\(\) raised KeyError: 'labels'"),
+    ],
+)
+def test_a_bad_measure_is_named(module, function, message):
+    source = task_source(f"{module}:{function}", seed=0)
     assert source.metric is not None
-    with pytest.raises(TaskSpecError, match=r"accuracy\(\) must return a fraction in \[0, 1\], got 1.5"):
+    with pytest.raises(TaskSpecError, match=rf"--task '.*:{function}': {message}"):
         source.metric(source.model, None, "val")
 
 
