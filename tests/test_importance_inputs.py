@@ -135,3 +135,17 @@ def test_torch_conv_outputs_are_nchw(digits):
     inputs = importance_inputs(TorchModel(module, torch.zeros(1, 1, 8, 8)), digits, seed=0, max_examples=12)
     assert {k: v.shape for k, v in inputs.activations.items()} == {"0": (12, 4, 8, 8), "3": (12, 10)}
     assert {k: v.shape for k, v in inputs.grads.items()} == {"0": (4, 1, 3, 3), "3": (10, 256)}
+
+
+def test_a_byte_budget_records_fewer_outputs_and_keeps_the_exact_gradient(digits):
+    model = _softmax_regression()
+    # 10 logits x 4 bytes per example: a 100-byte budget records 2 examples, in batches of 2.
+    inputs = importance_inputs(model, digits, seed=0, max_examples=30, max_output_bytes=100)
+    assert inputs.examples == 30 and inputs.recorded_examples == 2
+    assert inputs.activations["fc1"].shape == (2, 10)
+    x, y = training_subset(digits, seed=0, max_examples=30)
+    expected = _hand_gradient(model.weights["fc1"], model.weights["fc1.bias"], x, y)
+    np.testing.assert_allclose(inputs.grads["fc1"], expected, rtol=1e-9, atol=1e-12)
+    full = importance_inputs(model, digits, seed=0, max_examples=30)
+    assert full.recorded_examples == 30
+    np.testing.assert_array_equal(inputs.activations["fc1"], full.activations["fc1"][:2])

@@ -89,3 +89,19 @@ def test_random_is_seeded_deterministic_and_order_free():
 def test_registry_covers_every_criterion():
     assert set(IMPORTANCES) == {"l1", "l2", "gradient", "taylor", "activation", "apoz", "entropy", "random"}
     assert get_importance("taylor") is taylor
+
+
+def test_fixed_scores_return_what_they_hold_and_name_what_is_missing():
+    from pruning.importance import FixedScores
+
+    held = {"a": np.arange(6.0).reshape(2, 3)}
+    fixed = FixedScores(held, norm_power=2)
+    weights = {"a": np.ones((2, 3)), "a.bias": np.ones(2)}
+    assert set(fixed(weights)) == {"a"} and np.array_equal(fixed(weights)["a"], held["a"])
+    assert fixed.norm_power == 2
+    with pytest.raises(ValueError, match="FixedScores: scores have no entry for layer 'b'"):
+        fixed({"b": np.ones((2, 3))})
+    with pytest.raises(
+        ValueError, match=r"FixedScores: layer 'a': scores shape \(2, 3\) != weight shape \(3, 2\)"
+    ):
+        fixed({"a": np.ones((3, 2))})

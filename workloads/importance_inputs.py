@@ -3,8 +3,9 @@
     importance_inputs(model, dataset, *, seed, max_examples, ...) -> ImportanceInputs
 
 Both come from a fixed, seeded subset of the *training* split (never validation or test, which
-judge the result), at most ``max_examples`` examples, so memory stays bounded on big models: the
-recorded outputs of a layer take ``max_examples`` times its output size.
+judge the result), at most ``max_examples`` examples. Memory stays bounded on big models: outputs
+are recorded for as many of those examples as fit in ``max_output_bytes``, and batches shrink to
+match (LeNet on digits keeps all 256; ResNet-50 at 224x224 keeps 6).
 
 - ``grads[layer]``: the gradient of the mean softmax cross-entropy over the subset with respect to
   the layer's (masked) weight, the ``grads`` that ``pruning.importance.Gradient`` / ``Taylor`` take.
@@ -19,8 +20,9 @@ torch imported only on that path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -32,6 +34,8 @@ from workloads.models import Model, apply_masks, check_masks
 #: Examples recorded by default: enough for stable per-channel statistics, small enough for memory.
 DEFAULT_MAX_EXAMPLES = 256
 BATCH = 64
+#: Recorded layer outputs at most: ResNet-50 at 224x224 outputs 42 MiB per example, so it records 6.
+MAX_OUTPUT_BYTES = 256 * 2**20
 
 
 class InputsSource(Protocol):
@@ -48,11 +52,13 @@ class InputsSource(Protocol):
 
 @dataclass(frozen=True)
 class ImportanceInputs:
-    """Gradients and recorded outputs keyed by layer name (empty when not asked for)."""
+    """Gradients and recorded outputs keyed by layer name (empty when not asked for), and how many
+    examples each came from (outputs: the first ``recorded_examples`` of the gradients' subset)."""
 
     grads: dict[str, np.ndarray] = field(default_factory=dict)
     activations: dict[str, np.ndarray] = field(default_factory=dict)
     examples: int = 0
+    recorded_examples: int = 0
 
 
 def training_subset(dataset: Dataset, *, seed: int, max_examples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,20 +128,35 @@ def importance_inputs(
     activations: bool = True,
     masks: Mapping[str, np.ndarray] | None = None,
     batch_size: int = BATCH,
+    max_output_bytes: int = MAX_OUTPUT_BYTES,
 ) -> ImportanceInputs:
-    """Gradients and/or layer outputs of ``model`` (under ``masks``) on a seeded training subset."""
+    """Gradients and/or layer outputs of ``model`` (under ``masks``) on a seeded training subset.
+
+    One example's recorded outputs size the memory: the outputs are recorded for as many of the
+    subset's first examples as fit in ``max_output_bytes`` (at least one), and batches shrink to
+    that many, so a large model is scored on fewer examples instead of running out of memory.
+    """
     x, y = training_subset(dataset, seed=seed, max_examples=max_examples)
     if isinstance(model, Model):
-        grad_values = numpy_loss_gradients(model, x, y, masks=masks, batch_size=batch_size) if grads else {}
-        outputs = numpy_layer_outputs(model, x, masks=masks, batch_size=batch_size) if activations else {}
+        grads_of: Callable[..., dict[str, np.ndarray]] = partial(numpy_loss_gradients, model)
+        outputs_of: Callable[..., dict[str, np.ndarray]] = partial(numpy_layer_outputs, model)
     else:
-        grad_values = model.loss_gradients(x, y, masks=masks, batch_size=batch_size) if grads else {}
-        outputs = model.layer_outputs(x, masks=masks, batch_size=batch_size) if activations else {}
-    return ImportanceInputs(grads=grad_values, activations=outputs, examples=len(y))
+        grads_of, outputs_of = model.loss_gradients, model.layer_outputs
+    example_bytes = sum(out.nbytes for out in outputs_of(x[:1], masks=masks, batch_size=1).values())
+    fits = max(1, max_output_bytes // max(example_bytes, 1))
+    batch = min(batch_size, fits)
+    recorded = x[:fits] if activations else x[:0]
+    return ImportanceInputs(
+        grads=grads_of(x, y, masks=masks, batch_size=batch) if grads else {},
+        activations=outputs_of(recorded, masks=masks, batch_size=batch) if activations else {},
+        examples=len(y),
+        recorded_examples=len(recorded),
+    )
 
 
 __all__ = [
     "DEFAULT_MAX_EXAMPLES",
+    "MAX_OUTPUT_BYTES",
     "ImportanceInputs",
     "InputsSource",
     "importance_inputs",

@@ -9,10 +9,11 @@
   weights remain and slowly near the target. At every step the weights are re-scored with the
   run's criterion on the *current* fine-tuned model (data-driven criteria get fresh gradients or
   outputs under the current masks), pruned further from the current masks (``prune(current=)``:
-  a mask only ever shrinks), and fine-tuned; the steps share ``final_epochs`` (remainder to the
-  last steps), so the epoch budget equals oneshot's. Gradual runs start from the dense weights
-  because the search's weights were already fine-tuned at the final masks: ramping them would
-  change nothing.
+  a mask only ever shrinks), and fine-tuned (a fresh Adam with its own cosine decay per step);
+  the steps share ``final_epochs`` (remainder to the last steps), so the final epoch budget
+  equals oneshot's (oneshot also inherits the search's candidate epochs). Gradual runs start
+  from the dense weights because the search's weights were already fine-tuned at the final
+  masks (their pruned weights sit at zero, so a magnitude ramp would re-select them).
 
 N:M layers cannot ramp: the pattern fixes the density, so it is applied at the last step (the
 other layers have reached their targets by then, and the last step's fine-tune recovers from it).
