@@ -236,7 +236,7 @@ def _priorities_sentence(priorities: dict[str, float] | None) -> str:
 def markdown_report(result) -> str:
     s = result.summary()
     c = s["config"]
-    model = c["torch_model"] or c["model"]
+    model = s["model"]
     level = c["confidence"]
     on = (
         f"the upper limit of the {level:.0%} paired (Newcombe) interval of the drop"
@@ -254,8 +254,8 @@ def markdown_report(result) -> str:
         f"Objective **{c['objective']}**, at most **{c['max_accuracy_drop']:g} points** below the dense model's "
         f"accuracy (validation threshold {s['constraint']['val_threshold']:.4f} during the search, test threshold "
         f"{s['constraint']['test_threshold']:.4f}); search strategy **{c['strategy']}**, seed {c['seed']}, "
-        f"{c['mode']} mode; weights ranked by **{c['importance']}**, final schedule **{c['schedule']}**. "
-        f"The constraint is judged on {on}, on the validation split only; the test "
+        f"{c['mode']} mode; weights ranked by **{c['importance']}**, final schedule **{c['schedule']}**; "
+        f"{s['fine_tuning']}. The constraint is judged on {on}, on the validation split only; the test "
         "split is never used for choosing." + widths,
         "",
         "## Hardware assessment (dense run)",
@@ -266,7 +266,13 @@ def markdown_report(result) -> str:
         render_markdown(bottlenecks(result.dense.report)),
         "## Designs",
         "",
-        f"Accuracies with their {REPORT_CONFIDENCE:.0%} Wilson intervals.",
+        f"Accuracies with their {REPORT_CONFIDENCE:.0%} Wilson intervals."
+        if s["accuracy_measure"] == "top-1"
+        else f"Accuracy is {s['accuracy_measure']}: per design (validation / test) "
+        + ", ".join(
+            f"{label} {d['val_accuracy']:.4f} / {d['test_accuracy']:.4f}" for label, d in s["designs"].items()
+        )
+        + f". Top-1 with its {REPORT_CONFIDENCE:.0%} Wilson interval:",
         "",
         "| design | test accuracy [CI] | validation accuracy [CI] | density | cycles | energy [µJ] | EDP [cycles·µJ] | ideal speedup | achieved speedup |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -314,9 +320,9 @@ def markdown_report(result) -> str:
     chosen = {label: s["designs"][label] for label in ("uniform", "searched")}
     lines += [
         "",
-        "After their final fine-tune the winners are checked again on the validation split; "
+        "After their final fine-tune (if any) the winners are checked again on the validation split; "
         + "; ".join(
-            f"{label}: candidate #{d['candidate']}, {d['final_attempts']} fine-tuned"
+            f"{label}: candidate #{d['candidate']}, {d['final_attempts']} tried"
             for label, d in chosen.items()
         )
         + ".",

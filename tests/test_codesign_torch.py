@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from torch_models import FAST_CODESIGN
 
 from accelsim.cli.main import main
 from accelsim.codesign.honesty import BoundedAccuracy
@@ -67,14 +68,7 @@ def broken():
     raise RuntimeError("no checkpoint here")
 """
 
-FAST: dict[str, Any] = dict(
-    strategy="uniform",
-    granularities=("unstructured",),
-    mode="analytical",
-    candidate_epochs=1,
-    final_epochs=1,
-    max_accuracy_drop=2.0,
-)
+FAST = FAST_CODESIGN
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ variants of the same structure.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -277,3 +279,41 @@ def settle_batchnorm(model: nn.Module, shape: tuple[int, ...]) -> nn.Module:
         for _ in range(3):
             model(torch.randn(shape, generator=gen) * 2 + 0.5)
     return model.eval()
+
+
+class TinyCnn(nn.Module):
+    """One conv and one linear layer over 1x8x8 digits: the smallest model the co-design tests train."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.fc = nn.Linear(8 * 4 * 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+def train_briefly(model: nn.Module, x, y, *, epochs: int = 2, lr: float = 1e-2, seed: int = 0) -> nn.Module:
+    """``epochs`` of Adam over (x, y) in batches of 64, seeded: enough for the digits, in seconds."""
+    torch.manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    inputs, labels = torch.tensor(x), torch.tensor(y)  # copies: the digits arrays are read-only
+    for _ in range(epochs):
+        for start in range(0, len(labels), 64):
+            optimiser.zero_grad()
+            loss = nn.functional.cross_entropy(model(inputs[start : start + 64]), labels[start : start + 64])
+            loss.backward()
+            optimiser.step()
+    return model.eval()
+
+
+#: A test-sized co-design of a user's model: one search over one granularity, one epoch per tune.
+FAST_CODESIGN: dict[str, Any] = dict(
+    strategy="uniform",
+    granularities=("unstructured",),
+    mode="analytical",
+    candidate_epochs=1,
+    final_epochs=1,
+    max_accuracy_drop=2.0,
+)

@@ -64,6 +64,26 @@ def load_user_data(
     return _dataset(name, path, splits, num_classes, seed=seed, val_fraction=val_fraction)
 
 
+def dataset_from_arrays(
+    name: str,
+    splits: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    source: str,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+) -> Dataset:
+    """In-memory ``{"train": (x, y), "test": (x, y)[, "val": (x, y)]}`` checked as an ``.npz`` is;
+    ``source`` names the data in errors (e.g. ``"--task 'tasks.py:digits' train"``)."""
+    checked = {}
+    for split, (x, y) in splits.items():
+        x_key, y_key = f"{source}[x_{split}]", f"{source}[y_{split}]"
+        images, labels = _images(x_key, np.asarray(x)), _labels(y_key, np.asarray(y))
+        if len(images) != len(labels):
+            raise DataFormatError(y_key, f"{len(labels)} labels, but x_{split} holds {len(images)} examples")
+        checked[split] = (images, labels)
+    return _dataset(name, Path(source), checked, None, seed=seed, val_fraction=val_fraction)
+
+
 # ---------------------------------------------------------------------------------- readers
 
 
@@ -207,4 +227,4 @@ def _dataset(
     )
 
 
-__all__ = ["DataFormatError", "NPZ_REQUIRED", "load_user_data"]
+__all__ = ["DataFormatError", "NPZ_REQUIRED", "dataset_from_arrays", "load_user_data"]

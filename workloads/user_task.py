@@ -7,6 +7,8 @@ optional example input, and an optional ``accuracy(model, data) -> float`` for t
 is not top-1. ``val`` may be ``None``: the caller then carves it from train, never from test.
 
 A bad spec raises :class:`TaskSpecError` naming the spec and what is wrong with it.
+``task_dataset`` turns the splits into a ``Dataset`` once: batch iterables are drained and
+concatenated (tensors become numpy arrays), and the arrays are checked as an ``.npz`` would be.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import numpy as np
+
+from workloads.datasets import Dataset
 
 
 class SpecError(ValueError):
@@ -135,4 +141,33 @@ def load_task(spec: str) -> Task:
     return result
 
 
-__all__ = ["SpecError", "Task", "TaskSpecError", "call_spec", "load_task"]
+def _arrays(spec: str, split: str, value: Any) -> tuple[np.ndarray, np.ndarray]:
+    """One split as ``(x, y)`` numpy arrays: a pair is taken as is, an iterable of pairs is drained."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return np.asarray(value[0]), np.asarray(value[1])
+    xs, ys = [], []
+    for index, batch in enumerate(value):
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            got = f"{len(batch)} items" if isinstance(batch, (tuple, list)) else type(batch).__name__
+            raise TaskSpecError(spec, f"{split}: batch {index} must be an (x, y) pair, got {got}")
+        xs.append(np.asarray(batch[0]))
+        ys.append(np.asarray(batch[1]))
+    if not xs:
+        raise TaskSpecError(spec, f"{split}: the batch iterable yielded no batches")
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def task_dataset(task: Task, spec: str, *, seed: int = 0, val_fraction: float = 0.1) -> Dataset:
+    """The task's splits as one ``Dataset`` (validation carved from train when ``val`` is None)."""
+    from workloads.user_data import dataset_from_arrays
+
+    splits = {
+        split: _arrays(spec, split, getattr(task, split))
+        for split in ("train", "val", "test")
+        if getattr(task, split) is not None
+    }
+    name = spec.rsplit(":", 1)[-1]
+    return dataset_from_arrays(name, splits, source=f"--task {spec!r}", seed=seed, val_fraction=val_fraction)
+
+
+__all__ = ["SpecError", "Task", "TaskSpecError", "call_spec", "load_task", "task_dataset"]

@@ -88,8 +88,11 @@ class Status:
 def _cmd_codesign(args: argparse.Namespace) -> int:
     from reports.codesign import write_results
 
-    if (args.model is None) != (args.data is None):
+    if args.task is not None and args.data is not None:
+        raise CliError("--task brings its own data: --data goes with --model only")
+    if args.task is None and (args.model is None) != (args.data is None):
         raise CliError("--model and --data go together: a user's model needs its data, and the data a model")
+    onnx = args.model is not None and args.model.lower().endswith(".onnx")
     config = CodesignConfig(
         model=args.network or CodesignConfig.model,
         hardware=args.hardware,
@@ -99,8 +102,10 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
         seed=args.seed,
         mode=args.mode,
         granularities=args.granularities,
-        torch_model=args.model,
+        torch_model=None if onnx else args.model,
+        onnx_model=args.model if onnx else None,
         data=None if args.data is None else str(args.data),
+        task=args.task,
         confidence=args.confidence,
         importance=args.importance,
         schedule=args.schedule,
@@ -121,6 +126,8 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
     ratios, designs = summary["ratios"], summary["designs"]
     print("hardware assessment of the dense run (what bounds each layer):")
     print(render_markdown(bottlenecks(result.dense.report)))
+    if summary["accuracy_measure"] != "top-1":
+        print(f"test acc is {summary['accuracy_measure']}")
     print(
         f"{'design':<9} {'test acc':>8} {'before FT':>9} {'density':>7} {'cycles':>9} {'energy uJ':>10} "
         f"{'EDP vs dense':>12}"
@@ -145,7 +152,7 @@ def _cmd_codesign(args: argparse.Namespace) -> int:
     print(
         f"searched EDP {ratios['edp_dense_over_searched']:.2f}x below dense, "
         f"{ratios['edp_uniform_over_searched']:.2f}x below uniform; "
-        f"accuracy constraint on test: {'met' if met else 'NOT met'}"
+        f"accuracy constraint on test: {'met' if met else 'NOT met'}; {summary['fine_tuning']}"
     )
     print(
         f"results: {args.out} ({len(written)} files; report.md, summary.json, figures)"
@@ -202,9 +209,17 @@ def register(commands) -> None:
     )
     source.add_argument(
         "--model",
-        metavar="MODULE:FUNCTION",
+        metavar="MODULE:FUNCTION|FILE.onnx",
         help="your trained PyTorch model: FUNCTION() in MODULE (dotted name or .py path) returns "
-        "(nn.Module, example_input); needs --data",
+        "(nn.Module, example_input); or an ONNX file with its weights, pruned one-shot (no "
+        "fine-tuning) with accuracy through the sparse kernels; needs --data",
+    )
+    source.add_argument(
+        "--task",
+        metavar="MODULE:FUNCTION",
+        help="your model and data in code: FUNCTION() in MODULE returns a workloads.user_task.Task "
+        "(model, train/val/test as (x, y) arrays or batch iterables, optional example input and "
+        "accuracy(model, data) function); see docs/user_models.md",
     )
     cmd.add_argument(
         "--data",

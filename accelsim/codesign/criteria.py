@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from accelsim.codesign.executed_model import ExecutedModel
 from accelsim.codesign.sources import AnyModel
 from pruning import Masks
 from pruning.importance import (
@@ -67,8 +68,14 @@ def scorer(
     if name in ("l1", "l2"):
         return criterion
     needs_grads, needs_activations = name in NEEDS_GRADS, name in NEEDS_ACTIVATIONS
-    inputs = (
-        importance_inputs(
+    inputs = None
+    if needs_grads or needs_activations:
+        if isinstance(model, ExecutedModel):
+            raise ValueError(
+                f"codesign: importance {name!r} needs gradients or layer outputs of a trainable model; "
+                f"{model.name!r} is only executed (ONNX): use l1, l2 or random"
+            )
+        inputs = importance_inputs(
             model,
             dataset,
             seed=seed,
@@ -77,9 +84,6 @@ def scorer(
             activations=needs_activations,
             masks=masks,
         )
-        if needs_grads or needs_activations
-        else None
-    )
     weights = model.weights
     scores = criterion(
         weights,

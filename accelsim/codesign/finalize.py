@@ -28,6 +28,7 @@ from functools import partial
 
 import numpy as np
 
+from accelsim.codesign.executed_model import ExecutedModel
 from accelsim.codesign.sources import AnyModel
 from pruning import Masks, SearchSpace
 from pruning.candidates import Plan
@@ -66,6 +67,8 @@ def masked_finetune(
     through the same signature."""
     if epochs == 0:
         return model
+    if isinstance(model, ExecutedModel):
+        raise ValueError(f"codesign: {model.name!r} is only executed (ONNX) and cannot be fine-tuned")
     train = model.finetune if isinstance(model, TorchModel) else partial(finetune, model)
     return train(dataset, dict(masks), epochs=epochs, optimizer=Adam(lr=lr), seed=seed, bits=bits).model
 

@@ -4,7 +4,10 @@
 
 1. train the dense model on the digits data, or load it from the weight cache
    (`workloads.weight_cache.pretrained`) -- or take the user's trained torch model and data
-   (`sources.torch_source`);
+   (`sources.torch_source`), or an ONNX file with its weights (`sources.onnx_source`: evaluated
+   through `execute`, never fine-tuned, so that run prunes one-shot with zero epochs), or a
+   task (`task_source`: model and data from one function; its own accuracy function, if any,
+   replaces top-1 for the constraint while the intervals stay on top-1);
 2. simulate it on the hardware: the dense reference, and its per-layer bottlenecks;
 3. the baseline: the best *uniform* plan (one granularity and sparsity everywhere, the way a
    pruning library prunes), under the same accuracy constraint;
@@ -28,20 +31,23 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from accelsim.arch.hardware import Hardware, load_hardware
-from accelsim.codesign.bits import bits_columns, check_config_bits, check_hardware_bits
+from accelsim.codesign.bits import check_config_bits, check_hardware_bits
 from accelsim.codesign.budget import layer_priorities, prioritised
 from accelsim.codesign.criteria import IMPORTANCES, rescorer, scorer
+from accelsim.codesign.executed_model import ExecutedModel, OneShotAccuracy
 from accelsim.codesign.finalize import SCHEDULES, final_model, tuner
-from accelsim.codesign.honesty import BoundedAccuracy, accuracy_intervals, against_dense, before_finetune
+from accelsim.codesign.honesty import BoundedAccuracy
 from accelsim.codesign.progress import Progress, emit as _emit, tagged as _tagged
-from accelsim.codesign.sources import correct, digits_source, torch_source
+from accelsim.codesign.results import CodesignResult, Design
+from accelsim.codesign.sources import Source, correct, digits_source, onnx_source, torch_source
+from accelsim.codesign.task_source import TASK_MEASURE, Metric, MetricAccuracy, task_source
 from accelsim.timing.bottleneck import bottlenecks
 from accelsim.timing.layer_cache import LayerCache
 from accelsim.timing.report import Report
@@ -57,7 +63,6 @@ from pruning import (
     parse_granularity_label,
     search_masks,
 )
-from pruning.candidates import gene_fields
 from pruning.search_strategies import STRATEGIES
 from pruning.statistics import constraint_holds
 from workloads.models import MODELS
@@ -88,9 +93,13 @@ class CodesignConfig:
     # block<r>x<c>, nm<n>:<m>. Channel pruning is left out by default: on the digits models it
     # missed the test-split constraint by 2 points at seed 1 (validation holds only 180 images).
     granularities: tuple[str, ...] = tuple(Option.make(g).label for g in DEFAULT_GRANULARITIES)
-    # A user's trained torch model ("module:function", see `sources`) and its data; both or neither.
+    # A user's trained torch model ("module:function", see `sources`) or an ONNX file with weights,
+    # and the data for it.
     torch_model: str | None = None
+    onnx_model: str | None = None
     data: str | None = None
+    # Or a task ("module:function", `workloads.user_task`): model, data and maybe an accuracy measure.
+    task: str | None = None
     # None: the constraint holds on the point estimate; a level: on the paired interval's bound.
     confidence: float | None = None
     # How weights are ranked (`criteria`, scored once on the dense model, training split) and how
@@ -140,9 +149,16 @@ class CodesignConfig:
                 raise ValueError(f"codesign: {name} must be a positive number, got {value!r}")
         if not isinstance(self.cost_priorities, bool):
             raise ValueError(f"codesign: cost_priorities must be True or False, got {self.cost_priorities!r}")
-        if (self.torch_model is None) != (self.data is None):
+        given = {n: getattr(self, n) for n in ("torch_model", "onnx_model", "task") if getattr(self, n)}
+        if len(given) > 1:
+            raise ValueError(f"codesign: {' and '.join(given)} exclude each other, got {given}")
+        if self.task is not None and self.data is not None:
             raise ValueError(
-                f"codesign: torch_model and data go together, got torch_model={self.torch_model!r}, "
+                f"codesign: a task brings its own data, got task={self.task!r}, data={self.data!r}"
+            )
+        if self.task is None and (self.user_model is None) != (self.data is None):
+            raise ValueError(
+                f"codesign: a user's model and data go together, got model={self.user_model!r}, "
                 f"data={self.data!r}"
             )
         level = self.confidence
@@ -156,141 +172,18 @@ class CodesignConfig:
                 f"codesign: hardware must be a preset name or a YAML path, got {self.hardware!r}"
             )
 
-
-@dataclass(frozen=True)
-class Design:
-    """One of the three compared designs: its masks, accuracy and simulated report."""
-
-    label: str
-    masks: Masks
-    val_accuracy: float
-    test_accuracy: float
-    report: Report
-    plan: tuple | None = None
-    layers: tuple[str, ...] = ()
-    candidate: int | None = None  # the search record this design is
-    attempts: int = 0  # candidates fine-tuned before one held up on validation
-    # Per-example top-1 correctness (dataset order): the paired statistics are computed from them.
-    val_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
-    test_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False, repr=False)
-    # The same masks on the dense model, before any fine-tuning; None: the design was not fine-tuned.
-    val_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
-    test_correct_before: np.ndarray | None = field(default=None, compare=False, repr=False)
-    bits: Bits | None = None  # per-layer widths; None: a run without bit widths
+    @property
+    def user_model(self) -> str | None:
+        return self.torch_model or self.onnx_model or self.task
 
     @property
-    def edp(self) -> float:
-        return self.report.cycles * self.report.energy_pj
-
-    def layer_rows(self) -> list[dict[str, Any]]:
-        """Per searched layer: granularity, planned sparsity, the mask's kept fraction (and widths)."""
-        genes = dict(zip(self.layers, self.plan)) if self.plan else {}
-        rows = []
-        for name in self.masks:
-            label, sparsity, _, _ = gene_fields(genes.get(name, ("dense", 0.0)))
-            rows.append(
-                {
-                    "design": self.label,
-                    "layer": name,
-                    "granularity": label,
-                    "sparsity": sparsity,
-                    "density": self.masks.density_of(name),
-                    **bits_columns(self.bits, name),
-                }
-            )
-        return rows
-
-    def summary(self) -> dict[str, Any]:
-        r = self.report
-        return {
-            "test_accuracy": self.test_accuracy,
-            "val_accuracy": self.val_accuracy,
-            "density": self.masks.density,
-            "cycles": r.cycles,
-            "seconds": r.seconds,
-            "energy_pj": r.energy_pj,
-            "edp": self.edp,
-            "ideal_speedup": r.ideal_speedup,
-            "achieved_speedup": r.achieved_speedup,
-            "speedup_losses_cycles": r.speedup_losses_cycles(),
-            "energy_by_component_pj": r.energy_by_component_pj(),
-            "layers": self.layer_rows(),
-            "candidate": self.candidate,
-            "final_attempts": self.attempts,
-            "accuracy_intervals": accuracy_intervals(self.val_correct, self.test_correct),
-            **self._before_finetune(),
-        }
-
-    def _before_finetune(self) -> dict[str, Any]:
-        val, test = self.val_correct_before, self.test_correct_before
-        return before_finetune(
-            self.val_correct if val is None else val, self.test_correct if test is None else test
+    def fine_tuning(self) -> str:
+        """How candidates and winners are retrained, in words for the report and summary."""
+        if not self.candidate_epochs and not self.final_epochs:
+            return "one-shot, no fine-tuning"
+        return (
+            f"fine-tuned: {self.candidate_epochs} epochs per candidate, {self.final_epochs} for the winners"
         )
-
-
-@dataclass(frozen=True)
-class CodesignResult:
-    config: CodesignConfig
-    hardware: str
-    dense: Design
-    uniform: Design
-    searched: Design
-    uniform_search: SearchResult
-    search: SearchResult
-    seconds: Mapping[str, float] = field(compare=False, default_factory=dict)
-
-    @property
-    def designs(self) -> tuple[Design, Design, Design]:
-        return (self.dense, self.uniform, self.searched)
-
-    @property
-    def test_threshold(self) -> float:
-        return self.dense.test_accuracy - self.config.max_accuracy_drop / 100.0
-
-    def meets_constraint(self, design: Design) -> bool:
-        return design.test_accuracy >= self.test_threshold - 1e-12
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready: config, the three designs, ratios, search statistics and timings."""
-        d, u, s = self.designs
-        return {
-            "config": asdict(self.config),
-            "hardware": self.hardware,
-            "objective": self.config.objective,
-            "constraint": {
-                "max_accuracy_drop_points": self.config.max_accuracy_drop,
-                "confidence": self.config.confidence,
-                "val_threshold": self.search.threshold,
-                "test_threshold": self.test_threshold,
-                "searched_meets_on_test": self.meets_constraint(s),
-                "uniform_meets_on_test": self.meets_constraint(u),
-            },
-            "designs": {design.label: design.summary() for design in self.designs},
-            "against_dense_on_test": {
-                design.label: against_dense(d.test_correct, design.test_correct) for design in (u, s)
-            },
-            "ratios": {
-                "edp_dense_over_searched": d.edp / s.edp,
-                "edp_dense_over_uniform": d.edp / u.edp,
-                "edp_uniform_over_searched": u.edp / s.edp,
-                "cycles_dense_over_searched": d.report.cycles / s.report.cycles,
-                "energy_dense_over_searched": d.report.energy_pj / s.report.energy_pj,
-            },
-            "search": {
-                "strategy": self.search.strategy,
-                "evaluations": self.search.evaluations,
-                "uniform_evaluations": self.uniform_search.evaluations,
-                "stopped": self.search.stopped,
-                # Each searched layer's share of the dense cost: where the budget went (`budget`).
-                "layer_priorities": layer_priorities(
-                    d.report, objective=self.config.objective, layers=self.search.layers
-                )
-                if self.config.cost_priorities and self.config.strategy != "uniform"
-                else None,
-            },
-            "dense_bottlenecks": [r.to_record() for r in bottlenecks(d.report)],
-            "seconds": dict(self.seconds),
-        }
 
 
 class SimulatedCost:
@@ -334,12 +227,33 @@ def run_codesign(
 
     hardware = load_hardware(config.hardware)
     check_hardware_bits(hardware, config.bits or ())  # before any training
-    _emit(progress, event="phase", phase="train", model=config.torch_model or config.model)
+    _emit(progress, event="phase", phase="train", model=config.user_model or config.model)
     if config.torch_model is not None and config.data is not None:
         source = torch_source(config.torch_model, config.data, seed=config.seed)
+    elif config.onnx_model is not None and config.data is not None:
+        source = onnx_source(config.onnx_model, config.data, seed=config.seed)
+    elif config.task is not None:
+        source = task_source(config.task, seed=config.seed)
     else:
         source = digits_source(config.model, seed=config.seed)
-    model, network, dataset = source.model, source.network, source.dataset
+    if not source.fine_tunes:  # the result's config says what really ran
+        config = replace(config, candidate_epochs=0, final_epochs=0)
+    if source.metric is not None and config.confidence is not None:
+        raise ValueError(
+            f"codesign: confidence={config.confidence!r} needs per-example correctness, but the task "
+            f"{config.task!r} measures accuracy with its own function (one number per split)"
+        )
+    if config.bits and (source.metric is not None or isinstance(source.model, ExecutedModel)):
+        raise ValueError(
+            f"codesign: bits={config.bits!r} need a model that fake-quantizes and calibrates on the training "
+            "split (a digits model or a torch model); "
+            + (
+                "the task measures accuracy with its own function"
+                if source.metric is not None
+                else f"the ONNX model {config.onnx_model!r} runs one-shot through execute"
+            )
+        )
+    model, network, dataset, metric = source.model, source.network, source.dataset, source.metric
     lap("train")
 
     _emit(progress, event="phase", phase="dense", hardware=hardware.name)
@@ -350,8 +264,8 @@ def run_codesign(
     dense = Design(
         "dense",
         dense_masks,
-        float(np.mean(val_correct)),
-        float(np.mean(test_correct)),
+        _score(metric, model, None, "val", val_correct),
+        _score(metric, model, None, "test", test_correct),
         dense_report,
         val_correct=val_correct,
         test_correct=test_correct,
@@ -373,23 +287,28 @@ def run_codesign(
     results = {}
     for label, strategy in (("uniform", "uniform"), ("searched", searched)):
         _emit(progress, event="phase", phase=label, strategy=getattr(strategy, "name", strategy))
-        oracle = FinetunedAccuracy(
-            model,
-            dataset,
-            epochs=config.candidate_epochs,
-            optimizer=Adam(lr=config.candidate_lr),
-            seed=config.seed,
+        oracle: FinetunedAccuracy | OneShotAccuracy = (
+            OneShotAccuracy(model, dataset)
+            if isinstance(model, ExecutedModel)
+            else FinetunedAccuracy(
+                model,
+                dataset,
+                epochs=config.candidate_epochs,
+                optimizer=Adam(lr=config.candidate_lr),
+                seed=config.seed,
+            )
         )
         bounded = (
             None
             if config.confidence is None
             else BoundedAccuracy(oracle, val_correct, dataset, config.confidence)
         )
+        measured = None if metric is None else MetricAccuracy(oracle, metric)
         search = search_masks(
             network,
             weights,
             cost=cost,
-            accuracy=bounded or oracle,
+            accuracy=bounded or measured or oracle,
             constraint=constraint,
             strategy=strategy,
             objective=config.objective,
@@ -399,7 +318,7 @@ def run_codesign(
         )
         lap(f"search_{label}")
         _emit(progress, event="phase", phase=f"finetune_{label}")
-        design = _finalise(label, search, space, oracle, dataset, network, hardware, config, dense)
+        design = _finalise(label, search, space, oracle, source, hardware, config, dense)
         lap(f"finetune_{label}")
         results[label] = (search, design)
     return CodesignResult(
@@ -411,16 +330,21 @@ def run_codesign(
         uniform_search=results["uniform"][0],
         search=results["searched"][0],
         seconds=seconds,
+        accuracy_measure="top-1" if metric is None else TASK_MEASURE,
     )
+
+
+def _score(metric: Metric | None, model: Any, masks: Masks | None, split: str, top1: np.ndarray) -> float:
+    """The accuracy a design is judged by: the task's measure when it has one, else top-1."""
+    return float(np.mean(top1)) if metric is None else metric(model, masks, split)
 
 
 def _finalise(
     label: str,
     search: SearchResult,
     space: SearchSpace,
-    oracle: FinetunedAccuracy,
-    dataset,
-    network,
+    oracle: FinetunedAccuracy | OneShotAccuracy,
+    source: Source,
     hardware: Hardware,
     config: CodesignConfig,
     dense: Design,
@@ -430,6 +354,7 @@ def _finalise(
     The best of many candidates judged on a small validation split is optimistic (the winner's
     curse): if the fine-tuned winner falls below the threshold, the next feasible candidates by
     objective are tried (at most `FINAL_ATTEMPTS`). The test split is never looked at here."""
+    dataset, network, metric = source.dataset, source.network, source.metric
     feasible = sorted((c for c in search.candidates if c.feasible), key=lambda c: (c.objective, c.index))
     tried = []
     for record in feasible[:FINAL_ATTEMPTS] or [search.best]:
@@ -441,14 +366,20 @@ def _finalise(
             tune=tuner(dataset, lr=config.final_lr, seed=config.seed), bits=bits,
         )  # fmt: skip
         val = correct(tuned, dataset, "val", masks, bits=bits)
-        tried.append((record, masks, bits, tuned, val))
-        if constraint_holds(dense.val_correct, val, config.max_accuracy_drop, confidence=config.confidence):
+        val_score = _score(metric, tuned, masks, "val", val)
+        tried.append((record, masks, bits, tuned, val, val_score))
+        holds = (
+            constraint_holds(dense.val_correct, val, config.max_accuracy_drop, confidence=config.confidence)
+            if metric is None
+            else val_score >= MaxDrop(config.max_accuracy_drop).threshold(dense.val_accuracy) - 1e-12
+        )
+        if holds:
             chosen = tried[-1]
             break
     else:
         # None held up: keep the best by objective; the summary says the constraint is not met.
         chosen = tried[0]
-    record, masks, bits, tuned, val = chosen
+    record, masks, bits, tuned, val, val_score = chosen
     report = simulate(
         network, hardware, mode=config.mode, masks=dict(masks), baseline=dense.report, bits=bits
     )
@@ -456,8 +387,8 @@ def _finalise(
     return Design(
         label,
         masks,
-        float(np.mean(val)),
-        float(np.mean(test)),
+        val_score,
+        _score(metric, tuned, masks, "test", test),
         report,
         plan=record.plan,
         layers=search.layers,

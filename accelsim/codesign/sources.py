@@ -6,16 +6,22 @@ network the simulator sees is ``from_torch`` of that module, accuracy and fine-t
 ``TorchModel`` (whose layer names are the same torch module names), and the data is
 ``load_user_data`` of ``--data``. torch is imported only on that path, so the digits path (``make
 run``) stays torch-free.
+
+``--model path.onnx`` is a trained model exported to ONNX with its weights as initializers: the
+network and weights come from ``from_onnx`` and the model is an ``ExecutedModel`` (accuracy through
+``execute``), which cannot be fine-tuned, so that run prunes one-shot (``Source.fine_tunes``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from accelsim.codesign.executed_model import ExecutedModel
 from workloads.datasets import Dataset, load_digits
 from workloads.models import Model
 from workloads.quantization import Bits
@@ -23,7 +29,7 @@ from workloads.torch_model import TorchModel
 from workloads.user_task import SpecError, call_module_spec
 from workloads.weight_cache import pretrained
 
-AnyModel = Model | TorchModel
+AnyModel = Model | TorchModel | ExecutedModel
 
 
 class ModelSpecError(SpecError):
@@ -39,6 +45,9 @@ class Source:
     model: AnyModel
     network: Any
     dataset: Dataset
+    fine_tunes: bool = True  # False: the model has no training path, the run prunes one-shot
+    # A task's own accuracy ``metric(model, masks, split) -> fraction`` in place of top-1, or None.
+    metric: Callable[[Any, Any, str], float] | None = None
 
 
 def load_model_spec(spec: str) -> tuple[Any, Any]:
@@ -48,24 +57,54 @@ def load_model_spec(spec: str) -> tuple[Any, Any]:
 
 def torch_source(spec: str, data: str, *, seed: int) -> Source:
     """A user's trained torch module and data: the network from ``from_torch``, the model a ``TorchModel``."""
-    from workloads.importers.torch_import import from_torch
     from workloads.user_data import load_user_data
 
     module, example = load_model_spec(spec)
     dataset = load_user_data(data, seed=seed)
+    return module_source(module, example, dataset, partial(ModelSpecError, spec), f"--data {data}: ")
+
+
+def module_source(
+    module: Any, example: Any, dataset: Dataset, error: Callable[[str], Exception], data_prefix: str = ""
+) -> Source:
+    """A trained ``nn.Module`` over ``dataset``: traced by ``from_torch``, evaluated and tuned as a
+    ``TorchModel``; what is wrong becomes ``error(problem)`` (``data_prefix`` names the data)."""
+    from workloads.importers.torch_import import from_torch
+
     try:
         model = TorchModel(module, example)
     except (TypeError, ValueError) as exc:
-        raise ModelSpecError(spec, str(exc)) from None
+        raise error(str(exc)) from None
     imported = from_torch(module, example)
     missing = sorted(name for name in model.layers if name not in imported.network)
     if missing:
-        raise ModelSpecError(spec, f"prunable layers {missing} are not layers of the traced network")
+        raise error(f"prunable layers {missing} are not layers of the traced network")
     try:
         model.prepare_inputs(dataset.x_val[:1])
     except ValueError as exc:
-        raise ModelSpecError(spec, f"--data {data}: {exc}") from None
+        raise error(f"{data_prefix}{exc}") from None
     return Source(model, imported.network, dataset)
+
+
+def onnx_source(path: str, data: str, *, seed: int) -> Source:
+    """An ONNX file with its weights and the user's data: the model an ``ExecutedModel``, one-shot."""
+    from workloads.importers.onnx_import import from_onnx
+    from workloads.user_data import load_user_data
+
+    imported = from_onnx(path)
+    if imported.weights is None:
+        reason = "; ".join(imported.notes) or "the file carries no initializers"
+        raise ModelSpecError(path, f"has no weights ({reason}); co-design needs the trained weights")
+    try:
+        model = ExecutedModel(imported.network, imported.weights)
+    except ValueError as exc:
+        raise ModelSpecError(path, str(exc)) from None
+    dataset = load_user_data(data, seed=seed)
+    try:
+        model.prepare_inputs(dataset.x_val[:1])
+    except ValueError as exc:
+        raise ModelSpecError(path, f"--data {data}: {exc}") from None
+    return Source(model, imported.network, dataset, fine_tunes=False)
 
 
 def digits_source(name: str, *, seed: int) -> Source:
@@ -89,4 +128,13 @@ def correct(
     return model.correct(dataset, split, masks=None if masks is None else dict(masks), bits=bits)
 
 
-__all__ = ["ModelSpecError", "Source", "correct", "digits_source", "load_model_spec", "torch_source"]
+__all__ = [
+    "ModelSpecError",
+    "Source",
+    "correct",
+    "digits_source",
+    "load_model_spec",
+    "module_source",
+    "onnx_source",
+    "torch_source",
+]
