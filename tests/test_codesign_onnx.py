@@ -26,6 +26,7 @@ from accelsim.codesign.loop import CodesignConfig, CodesignResult, run_codesign
 from accelsim.codesign.sources import ModelSpecError, onnx_source
 from workloads.datasets import load_digits
 from workloads.models import Model, init_weights, mlp_network
+from workloads.quantization import LayerBits
 from workloads.user_data import load_user_data
 
 FAST = FAST_CODESIGN  # its epochs are ignored: an ONNX model is pruned one-shot
@@ -203,3 +204,15 @@ def test_data_driven_criteria_are_refused_for_an_executed_model(exported):
     config = CodesignConfig(onnx_model=str(path), data=str(data), importance="taylor", **FAST)
     with pytest.raises(ValueError, match="importance 'taylor' needs gradients or layer outputs"):
         run_codesign(config)
+
+
+def test_bit_widths_are_refused_for_an_executed_model_by_name(exported):
+    _, path, data = exported
+    config = CodesignConfig(
+        onnx_model=str(path), data=str(data), bits=(8, 4), hardware="bitfusion_16x32", **FAST
+    )
+    with pytest.raises(ValueError, match=r"bits=\(8, 4\) need a model that fake-quantizes"):
+        run_codesign(config)
+    model = onnx_source(str(path), str(data), seed=0).model
+    with pytest.raises(ValueError, match="runs one-shot in float"):
+        model.check_bits({"conv1": LayerBits(weights=4)})
