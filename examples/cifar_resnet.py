@@ -5,13 +5,16 @@ Two commands, run from the repository root (``prepare`` writes into ``results/ci
 
     python examples/cifar_resnet.py prepare
     python -m accelsim codesign --model examples/cifar_resnet.py:resnet \\
-        --data results/cifar_resnet/digits32.npz --hardware sparse_edge_16x16 --out results/resnet_codesign
+        --data results/cifar_resnet/digits32.npz --hardware sparse_edge_16x16 \\
+        --granularities channel --strategy uniform --out results/resnet_codesign
+
+(docs/user_models.md says why channel pruning and the uniform sweep, and what the run measured.)
 
 The network is the CIFAR-10 ResNet of He et al. 2016 (sec. 4.2): a 3x3 stem conv, three stages of
 ``n`` basic blocks (two 3x3 convs with BatchNorm) at 16, 32 and 64 channels on 32x32, 16x16 and
 8x8 maps, global average pooling and a linear classifier; ResNet-(6n+2), so ``n = 1`` is ResNet-8.
 Where a block changes width or stride its shortcut is a 1x1 projection conv with BatchNorm (the
-paper's option B), because the importer maps convolutions, not option A's zero-padding slices.
+paper's option B): the torch importer has no handler for option A's channel zero-padding (``F.pad``).
 The torch importer folds each BatchNorm into the conv before it, so the simulated network has
 the convs alone; ``TorchModel`` fine-tunes the unfolded module, BatchNorm statistics included.
 
