@@ -1,9 +1,9 @@
 """examples/cifar_resnet.py, test-sized: the same prepare -> `accelsim codesign --model` path on a tiny ResNet.
 
 The tiny variant is ResNet-8 at width 4 on the digits resized to 12x12 with 300 training images,
-trained for six epochs; the
-codesign run searches the one-level 2:4 option in analytical mode, so it fine-tunes one candidate per
-search, and allows a 20-point drop so that the candidate is kept and gets the final fine-tune.
+trained for six epochs; the codesign run searches the one-level 2:4 option in analytical mode, so
+it fine-tunes one candidate per search, and allows a 20-point drop so that the candidate is kept
+and gets the final fine-tune.
 The full-size run and its figures are benchmarks/bench_codesign_resnet.py's.
 """
 
@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -43,7 +44,8 @@ def example() -> ModuleType:
     return module
 
 
-def tiny(example: ModuleType, seed: int = 0):
+def tiny(example: ModuleType, seed: int = 0) -> Any:
+    """The test-sized ``Recipe`` (the example module is loaded from its path, so no static type)."""
     return example.Recipe(
         blocks_per_stage=1, width=4, size=12, epochs=6, batch_size=32, seed=seed, train_limit=TRAIN_LIMIT
     )
@@ -146,7 +148,8 @@ def test_codesign_cli_runs_the_example_end_to_end(
     assert {"report.md", "masks_searched.npz"} <= {p.name for p in out.iterdir()}
 
 
-def _loaded(example: ModuleType, directory: Path):
+def _loaded(example: ModuleType, directory: Path) -> tuple[Any, Any]:
+    """``resnet()``'s (module, example input) for the weights in ``directory``."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(example.DIR_VARIABLE, str(directory))
         return example.resnet()
