@@ -265,8 +265,8 @@ IMPORTANCES: dict[str, Importance] = {
     "l2": magnitude_l2,
     "gradient": gradient,
     "taylor": taylor,
-    "activation": mean_activation,
     "apoz": apoz,
+    "mean_activation": mean_activation,
     "entropy": entropy,
     "random": random_importance,
 }

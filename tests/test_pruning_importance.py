@@ -87,7 +87,16 @@ def test_random_is_seeded_deterministic_and_order_free():
 
 
 def test_registry_covers_every_criterion():
-    assert set(IMPORTANCES) == {"l1", "l2", "gradient", "taylor", "activation", "apoz", "entropy", "random"}
+    assert set(IMPORTANCES) == {
+        "l1",
+        "l2",
+        "gradient",
+        "taylor",
+        "mean_activation",
+        "apoz",
+        "entropy",
+        "random",
+    }
     assert get_importance("taylor") is taylor
 
 

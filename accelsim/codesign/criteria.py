@@ -21,31 +21,12 @@ import numpy as np
 from accelsim.codesign.executed_model import ExecutedModel
 from accelsim.codesign.sources import AnyModel
 from pruning import Masks
-from pruning.importance import (
-    FixedScores,
-    Importance,
-    apoz,
-    entropy,
-    gradient,
-    magnitude_l1,
-    magnitude_l2,
-    mean_activation,
-    random_importance,
-    taylor,
-)
+from pruning.importance import IMPORTANCES as PRUNING_CRITERIA, FixedScores, Importance
 from workloads.datasets import Dataset
 from workloads.importance_inputs import importance_inputs
 
-CRITERIA: dict[str, Importance] = {
-    "l1": magnitude_l1,
-    "l2": magnitude_l2,
-    "gradient": gradient,
-    "taylor": taylor,
-    "apoz": apoz,
-    "mean_activation": mean_activation,
-    "entropy": entropy,
-    "random": random_importance,
-}
+#: The registry of `pruning.importance`: the criteria the field compares, by their CLI names.
+CRITERIA: Mapping[str, Importance] = PRUNING_CRITERIA
 IMPORTANCES = tuple(CRITERIA)
 NEEDS_GRADS = frozenset({"gradient", "taylor"})
 NEEDS_ACTIVATIONS = frozenset({"apoz", "mean_activation", "entropy"})
