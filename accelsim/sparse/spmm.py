@@ -17,6 +17,7 @@ second core, a two-thread call measured 0.4-1.5x the serial speed on the 2-core 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import numba
 import numpy as np
@@ -129,15 +130,37 @@ def _use_parallel(work: int, k: int, X: np.ndarray) -> int:
     return threads * (_BLOCKS_PER_THREAD if chunk_bytes <= _X_CHUNK_CACHE_BYTES else 1)
 
 
+SparseWeight = TypeVar("SparseWeight", CSR, BSR, NMFormat, Bitmap)
+
+
+def _format_operands(
+    w: object,
+    kind: type[SparseWeight],
+    kind_name: str,
+    kernel: str,
+    values: str,
+    X: np.ndarray,
+    groups: int,
+    out: np.ndarray | None,
+    layer: str | None,
+) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """What every format kernel checks first: ``w`` is a ``kind``, ``X`` fits its GEMM shape, ``out``
+    fits the result (``values``: the attribute holding the stored weights, whose dtype ``X`` must have).
+    Returns ``(X, Y, rows, k, rows per group)``."""
+    if not isinstance(w, kind):
+        raise ValueError(
+            f"{layer_subject(layer)}: {kernel} needs a {kind_name} weight, got {type(w).__name__}"
+        )
+    rows, k = w.gemm_shape
+    X, rpg = _check_operand(rows, k, getattr(w, values).dtype, X, groups, layer)
+    return X, _output(out, rows, X.shape[1], X.dtype, layer), rows, k, rpg
+
+
 def csr_spmm(
     w: CSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
 ) -> np.ndarray:
     """``W @ X`` for a :class:`~accelsim.sparse.formats.CSR` weight; returns an aligned (rows x N) array."""
-    if not isinstance(w, CSR):
-        raise ValueError(f"{layer_subject(layer)}: csr_spmm needs a CSR weight, got {type(w).__name__}")
-    rows, k = w.gemm_shape
-    X, rpg = _check_operand(rows, k, w.data.dtype, X, groups, layer)
-    Y = _output(out, rows, X.shape[1], X.dtype, layer)
+    X, Y, rows, k, rpg = _format_operands(w, CSR, "CSR", "csr_spmm", "data", X, groups, out, layer)
     blocks = _use_parallel(w.nnz * X.shape[1], k, X)
     if not blocks:
         csr_rows(w.indptr, w.indices, w.data, X, Y, 0, rows, rpg, k, _chunk(X))
@@ -153,16 +176,12 @@ def bsr_spmm(
     w: BSR, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
 ) -> np.ndarray:
     """``W @ X`` for a :class:`~accelsim.sparse.formats.BSR` weight; blocks must not straddle groups."""
-    if not isinstance(w, BSR):
-        raise ValueError(f"{layer_subject(layer)}: bsr_spmm needs a BSR weight, got {type(w).__name__}")
-    rows, k = w.gemm_shape
-    X, rpg = _check_operand(rows, k, w.blocks.dtype, X, groups, layer)
+    X, Y, rows, k, rpg = _format_operands(w, BSR, "BSR", "bsr_spmm", "blocks", X, groups, out, layer)
     br = w.block_shape[0]
     if rpg % br:
         raise ValueError(
             f"{layer_subject(layer)}: block_shape {w.block_shape} straddles groups of {rpg} output rows"
         )
-    Y = _output(out, rows, X.shape[1], X.dtype, layer)
     block_rows = rows // br
     blocks = _use_parallel(w.nnz * X.shape[1], k, X)
     if not blocks:
@@ -178,11 +197,7 @@ def nm_spmm(
     w: NMFormat, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
 ) -> np.ndarray:
     """``W @ X`` for an :class:`~accelsim.sparse.formats.NMFormat` weight."""
-    if not isinstance(w, NMFormat):
-        raise ValueError(f"{layer_subject(layer)}: nm_spmm needs an NM weight, got {type(w).__name__}")
-    rows, k = w.gemm_shape
-    X, rpg = _check_operand(rows, k, w.values.dtype, X, groups, layer)
-    Y = _output(out, rows, X.shape[1], X.dtype, layer)
+    X, Y, rows, k, rpg = _format_operands(w, NMFormat, "NM", "nm_spmm", "values", X, groups, out, layer)
     blocks = _use_parallel(w.nnz * X.shape[1], k, X)
     if not blocks:
         nm_rows(w.values, w.offsets, w.n, w.m, X, Y, 0, rows, rpg, k, _chunk(X))
@@ -197,11 +212,7 @@ def bitmap_spmm(
     w: Bitmap, X: np.ndarray, *, groups: int = 1, out: np.ndarray | None = None, layer: str | None = None
 ) -> np.ndarray:
     """``W @ X`` for a :class:`~accelsim.sparse.formats.Bitmap` weight (serial: a reference-grade kernel)."""
-    if not isinstance(w, Bitmap):
-        raise ValueError(f"{layer_subject(layer)}: bitmap_spmm needs a Bitmap weight, got {type(w).__name__}")
-    rows, k = w.gemm_shape
-    X, rpg = _check_operand(rows, k, w.values.dtype, X, groups, layer)
-    Y = _output(out, rows, X.shape[1], X.dtype, layer)
+    X, Y, _, k, rpg = _format_operands(w, Bitmap, "Bitmap", "bitmap_spmm", "values", X, groups, out, layer)
     bitmap_rows(w.bitmap, w.values, X, Y, rpg, k)
     return Y
 
