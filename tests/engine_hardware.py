@@ -1,8 +1,11 @@
-"""Random small hardware for the engine's property tests (coalescing and closed-form steps)."""
+"""Random small hardware and fold classes for the engine's property tests."""
+
+from functools import partial
 
 from hypothesis import strategies as st
 
 from accelsim.arch.hardware import Hardware
+from accelsim.timing.mapping import TileClass
 
 
 def power_policy(gate_after, wake=0):
@@ -56,3 +59,34 @@ def random_hardware(*, bandwidths, latencies, gate_after_max, wake_max):
         )
 
     return build()
+
+
+def tile_class(count, compute, ifmap, filt, write, *, sram_words=1):
+    """A fold class of ``count`` folds: ``compute`` cycles (one MAC each), the given DRAM bytes, and
+    ``sram_words`` SRAM accesses per operand."""
+    return TileClass(
+        count=count,
+        compute_cycles=compute,
+        macs=compute,
+        sram_reads={"ifmap": sram_words, "filter": sram_words},
+        sram_writes={"ofmap": sram_words},
+        dram_read_bytes={"ifmap": ifmap, "filter": filt},
+        dram_write_bytes={"ofmap": write},
+    )
+
+
+def tile_runs(*, max_count, max_compute, max_bytes, max_runs, sram_words=1):
+    """A strategy for a layer's fold classes (1 to ``max_runs`` of them) drawn within the bounds."""
+    dram_bytes = st.integers(0, max_bytes)
+    return st.lists(
+        st.builds(
+            partial(tile_class, sram_words=sram_words),
+            st.integers(1, max_count),
+            st.integers(1, max_compute),
+            dram_bytes,
+            dram_bytes,
+            dram_bytes,
+        ),
+        min_size=1,
+        max_size=max_runs,
+    )

@@ -3,12 +3,13 @@
 import math
 
 import pytest
+from engine_hardware import tile_class, tile_runs
 from hypothesis import given, settings, strategies as st
 
 from accelsim.arch.hardware import load_hardware
 from accelsim.timing.analytical import time_layer
 from accelsim.timing.engine import run_engine
-from accelsim.timing.mapping import LayerMapping, TileClass
+from accelsim.timing.mapping import LayerMapping
 from accelsim.timing.simulate import simulate
 from workloads.zoo import get_network, list_networks
 
@@ -46,30 +47,7 @@ def test_event_equals_analytical_without_contention(name, dataflow):
     assert event.energy_pj == analytical.energy_pj
 
 
-def _tile(count, compute, ifmap, filt, write):
-    return TileClass(
-        count=count,
-        compute_cycles=compute,
-        macs=compute,
-        sram_reads={"ifmap": 1, "filter": 1},
-        sram_writes={"ofmap": 1},
-        dram_read_bytes={"ifmap": ifmap, "filter": filt},
-        dram_write_bytes={"ofmap": write},
-    )
-
-
-tiles = st.lists(
-    st.builds(
-        _tile,
-        st.integers(1, 4),
-        st.integers(1, 60),
-        st.integers(0, 500),
-        st.integers(0, 500),
-        st.integers(0, 500),
-    ),
-    min_size=1,
-    max_size=5,
-)
+tiles = tile_runs(max_count=4, max_compute=60, max_bytes=500, max_runs=5)
 
 
 _UNBOUNDED: dict = {}
@@ -81,7 +59,7 @@ def test_single_layer_matches_closed_form_with_unbounded_bandwidth(runs, first_i
     # A layer's first fold always reads its inputs (the mapper guarantees it).
     first = runs[0]
     runs = [
-        _tile(
+        tile_class(
             1,
             first.compute_cycles,
             first_ifmap,

@@ -2,11 +2,12 @@
 
 import math
 
+from engine_hardware import tile_runs
 from hypothesis import given, settings, strategies as st
 
 from accelsim.arch.hardware import Hardware
 from accelsim.timing.engine import run_engine
-from accelsim.timing.mapping import LayerMapping, TileClass
+from accelsim.timing.mapping import LayerMapping
 from accelsim.timing.report import POWER_STATES
 from accelsim.timing.simulate import simulate
 from workloads.layers import Conv2d
@@ -35,30 +36,7 @@ def _hardware(bandwidth, latency, gate_after, wake):
     )
 
 
-def _tile(count, compute, ifmap, filt, write):
-    return TileClass(
-        count=count,
-        compute_cycles=compute,
-        macs=compute,
-        sram_reads={"ifmap": 8, "filter": 8},
-        sram_writes={"ofmap": 8},
-        dram_read_bytes={"ifmap": ifmap, "filter": filt},
-        dram_write_bytes={"ofmap": write},
-    )
-
-
-layer_tiles = st.lists(
-    st.builds(
-        _tile,
-        st.integers(1, 3),
-        st.integers(1, 50),
-        st.integers(0, 400),
-        st.integers(0, 400),
-        st.integers(0, 400),
-    ),
-    min_size=1,
-    max_size=4,
-)
+layer_tiles = tile_runs(max_count=3, max_compute=50, max_bytes=400, max_runs=4, sram_words=8)
 hardware = st.builds(
     _hardware,
     st.sampled_from([0.5, 3.0, 16.0, 64.0]),
