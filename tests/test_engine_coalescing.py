@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from accelsim.arch.hardware import Hardware, load_hardware
 from accelsim.timing.engine import run_engine
-from accelsim.timing.mapping import LayerMapping, TileClass, map_layer
+from accelsim.timing.mapping import LayerMapping, map_layer
 from accelsim.timing.simulate import simulate
 from workloads.layers import Conv2d
 from workloads.network import Network
@@ -101,27 +101,15 @@ def test_coalescing_happens_and_traces_are_identical():
         assert coalesced.trace.events() == stepped.trace.events()
 
 
-def _tile(count, compute, ifmap, filt, write, working):
-    return TileClass(
-        count=count,
-        compute_cycles=compute,
-        macs=compute,
-        sram_reads={"ifmap": working, "filter": working},
-        sram_writes={"ofmap": working},
-        dram_read_bytes={"ifmap": ifmap, "filter": filt},
-        dram_write_bytes={"ofmap": write},
-    )
-
-
 # Runs of many identical folds (so coalescing has something to do), sometimes repeating in blocks.
 runs = st.builds(
-    _tile,
+    engine_hardware.tile_class,
     st.integers(1, 25),
     st.integers(1, 60),
     st.integers(0, 400),
     st.integers(0, 400),
     st.integers(0, 400),
-    st.integers(0, 900),
+    sram_words=st.integers(0, 900),
 )
 
 
@@ -205,7 +193,10 @@ def test_a_long_run_is_advanced_in_one_step_with_the_same_log():
         layer="L0",
         unit="array",
         dataflow="os",
-        tiles=(_tile(1, 40, 300, 100, 64, 64), _tile(500, 30, 100, 90, 64, 64)),
+        tiles=(
+            engine_hardware.tile_class(1, 40, 300, 100, 64, sram_words=64),
+            engine_hardware.tile_class(500, 30, 100, 90, 64, sram_words=64),
+        ),
         mapping_efficiency=1.0,
         compute_utilisation=1.0,
     )

@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 from accelsim.arch.hardware import load_hardware
 from accelsim.timing.engine import run_engine
-from accelsim.timing.mapping import LayerMapping, TileClass, map_layer
+from accelsim.timing.mapping import LayerMapping, map_layer
 from accelsim.timing.simulate import simulate
 from accelsim.timing.sparse_model import SparseLayerModel
 from workloads.zoo import get_network
@@ -105,27 +105,16 @@ def test_sparse_folds_are_stepped_not_simulated():
         assert fast.coalesced_folds > 0.9 * sum(m.folds for m in mappings)
 
 
-def _tile(compute, ifmap, filt, write, working):
-    return TileClass(
-        count=1,
-        compute_cycles=compute,
-        macs=compute,
-        sram_reads={"ifmap": working, "filter": working},
-        sram_writes={"ofmap": working},
-        dram_read_bytes={"ifmap": ifmap, "filter": filt},
-        dram_write_bytes={"ofmap": write},
-    )
-
-
 # Folds that all differ from their neighbours (so no run of identical folds to coalesce), with
 # compute and bytes from idle-channel to bandwidth-bound, zero bytes and zero-length ties.
 folds = st.builds(
-    _tile,
+    engine_hardware.tile_class,
+    st.just(1),
     st.integers(1, 80),
     st.sampled_from([0, 0, 1, 7, 64, 300]) | st.integers(0, 500),
     st.sampled_from([0, 0, 16, 128]) | st.integers(0, 500),
     st.sampled_from([0, 8, 96]) | st.integers(0, 300),
-    st.integers(0, 700),
+    sram_words=st.integers(0, 700),
 )
 
 random_hardware = partial(
@@ -169,7 +158,7 @@ def test_a_bandwidth_bound_stretch_is_stepped_with_its_stalls():
     # gated array: every fold is stepped in closed form (the stalls are split exactly).
     rng = np.random.default_rng(3)
     tiles = tuple(
-        _tile(int(c), int(i), int(f), int(w), 64)
+        engine_hardware.tile_class(1, int(c), int(i), int(f), int(w), sram_words=64)
         for c, i, f, w in zip(
             rng.integers(5, 40, 300),
             rng.integers(50, 200, 300),
