@@ -251,7 +251,7 @@ def markdown_report(result) -> str:
     lines = [
         f"# Co-design: {model} on {s['hardware']}",
         "",
-        f"Objective **{c['objective']}**, at most **{c['max_accuracy_drop']:g} points** below the dense model's "
+        f"Objective **{c['objective']}**, at most **{c['max_accuracy_drop']:g} point{'' if c['max_accuracy_drop'] == 1 else 's'}** below the dense model's "
         f"accuracy (validation threshold {s['constraint']['val_threshold']:.4f} during the search, test threshold "
         f"{s['constraint']['test_threshold']:.4f}); search strategy **{c['strategy']}**, seed {c['seed']}, "
         f"{c['mode']} mode; weights ranked by **{c['importance']}**, final schedule **{c['schedule']}**; "
