@@ -17,7 +17,43 @@ from accelsim.timing.engine.phases import PhaseLog
 from accelsim.timing.engine.trace import Activity
 
 
-class Loader:
+class _DmaProcess:
+    """What a loader and the write-back share: their fold cursor, buffer, the DRAM channel, the
+    layers' written events and the optional activity log."""
+
+    name: str
+
+    def __init__(
+        self,
+        env,
+        folds,
+        buffer: DoubleBuffer,
+        dram: DramChannel,
+        layers_written: list,
+        layer_names,
+        activities: list | None,
+    ):
+        self.env = env
+        self.folds = folds
+        self.buffer = buffer
+        self.dram = dram
+        self.layers_written = layers_written
+        self.layer_names = layer_names
+        self.activities = activities
+        self.phases = PhaseLog()
+
+    def _record(self, fold, start) -> None:
+        if self.activities is not None:
+            self.activities.append(
+                Activity(self.name, self.layer_names[fold.layer], fold.index, start, self.env.now)
+            )
+
+    def skip(self, folds: int) -> None:
+        """Folds moved without events (`accelsim.timing.engine.coalesce`)."""
+        self.folds.skip(folds)
+
+
+class Loader(_DmaProcess):
     def __init__(
         self,
         env,
@@ -29,16 +65,10 @@ class Loader:
         layer_names,
         activities: list | None,
     ):
-        self.env = env
-        self.folds = folds  # a FoldCursor: the fold is taken once a half is free
+        super().__init__(env, folds, buffer, dram, layers_written, layer_names, activities)
+        # `folds` is a FoldCursor: the fold is taken once a half is free.
         self.waiting_for_half = False
         self.operand = operand
-        self.buffer = buffer
-        self.dram = dram
-        self.layers_written = layers_written
-        self.layer_names = layer_names
-        self.activities = activities
-        self.phases = PhaseLog()
         self.name = f"load_{operand}"
         self.process = env.process(self._run(folds))
 
@@ -64,22 +94,17 @@ class Loader:
             num_bytes = fold.read_bytes[operand]
             if num_bytes:
                 yield from self.dram.transfer(num_bytes, phases, write=False)
-            if self.activities is not None:
-                self.activities.append(
-                    Activity(self.name, self.layer_names[fold.layer], fold.index, start, env.now)
-                )
+            self._record(fold, start)
             buffer.resident.put(fold)
 
     def waits_for(self, g: int) -> bool:
         """Blocked on a free half for fold `g`, every fold before it loaded."""
         return self.waiting_for_half and self.folds.position == g
 
-    def skip(self, folds: int) -> None:
-        """Folds loaded without events (`accelsim.timing.engine.coalesce`)."""
-        self.folds.skip(folds)
 
+class WriteBack(_DmaProcess):
+    name = "write_back"
 
-class WriteBack:
     def __init__(
         self,
         env,
@@ -90,15 +115,9 @@ class WriteBack:
         layer_names,
         activities: list | None,
     ):
-        self.env = env
-        self.folds = folds  # a FoldCursor, used only to count the folds left
+        super().__init__(env, folds, buffer, dram, layers_written, layer_names, activities)
+        # `folds` is a FoldCursor, used only to count the folds left.
         self.waiting_for_fold = False
-        self.buffer = buffer
-        self.dram = dram
-        self.layers_written = layers_written
-        self.layer_names = layer_names
-        self.activities = activities
-        self.phases = PhaseLog()
         self.process = env.process(self._run(folds))
 
     def _run(self, folds):
@@ -111,10 +130,7 @@ class WriteBack:
             start = env.now
             if fold.write_bytes:
                 yield from self.dram.transfer(fold.write_bytes, self.phases, write=True)
-            if self.activities is not None:
-                self.activities.append(
-                    Activity("write_back", self.layer_names[fold.layer], fold.index, start, env.now)
-                )
+            self._record(fold, start)
             buffer.free_half(fold.working_set_bytes["ofmap"])
             if fold.last:
                 self.layers_written[fold.layer].succeed()
@@ -122,7 +138,3 @@ class WriteBack:
     def waits_for(self, g: int) -> bool:
         """Blocked on fold `g`'s outputs, every fold before it written back."""
         return self.waiting_for_fold and self.folds.position == g + 1
-
-    def skip(self, folds: int) -> None:
-        """Folds written back without events (`accelsim.timing.engine.coalesce`)."""
-        self.folds.skip(folds)
