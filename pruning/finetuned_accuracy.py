@@ -37,6 +37,26 @@ from workloads.training import Adam, Optimizer, finetune
 AnyModel = Model | TorchModel
 
 
+def masked_finetune(
+    model: AnyModel,
+    dataset: Dataset,
+    masks: Mapping[str, np.ndarray],
+    *,
+    epochs: int,
+    optimizer: Optimizer,
+    seed: int,
+    batch_size: int = 64,
+    bits: Bits | None = None,
+) -> AnyModel:
+    """``epochs`` of masked (with ``bits`` quantization-aware) fine-tuning of either model kind: the two
+    fine-tune through the same signature, only the entry point differs."""
+    train = model.finetune if isinstance(model, TorchModel) else partial(finetune, model)
+    result = train(
+        dataset, dict(masks), epochs=epochs, optimizer=optimizer, seed=seed, batch_size=batch_size, bits=bits
+    )
+    return result.model
+
+
 class FinetunedAccuracy:
     """``accuracy(masks)``: top-1 on ``split`` after a short warm-started masked fine-tune."""
 
@@ -92,18 +112,10 @@ class FinetunedAccuracy:
         return model
 
     def _finetune(self, start: AnyModel, masks: Masks, bits: Bits | None) -> AnyModel:
-        # The two model kinds fine-tune through the same signature; only the entry point differs.
-        train = start.finetune if isinstance(start, TorchModel) else partial(finetune, start)
-        result = train(
-            self.dataset,
-            dict(masks),
-            epochs=self.epochs,
-            optimizer=self.optimizer,
-            seed=self.seed,
-            batch_size=self.batch_size,
-            bits=bits,
-        )
-        return result.model
+        return masked_finetune(
+            start, self.dataset, masks, epochs=self.epochs, optimizer=self.optimizer, seed=self.seed,
+            batch_size=self.batch_size, bits=bits,
+        )  # fmt: skip
 
     def __call__(self, masks: Mapping[str, np.ndarray], bits: Bits | None = None) -> float:
         masks = masks if isinstance(masks, Masks) else Masks(masks)

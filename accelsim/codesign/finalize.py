@@ -24,7 +24,6 @@ planned granularity and sparsity.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from accelsim.codesign.executed_model import ExecutedModel
 from accelsim.codesign.sources import AnyModel
 from pruning import Masks, SearchSpace
 from pruning.candidates import Plan
+from pruning.finetuned_accuracy import masked_finetune as finetune_masked
 from pruning.granularity import NM
 from pruning.importance import Importance
 from pruning.layer_option import LayerOption
@@ -39,8 +39,7 @@ from pruning.methods import prune
 from pruning.schedules import IterativeLinear, PolynomialDecay
 from workloads.datasets import Dataset
 from workloads.quantization import Bits
-from workloads.torch_model import TorchModel
-from workloads.training import Adam, finetune
+from workloads.training import Adam
 
 SCHEDULES = ("oneshot", "iterative", "polynomial")
 #: Pruning steps of a gradual schedule (at most one per final epoch).
@@ -69,8 +68,7 @@ def masked_finetune(
         return model
     if isinstance(model, ExecutedModel):
         raise ValueError(f"codesign: {model.name!r} is only executed (ONNX) and cannot be fine-tuned")
-    train = model.finetune if isinstance(model, TorchModel) else partial(finetune, model)
-    return train(dataset, dict(masks), epochs=epochs, optimizer=Adam(lr=lr), seed=seed, bits=bits).model
+    return finetune_masked(model, dataset, masks, epochs=epochs, optimizer=Adam(lr=lr), seed=seed, bits=bits)
 
 
 def tuner(dataset: Dataset, *, lr: float, seed: int) -> Tune:
